@@ -1,0 +1,80 @@
+"""Parameter and attribute text shared by the CNN estimators' docstrings.
+
+Written once here and substituted into each class docstring with
+:func:`fill_doc`, so the estimators never drift apart.
+"""
+
+_DOCS = {
+    "training_parameters": """\
+    epochs : int, default=100
+        Maximum number of passes over the training data. With
+        ``early_stopping=True`` training usually stops sooner.
+    batch_size : int, default=32
+        Number of images per gradient step.
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+        A Keras optimizer name ("adam", "adamw", "sgd", "rmsprop", ...) or an
+        instance, which is copied for every fit.
+    learning_rate : float, default=1e-3
+        Learning rate of a named optimizer (an instance keeps its own).
+    validation_split : float, default=0.1
+        Fraction of the training data held out for early stopping, drawn by a
+        stratified shuffle (never Keras's unshuffled tail). 0 uses no
+        validation data.
+    early_stopping : bool, default=True
+        Stop when the validation loss (the training loss when there is no
+        validation data) has not improved for ``patience`` epochs, and
+        restore the weights of the best epoch.
+    patience : int, default=10
+        Epochs without improvement before early stopping.
+    normalize : bool, default=True
+        Learn per-channel mean and variance of the training images in ``fit``
+        and normalise inputs with a ``keras.layers.Normalization`` layer inside
+        the model, so raw 0-255 pixels work.
+    augmentation : None, {"light", "standard"} or list of keras layers, default=None
+        Random image transformations applied only while training. "light"
+        shifts images by up to 10%; "standard" also rotates and zooms. A list
+        of Keras preprocessing layers (e.g. ``keras.layers.RandomFlip``) is
+        copied for every fit.
+    class_weight : None, "balanced" or dict, default=None
+        Weights of the classes in the loss. "balanced" weights each class by
+        ``n_samples / (n_classes * count)``; a dict maps original labels to
+        weights (classes it does not name get 1).
+    image_shape : tuple of int or None, default=None
+        (height, width[, channels]) used to reshape flat (n, d) input. None
+        reads a perfect square d = s*s as (s, s, 1) and any other d as a
+        (d, 1, 1) column. Ignored for input that is already 3-D or 4-D.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, augmentation, shuffling and the
+        validation split. An int makes two fits give identical predictions.
+        Seeding is scoped to ``fit``: the global NumPy and Python random
+        states are restored afterwards.
+    verbose : int, default=0
+        0 prints nothing; 1 shows a progress bar per epoch; 2 one line per
+        epoch.
+    callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra Keras callbacks run during training.""",
+    "fitted_attributes": """\
+    model_ : keras.Model
+        The trained Keras model (normalisation included).
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in ``fit``, in the order of ``predict_proba``'s
+        columns.
+    n_classes_ : int
+        Number of classes.
+    n_features_in_ : int
+        Values per image (height * width * channels).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, only when X was a DataFrame with string column names.
+    image_shape_ : tuple of int
+        (height, width, channels) of the training images.
+    history_ : dict of str to list of float
+        Per-epoch training metrics ("loss", "accuracy", "val_loss", ...).
+    n_epochs_ : int
+        Number of epochs actually run.""",
+}
+
+
+def fill_doc(cls):
+    """Class decorator: substitute ``%(name)s`` fields of the shared text."""
+    cls.__doc__ = cls.__doc__ % _DOCS
+    return cls

@@ -1,0 +1,100 @@
+"""Checks of images, labels and weights shared by every cnnfix estimator.
+
+Every check here runs before TensorFlow sees the data, so bad input gets a
+message from cnnfix that says what was wrong and how to fix it.
+"""
+
+from math import isqrt
+
+import numpy as np
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+__all__ = ["validate_images", "infer_image_shape", "check_sample_weight"]
+
+
+def infer_image_shape(n_features, image_shape=None):
+    """Image shape (height, width, channels) for flat rows of ``n_features``.
+
+    ``image_shape`` wins when given; otherwise a perfect square d = s*s is read
+    as an (s, s, 1) image, and any other d as a (d, 1, 1) column so that every
+    2-D input can be fitted.
+    """
+    if image_shape is not None:
+        shape = tuple(int(s) for s in image_shape)
+        if len(shape) == 2:
+            shape += (1,)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(
+                "image_shape must be (height, width) or (height, width, channels) "
+                f"of positive ints; got {image_shape!r}."
+            )
+        if int(np.prod(shape)) != n_features:
+            raise ValueError(
+                f"image_shape={shape} holds {int(np.prod(shape))} values per image, "
+                f"but X has {n_features} features per sample. Pass an image_shape "
+                "whose product is the number of columns of X, or pass X as "
+                "(n, height, width, channels)."
+            )
+        return shape
+    side = isqrt(n_features)
+    if side * side == n_features:
+        return (side, side, 1)
+    return (n_features, 1, 1)
+
+
+def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None):
+    """Validate X (and y) and return X as float32 images (n, h, w, c).
+
+    X may be (n, h, w, c) images, (n, h, w) single-channel images, or flat
+    (n, d) rows (see :func:`infer_image_shape`). With ``reset=True`` the image
+    shape is learned and stored as ``estimator.image_shape_``; otherwise X must
+    match it. scikit-learn's ``validate_data`` runs on the flattened view, so
+    ``n_features_in_`` is height * width * channels and NaN, inf, sparse,
+    complex and empty input get scikit-learn's standard messages.
+    """
+    if not hasattr(X, "shape"):  # lists of images; DataFrames and sparse keep theirs
+        X = np.asarray(X)
+    shape = tuple(X.shape)
+    ndim = len(shape)
+    if ndim > 4:
+        raise ValueError(
+            f"Expected images of shape (n, height, width, channels); got X with "
+            f"{ndim} dimensions, shape {shape}. Reshape X to 4 dimensions, for "
+            "example X.reshape(len(X), height, width, channels)."
+        )
+    if ndim in (3, 4):
+        sample_shape = shape[1:] if ndim == 4 else (*shape[1:], 1)
+        if not reset and sample_shape != tuple(estimator.image_shape_):
+            raise ValueError(
+                f"Expected images of shape {tuple(estimator.image_shape_)} (as in "
+                f"fit); got X with per-image shape {sample_shape}. Resize the "
+                "images to the training size, or refit on images of this size."
+            )
+        X = np.reshape(X, (shape[0], -1))
+    out = validate_data(estimator, X, y, reset=reset, dtype=np.float32)
+    X, y = (out, None) if isinstance(y, str) else out
+    if reset:
+        if ndim in (3, 4):
+            estimator.image_shape_ = sample_shape
+        else:
+            estimator.image_shape_ = infer_image_shape(X.shape[1], image_shape)
+    images = X.reshape((X.shape[0], *estimator.image_shape_))
+    return images if y is None else (images, y)
+
+
+def check_sample_weight(sample_weight, X, y_encoded, n_classes):
+    """Validate ``sample_weight``: finite, non-negative, with weight on 2+ classes."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float32, ensure_non_negative=True
+    )
+    per_class = np.bincount(y_encoded, weights=sample_weight, minlength=n_classes)
+    if np.count_nonzero(per_class) < 2:
+        raise ValueError(
+            "sample_weight gives positive weight to only "
+            f"{np.count_nonzero(per_class)} class; a classifier needs at least 2 "
+            "classes with positive weight. Check for an all-zero weight vector or "
+            "remove the classes you do not want to learn from y."
+        )
+    return sample_weight

@@ -1,0 +1,183 @@
+"""The one CNN builder that every cnnfix estimator and search space uses.
+
+:func:`build_cnn` returns an uncompiled :class:`keras.Model`;
+:func:`compile_cnn` attaches the optimizer and loss. ``DropoutCNN`` calls both
+with its parameters and ``TunedCNNClassifier`` calls them with values drawn by
+keras-tuner, so a fix to the architecture lands everywhere.
+"""
+
+from collections.abc import Sequence
+
+from ._keras import import_keras
+
+__all__ = ["AUGMENTATION_PRESETS", "build_cnn", "compile_cnn", "make_augmentation"]
+
+#: Named augmentation presets: layer class names with their arguments. None
+#: of them flips, so they are safe for digits and text; add
+#: ``keras.layers.RandomFlip`` yourself for natural images.
+AUGMENTATION_PRESETS = {
+    "light": [("RandomTranslation", {"height_factor": 0.1, "width_factor": 0.1})],
+    "standard": [
+        ("RandomTranslation", {"height_factor": 0.1, "width_factor": 0.1}),
+        ("RandomRotation", {"factor": 0.05}),
+        ("RandomZoom", {"height_factor": 0.1}),
+    ],
+}
+
+OPTIMIZERS = frozenset(
+    {"adam", "adamw", "sgd", "rmsprop", "nadam", "adamax", "adagrad", "adadelta",
+     "lion", "ftrl", "lamb"}
+)
+
+
+def make_augmentation(augmentation) -> list:
+    """Fresh Keras layers for ``augmentation`` (None, a preset name or layers).
+
+    User-supplied layers are copied through their config so that every fit
+    gets layers of its own and the estimator's parameter is never touched.
+    """
+    keras = import_keras()
+    if augmentation is None:
+        return []
+    if isinstance(augmentation, str):
+        if augmentation not in AUGMENTATION_PRESETS:
+            raise ValueError(
+                f"Unknown augmentation preset {augmentation!r}; expected one of "
+                f"{sorted(AUGMENTATION_PRESETS)}, None, or a list of Keras layers."
+            )
+        return [
+            getattr(keras.layers, name)(**kwargs)
+            for name, kwargs in AUGMENTATION_PRESETS[augmentation]
+        ]
+    layers = []
+    for layer in augmentation:
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(
+                "augmentation must be None, a preset name or a list of Keras "
+                f"layers; got an item of type {type(layer).__name__}. Use for "
+                "example [keras.layers.RandomTranslation(0.1, 0.1)]."
+            )
+        layers.append(type(layer).from_config(layer.get_config()))
+    return layers
+
+
+def build_cnn(
+    input_shape: tuple[int, int, int],
+    n_classes: int,
+    *,
+    conv_filters: Sequence[int] = (32, 64),
+    kernel_size: int = 3,
+    pool_size: int = 2,
+    batch_norm: bool = True,
+    conv_dropout: float = 0.0,
+    dense_units: int | None = 128,
+    dropout: float = 0.5,
+    weight_decay: float | None = None,
+    normalization: tuple | None = None,
+    augmentation=None,
+    name: str = "cnn",
+):
+    """Build a regularised CNN classifier (uncompiled).
+
+    Each block is Conv2D ("same" padding) -> [BatchNormalization] -> ReLU ->
+    MaxPooling2D ("same" padding, so tiny and 1-pixel-wide images work) ->
+    [SpatialDropout2D]. The head is Flatten -> [Dense(dense_units, relu)] ->
+    Dropout(dropout) -> Dense(n_classes, softmax).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        (height, width, channels) of one image.
+    n_classes : int
+        Number of output units.
+    conv_filters : sequence of int, default=(32, 64)
+        Filters of each convolutional block; its length is the depth.
+    kernel_size : int, default=3
+        Side of the square convolution kernels.
+    pool_size : int, default=2
+        Side of the max-pooling window after each block.
+    batch_norm : bool, default=True
+        Batch normalisation after each convolution.
+    conv_dropout : float, default=0.0
+        Spatial dropout rate after each block (0 for none).
+    dense_units : int or None, default=128
+        Units of the hidden dense layer; None for no hidden layer.
+    dropout : float, default=0.5
+        Dropout rate before the output layer.
+    weight_decay : float or None, default=None
+        L2 penalty on convolution and dense kernels.
+    normalization : (mean, variance) or None, default=None
+        Per-channel statistics for a leading ``keras.layers.Normalization``.
+    augmentation : None, str or list of keras layers, default=None
+        See :func:`make_augmentation`; active only while training.
+    name : str, default="cnn"
+        Name of the Keras model.
+
+    Returns
+    -------
+    model : keras.Model
+        The uncompiled model; compile it with :func:`compile_cnn`.
+    """
+    keras = import_keras()
+    layers = keras.layers
+    regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
+
+    inputs = keras.Input(shape=tuple(input_shape), name="images")
+    x = inputs
+    for layer in make_augmentation(augmentation):
+        x = layer(x)
+    if normalization is not None:
+        mean, variance = normalization
+        x = layers.Normalization(axis=-1, mean=mean, variance=variance)(x)
+    for i, filters in enumerate(conv_filters):
+        x = layers.Conv2D(
+            int(filters),
+            kernel_size,
+            padding="same",
+            use_bias=not batch_norm,
+            kernel_regularizer=regularizer,
+            name=f"conv{i}",
+        )(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
+        x = layers.MaxPooling2D(pool_size, padding="same", name=f"pool{i}")(x)
+        if conv_dropout:
+            x = layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    if dense_units:
+        x = layers.Dense(
+            int(dense_units), activation="relu", kernel_regularizer=regularizer,
+            name="dense",
+        )(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def compile_cnn(model, *, optimizer="adam", learning_rate=1e-3):
+    """Compile ``model`` for integer labels with a fresh optimizer.
+
+    ``optimizer`` is a Keras optimizer name or instance; an instance is copied
+    through its config (with ``learning_rate`` left as configured), so refits
+    never share optimizer state.
+    """
+    keras = import_keras()
+    if isinstance(optimizer, str):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"Unknown optimizer {optimizer!r}; expected one of "
+                f"{sorted(OPTIMIZERS)} or a keras.optimizers.Optimizer instance."
+            )
+        optimizer = keras.optimizers.get(
+            {"class_name": optimizer, "config": {"learning_rate": learning_rate}}
+        )
+    else:
+        optimizer = type(optimizer).from_config(optimizer.get_config())
+    model.compile(
+        optimizer=optimizer,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model

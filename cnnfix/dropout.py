@@ -1,0 +1,154 @@
+"""DropoutCNN: a regularised Keras CNN classifier with scikit-learn's API."""
+
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval
+
+from ._docs import fill_doc
+from .architectures import build_cnn, compile_cnn
+from .base import BaseCNNClassifier
+
+__all__ = ["DropoutCNN"]
+
+
+@fill_doc
+class DropoutCNN(BaseCNNClassifier):
+    """A regularised convolutional network classifier for images.
+
+    Convolutional blocks (convolution, batch normalisation, ReLU, max pooling,
+    optional spatial dropout) feed a dense layer and dropout before the output.
+    Inputs are normalised inside the model, validation data for early stopping
+    come from a stratified shuffle, and the Keras model is built in ``fit``.
+    ``DropoutCNN()`` needs no arguments: it reaches about 99%% test accuracy on
+    scikit-learn's 8x8 digits in well under a minute on two CPU cores.
+
+    Parameters
+    ----------
+    conv_filters : tuple of int, default=(32, 64)
+        Filters of each convolutional block; the number of blocks is its
+        length.
+    kernel_size : int, default=3
+        Side of the square convolution kernels.
+    pool_size : int, default=2
+        Side of the max-pooling window after each block ("same" padding, so
+        images smaller than the window still work).
+    batch_norm : bool, default=True
+        Batch normalisation after each convolution.
+    conv_dropout : float, default=0.0
+        Spatial dropout rate after each convolutional block.
+    dense_units : int or None, default=128
+        Units of the hidden dense layer; None for none.
+    dropout : float, default=0.5
+        Dropout rate before the output layer.
+    weight_decay : float or None, default=None
+        L2 penalty on the convolution and dense kernels.
+%(training_parameters)s
+
+    Attributes
+    ----------
+%(fitted_attributes)s
+
+    See Also
+    --------
+    cnnfix.architectures.build_cnn : The builder behind this estimator.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from cnnfix import DropoutCNN
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X.reshape(-1, 8, 8, 1)
+    >>> clf = DropoutCNN(epochs=3, random_state=0).fit(X[:500], y[:500])
+    >>> clf.predict(X[:2]).shape
+    (2,)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 10)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseCNNClassifier._parameter_constraints,
+        "conv_filters": [tuple, list],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "pool_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_norm": ["boolean"],
+        "conv_dropout": [Interval(Real, 0, 1, closed="left")],
+        "dense_units": [None, Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [None, Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        conv_filters=(32, 64),
+        kernel_size=3,
+        pool_size=2,
+        batch_norm=True,
+        conv_dropout=0.0,
+        dense_units=128,
+        dropout=0.5,
+        weight_decay=None,
+        epochs=100,
+        batch_size=32,
+        optimizer="adam",
+        learning_rate=1e-3,
+        validation_split=0.1,
+        early_stopping=True,
+        patience=10,
+        normalize=True,
+        augmentation=None,
+        class_weight=None,
+        image_shape=None,
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+    ):
+        self.conv_filters = conv_filters
+        self.kernel_size = kernel_size
+        self.pool_size = pool_size
+        self.batch_norm = batch_norm
+        self.conv_dropout = conv_dropout
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.validation_split = validation_split
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.normalize = normalize
+        self.augmentation = augmentation
+        self.class_weight = class_weight
+        self.image_shape = image_shape
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _build_model(self, input_shape, n_classes, normalization):
+        if not self.conv_filters or not all(
+            isinstance(f, Integral) and f >= 1 for f in self.conv_filters
+        ):
+            raise ValueError(
+                "conv_filters must be a non-empty tuple of positive ints, one per "
+                f"convolutional block; got {self.conv_filters!r}."
+            )
+        model = build_cnn(
+            input_shape,
+            n_classes,
+            conv_filters=self.conv_filters,
+            kernel_size=self.kernel_size,
+            pool_size=self.pool_size,
+            batch_norm=self.batch_norm,
+            conv_dropout=self.conv_dropout,
+            dense_units=self.dense_units,
+            dropout=self.dropout,
+            weight_decay=self.weight_decay,
+            normalization=normalization,
+            augmentation=self.augmentation,
+            name="dropout_cnn",
+        )
+        return compile_cnn(
+            model, optimizer=self.optimizer, learning_rate=self.learning_rate
+        )

@@ -1,0 +1,25 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+#: Settings that train a tiny CNN in well under a second per epoch.
+TINY = dict(conv_filters=(4,), dense_units=16, epochs=3, batch_size=32, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """All 1,797 digits as (n, 8, 8, 1) float images with int labels."""
+    X, y = load_digits(return_X_y=True)
+    return X.reshape(-1, 8, 8, 1).astype(np.float32), y
+
+
+@pytest.fixture(scope="session")
+def small_digits(digits):
+    """300 digits of classes 0-2: enough for a tiny CNN to learn."""
+    X, y = digits
+    keep = np.flatnonzero(y < 3)[:300]
+    return X[keep], y[keep]

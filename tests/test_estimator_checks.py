@@ -1,0 +1,31 @@
+"""scikit-learn's estimator checks over every cnnfix estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from cnnfix import DropoutCNN
+
+
+
+def expected_failures(estimator):
+    # True of every network trained by mini-batch SGD: a sample repeated k
+    # times changes the batches and the number of steps per epoch, so the
+    # trained weights differ from one sample of weight k.
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "mini-batch SGD: repeating a sample changes the batches and the "
+            "number of steps, so it is not equivalent to an integer sample weight"
+        ),
+    }
+
+
+ESTIMATORS = [
+    DropoutCNN(
+        conv_filters=(8,), dense_units=32, epochs=20, validation_split=0.0,
+        early_stopping=False, learning_rate=0.01, random_state=0,
+    ),
+]
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
