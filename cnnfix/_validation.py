@@ -70,7 +70,7 @@ def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None)
                 f"fit); got X with per-image shape {sample_shape}. Resize the "
                 "images to the training size, or refit on images of this size."
             )
-        X = np.reshape(X, (shape[0], -1))
+        X = np.reshape(X, (shape[0], int(np.prod(sample_shape))))
     out = validate_data(estimator, X, y, reset=reset, dtype=np.float32)
     X, y = (out, None) if isinstance(y, str) else out
     if reset:
