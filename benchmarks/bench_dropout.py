@@ -18,12 +18,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+import keras
+import numpy as np
+from sklearn.model_selection import train_test_split
 
-from cnnfix import DropoutCNN  # noqa: E402
-from cnnfix.datasets import load_digit_images  # noqa: E402
+from cnnfix import DropoutCNN
+from cnnfix.datasets import load_digit_images
 
 
 def keras_baseline(X, y, epochs, seed):
@@ -44,8 +44,12 @@ def keras_baseline(X, y, epochs, seed):
                 L.MaxPooling2D(2, padding="same"),
             )
         ]
-        + [L.Flatten(), L.Dense(128, activation="relu"), L.Dropout(0.5),
-           L.Dense(10, activation="softmax")]
+        + [
+            L.Flatten(),
+            L.Dense(128, activation="relu"),
+            L.Dropout(0.5),
+            L.Dense(10, activation="softmax"),
+        ]
     )
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(X, y, epochs=epochs, batch_size=32, shuffle=True, verbose=0)
@@ -81,13 +85,17 @@ def main():
     )
     ours, theirs = [], []
     for seed in range(args.repeats):  # interleaved, so drift hits both alike
-        t, model = timed(lambda: keras_baseline(X_train, y_train, args.epochs, seed))
+        t, model = timed(
+            lambda s=seed: keras_baseline(X_train, y_train, args.epochs, s)
+        )
         theirs.append(t)
         clf = DropoutCNN(
-            epochs=args.epochs, early_stopping=False, validation_split=0.0,
+            epochs=args.epochs,
+            early_stopping=False,
+            validation_split=0.0,
             random_state=seed,
         )
-        t, _ = timed(lambda: clf.fit(X_train, y_train))
+        t, _ = timed(lambda c=clf: c.fit(X_train, y_train))
         ours.append(t)
     n_trainable = lambda m: sum(int(np.prod(w.shape)) for w in m.trainable_weights)  # noqa: E731
     assert n_trainable(clf.model_) == n_trainable(model), "architectures differ"
@@ -96,21 +104,32 @@ def main():
     rows = [
         ("fit, DropoutCNN (s, median)", f"{statistics.median(ours):.2f}"),
         ("fit, plain Keras model.fit (s, median)", f"{statistics.median(theirs):.2f}"),
-        ("fit ratio DropoutCNN / Keras (median of pairs)",
-         f"{statistics.median(ratios):.3f}"),
+        (
+            "fit ratio DropoutCNN / Keras (median of pairs)",
+            f"{statistics.median(ratios):.3f}",
+        ),
     ]
     for n in (1, 32, 400):
         batch = X_test[:n]
         ours_ms = per_call_ms(lambda b=batch: clf.predict_proba(b))
         keras_ms = per_call_ms(lambda b=batch: clf.model_.predict(b, verbose=0))
-        rows.append((f"predict {n} images: predict_proba / model.predict (ms)",
-                     f"{ours_ms:.1f} / {keras_ms:.1f} ({keras_ms / ours_ms:.0f}x faster)"))
-    rows.append(("test accuracy (DropoutCNN, last repeat)",
-                 f"{clf.score(X_test, y_test):.4f}"))
+        rows.append(
+            (
+                f"predict {n} images: predict_proba / model.predict (ms)",
+                f"{ours_ms:.1f} / {keras_ms:.1f} ({keras_ms / ours_ms:.0f}x faster)",
+            )
+        )
+    rows.append(
+        ("test accuracy (DropoutCNN, last repeat)", f"{clf.score(X_test, y_test):.4f}")
+    )
 
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, Keras {keras.__version__}")
-    print(f"Digits 75/25 split, {args.epochs} epochs, batch 32, {args.repeats} repeats\n")
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, Keras {keras.__version__}"
+    )
+    print(
+        f"Digits 75/25 split, {args.epochs} epochs, batch 32, {args.repeats} repeats\n"
+    )
     print("| measure | value |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")

@@ -21,7 +21,9 @@ def demo(args):
         f"({len(X_train)} training, {len(X_test)} test images of 8x8 pixels)"
     )
     clf = DropoutCNN(
-        epochs=args.epochs, random_state=args.random_state, verbose=0 if args.quiet else 2
+        epochs=args.epochs,
+        random_state=args.random_state,
+        verbose=0 if args.quiet else 2,
     )
     start = time.perf_counter()
     clf.fit(X_train, y_train)
@@ -42,7 +44,9 @@ def main(argv=None):
     p = commands.add_parser(
         "demo", help="train DropoutCNN on the built-in digits and print test accuracy"
     )
-    p.add_argument("--epochs", type=int, default=100, help="maximum epochs (default 100)")
+    p.add_argument(
+        "--epochs", type=int, default=100, help="maximum epochs (default 100)"
+    )
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(run=demo)

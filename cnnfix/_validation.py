@@ -9,7 +9,7 @@ from math import isqrt
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-__all__ = ["validate_images", "infer_image_shape", "check_sample_weight"]
+__all__ = ["check_sample_weight", "infer_image_shape", "validate_images"]
 
 
 def infer_image_shape(n_features, image_shape=None):

@@ -25,8 +25,19 @@ AUGMENTATION_PRESETS = {
 }
 
 OPTIMIZERS = frozenset(
-    {"adam", "adamw", "sgd", "rmsprop", "nadam", "adamax", "adagrad", "adadelta",
-     "lion", "ftrl", "lamb"}
+    {
+        "adam",
+        "adamw",
+        "sgd",
+        "rmsprop",
+        "nadam",
+        "adamax",
+        "adagrad",
+        "adadelta",
+        "lion",
+        "ftrl",
+        "lamb",
+    }
 )
 
 
@@ -147,7 +158,9 @@ def build_cnn(
     x = layers.Flatten(name="flatten")(x)
     if dense_units:
         x = layers.Dense(
-            int(dense_units), activation="relu", kernel_regularizer=regularizer,
+            int(dense_units),
+            activation="relu",
+            kernel_regularizer=regularizer,
             name="dense",
         )(x)
     if dropout:

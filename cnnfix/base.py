@@ -38,12 +38,12 @@ def _seeded(seed):
     global NumPy and Python random states so ``fit`` has no side effect on the
     caller's own random numbers."""
     keras = import_keras()
-    np_state, py_state = np.random.get_state(), random.getstate()
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
     keras.utils.set_random_seed(seed)
     try:
         yield
     finally:
-        np.random.set_state(np_state)
+        np.random.set_state(np_state)  # noqa: NPY002
         random.setstate(py_state)
 
 

@@ -54,7 +54,9 @@ def read_idx(path):
     if data[:2] != b"\x00\x00" or data[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file.")
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -78,14 +80,16 @@ def load_fashion_mnist(path=None):
     candidates = [Path(path)] if path is not None else _fashion_mnist_dirs()
     for folder in candidates:
         if all((folder / name).is_file() for name in FASHION_MNIST_FILES.values()):
-            arrays = {k: read_idx(folder / name) for k, name in FASHION_MNIST_FILES.items()}
+            arrays = {
+                k: read_idx(folder / name) for k, name in FASHION_MNIST_FILES.items()
+            }
             return (
                 (arrays["X_train"][..., None], arrays["y_train"]),
                 (arrays["X_test"][..., None], arrays["y_test"]),
             )
     raise FileNotFoundError(
-        "Fashion-MNIST files not found; looked in "
-        f"{', '.join(str(c) for c in candidates)} for {sorted(FASHION_MNIST_FILES.values())}. "
+        f"Fashion-MNIST files {sorted(FASHION_MNIST_FILES.values())} not found in "
+        f"{', '.join(str(c) for c in candidates)}. "
         "Install them with `apt-get install -y dataset-fashion-mnist`, or pass "
         "path= to the folder that holds them."
     )

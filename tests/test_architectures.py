@@ -22,8 +22,14 @@ def test_default_architecture():
 
 def test_options_change_one_thing_each():
     model = build_cnn(
-        (8, 8, 1), 3, conv_filters=(4, 8, 16), batch_norm=False, conv_dropout=0.2,
-        dense_units=None, dropout=0.0, normalization=([0.5], [2.0]),
+        (8, 8, 1),
+        3,
+        conv_filters=(4, 8, 16),
+        batch_norm=False,
+        conv_dropout=0.2,
+        dense_units=None,
+        dropout=0.0,
+        normalization=([0.5], [2.0]),
         augmentation="light",
     )
     types = layer_types(model)
@@ -42,7 +48,9 @@ def test_pooling_works_on_one_pixel_wide_images():
 
 def test_weight_decay_adds_l2_penalties():
     model = build_cnn((8, 8, 1), 2, weight_decay=1e-3)
-    assert isinstance(model.get_layer("conv0").kernel_regularizer, keras.regularizers.L2)
+    assert isinstance(
+        model.get_layer("conv0").kernel_regularizer, keras.regularizers.L2
+    )
     assert build_cnn((8, 8, 1), 2).get_layer("conv0").kernel_regularizer is None
 
 
@@ -65,7 +73,9 @@ def test_compile_cnn_uses_a_fresh_optimizer():
     model = compile_cnn(build_cnn((8, 8, 1), 2), optimizer=sgd)
     assert model.optimizer is not sgd
     assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
-    model = compile_cnn(build_cnn((8, 8, 1), 2), optimizer="rmsprop", learning_rate=0.01)
+    model = compile_cnn(
+        build_cnn((8, 8, 1), 2), optimizer="rmsprop", learning_rate=0.01
+    )
     assert type(model.optimizer).__name__ == "RMSprop"
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
     with pytest.raises(ValueError, match=r"Unknown optimizer 'adamm'"):

@@ -23,8 +23,7 @@ def fitted(small_digits):
     return DropoutCNN(**TINY).fit(X, y)
 
 
-def test_fitted_attributes(fitted, small_digits):
-    X, _ = small_digits
+def test_fitted_attributes(fitted):
     assert isinstance(fitted.model_, keras.Model)
     np.testing.assert_array_equal(fitted.classes_, [0, 1, 2])
     assert fitted.n_classes_ == 3
@@ -52,7 +51,9 @@ def test_predictions_for_each_input_layout_agree(fitted, small_digits):
     X, _ = small_digits
     expected = fitted.predict_proba(X[:20])
     np.testing.assert_array_equal(fitted.predict_proba(X[:20, :, :, 0]), expected)
-    np.testing.assert_array_equal(fitted.predict_proba(X[:20].reshape(20, 64)), expected)
+    np.testing.assert_array_equal(
+        fitted.predict_proba(X[:20].reshape(20, 64)), expected
+    )
 
 
 def test_predict_proba_rows_are_distributions_in_classes_order(fitted, small_digits):
@@ -193,7 +194,9 @@ def test_balanced_class_weight():
 
 def test_class_weight_naming_an_unknown_label(small_digits):
     X, y = small_digits
-    with pytest.raises(ValueError, match=r"class_weight names labels \[7\] that are not in y"):
+    with pytest.raises(
+        ValueError, match=r"class_weight names labels \[7\] that are not in y"
+    ):
         DropoutCNN(**TINY, class_weight={7: 2.0}).fit(X, y)
 
 
@@ -274,12 +277,20 @@ def test_failed_fit_keeps_the_previous_model(fitted, small_digits):
 @pytest.mark.parametrize(
     "make_bad, error, message",
     [
-        (lambda X, y: (np.where(X > 0.5, np.nan, X), y), ValueError, "Input X contains NaN"),
+        (
+            lambda X, y: (np.where(X > 0.5, np.nan, X), y),
+            ValueError,
+            "Input X contains NaN",
+        ),
         (lambda X, y: (np.where(X > 0.5, np.inf, X), y), ValueError, "infinity"),
         (lambda X, y: (X[:, 0, 0, 0], y), ValueError, "Expected 2D array, got 1D"),
         (lambda X, y: (X[..., None, None], y), ValueError, "got X with 6 dimensions"),
         (lambda X, y: (X, y[:-1]), ValueError, "inconsistent numbers of samples"),
-        (lambda X, y: (X, np.zeros_like(y)), ValueError, r"at least 2 classes; got 1 class"),
+        (
+            lambda X, y: (X, np.zeros_like(y)),
+            ValueError,
+            r"at least 2 classes; got 1 class",
+        ),
         (lambda X, y: (X[:0], y[:0]), ValueError, r"0 sample\(s\)"),
         (lambda X, y: (X, y + 0.5), ValueError, "Unknown label type"),
     ],
@@ -297,12 +308,24 @@ def test_bad_training_input_gets_a_cnnfix_error(small_digits, make_bad, error, m
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"dropout": 1.5}, r"The 'dropout' parameter of DropoutCNN must be a float in the range \[0.0, 1.0\)"),
-        ({"epochs": 0}, r"The 'epochs' parameter of DropoutCNN must be an int in the range \[1, inf\)"),
+        (
+            {"dropout": 1.5},
+            r"'dropout' parameter of DropoutCNN must be a float in the range \[0.0, 1.0\)",
+        ),
+        (
+            {"epochs": 0},
+            r"'epochs' parameter of DropoutCNN must be an int in the range \[1, inf\)",
+        ),
         ({"augmentation": "heavy"}, r"The 'augmentation' parameter of DropoutCNN"),
         ({"optimizer": "adamm"}, r"The 'optimizer' parameter of DropoutCNN"),
-        ({"conv_filters": (8, 0)}, r"conv_filters must be a non-empty tuple of positive ints"),
-        ({"conv_filters": ()}, r"conv_filters must be a non-empty tuple of positive ints"),
+        (
+            {"conv_filters": (8, 0)},
+            r"conv_filters must be a non-empty tuple of positive ints",
+        ),
+        (
+            {"conv_filters": ()},
+            r"conv_filters must be a non-empty tuple of positive ints",
+        ),
     ],
 )
 def test_invalid_parameters(small_digits, params, message):

@@ -32,12 +32,14 @@ def test_fashion_mnist_reads_idx_files(tmp_path):
     }
     for key, name in FASHION_MNIST_FILES.items():
         write_idx(tmp_path / name, arrays[key])
-    (X_train, y_train), (X_test, y_test) = load_fashion_mnist(tmp_path)
+    (X_train, _), (X_test, y_test) = load_fashion_mnist(tmp_path)
     assert X_train.shape == (5, 28, 28, 1) and X_test.shape == (3, 28, 28, 1)
     np.testing.assert_array_equal(X_train[..., 0], arrays["X_train"])
     np.testing.assert_array_equal(y_test, arrays["y_test"])
 
 
 def test_fashion_mnist_missing_files_say_how_to_get_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="apt-get install -y dataset-fashion-mnist"):
+    with pytest.raises(
+        FileNotFoundError, match="apt-get install -y dataset-fashion-mnist"
+    ):
         load_fashion_mnist(tmp_path)

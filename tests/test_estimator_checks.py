@@ -5,7 +5,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from cnnfix import DropoutCNN
 
 
-
 def expected_failures(estimator):
     # True of every network trained by mini-batch SGD: a sample repeated k
     # times changes the batches and the number of steps per epoch, so the
@@ -20,8 +19,13 @@ def expected_failures(estimator):
 
 ESTIMATORS = [
     DropoutCNN(
-        conv_filters=(8,), dense_units=32, epochs=20, validation_split=0.0,
-        early_stopping=False, learning_rate=0.01, random_state=0,
+        conv_filters=(8,),
+        dense_units=32,
+        epochs=20,
+        validation_split=0.0,
+        early_stopping=False,
+        learning_rate=0.01,
+        random_state=0,
     ),
 ]
 

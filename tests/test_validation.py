@@ -67,7 +67,7 @@ def test_one_dimensional_input_is_rejected():
 def test_non_finite_pixels_are_rejected(bad):
     X = np.zeros((4, 8, 8, 1))
     X[2, 3, 3, 0] = bad
-    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+    with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
         validate_images(Holder(), X, np.arange(4) % 2, reset=True)
 
 
