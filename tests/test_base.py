@@ -310,7 +310,7 @@ def test_bad_training_input_gets_a_cnnfix_error(small_digits, make_bad, error, m
     [
         (
             {"dropout": 1.5},
-            r"'dropout' parameter of DropoutCNN must be a float in the range \[0.0, 1.0\)",
+            r"'dropout' parameter of DropoutCNN must be a float in the range \[0.0, 1",
         ),
         (
             {"epochs": 0},
