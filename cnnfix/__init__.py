@@ -5,9 +5,18 @@ Importing cnnfix does not import TensorFlow or Keras; they load on the first
 """
 
 from .architectures import build_cnn, compile_cnn
+from .balance import ClassBalancer, make_pipeline
 from .base import BaseCNNClassifier
 from .dropout import DropoutCNN
 
 __version__ = "0.1.0"
 
-__all__ = ["BaseCNNClassifier", "DropoutCNN", "__version__", "build_cnn", "compile_cnn"]
+__all__ = [
+    "BaseCNNClassifier",
+    "ClassBalancer",
+    "DropoutCNN",
+    "__version__",
+    "build_cnn",
+    "compile_cnn",
+    "make_pipeline",
+]

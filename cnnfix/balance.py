@@ -1,0 +1,390 @@
+"""ClassBalancer: resampling for imbalanced image arrays, inside pipelines.
+
+imbalanced-learn's samplers reject arrays of more than two dimensions. The
+ClassBalancer works on any X with a leading sample axis: it decides *which*
+rows to keep or repeat from the labels alone, then gathers them with one
+``take`` (one allocation, the output), so image shape and dtype are kept and
+the input is never copied twice. SMOTE interpolates same-class neighbours on
+the flattened images and reshapes back.
+
+For data that would not fit in memory twice, :func:`balanced_batches` draws
+class-balanced mini-batches by index every epoch instead (``stream=True``).
+"""
+
+from collections.abc import Mapping
+from functools import cache
+from numbers import Integral, Real
+
+import numpy as np
+from imblearn.base import BaseSampler
+from imblearn.pipeline import make_pipeline
+from imblearn.utils import check_target_type
+from scipy import sparse
+from scipy.sparse import issparse
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._keras import import_keras
+
+__all__ = ["ClassBalancer", "balanced_batches", "make_pipeline"]
+
+_SAMPLING_TYPE = {
+    "oversample": "over-sampling",
+    "smote": "over-sampling",
+    "undersample": "under-sampling",
+    "hybrid": "bypass",  # targets computed here: see _hybrid_targets
+}
+
+
+class ClassBalancer(BaseSampler):
+    """Resample imbalanced image arrays so that every class counts.
+
+    An imbalanced-learn sampler: ``fit_resample(X, y)`` returns the resampled
+    ``(X, y)``. As a step of :func:`cnnfix.make_pipeline` (imbalanced-learn's
+    pipeline) it runs only during ``fit``, never at predict time. The CNN
+    estimators also take it as their ``balancer`` parameter, which works in a
+    plain scikit-learn Pipeline and balances only the training part of their
+    validation split.
+
+    Parameters
+    ----------
+    strategy : {"oversample", "undersample", "smote", "hybrid"}, \
+default="oversample"
+        "oversample" repeats random samples of the smaller classes (with
+        replacement); "undersample" drops random samples of the larger
+        classes; "smote" adds new images interpolated between a sample and
+        one of its ``k_neighbors`` nearest same-class neighbours (on the
+        flattened pixels); "hybrid" undersamples the classes above the median
+        class size and oversamples those below it, so all meet in the middle.
+    sampling_strategy : float, str, dict or callable, default="auto"
+        Which classes to resample and to what size, with imbalanced-learn's
+        meanings: "auto" (every class but the majority when oversampling,
+        but the minority when undersampling), "minority", "not minority",
+        "not majority", "all"; a float is the desired ratio of the minority
+        to the majority class; a dict maps a class to its desired number of
+        samples; a callable ``f(y) -> dict``. With "hybrid", "auto" and "all"
+        meet at the median class size and a dict (or callable) gives the
+        final size of each class it names.
+    k_neighbors : int, default=5
+        Nearest same-class neighbours considered by SMOTE.
+    shuffle : bool, default=True
+        Shuffle the output; otherwise it is grouped by class.
+    stream : bool, default=False
+        Only for the CNN estimators' ``balancer`` parameter: instead of
+        materialising the resampled array, draw class-balanced mini-batches
+        by index every epoch (:func:`balanced_batches`). Not for "smote",
+        which creates new images.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the resampling.
+
+    Attributes
+    ----------
+    sampling_strategy_ : dict
+        For "oversample" and "smote", the number of samples added to each
+        class; for "undersample" and "hybrid", the final number of samples of
+        each class it resamples (imbalanced-learn's convention).
+    sample_indices_ : ndarray of shape (n_new_samples,)
+        Row of the input behind each output row ("oversample", "undersample"
+        and "hybrid"; SMOTE creates new rows, so it has none).
+    n_features_in_ : int
+        Number of values per sample (height * width * channels for images).
+
+    See Also
+    --------
+    imblearn.over_sampling.RandomOverSampler : the flat-array equivalent of
+        "oversample".
+    imblearn.over_sampling.SMOTE : the flat-array equivalent of "smote".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnnfix import ClassBalancer
+    >>> X = np.zeros((12, 8, 8, 1), dtype=np.float32)
+    >>> y = np.array([0] * 10 + [1] * 2)
+    >>> X_res, y_res = ClassBalancer(random_state=0).fit_resample(X, y)
+    >>> X_res.shape, np.bincount(y_res).tolist()
+    ((20, 8, 8, 1), [10, 10])
+    """
+
+    _parameter_constraints: dict = {
+        "strategy": [StrOptions(set(_SAMPLING_TYPE))],
+        "sampling_strategy": [
+            Interval(Real, 0, 1, closed="right"),
+            StrOptions({"auto", "minority", "not minority", "not majority", "all"}),
+            Mapping,
+            callable,
+        ],
+        "k_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "stream": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        strategy="oversample",
+        *,
+        sampling_strategy="auto",
+        k_neighbors=5,
+        shuffle=True,
+        stream=False,
+        random_state=None,
+    ):
+        self.strategy = strategy
+        self.sampling_strategy = sampling_strategy
+        self.k_neighbors = k_neighbors
+        self.shuffle = shuffle
+        self.stream = stream
+        self.random_state = random_state
+
+    @property
+    def _sampling_type(self):
+        return _SAMPLING_TYPE.get(self.strategy, "over-sampling")
+
+    def _check_X_y(self, X, y, accept_sparse=None):
+        """Validate X of any number of dimensions on a flat view of it.
+
+        Like imbalanced-learn's random samplers, NaN is allowed: rows are
+        only copied. SMOTE, which does arithmetic on pixels, checks it.
+        """
+        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        if not hasattr(X, "shape"):
+            X = np.asarray(X)
+        sample_shape = tuple(X.shape[1:])
+        if X.ndim > 2:
+            X = np.reshape(X, (X.shape[0], int(np.prod(sample_shape))))
+        smote = self.strategy == "smote"
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=True,
+            accept_sparse=["csr", "csc"],
+            dtype="numeric" if smote else None,
+            ensure_all_finite=False,
+        )
+        values = X.data if issparse(X) else X
+        if smote and not np.isfinite(values).all():
+            raise ValueError(
+                "strategy='smote' interpolates pixel values and cannot use "
+                "images with NaN or infinite values. Impute or drop them first, "
+                "or use strategy='oversample', which only repeats rows."
+            )
+        if len(sample_shape) > 1:
+            X = X.reshape((X.shape[0], *sample_shape))
+        return X, y, binarize_y
+
+    def _fit_resample(self, X, y):
+        if self.strategy == "hybrid":
+            self.sampling_strategy_ = self._hybrid_targets(y)
+        if self.strategy == "smote":
+            return self._smote(X, y)
+        self.sample_indices_ = self.resample_indices(y)
+        # One gather = one allocation, the output (X may also be sparse).
+        return X[self.sample_indices_], y[self.sample_indices_]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.strategy != "smote"
+        tags.input_tags.three_d_array = True
+        tags.input_tags.sparse = True
+        tags.input_tags.string = self.strategy != "smote"  # rows are only copied
+        tags.sampler_tags.sample_indices = self.strategy != "smote"
+        return tags
+
+    # -- targets and indices ---------------------------------------------------
+
+    def fit(self, X, y):
+        """Validate X and y and set ``sampling_strategy_``, without resampling.
+
+        ``fit_resample`` does this too; ``fit`` alone serves streaming
+        (:func:`balanced_batches`).
+        """
+        super().fit(X, y)
+        if self.strategy == "hybrid":
+            self.sampling_strategy_ = self._hybrid_targets(np.asarray(y))
+        return self
+
+    def _targets(self, y):
+        """Final number of samples of every class, from ``sampling_strategy_``."""
+        labels, counts = np.unique(y, return_counts=True)
+        current = dict(zip(labels.tolist(), counts.tolist(), strict=True))
+        if self._sampling_type == "over-sampling":
+            return {
+                c: n + self.sampling_strategy_.get(c, 0) for c, n in current.items()
+            }
+        return {**current, **self.sampling_strategy_}
+
+    def _hybrid_targets(self, y):
+        """Final sizes for "hybrid": the median class size, or what the user names."""
+        labels, counts = np.unique(y, return_counts=True)
+        strategy = self.sampling_strategy
+        if callable(strategy):
+            strategy = strategy(y)
+        if isinstance(strategy, Mapping):
+            unknown = sorted(set(strategy) - set(labels.tolist()), key=str)
+            if unknown:
+                raise ValueError(
+                    f"sampling_strategy names classes {unknown} that are not in y; "
+                    f"the classes are {labels.tolist()}."
+                )
+            return {c: int(n) for c, n in strategy.items()}
+        if strategy not in ("auto", "all"):
+            raise ValueError(
+                "strategy='hybrid' takes sampling_strategy 'auto', 'all', a dict "
+                f"or a callable; got {strategy!r}. Use strategy='oversample' or "
+                "'undersample' for the other forms."
+            )
+        return dict.fromkeys(labels.tolist(), int(np.median(counts)))
+
+    def resample_indices(self, y, random_state=None):
+        """Row indices of a resampled ``y`` (index-based strategies).
+
+        Classes that grow keep every sample once and draw the rest with
+        replacement; classes that shrink draw without replacement. Needs a
+        fitted balancer (``fit`` or ``fit_resample`` sets the targets).
+        ``random_state`` overrides the balancer's own.
+        """
+        check_is_fitted(self, "sampling_strategy_")
+        rng = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        parts = []
+        for label, target in self._targets(y).items():
+            idx = np.flatnonzero(y == label)
+            if target >= len(idx):
+                extra = rng.choice(idx, size=target - len(idx), replace=True)
+                parts.append(np.concatenate([idx, extra]))
+            else:
+                parts.append(rng.choice(idx, size=target, replace=False))
+        indices = np.concatenate(parts)
+        return rng.permutation(indices) if self.shuffle else indices
+
+    # -- SMOTE -----------------------------------------------------------------
+
+    def _smote(self, X, y):
+        flat = X if issparse(X) else X.reshape(len(X), -1)
+        rng = check_random_state(self.random_state)
+        sources, new_rows = [np.arange(len(y))], []
+        for label, n_new in self.sampling_strategy_.items():
+            if n_new == 0:
+                continue
+            idx = np.flatnonzero(y == label)
+            if len(idx) <= self.k_neighbors:
+                raise ValueError(
+                    f"strategy='smote' needs more than k_neighbors="
+                    f"{self.k_neighbors} samples in each class it oversamples; "
+                    f"class {label!r} has {len(idx)}. Lower k_neighbors (to at "
+                    f"most {len(idx) - 1}) or use strategy='oversample'."
+                )
+            neighbours = (
+                NearestNeighbors(n_neighbors=self.k_neighbors + 1)
+                .fit(flat[idx])
+                .kneighbors(flat[idx], return_distance=False)[:, 1:]
+            )
+            base = rng.randint(len(idx), size=n_new)
+            partner = neighbours[base, rng.randint(self.k_neighbors, size=n_new)]
+            new_rows.append(
+                _interpolate(
+                    flat[idx[base]], flat[idx[partner]], rng.uniform(size=n_new)
+                )
+            )
+            sources.append(idx[base])
+        self._source_indices = np.concatenate(sources)
+        order = rng.permutation(len(self._source_indices)) if self.shuffle else None
+        if issparse(flat):
+            X_res = sparse.vstack([flat, *new_rows], format=flat.format)
+        else:
+            X_res = np.concatenate([flat, *new_rows]).reshape(-1, *X.shape[1:])
+        y_res = y[self._source_indices]  # a synthetic row has its base's label
+        if order is not None:
+            X_res, y_res = X_res[order], y_res[order]
+            self._source_indices = self._source_indices[order]
+        return X_res, y_res
+
+    def source_indices(self):
+        """Input row behind each output row of the last ``fit_resample``.
+
+        For SMOTE, the sample each synthetic image was interpolated from.
+        Used by the CNN estimators to carry sample weights through.
+        """
+        if hasattr(self, "sample_indices_"):
+            return self.sample_indices_
+        return self._source_indices
+
+
+def _interpolate(a, b, step):
+    """Rows ``a + step * (b - a)``, in the dtype of ``a`` (rounded for ints)."""
+    if issparse(a):
+        return a + sparse.diags(step) @ (b - a)
+    out = a + step[:, None] * (b.astype(np.float64) - a)
+    if np.issubdtype(a.dtype, np.integer):
+        out = np.rint(out)
+    return out.astype(a.dtype, copy=False)
+
+
+def balanced_batches(X, y, balancer, *, batch_size=32, sample_weight=None):
+    """Class-balanced mini-batches drawn by index, without copying the data.
+
+    Returns a ``keras.utils.PyDataset`` that every epoch draws the row
+    indices of a resampled epoch (:meth:`ClassBalancer.resample_indices`)
+    and gathers one batch at a time, so peak memory is the input plus a few
+    batches, whatever the imbalance.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Training images, kept by reference and never copied.
+    y : ndarray of shape (n_samples,)
+        Labels.
+    balancer : ClassBalancer
+        A balancer fitted on ``(X, y)`` with an index-based strategy.
+    batch_size : int, default=32
+        Images per batch.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Per-sample weights, gathered with each batch.
+
+    Returns
+    -------
+    batches : keras.utils.PyDataset
+        Yields ``(X_batch, y_batch)`` or ``(X_batch, y_batch, w_batch)``.
+    """
+    if balancer.strategy == "smote":
+        raise ValueError(
+            "stream=True draws existing rows by index and cannot create SMOTE "
+            "images; use strategy='oversample', 'undersample' or 'hybrid' with "
+            "stream=True, or stream=False with SMOTE."
+        )
+    return _balanced_batches_class()(X, y, balancer, batch_size, sample_weight)
+
+
+@cache
+def _balanced_batches_class():
+    keras = import_keras()
+
+    class BalancedBatches(keras.utils.PyDataset):
+        def __init__(self, X, y, balancer, batch_size, sample_weight):
+            super().__init__()
+            self.X, self.y, self.sample_weight = X, y, sample_weight
+            self.balancer, self.batch_size = balancer, batch_size
+            # One generator for the whole run: every epoch draws anew.
+            self.rng = check_random_state(balancer.random_state)
+            self.on_epoch_end()
+
+        def __len__(self):
+            return -(-len(self.indices) // self.batch_size)
+
+        def __getitem__(self, i):
+            # Sorted within the batch: same batch, faster gather.
+            idx = np.sort(self.indices[i * self.batch_size : (i + 1) * self.batch_size])
+            batch = (self.X.take(idx, axis=0), self.y.take(idx))
+            if self.sample_weight is not None:
+                batch += (self.sample_weight.take(idx),)
+            return batch
+
+        def on_epoch_end(self):
+            self.indices = self.balancer.resample_indices(self.y, self.rng)
+
+    return BalancedBatches
