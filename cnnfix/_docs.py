@@ -52,7 +52,13 @@ _DOCS = {
         0 prints nothing; 1 shows a progress bar per epoch; 2 one line per
         epoch.
     callbacks : list of keras.callbacks.Callback or None, default=None
-        Extra Keras callbacks run during training.""",
+        Extra Keras callbacks run during training.
+    balancer : ClassBalancer, imbalanced-learn sampler or None, default=None
+        Resamples the training part (never the validation data) inside
+        ``fit``, so balancing works in a plain scikit-learn Pipeline and is
+        tunable as ``<step>__balancer__strategy``. A ``ClassBalancer`` with
+        ``stream=True`` draws balanced batches by index instead of copying
+        the data. Sample and class weights follow the resampled rows.""",
     "fitted_attributes": """\
     model_ : keras.Model
         The trained Keras model (normalisation included).
@@ -70,7 +76,9 @@ _DOCS = {
     history_ : dict of str to list of float
         Per-epoch training metrics ("loss", "accuracy", "val_loss", ...).
     n_epochs_ : int
-        Number of epochs actually run.""",
+        Number of epochs actually run.
+    balancer_ : ClassBalancer or sampler
+        The fitted clone of ``balancer`` (only when one was given).""",
 }
 
 

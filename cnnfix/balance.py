@@ -12,6 +12,7 @@ class-balanced mini-batches by index every epoch instead (``stream=True``).
 """
 
 from collections.abc import Mapping
+from contextlib import contextmanager
 from functools import cache
 from numbers import Integral, Real
 
@@ -38,6 +39,38 @@ _SAMPLING_TYPE = {
 }
 
 
+#: imbalanced-learn's messages say what is wrong; these say what to do.
+_HINTS = {
+    "greater or equal to the original number": (
+        "Oversampling only adds samples: to shrink a class, use "
+        "strategy='undersample' or 'hybrid'."
+    ),
+    "less or equal to the original number": (
+        "Undersampling only removes samples: to grow a class, use "
+        "strategy='oversample' or 'hybrid'."
+    ),
+    "not present in the data": "Use labels that occur in y as the dict keys.",
+    "needs to have more than 1 class": (
+        "Balancing needs samples of at least 2 classes: check y."
+    ),
+    "can be a float only when the type of target is binary": (
+        "Pass a dict of class -> number of samples, or a string strategy."
+    ),
+}
+
+
+@contextmanager
+def _hints():
+    """Append what to do to imbalanced-learn's known ValueErrors."""
+    try:
+        yield
+    except ValueError as error:
+        hint = next((h for key, h in _HINTS.items() if key in str(error)), None)
+        if hint is None:
+            raise
+        raise ValueError(f"{error} {hint}") from error
+
+
 class ClassBalancer(BaseSampler):
     """Resample imbalanced image arrays so that every class counts.
 
@@ -61,7 +94,8 @@ default="oversample"
     sampling_strategy : float, str, dict or callable, default="auto"
         Which classes to resample and to what size, with imbalanced-learn's
         meanings: "auto" (every class but the majority when oversampling,
-        but the minority when undersampling), "minority", "not minority",
+        but the minority when undersampling), "minority", "majority"
+        (undersampling only), "not minority",
         "not majority", "all"; a float is the desired ratio of the minority
         to the majority class; a dict maps a class to its desired number of
         samples; a callable ``f(y) -> dict``. With "hybrid", "auto" and "all"
@@ -112,7 +146,9 @@ default="oversample"
         "strategy": [StrOptions(set(_SAMPLING_TYPE))],
         "sampling_strategy": [
             Interval(Real, 0, 1, closed="right"),
-            StrOptions({"auto", "minority", "not minority", "not majority", "all"}),
+            StrOptions(
+                {"auto", "minority", "majority", "not minority", "not majority", "all"}
+            ),
             Mapping,
             callable,
         ],
@@ -176,6 +212,27 @@ default="oversample"
             X = X.reshape((X.shape[0], *sample_shape))
         return X, y, binarize_y
 
+    def fit_resample(self, X, y):
+        """Resample X and y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Images (n, h, w, c), or any array with a leading sample axis;
+            sparse matrices and DataFrames are accepted too.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        X_resampled : ndarray of shape (n_resampled, ...)
+            Same per-sample shape and dtype as X.
+        y_resampled : ndarray of shape (n_resampled,)
+            Labels of the resampled rows.
+        """
+        with _hints():
+            return super().fit_resample(X, y)
+
     def _fit_resample(self, X, y):
         if self.strategy == "hybrid":
             self.sampling_strategy_ = self._hybrid_targets(y)
@@ -202,7 +259,8 @@ default="oversample"
         ``fit_resample`` does this too; ``fit`` alone serves streaming
         (:func:`balanced_batches`).
         """
-        super().fit(X, y)
+        with _hints():
+            super().fit(X, y)
         if self.strategy == "hybrid":
             self.sampling_strategy_ = self._hybrid_targets(np.asarray(y))
         return self
@@ -273,10 +331,11 @@ default="oversample"
                 continue
             idx = np.flatnonzero(y == label)
             if len(idx) <= self.k_neighbors:
+                name = label.item() if isinstance(label, np.generic) else label
                 raise ValueError(
                     f"strategy='smote' needs more than k_neighbors="
                     f"{self.k_neighbors} samples in each class it oversamples; "
-                    f"class {label!r} has {len(idx)}. Lower k_neighbors (to at "
+                    f"class {name!r} has {len(idx)}. Lower k_neighbors (to at "
                     f"most {len(idx) - 1}) or use strategy='oversample'."
                 )
             neighbours = (

@@ -14,7 +14,7 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._keras import import_keras
 from ._validation import check_sample_weight, validate_images
 from .architectures import AUGMENTATION_PRESETS, OPTIMIZERS
+from .balance import ClassBalancer, balanced_batches
 
 __all__ = ["BaseCNNClassifier"]
 
@@ -65,6 +66,13 @@ def stratified_split(y, fraction, rng):
     return rng.permutation(train), rng.permutation(val)
 
 
+def _subset(idx, X, y, weights):
+    """Rows ``idx`` of X, y and weights; the arrays themselves when idx is all."""
+    if len(idx) == len(y):
+        return X, y, weights
+    return X[idx], y[idx], None if weights is None else weights[idx]
+
+
 def _model_to_bytes(model):
     with tempfile.TemporaryDirectory(prefix="cnnfix-") as tmp:
         path = Path(tmp) / "model.keras"
@@ -102,6 +110,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [None, list],
+        "balancer": [None, HasMethods(["fit_resample"])],
     }
 
     @abstractmethod
@@ -155,13 +164,17 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train, val = stratified_split(y_encoded, self.validation_split, rng)
+        X_train, y_train, w_train = _subset(train, X, y_encoded, weights)
+        validation = _subset(val, X, y_encoded, weights) if len(val) else None
+        # Only the training part is balanced: validation keeps the real mix.
+        train_data = self._balance(X_train, y_train, w_train, rng)
         with _seeded(seed):
             model = self._build_model(
                 self.image_shape_,
                 self.n_classes_,
-                self._channel_stats(X[train]) if self.normalize else None,
+                self._channel_stats(X_train) if self.normalize else None,
             )
-            history = self._train(model, X, y_encoded, weights, train, val)
+            history = self._train(model, train_data, validation)
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
@@ -202,31 +215,62 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         var = images.var(axis=(0, 1, 2), dtype=np.float64)
         return mean.tolist(), np.maximum(var, 1e-6).tolist()
 
-    def _train(self, model, X, y, weights, train, val):
+    def _balance(self, X, y, weights, rng):
+        """``model.fit`` arguments for the training data, balanced if asked.
+
+        The balancer sees the original labels (so a ``sampling_strategy``
+        dict keyed by them works) and, when its ``random_state`` is None,
+        gets a seed from this estimator's. Sample weights follow the rows the
+        balancer picked. Other imbalanced-learn samplers get flat rows.
+        """
+        if self.balancer is None:
+            return dict(x=X, y=y, sample_weight=weights, batch_size=self.batch_size)
+        balancer = clone(self.balancer)
+        if balancer.get_params().get("random_state", 0) is None:
+            balancer.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
+        labels = self.classes_[y]
+        if getattr(balancer, "stream", False):
+            balancer.fit(X, labels)
+            batches = balanced_batches(
+                X, y, balancer, batch_size=self.batch_size, sample_weight=weights
+            )
+            self.balancer_ = balancer
+            return dict(x=batches)
+        if isinstance(balancer, ClassBalancer):
+            X_res, labels_res = balancer.fit_resample(X, labels)
+            rows = balancer.source_indices()
+        else:
+            X_res, labels_res = balancer.fit_resample(X.reshape(len(X), -1), labels)
+            X_res = np.asarray(X_res).reshape(-1, *X.shape[1:])
+            rows = getattr(balancer, "sample_indices_", None)
+        if weights is not None:
+            if rows is None:
+                raise ValueError(
+                    f"{type(balancer).__name__} creates new samples without "
+                    "telling which input rows they come from, so sample_weight "
+                    "and class_weight cannot follow them. Use a ClassBalancer, or "
+                    "drop the weights (balancing usually replaces them)."
+                )
+            weights = weights[rows]
+        self.balancer_ = balancer
+        y_res = np.searchsorted(self.classes_, labels_res)
+        return dict(x=X_res, y=y_res, sample_weight=weights, batch_size=self.batch_size)
+
+    def _train(self, model, train_data, validation):
         keras = import_keras()
         callbacks = list(self.callbacks or [])
         if self.early_stopping:
             callbacks.append(
                 keras.callbacks.EarlyStopping(
-                    monitor="val_loss" if len(val) else "loss",
+                    monitor="val_loss" if validation else "loss",
                     patience=self.patience,
                     restore_best_weights=True,
                 )
             )
-
-        def part(idx):
-            if len(idx) == len(y):  # no validation: train on the arrays as given
-                return X, y, weights
-            return X[idx], y[idx], None if weights is None else weights[idx]
-
-        X_train, y_train, w_train = part(train)
         history = model.fit(
-            X_train,
-            y_train,
-            sample_weight=w_train,
-            validation_data=part(val) if len(val) else None,
+            **train_data,
+            validation_data=validation,
             epochs=self.epochs,
-            batch_size=self.batch_size,
             shuffle=True,
             callbacks=callbacks,
             verbose=min(int(self.verbose), 2),

@@ -102,6 +102,7 @@ class DropoutCNN(BaseCNNClassifier):
         random_state=None,
         verbose=0,
         callbacks=None,
+        balancer=None,
     ):
         self.conv_filters = conv_filters
         self.kernel_size = kernel_size
@@ -125,6 +126,7 @@ class DropoutCNN(BaseCNNClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.balancer = balancer
 
     def _build_model(self, input_shape, n_classes, normalization):
         if not self.conv_filters or not all(

@@ -1,0 +1,137 @@
+"""ClassBalancer with the CNN estimators: pipelines, the balancer parameter,
+streaming and grid search."""
+
+import numpy as np
+import pytest
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.base import clone
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
+
+from cnnfix import ClassBalancer, DropoutCNN, make_pipeline
+
+from .conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def skewed(small_digits):
+    """Classes 0, 1, 2 in the ratio 100 : 20 : 10."""
+    X, y = small_digits
+    keep = np.concatenate(
+        [
+            np.flatnonzero(y == c)[:n]
+            for c, n in zip(range(3), (100, 20, 10), strict=True)
+        ]
+    )
+    return X[keep], y[keep]
+
+
+def test_imblearn_pipeline_balances_fit_only(skewed):
+    X, y = skewed
+    pipe = make_pipeline(ClassBalancer(random_state=0), DropoutCNN(**TINY)).fit(X, y)
+    balancer = pipe.named_steps["classbalancer"]
+    n_max = np.bincount(y).max()
+    assert np.bincount(y[balancer.sample_indices_]).tolist() == [n_max] * 3
+    assert pipe.predict(X).shape == (len(X),)  # nothing resampled at predict
+
+
+def test_balancer_parameter_balances_only_the_training_part(skewed):
+    X, y = skewed
+    balancer = ClassBalancer(random_state=0)
+    clf = DropoutCNN(**TINY, balancer=balancer).fit(X, y)
+    assert not hasattr(balancer, "sampling_strategy_")  # the parameter is untouched
+    # 10% of each class went to validation first; the rest was balanced.
+    counts = np.bincount(y)
+    n_train = counts - np.floor(0.1 * counts + 0.5).astype(int)
+    added = {c: n_train.max() - n_train[c] for c in (1, 2)}
+    assert clf.balancer_.sampling_strategy_ == added
+    assert len(clf.balancer_.sample_indices_) == 3 * n_train.max()
+
+
+def test_balancer_is_tunable_in_a_plain_sklearn_pipeline(skewed):
+    X, y = skewed
+    pipe = sklearn_make_pipeline(DropoutCNN(**TINY, balancer=ClassBalancer()))
+    assert pipe.get_params()["dropoutcnn__balancer__strategy"] == "oversample"
+    search = GridSearchCV(
+        pipe, {"dropoutcnn__balancer__strategy": ["oversample", "undersample"]}, cv=2
+    ).fit(X, y)
+    assert search.best_params_["dropoutcnn__balancer__strategy"] in {
+        "oversample",
+        "undersample",
+    }
+    assert len(search.cv_results_["mean_test_score"]) == 2
+
+
+def test_balancer_seed_comes_from_the_estimator(skewed):
+    X, y = skewed
+    clf = DropoutCNN(**TINY, balancer=ClassBalancer())
+    first = clone(clf).fit(X, y).balancer_.sample_indices_
+    second = clone(clf).fit(X, y).balancer_.sample_indices_
+    np.testing.assert_array_equal(first, second)
+
+
+def test_dict_strategy_uses_the_original_labels(skewed):
+    X, y = skewed
+    names = np.array(["zero", "one", "two"])[y]
+    balancer = ClassBalancer("undersample", sampling_strategy={"zero": 30})
+    clf = DropoutCNN(**TINY, balancer=balancer).fit(X, names)
+    assert clf.balancer_.sampling_strategy_ == {"zero": 30}
+    assert set(clf.predict(X)) <= {"zero", "one", "two"}
+
+
+def test_weights_follow_the_resampled_rows(skewed):
+    X, y = skewed
+    weights = np.arange(len(y), dtype=np.float32)
+    for balancer in (
+        ClassBalancer(random_state=0),
+        ClassBalancer("smote", random_state=0),
+    ):
+        clf = DropoutCNN(balancer=balancer)
+        clf.classes_ = np.unique(y)
+        data = clf._balance(X, y, weights, np.random.RandomState(0))
+        rows = clf.balancer_.source_indices()
+        np.testing.assert_array_equal(data["sample_weight"], weights[rows])
+        np.testing.assert_array_equal(data["y"], y[rows])
+
+
+def test_other_imblearn_samplers_get_flat_rows(skewed):
+    X, y = skewed
+    clf = DropoutCNN(**TINY, balancer=RandomUnderSampler(random_state=0)).fit(X, y)
+    assert len(clf.balancer_.sample_indices_) == 3 * 9
+    assert clf.predict_proba(X[:4]).shape == (4, 3)
+
+
+def test_streaming_balancer_trains_without_materialising(skewed):
+    X, y = skewed
+    clf = DropoutCNN(**TINY, balancer=ClassBalancer(stream=True)).fit(X, y)
+    assert not hasattr(clf.balancer_, "sample_indices_")
+    assert clf.n_epochs_ == TINY["epochs"] and "val_loss" in clf.history_
+
+
+@pytest.mark.slow
+def test_balancing_beats_no_balancing_on_10_to_1_digits(digits):
+    X, y = digits
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.5, stratify=y, random_state=0
+    )
+    keep = np.concatenate(
+        [np.flatnonzero(y_train == c)[: 80 if c < 5 else 8] for c in range(10)]
+    )
+    X_train, y_train = X_train[keep], y_train[keep]  # 80 : 8 per class
+    cnn = DropoutCNN(conv_filters=(8, 16), dense_units=32, epochs=20, random_state=0)
+    plain = GridSearchCV(
+        make_pipeline(cnn),
+        {"dropoutcnn__dropout": [0.25, 0.5]},
+        cv=2,
+        scoring="balanced_accuracy",
+    ).fit(X_train, y_train)
+    balanced = GridSearchCV(
+        make_pipeline(ClassBalancer(k_neighbors=3, random_state=0), cnn),
+        {"classbalancer__strategy": ["oversample", "smote"]},
+        cv=2,
+        scoring="balanced_accuracy",
+    ).fit(X_train, y_train)
+    plain_score = balanced_accuracy_score(y_test, plain.predict(X_test))
+    balanced_score = balanced_accuracy_score(y_test, balanced.predict(X_test))
+    assert balanced_score > plain_score + 0.05
