@@ -11,7 +11,9 @@ For data that would not fit in memory twice, :func:`balanced_batches` draws
 class-balanced mini-batches by index every epoch instead (``stream=True``).
 """
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from numbers import Integral, Real
@@ -239,8 +241,7 @@ default="oversample"
         if self.strategy == "smote":
             return self._smote(X, y)
         self.sample_indices_ = self.resample_indices(y)
-        # One gather = one allocation, the output (X may also be sparse).
-        return X[self.sample_indices_], y[self.sample_indices_]
+        return gather(X, self.sample_indices_), y[self.sample_indices_]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -372,6 +373,37 @@ default="oversample"
         if hasattr(self, "sample_indices_"):
             return self.sample_indices_
         return self._source_indices
+
+
+#: Outputs larger than this are gathered by several threads (NumPy's take
+#: releases the GIL); smaller ones are not worth the threads' start-up.
+PARALLEL_GATHER_BYTES = 64 * 2**20
+
+
+def gather(X, indices):
+    """``X[indices]`` along the first axis into one new array (the output).
+
+    Large dense gathers are split into blocks taken by one thread per CPU
+    (at most 4), which roughly halves the time on two cores. Sparse
+    matrices and DataFrames fall back to plain indexing.
+    """
+    if not isinstance(X, np.ndarray):
+        return X[indices]
+    row_bytes = X.itemsize * int(np.prod(X.shape[1:]))
+    workers = min(4, os.cpu_count() or 1)
+    if workers == 1 or row_bytes * len(indices) < PARALLEL_GATHER_BYTES:
+        return X[indices]
+    out = np.empty((len(indices), *X.shape[1:]), dtype=X.dtype)
+    block = -(-len(indices) // (4 * workers))
+
+    def take(start):
+        stop = start + block
+        # mode="clip": valid indices either way, and "raise" would buffer out.
+        np.take(X, indices[start:stop], axis=0, out=out[start:stop], mode="clip")
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(take, range(0, len(indices), block)))
+    return out
 
 
 def _interpolate(a, b, step):
