@@ -8,6 +8,7 @@ from .architectures import build_cnn, compile_cnn
 from .balance import ClassBalancer, make_pipeline
 from .base import BaseCNNClassifier
 from .dropout import DropoutCNN
+from .tuned import TunedCNNClassifier
 
 __version__ = "0.1.0"
 
@@ -15,6 +16,7 @@ __all__ = [
     "BaseCNNClassifier",
     "ClassBalancer",
     "DropoutCNN",
+    "TunedCNNClassifier",
     "__version__",
     "build_cnn",
     "compile_cnn",

@@ -1,6 +1,7 @@
 """BaseCNNClassifier: the scikit-learn side of every cnnfix CNN.
 
-Subclasses say how to build the Keras model (:meth:`_build_model`); the base
+Subclasses say how to build and train the Keras model (:meth:`_fit_keras`,
+usually with :meth:`_train`); the base
 validates input, encodes labels, seeds, splits off stratified validation data,
 learns input normalisation, weights classes, trains with early stopping,
 predicts quickly in batches and pickles the model as a ``.keras`` archive.
@@ -92,7 +93,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the cnnfix CNN classifiers. Not meant to be used directly.
 
     Subclasses define ``__init__`` with their own parameters plus the shared
-    ones below and implement :meth:`_build_model`.
+    ones below and implement :meth:`_fit_keras`.
     """
 
     _parameter_constraints: dict = {
@@ -114,8 +115,14 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     }
 
     @abstractmethod
-    def _build_model(self, input_shape, n_classes, normalization):
-        """Return a compiled Keras model for images of ``input_shape``."""
+    def _fit_keras(self, train_data, validation, normalization):
+        """Build and train the Keras model; return it and its history dict.
+
+        ``train_data`` holds ``model.fit``'s data arguments (see
+        :meth:`_balance`), ``validation`` is ``(X, y, sample_weight)`` or
+        None, ``normalization`` the per-channel (mean, variance) or None.
+        Runs inside the estimator's seeding.
+        """
 
     # -- fit ---------------------------------------------------------------
 
@@ -168,13 +175,9 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         validation = _subset(val, X, y_encoded, weights) if len(val) else None
         # Only the training part is balanced: validation keeps the real mix.
         train_data = self._balance(X_train, y_train, w_train, rng)
+        normalization = self._channel_stats(X_train) if self.normalize else None
         with _seeded(seed):
-            model = self._build_model(
-                self.image_shape_,
-                self.n_classes_,
-                self._channel_stats(X_train) if self.normalize else None,
-            )
-            history = self._train(model, train_data, validation)
+            model, history = self._fit_keras(train_data, validation, normalization)
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
@@ -256,23 +259,27 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         y_res = np.searchsorted(self.classes_, labels_res)
         return dict(x=X_res, y=y_res, sample_weight=weights, batch_size=self.batch_size)
 
-    def _train(self, model, train_data, validation):
+    def _callbacks(self, has_validation):
+        """The user's callbacks plus early stopping, when asked for."""
         keras = import_keras()
         callbacks = list(self.callbacks or [])
         if self.early_stopping:
             callbacks.append(
                 keras.callbacks.EarlyStopping(
-                    monitor="val_loss" if validation else "loss",
+                    monitor="val_loss" if has_validation else "loss",
                     patience=self.patience,
                     restore_best_weights=True,
                 )
             )
+        return callbacks
+
+    def _train(self, model, train_data, validation, epochs=None):
         history = model.fit(
             **train_data,
             validation_data=validation,
-            epochs=self.epochs,
+            epochs=self.epochs if epochs is None else epochs,
             shuffle=True,
-            callbacks=callbacks,
+            callbacks=self._callbacks(validation is not None),
             verbose=min(int(self.verbose), 2),
         )
         return history.history

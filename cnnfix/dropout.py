@@ -128,6 +128,10 @@ class DropoutCNN(BaseCNNClassifier):
         self.callbacks = callbacks
         self.balancer = balancer
 
+    def _fit_keras(self, train_data, validation, normalization):
+        model = self._build_model(self.image_shape_, self.n_classes_, normalization)
+        return model, self._train(model, train_data, validation)
+
     def _build_model(self, input_shape, n_classes, normalization):
         if not self.conv_filters or not all(
             isinstance(f, Integral) and f >= 1 for f in self.conv_filters

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from cnnfix import DropoutCNN
+from cnnfix import DropoutCNN, TunedCNNClassifier
 
 
 def expected_failures(estimator):
@@ -25,6 +25,15 @@ ESTIMATORS = [
         validation_split=0.0,
         early_stopping=False,
         learning_rate=0.01,
+        random_state=0,
+    ),
+    TunedCNNClassifier(
+        tuner="random",
+        max_trials=1,
+        max_epochs=20,
+        search_space={"filters": [8], "n_blocks": 1, "dense_units": 32},
+        learning_rate=0.01,
+        early_stopping=False,
         random_state=0,
     ),
 ]

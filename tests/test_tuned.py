@@ -1,0 +1,191 @@
+"""TunedCNNClassifier: search spaces, tuners, disk, refit, silence, pickling."""
+
+import pickle
+import tempfile
+
+import keras
+import numpy as np
+import pytest
+
+from cnnfix import TunedCNNClassifier
+from cnnfix.tuned import DEFAULT_SEARCH_SPACE
+
+#: One quick random trial of a small CNN.
+QUICK = dict(
+    tuner="random",
+    max_trials=1,
+    max_epochs=2,
+    search_space={"filters": [4, 8], "n_blocks": 1, "dense_units": 16},
+    random_state=0,
+)
+
+
+@pytest.fixture(scope="module")
+def fitted(small_digits):
+    X, y = small_digits
+    return TunedCNNClassifier(**{**QUICK, "max_trials": 2}).fit(X, y)
+
+
+def test_fitted_search_attributes(fitted):
+    assert fitted.n_trials_ == 2
+    assert set(fitted.best_params_) == {"filters"}
+    assert fitted.best_params_["filters"] in (4, 8)
+    assert type(fitted.best_params_["filters"]) is int  # plain Python
+    results = fitted.search_results_
+    assert len(results["trial_id"]) == 2 == len(results["param_filters"])
+    assert fitted.best_score_ == max(results["score"])
+    assert set(results["status"]) == {"COMPLETED"}
+    assert fitted.model_.get_layer("conv0").filters == fitted.best_params_["filters"]
+
+
+def test_search_results_make_a_dataframe(fitted):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(fitted.search_results_)
+    assert list(frame.columns[:4]) == ["trial_id", "status", "score", "best_epoch"]
+    assert len(frame) == fitted.n_trials_
+
+
+def test_refit_trains_on_all_data_for_the_best_epochs(fitted):
+    best = int(np.argmax(fitted.search_results_["score"]))
+    assert fitted.n_epochs_ == fitted.search_results_["best_epoch"][best]
+    assert "val_loss" not in fitted.history_  # validation data joined training
+
+
+def test_without_refit_the_best_trial_model_is_kept(small_digits):
+    X, y = small_digits
+    clf = TunedCNNClassifier(**QUICK, refit=False).fit(X, y)
+    assert "val_accuracy" in clf.history_
+    assert clf.predict(X).shape == (len(X),)
+
+
+def test_default_search_space(small_digits):
+    X, y = small_digits
+    clf = TunedCNNClassifier(tuner="random", max_trials=1, max_epochs=1, random_state=0)
+    clf.fit(X, y)
+    assert set(clf.best_params_) == set(DEFAULT_SEARCH_SPACE)
+    assert clf.best_params_["n_blocks"] in DEFAULT_SEARCH_SPACE["n_blocks"]
+    assert 1e-4 <= clf.best_params_["learning_rate"] <= 1e-2
+
+
+def test_dict_space_choices_and_ranges(small_digits):
+    X, y = small_digits
+    space = {
+        "filters": [4],
+        "n_blocks": (1, 2),
+        "dropout": (0.1, 0.3),
+        "learning_rate": (1e-3, 1e-2),
+        "dense_units": 16,
+    }
+    clf = TunedCNNClassifier(**{**QUICK, "search_space": space, "max_trials": 3}).fit(
+        X, y
+    )
+    results = clf.search_results_
+    assert set(results["param_n_blocks"]) <= {1, 2}
+    assert all(0.1 <= d <= 0.3 for d in results["param_dropout"])
+    assert all(1e-3 <= lr <= 1e-2 for lr in results["param_learning_rate"])
+    assert "param_dense_units" not in results  # fixed values are not searched
+
+
+def test_unknown_names_list_the_valid_ones(small_digits):
+    X, y = small_digits
+    with pytest.raises(
+        ValueError, match=r"names \['filter'\].*Valid names: \[.*'filters'"
+    ):
+        TunedCNNClassifier(**{**QUICK, "search_space": {"filter": [8]}}).fit(X, y)
+    with pytest.raises(ValueError, match=r"\(low, high\) range"):
+        TunedCNNClassifier(**{**QUICK, "search_space": {"dropout": (0.5, 0.1)}}).fit(
+            X, y
+        )
+
+
+def test_callable_space(small_digits):
+    X, y = small_digits
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(hp.Choice("units", [8, 16]), activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    clf = TunedCNNClassifier(**{**QUICK, "search_space": build}).fit(X, y)
+    assert set(clf.best_params_) == {"units"}
+    assert clf.predict_proba(X).shape == (len(X), 3)
+
+
+@pytest.mark.parametrize("tuner", ["hyperband", "random", "bayesian"])
+def test_each_tuner(small_digits, tuner):
+    X, y = small_digits
+    clf = TunedCNNClassifier(**{**QUICK, "tuner": tuner, "max_trials": 2, "factor": 2})
+    clf.fit(X, y)
+    assert clf.n_trials_ >= 2
+    assert clf.score(X, y) > 0.5
+
+
+def test_nothing_is_left_on_disk(small_digits, tmp_path, monkeypatch):
+    X, y = small_digits
+    workdir, tmp = tmp_path / "work", tmp_path / "tmp"
+    workdir.mkdir(), tmp.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    TunedCNNClassifier(**QUICK).fit(X, y)
+    assert list(workdir.iterdir()) == []
+    assert list(tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_temporary_search_is_removed_on_error(
+    small_digits, tmp_path, monkeypatch, error
+):
+    X, y = small_digits
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    class Fail(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise error("stop")
+
+    with pytest.raises(error):
+        TunedCNNClassifier(**QUICK, callbacks=[Fail()]).fit(X, y)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_directory_resume_and_overwrite(small_digits, tmp_path, capsys):
+    X, y = small_digits
+    space = {**QUICK["search_space"], "dropout": (0.1, 0.4)}  # room for 3 trials
+    settings = {**QUICK, "search_space": space, "directory": tmp_path, "max_trials": 2}
+    first = TunedCNNClassifier(**settings).fit(X, y)
+    assert (tmp_path / "search").is_dir()
+    resumed = TunedCNNClassifier(
+        **{**settings, "max_trials": 3}, overwrite=False, verbose=1
+    )
+    resumed.fit(X, y)
+    assert "Resuming the keras-tuner search" in capsys.readouterr().out
+    assert resumed.n_trials_ == 3
+    assert resumed.search_results_["trial_id"][:2] == first.search_results_["trial_id"]
+    fresh = TunedCNNClassifier(**settings, overwrite=True).fit(X, y)
+    assert fresh.n_trials_ == 2
+
+
+def test_verbose_0_prints_nothing(small_digits, capsys):
+    X, y = small_digits
+    TunedCNNClassifier(**QUICK, verbose=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_verbose_1_reports_trials(small_digits, capsys):
+    X, y = small_digits
+    TunedCNNClassifier(**QUICK, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Trial 1 Complete" in out and "Best val_accuracy So Far" in out
+
+
+def test_pickle_round_trip(fitted, small_digits):
+    X, _ = small_digits
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+    assert restored.best_params_ == fitted.best_params_
