@@ -82,6 +82,8 @@ def check_search_space(space):
 def sample(hp, name, spec):
     """One builder argument drawn from keras-tuner's ``hp`` by ``spec``."""
     if isinstance(spec, list):
+        if all(isinstance(v, bool) for v in spec):  # hp.Choice would give 0/1
+            return hp.Boolean(name) if len(set(spec)) == 2 else spec[0]
         return hp.Choice(name, spec)
     if isinstance(spec, tuple):
         low, high = spec

@@ -65,6 +65,7 @@ def test_default_search_space(small_digits):
     assert set(clf.best_params_) == set(DEFAULT_SEARCH_SPACE)
     assert clf.best_params_["n_blocks"] in DEFAULT_SEARCH_SPACE["n_blocks"]
     assert 1e-4 <= clf.best_params_["learning_rate"] <= 1e-2
+    assert type(clf.best_params_["batch_norm"]) is bool
 
 
 def test_dict_space_choices_and_ranges(small_digits):
@@ -189,3 +190,25 @@ def test_pickle_round_trip(fitted, small_digits):
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
     assert restored.best_params_ == fitted.best_params_
+
+
+def test_distribution_strategy_is_passed_to_keras_tuner(small_digits):
+    import tensorflow as tf
+
+    X, y = small_digits
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    clf = TunedCNNClassifier(**QUICK, distribution_strategy=strategy).fit(X, y)
+    assert clf.n_trials_ == 1 and clf.score(X, y) > 0.5
+
+
+@pytest.mark.slow
+def test_nested_cross_validation_in_two_processes(small_digits, tmp_path, monkeypatch):
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    X, y = small_digits
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # inherited by the workers
+    tuned = TunedCNNClassifier(**{**QUICK, "max_epochs": 6})
+    inner = GridSearchCV(tuned, {"batch_size": [16, 32]}, cv=2)
+    scores = cross_val_score(inner, X, y, cv=2, n_jobs=2)
+    assert len(scores) == 2 and np.all(scores > 0.5)
+    assert list(tmp_path.glob("cnnfix-tuner-*")) == []  # every search cleaned up
