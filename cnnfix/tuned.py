@@ -375,9 +375,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 best = tuner.oracle.get_best_trials(1)[0]
                 self._record_search(trials, best)
                 if self.refit:
-                    return self._refit(
-                        hypermodel, best, train_data, validation, normalization
-                    )
+                    return self._refit(hypermodel, best, train_data, validation)
                 model = tuner.load_model(best)
                 return model, self._trial_history(best)
         finally:
@@ -412,7 +410,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
             )
         }
 
-    def _refit(self, hypermodel, best, train_data, validation, normalization):
+    def _refit(self, hypermodel, best, train_data, validation):
         """Train the best values on training + validation data, best epochs."""
         keras = import_keras()
         keras.backend.clear_session()
