@@ -240,7 +240,7 @@ default="oversample"
             self.sampling_strategy_ = self._hybrid_targets(y)
         if self.strategy == "smote":
             return self._smote(X, y)
-        self.sample_indices_ = self.resample_indices(y)
+        self.sample_indices_ = self._source_indices = self.resample_indices(y)
         return gather(X, self.sample_indices_), y[self.sample_indices_]
 
     def __sklearn_tags__(self):
@@ -324,6 +324,8 @@ default="oversample"
     # -- SMOTE -----------------------------------------------------------------
 
     def _smote(self, X, y):
+        # A refit after set_params(strategy="smote") must not keep old indices.
+        self.__dict__.pop("sample_indices_", None)
         flat = X if issparse(X) else X.reshape(len(X), -1)
         rng = check_random_state(self.random_state)
         sources, new_rows = [np.arange(len(y))], []
@@ -370,8 +372,7 @@ default="oversample"
         For SMOTE, the sample each synthetic image was interpolated from.
         Used by the CNN estimators to carry sample weights through.
         """
-        if hasattr(self, "sample_indices_"):
-            return self.sample_indices_
+        check_is_fitted(self, "_source_indices")
         return self._source_indices
 
 

@@ -119,10 +119,10 @@ def test_smote_interpolates_within_each_class():
     X_res, y_res = balancer.fit_resample(X, y)
     assert np.bincount(y_res).tolist() == [30, 30]
     assert not hasattr(balancer, "sample_indices_")
-    new = X_res[len(X) :] if not balancer.shuffle else None  # shuffled: find them
+    np.testing.assert_array_equal(y_res, y[balancer.source_indices()])
     originals = {row.tobytes() for row in X}
     synthetic = np.array([row for row in X_res if row.tobytes() not in originals])
-    assert len(synthetic) == 22 and new is None
+    assert len(synthetic) == 22  # the output is shuffled: found by content
     flat = synthetic.reshape(len(synthetic), -1)[:, 1:]
     assert np.all((flat >= 10) & (flat < 11))  # between class-1 images only
 
@@ -238,3 +238,12 @@ def test_threaded_gather_equals_fancy_indexing(monkeypatch):
     threaded = ClassBalancer(random_state=0).fit_resample(X, y)
     np.testing.assert_array_equal(threaded[0], expected[0])
     np.testing.assert_array_equal(threaded[1], expected[1])
+
+
+def test_switching_to_smote_drops_stale_sample_indices():
+    X, y = imbalanced([30, 8])
+    balancer = ClassBalancer(random_state=0)
+    balancer.fit_resample(X, y)
+    balancer.set_params(strategy="smote", k_neighbors=3).fit_resample(X, y)
+    assert not hasattr(balancer, "sample_indices_")
+    assert len(balancer.source_indices()) == 60
