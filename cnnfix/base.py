@@ -121,7 +121,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         ``train_data`` holds ``model.fit``'s data arguments (see
         :meth:`_balance`), ``validation`` is ``(X, y, sample_weight)`` or
         None, ``normalization`` the per-channel (mean, variance) or None.
-        Runs inside the estimator's seeding.
+        Runs inside the estimator's seeding. A model of None leaves the
+        estimator without one (a worker of a distributed search).
         """
 
     # -- fit ---------------------------------------------------------------
@@ -178,6 +179,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         normalization = self._channel_stats(X_train) if self.normalize else None
         with _seeded(seed):
             model, history = self._fit_keras(train_data, validation, normalization)
+        if model is None:  # a distributed search worker; the chief has the model
+            return self
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
@@ -330,6 +333,9 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     # -- scikit-learn and pickle protocols -----------------------------------
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "model_")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

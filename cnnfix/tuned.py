@@ -2,132 +2,40 @@
 with keras-tuner inside ``fit``.
 
 The search space samples the arguments of :func:`cnnfix.build_cnn`, the same
-builder DropoutCNN uses, so there is one architecture definition. Searches
-run in a temporary directory that is removed when ``fit`` ends, also on error
-or Ctrl-C; ``directory=`` keeps them for resuming.
+builder DropoutCNN uses, so there is one architecture definition (see
+:mod:`cnnfix.search_space`). The search runs in a fresh worker process, so
+the memory Keras and keras-tuner leave behind goes back when it ends, and in
+a temporary directory that is removed when ``fit`` ends, also on error or
+Ctrl-C; ``directory=`` keeps it for resuming.
 """
 
 import contextlib
 import io
+import os
 import shutil
 import tempfile
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._docs import fill_doc
 from ._keras import import_keras
-from .architectures import build_cnn, compile_cnn
-from .base import BaseCNNClassifier
+from ._worker import run_in_worker
+from .base import BaseCNNClassifier, _model_from_bytes, _model_to_bytes
+from .search_space import (
+    DEFAULT_SEARCH_SPACE,
+    check_search_space,
+    hyperband_trials,
+    make_hypermodel,
+    plain,
+)
 
 __all__ = ["DEFAULT_SEARCH_SPACE", "TunedCNNClassifier"]
-
-#: What a search samples when ``search_space=None``. A list is a choice; a
-#: (low, high) pair a range (log scale for the learning rate).
-DEFAULT_SEARCH_SPACE = {
-    "n_blocks": [1, 2, 3],
-    "filters": [16, 32, 64],
-    "kernel_size": [3, 5],
-    "batch_norm": [True, False],
-    "dense_units": [64, 128, 256],
-    "dropout": (0.0, 0.5),
-    "learning_rate": (1e-4, 1e-2),
-}
-
-#: Values of the names a search space does not mention: DropoutCNN's defaults.
-#: ``n_blocks`` blocks get ``filters``, ``2 * filters``, ``4 * filters``, ...
-FIXED_VALUES = {
-    "n_blocks": 2,
-    "filters": 32,
-    "kernel_size": 3,
-    "pool_size": 2,
-    "batch_norm": True,
-    "conv_dropout": 0.0,
-    "dense_units": 128,
-    "dropout": 0.5,
-    "weight_decay": 0.0,
-    "learning_rate": 1e-3,
-    "optimizer": "adam",
-}
-
-LOG_SCALE = {"learning_rate"}
-
-
-def check_search_space(space):
-    """Raise a clear error for names or values a dict space cannot use."""
-    unknown = sorted(set(space) - set(FIXED_VALUES))
-    if unknown:
-        raise ValueError(
-            f"search_space names {unknown}, which the CNN builder does not take. "
-            f"Valid names: {sorted(FIXED_VALUES)}."
-        )
-    for name, spec in space.items():
-        if isinstance(spec, list) and not spec:
-            raise ValueError(f"search_space[{name!r}] is an empty list of choices.")
-        if isinstance(spec, tuple) and (
-            len(spec) != 2
-            or not all(isinstance(v, Real) for v in spec)
-            or spec[0] > spec[1]
-        ):
-            raise ValueError(
-                f"search_space[{name!r}] = {spec!r}: a tuple must be a (low, high) "
-                "range of numbers with low <= high; use a list for choices."
-            )
-
-
-def sample(hp, name, spec):
-    """One builder argument drawn from keras-tuner's ``hp`` by ``spec``."""
-    if isinstance(spec, list):
-        if all(isinstance(v, bool) for v in spec):  # hp.Choice would give 0/1
-            return hp.Boolean(name) if len(set(spec)) == 2 else spec[0]
-        return hp.Choice(name, spec)
-    if isinstance(spec, tuple):
-        low, high = spec
-        if all(isinstance(v, Integral) and not isinstance(v, bool) for v in spec):
-            return hp.Int(name, low, high)
-        scale = "log" if name in LOG_SCALE else "linear"
-        return hp.Float(name, float(low), float(high), sampling=scale)
-    return spec  # a fixed value
-
-
-def build_from_values(values, input_shape, n_classes, normalization, augmentation):
-    """Compile the CNN for one set of search-space values."""
-    params = {**FIXED_VALUES, **values}
-    filters, n_blocks = int(params.pop("filters")), int(params.pop("n_blocks"))
-    learning_rate, optimizer = params.pop("learning_rate"), params.pop("optimizer")
-    model = build_cnn(
-        input_shape,
-        n_classes,
-        conv_filters=tuple(filters * 2**i for i in range(n_blocks)),
-        normalization=normalization,
-        augmentation=augmentation,
-        name="tuned_cnn",
-        **params,
-    )
-    return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
-
-
-def make_hypermodel(space, input_shape, n_classes, normalization, augmentation):
-    """A keras-tuner HyperModel sampling ``space`` (a dict) into build_cnn."""
-    import keras_tuner as kt
-
-    class CNNHyperModel(kt.HyperModel):
-        def build(self, hp):
-            values = {name: sample(hp, name, spec) for name, spec in space.items()}
-            return build_from_values(
-                values, input_shape, n_classes, normalization, augmentation
-            )
-
-    return CNNHyperModel(name="cnnfix_cnn")
-
-
-def _plain(value):
-    """numpy scalars to Python scalars, for best_params_ and search_results_."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 @fill_doc
@@ -179,6 +87,15 @@ class TunedCNNClassifier(BaseCNNClassifier):
             the best trial's own model.
         distribution_strategy : tf.distribute.Strategy or None, default=None
             Passed to keras-tuner for multi-device training of each trial.
+        isolate_search : "auto" or bool, default="auto"
+            Run the search in a fresh worker process, which returns the memory
+            Keras and keras-tuner leave behind (tens of MB per search) when it
+            ends, so repeated fits (cross-validation, GridSearchCV) do not
+            grow. The first worker of a process imports TensorFlow once
+            (~6 s); later ones start at once. Callables in ``search_space``
+            and ``callbacks`` are sent with cloudpickle. "auto" isolates
+            unless a ``distribution_strategy`` is given (it holds this
+            process's devices); False searches in this process.
     %(training_parameters)s
 
         Attributes
@@ -226,6 +143,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         "overwrite": ["boolean"],
         "refit": ["boolean"],
         "distribution_strategy": [None, HasMethods(["scope"])],
+        "isolate_search": [StrOptions({"auto"}), "boolean"],
     }
 
     def __init__(
@@ -242,6 +160,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         overwrite=True,
         refit=True,
         distribution_strategy=None,
+        isolate_search="auto",
         epochs=100,
         batch_size=32,
         optimizer="adam",
@@ -269,6 +188,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.overwrite = overwrite
         self.refit = refit
         self.distribution_strategy = distribution_strategy
+        self.isolate_search = isolate_search
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
@@ -295,11 +215,58 @@ class TunedCNNClassifier(BaseCNNClassifier):
             }
         return space
 
-    def _make_tuner(self, hypermodel, directory, has_validation):
+    def _hypermodel(self, normalization):
+        """What keras-tuner builds: the dict space sampled into build_cnn, or
+        the user's callable or HyperModel."""
+        space = self._space()
+        if not isinstance(space, dict):
+            return space
+        return make_hypermodel(
+            space, self.image_shape_, self.n_classes_, normalization, self.augmentation
+        )
+
+    def _isolated(self):
+        if self.isolate_search == "auto":
+            return self.distribution_strategy is None
+        if self.isolate_search and self.distribution_strategy is not None:
+            raise ValueError(
+                "isolate_search=True cannot run a search with a "
+                "distribution_strategy: the strategy holds this process's "
+                "devices and cannot be sent to a worker process. Use "
+                "isolate_search='auto' or False."
+            )
+        return self.isolate_search
+
+    def _n_trials_planned(self):
+        if self.tuner == "hyperband":
+            return hyperband_trials(self.max_epochs, self.factor)
+        return self.max_trials
+
+    def _make_tuner(self, hypermodel, directory, has_validation, emit):
         import keras_tuner as kt
 
+        searchers = {
+            "hyperband": kt.Hyperband,
+            "random": kt.RandomSearch,
+            "bayesian": kt.BayesianOptimization,
+        }
+
+        class Tuner(searchers[self.tuner]):
+            """Reports each finished trial (for the progress bar)."""
+
+            def on_trial_end(self, trial):
+                super().on_trial_end(trial)
+                best = self.oracle.get_best_trials(1)
+                emit({"best": float(best[0].score) if best else None})
+
         rng = check_random_state(self.random_state)
-        common = dict(
+        budget = (
+            dict(max_epochs=self.max_epochs, factor=self.factor)
+            if self.tuner == "hyperband"
+            else dict(max_trials=self.max_trials)
+        )
+        return Tuner(
+            hypermodel,
             objective=self._objective(has_validation),
             directory=str(directory),
             project_name="search",
@@ -308,15 +275,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
             executions_per_trial=self.executions_per_trial,
             distribution_strategy=self.distribution_strategy,
             max_consecutive_failed_trials=1,
+            **budget,
         )
-        if self.tuner == "hyperband":
-            return kt.Hyperband(
-                hypermodel, max_epochs=self.max_epochs, factor=self.factor, **common
-            )
-        searcher = (
-            kt.RandomSearch if self.tuner == "random" else kt.BayesianOptimization
-        )
-        return searcher(hypermodel, max_trials=self.max_trials, **common)
 
     def _objective(self, has_validation):
         import keras_tuner as kt
@@ -327,95 +287,108 @@ class TunedCNNClassifier(BaseCNNClassifier):
         return kt.Objective(name, direction="min" if name.endswith("loss") else "max")
 
     def _fit_keras(self, train_data, validation, normalization):
-        space = self._space()
-        if isinstance(space, dict):
-            hypermodel = make_hypermodel(
-                space,
-                self.image_shape_,
-                self.n_classes_,
-                normalization,
-                self.augmentation,
-            )
-        else:
-            hypermodel = space
         temporary = self.directory is None
         directory = (
             Path(tempfile.mkdtemp(prefix="cnnfix-tuner-"))
             if temporary
-            else Path(self.directory)
+            else Path(self.directory).resolve()
         )
-        quiet = (
-            contextlib.redirect_stdout(io.StringIO())
-            if not self.verbose
-            else contextlib.nullcontext()
-        )
+        if self.verbose and not self.overwrite and (directory / "search").exists():
+            print(f"Resuming the keras-tuner search in {directory / 'search'}.")
+        # For random_state=None this draws from NumPy's global state, which
+        # fit has seeded.
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        progress = _TrialProgress(self._n_trials_planned(), self.objective)
+        report = progress.update if self.verbose == 1 else None
+        args = (train_data, validation, normalization, directory, seed)
         try:
-            with quiet, warnings.catch_warnings():
-                # Hyperband resumes trials from checkpoints without their
-                # optimizer state (keras-tuner's design); Keras warns each time.
-                warnings.filterwarnings(
-                    "ignore", message="Skipping variable loading for optimizer"
+            if self._isolated():
+                # A fresh copy travels: not the previous fit's model.
+                searcher = clone(self)
+                searcher.image_shape_ = self.image_shape_
+                searcher.n_classes_ = self.n_classes_
+                outcome = run_in_worker(
+                    searcher._search, *args, on_event=report, quiet=self.verbose < 2
                 )
-                resuming = not self.overwrite and (directory / "search").exists()
-                tuner = self._make_tuner(hypermodel, directory, validation is not None)
-                if resuming and self.verbose:
-                    print(f"Resuming the keras-tuner search in {directory / 'search'}.")
-                tuner.search(
-                    **train_data,
-                    validation_data=validation,
-                    epochs=self.max_epochs,
-                    callbacks=self._callbacks(validation is not None),
-                    verbose=min(int(self.verbose), 2),
-                )
-                # In creation order (ids are numbers as strings; reloads shuffle).
-                trials = sorted(
-                    tuner.oracle.trials.values(),
-                    key=lambda t: (len(t.trial_id), t.trial_id),
-                )
-                best = tuner.oracle.get_best_trials(1)[0]
-                self._record_search(trials, best)
-                if self.refit:
-                    return self._refit(hypermodel, best, train_data, validation)
-                model = tuner.load_model(best)
-                return model, self._trial_history(best)
+            else:
+                outcome = self._search(*args, emit=report or (lambda event: None))
         finally:
             if temporary:
                 shutil.rmtree(directory, ignore_errors=True)
+        if outcome is None:  # a distributed worker: the chief keeps the model
+            return None, {}
+        if report:
+            progress.finish(len(outcome["trials"]))
+        self._record_search(outcome["trials"], outcome["best"])
+        if self.refit:
+            return self._refit(normalization, outcome, train_data, validation)
+        with _no_optimizer_state_warning():
+            return _model_from_bytes(outcome["model"]), outcome["history"]
+
+    def _search(self, train_data, validation, normalization, directory, seed, emit):
+        """Run the keras-tuner search; return plain records of its trials.
+
+        Runs in the worker process (or in this one with
+        ``isolate_search=False``): everything it returns is picklable, and
+        the best trial's model travels as ``.keras`` bytes.
+        """
+        keras = import_keras()
+        keras.utils.set_random_seed(seed)
+        hypermodel = self._hypermodel(normalization)
+        quiet = (
+            contextlib.redirect_stdout(io.StringIO())
+            if self.verbose < 2
+            else contextlib.nullcontext()
+        )
+        with quiet, _no_optimizer_state_warning():
+            tuner = self._make_tuner(
+                hypermodel, directory, validation is not None, emit
+            )
+            tuner.search(
+                **train_data,
+                validation_data=validation,
+                epochs=self.max_epochs,
+                callbacks=self._callbacks(validation is not None),
+                verbose=2 if self.verbose >= 2 else 0,
+            )
+            if _distributed_worker():
+                return None
+            # In creation order (ids are numbers as strings; reloads shuffle).
+            trials = sorted(
+                tuner.oracle.trials.values(),
+                key=lambda t: (len(t.trial_id), t.trial_id),
+            )
+            best = tuner.oracle.get_best_trials(1)[0]
+            outcome = {
+                "trials": [_trial_record(t) for t in trials],
+                "best": _trial_record(best),
+                "hyperparameters": best.hyperparameters,
+            }
+            if not self.refit:
+                outcome["model"] = _model_to_bytes(tuner.load_model(best))
+                outcome["history"] = _trial_history(best)
+        return outcome
 
     def _record_search(self, trials, best):
-        def params(trial):
-            return {
-                k: _plain(v)
-                for k, v in trial.hyperparameters.values.items()
-                if not k.startswith("tuner/")
-            }
-
-        self.best_params_ = params(best)
-        self.best_score_ = float(best.score)
-        names = sorted({k for t in trials for k in params(t)})
+        self.best_params_ = best["params"]
+        self.best_score_ = best["score"]
+        names = sorted({k for t in trials for k in t["params"]})
         self.search_results_ = {
-            "trial_id": [t.trial_id for t in trials],
-            "status": [str(t.status) for t in trials],
-            "score": [None if t.score is None else float(t.score) for t in trials],
-            "best_epoch": [int(t.best_step) + 1 for t in trials],
-            **{f"param_{n}": [params(t).get(n) for t in trials] for n in names},
+            "trial_id": [t["trial_id"] for t in trials],
+            "status": [t["status"] for t in trials],
+            "score": [t["score"] for t in trials],
+            "best_epoch": [t["best_epoch"] for t in trials],
+            **{f"param_{n}": [t["params"].get(n) for t in trials] for n in names},
         }
         self.n_trials_ = len(trials)
 
-    def _trial_history(self, trial):
-        return {
-            name: [float(o.value[0]) for o in history]
-            for name, history in (
-                (n, trial.metrics.get_history(n)) for n in trial.metrics.metrics
-            )
-        }
-
-    def _refit(self, hypermodel, best, train_data, validation):
+    def _refit(self, normalization, outcome, train_data, validation):
         """Train the best values on training + validation data, best epochs."""
         keras = import_keras()
         keras.backend.clear_session()
+        hypermodel = self._hypermodel(normalization)
         build = getattr(hypermodel, "build", hypermodel)  # HyperModel or callable
-        model = build(best.hyperparameters)
+        model = build(outcome["hyperparameters"])
         data = dict(train_data)
         if validation is not None and "y" in data:
             X_val, y_val, w_val = validation
@@ -425,9 +398,74 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 data["sample_weight"] = np.concatenate([data["sample_weight"], w_val])
         history = model.fit(
             **data,
-            epochs=int(best.best_step) + 1,
+            epochs=outcome["best"]["best_epoch"],
             shuffle=True,
             callbacks=list(self.callbacks or []),
             verbose=min(int(self.verbose), 2),
         )
         return model, history.history
+
+
+def _distributed_worker():
+    """Whether this process is a worker of keras-tuner's distributed search
+    (``KERASTUNER_TUNER_ID`` set to anything but "chief...")."""
+    return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get(
+        "KERASTUNER_TUNER_ID", ""
+    )
+
+
+@contextlib.contextmanager
+def _no_optimizer_state_warning():
+    """Hyperband resumes trials from checkpoints without their optimizer
+    state, and a trial's model is kept without it (keras-tuner's design);
+    Keras warns each time."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Skipping variable loading for optimizer"
+        )
+        yield
+
+
+def _trial_record(trial):
+    return {
+        "trial_id": trial.trial_id,
+        "status": str(trial.status),
+        "score": None if trial.score is None else float(trial.score),
+        "best_epoch": int(trial.best_step) + 1,
+        "params": {
+            k: plain(v)
+            for k, v in trial.hyperparameters.values.items()
+            if not k.startswith("tuner/")
+        },
+    }
+
+
+def _trial_history(trial):
+    return {
+        name: [float(o.value[0]) for o in trial.metrics.get_history(name)]
+        for name in trial.metrics.metrics
+    }
+
+
+class _TrialProgress:
+    """A Keras progress bar over trials: trial i of n, best score so far."""
+
+    def __init__(self, n_trials, objective):
+        self.n_trials, self.objective = n_trials, objective
+        self.done, self.bar = 0, None
+
+    def update(self, event):
+        if self.bar is None:
+            keras = import_keras()
+            self.name = f"best_{self.objective}"
+            self.bar = keras.utils.Progbar(
+                self.n_trials, unit_name="trial", stateful_metrics=[self.name]
+            )
+        self.done += 1
+        values = [] if event["best"] is None else [(self.name, event["best"])]
+        self.bar.update(min(self.done, self.n_trials), values=values)
+
+    def finish(self, n_trials):
+        """Close the bar when fewer trials ran than planned (collisions)."""
+        if self.bar is not None and self.done < self.n_trials:
+            self.bar.update(self.done, finalize=True)

@@ -1,6 +1,9 @@
 """TunedCNNClassifier: search spaces, tuners, disk, refit, silence, pickling."""
 
+import os
 import pickle
+import subprocess
+import sys
 import tempfile
 
 import keras
@@ -8,6 +11,7 @@ import numpy as np
 import pytest
 
 from cnnfix import TunedCNNClassifier
+from cnnfix._worker import WorkerError
 from cnnfix.tuned import DEFAULT_SEARCH_SPACE
 
 #: One quick random trial of a small CNN.
@@ -178,11 +182,96 @@ def test_verbose_0_prints_nothing(small_digits, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_verbose_1_reports_trials(small_digits, capsys):
+def test_verbose_1_shows_a_progress_bar_over_trials(small_digits, capsys):
     X, y = small_digits
-    TunedCNNClassifier(**QUICK, verbose=1).fit(X, y)
+    TunedCNNClassifier(**{**QUICK, "max_trials": 2}, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "2/2" in out and "best_val_accuracy" in out
+    assert "Trial 1 Complete" not in out  # keras-tuner's own report is verbose=2
+
+
+def test_verbose_2_shows_keras_tuners_report_from_the_worker(small_digits, capsys):
+    X, y = small_digits
+    TunedCNNClassifier(**QUICK, verbose=2).fit(X, y)
     out = capsys.readouterr().out
     assert "Trial 1 Complete" in out and "Best val_accuracy So Far" in out
+
+
+def _recording_build(path):
+    """A search space that appends the id of the process building each model."""
+
+    def build(hp):
+        with open(path, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        model = keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(hp.Choice("units", [8, 16]), activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    return build
+
+
+@pytest.mark.parametrize("isolate", ["auto", False])
+def test_search_runs_in_a_worker_and_refit_here(small_digits, tmp_path, isolate):
+    X, y = small_digits
+    log = tmp_path / "pids"
+    clf = TunedCNNClassifier(
+        **{**QUICK, "search_space": _recording_build(log)}, isolate_search=isolate
+    ).fit(X, y)
+    *search, refit = [int(pid) for pid in log.read_text().split()]
+    assert refit == os.getpid()  # the refit model lives in this process
+    assert (search[0] != os.getpid()) == (isolate == "auto")
+    assert clf.score(X, y) > 0.5
+
+
+def test_a_dying_worker_gives_a_clear_error(small_digits, tmp_path, monkeypatch):
+    X, y = small_digits
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    class Die(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            os._exit(3)  # as when the kernel kills a process out of memory
+
+    clf = TunedCNNClassifier(**QUICK, callbacks=[Die()])
+    with pytest.raises(WorkerError, match=r"without a result \(exit code 3\)"):
+        clf.fit(X, y)
+    assert list(tmp_path.iterdir()) == []
+    assert not hasattr(clf, "model_")
+
+
+def test_isolation_and_a_distribution_strategy_conflict(small_digits):
+    import tensorflow as tf
+
+    X, y = small_digits
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    clf = TunedCNNClassifier(
+        **QUICK, distribution_strategy=strategy, isolate_search=True
+    )
+    with pytest.raises(ValueError, match="isolate_search='auto' or False"):
+        clf.fit(X, y)
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_runs_once(tmp_path):
+    script = tmp_path / "search.py"
+    script.write_text(
+        "from cnnfix import TunedCNNClassifier\n"
+        "from cnnfix.datasets import load_digit_images\n"
+        "X, y = load_digit_images()\n"
+        f"clf = TunedCNNClassifier(**{QUICK!r}).fit(X[:300], y[:300])\n"
+        "print('trials', clf.n_trials_)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("trials 1") == 1  # the worker did not rerun it
 
 
 def test_pickle_round_trip(fitted, small_digits):
@@ -212,3 +301,59 @@ def test_nested_cross_validation_in_two_processes(small_digits, tmp_path, monkey
     scores = cross_val_score(inner, X, y, cv=2, n_jobs=2)
     assert len(scores) == 2 and np.all(scores > 0.5)
     assert list(tmp_path.glob("cnnfix-tuner-*")) == []  # every search cleaned up
+
+
+DISTRIBUTED_SCRIPT = """
+import sys
+from cnnfix import TunedCNNClassifier
+from cnnfix.datasets import load_digit_images
+
+X, y = load_digit_images()
+keep = y < 3
+clf = TunedCNNClassifier(
+    tuner="random", max_trials=4, max_epochs=2, directory=sys.argv[1],
+    overwrite=False, search_space={"filters": [4, 8], "dropout": (0.0, 0.5)},
+    random_state=0,
+).fit(X[keep][:300], y[keep][:300])
+if hasattr(clf, "model_"):
+    print("chief", clf.n_trials_, clf.score(X[keep], y[keep]))
+else:
+    print("worker done")
+"""
+
+
+@pytest.mark.slow
+def test_distributed_search_with_a_chief_and_two_workers(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a free port on the loopback interface
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = tmp_path / "search.py"
+    script.write_text(DISTRIBUTED_SCRIPT)
+    env = {
+        **os.environ,
+        "KERASTUNER_ORACLE_IP": "127.0.0.1",
+        "KERASTUNER_ORACLE_PORT": str(port),
+    }
+    processes = {
+        role: subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / "search")],
+            env={**env, "KERASTUNER_TUNER_ID": role},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for role in ("chief", "tuner0", "tuner1")
+    }
+    outputs = {role: p.communicate(timeout=480) for role, p in processes.items()}
+    for role, p in processes.items():
+        assert p.returncode == 0, (role, outputs[role][1][-3000:])
+    chief, n_trials, accuracy = outputs["chief"][0].split()[-3:]
+    assert chief == "chief" and int(n_trials) == 4 and float(accuracy) > 0.5
+    for worker in ("tuner0", "tuner1"):
+        assert "worker done" in outputs[worker][0]
+    project = tmp_path / "search" / "search"
+    assert len(list(project.glob("trial_*/trial.json"))) == 4
+    # Each worker saves its own tuner state once it has run trials.
+    assert (project / "tuner0.json").exists() and (project / "tuner1.json").exists()

@@ -1,0 +1,412 @@
+"""The checks behind diagnose(): pure functions from arrays to findings.
+
+Data checks take images ``X`` of shape (n, height, width, channels) (float
+copies are made, the input is never modified) and labels ``y``; each returns
+a list of :class:`~cnnfix.diagnostics.report.Finding` (empty when the check
+finds nothing). Image-quality checks compare each image with the rest of its
+dataset, after cleanvision: an image is dark, bright, blank or blurry
+*relative to* the typical image, so a dataset of dim X-rays is not one big
+"dark" finding.
+"""
+
+import hashlib
+from collections import defaultdict
+
+import numpy as np
+
+from .report import Finding
+
+__all__ = [
+    "check_class_balance",
+    "check_duplicates",
+    "check_image_quality",
+    "check_invalid_values",
+    "check_label_noise",
+    "check_leakage",
+    "check_scale",
+    "check_training",
+    "image_statistics",
+    "thumbnails",
+]
+
+#: Share of a dataset above which image-quality and duplicate findings are
+#: warnings rather than info.
+WARN_FRACTION = 0.01
+
+#: A class with fewer training images than this is a warning.
+MIN_SAMPLES_PER_CLASS = 20
+
+#: Majority / minority class count at or above which imbalance is a warning.
+IMBALANCE_RATIO = 3.0
+
+#: Near duplicates: thumbnails closer than this fraction of the median
+#: nearest-neighbour distance of the dataset.
+NEAR_DUPLICATE_RATIO = 0.2
+
+
+def _sample_list(indices, limit=1000):
+    return [int(i) for i in np.asarray(indices)[:limit]]
+
+
+# -- values and scale --------------------------------------------------------
+
+
+def check_invalid_values(X):
+    """NaN or infinite pixels."""
+    bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
+    if not bad.any():
+        return []
+    rows = np.flatnonzero(bad)
+    return [
+        Finding(
+            "invalid_values",
+            "error",
+            f"{len(rows)} images contain NaN or infinite pixels.",
+            {"n_images": len(rows), "fraction": len(rows) / len(X)},
+            "Drop or repair them before training: "
+            "keep = np.isfinite(X).all(axis=(1, 2, 3)); X, y = X[keep], y[keep]",
+            rows,
+        )
+    ]
+
+
+def check_scale(X, normalizes):
+    """Pixel values far from the [0, 1] or standardised scale.
+
+    ``normalizes`` says whether the estimator standardises its input itself
+    (cnnfix's estimators do with ``normalize=True``): then this is info.
+    """
+    finite = X[np.isfinite(X)] if not np.isfinite(X).all() else X
+    if finite.size == 0:
+        return []
+    low, high = float(finite.min()), float(finite.max())
+    mean, std = float(finite.mean()), float(finite.std())
+    if -3.0 <= low and high <= 3.0 and abs(mean) <= 2.0 and 0.05 <= std <= 3.0:
+        return []
+    return [
+        Finding(
+            "unnormalized_input",
+            "info" if normalizes else "warning",
+            f"Pixel values range over [{low:.4g}, {high:.4g}] (mean {mean:.4g}, "
+            f"std {std:.4g}); networks train best on values near [0, 1].",
+            {"min": low, "max": high, "mean": mean, "std": std,
+             "estimator_normalizes": bool(normalizes)},
+            "The estimator standardises its input (normalize=True), nothing to do."
+            if normalizes
+            else "Standardise inside the model: DropoutCNN(normalize=True), "
+            "or scale first: X = X / X.max()",
+        )
+    ]
+
+
+# -- labels ------------------------------------------------------------------
+
+
+def check_class_balance(y):
+    """Imbalanced classes and classes with too few samples."""
+    classes, counts = np.unique(y, return_counts=True)
+    findings = []
+    ratio = counts.max() / counts.min()
+    per_class = {str(c): int(n) for c, n in zip(classes, counts, strict=True)}
+    if ratio >= IMBALANCE_RATIO:
+        minority = classes[counts < counts.max() / IMBALANCE_RATIO]
+        findings.append(
+            Finding(
+                "class_imbalance",
+                "warning",
+                f"The largest class has {ratio:.1f}x the images of the smallest; "
+                f"{len(minority)} classes are under-represented.",
+                {"imbalance_ratio": float(ratio), "class_counts": per_class,
+                 "minority_classes": [str(c) for c in minority]},
+                "Balance the training data: make_pipeline(ClassBalancer(), "
+                "DropoutCNN()), or DropoutCNN(class_weight='balanced'); score "
+                "with balanced_accuracy.",
+            )
+        )
+    few = classes[counts < MIN_SAMPLES_PER_CLASS]
+    if len(few):
+        findings.append(
+            Finding(
+                "too_few_samples",
+                "warning",
+                f"{len(few)} classes have fewer than {MIN_SAMPLES_PER_CLASS} "
+                "images, too few for a CNN to learn them.",
+                {"classes": {str(c): per_class[str(c)] for c in few},
+                 "minimum": MIN_SAMPLES_PER_CLASS},
+                "Collect more images of these classes, or augment and "
+                "oversample: DropoutCNN(augmentation='standard', "
+                "balancer=ClassBalancer())",
+                np.flatnonzero(np.isin(y, few)),
+            )
+        )
+    return findings
+
+
+# -- duplicates --------------------------------------------------------------
+
+
+def _exact_groups(X):
+    """Groups (lists of indices, more than one each) of byte-identical images."""
+    rows = np.ascontiguousarray(X.reshape(len(X), -1))
+    groups = defaultdict(list)
+    for i, row in enumerate(rows):
+        groups[hashlib.blake2b(row.tobytes(), digest_size=16).digest()].append(i)
+    return [g for g in groups.values() if len(g) > 1], groups
+
+
+def thumbnails(X, side=8):
+    """Each image as a unit-norm, zero-mean grey thumbnail of side x side
+    (block means), for near-duplicate search."""
+    grey = np.nan_to_num(X.astype(np.float32).mean(axis=-1))
+    n, h, w = grey.shape
+    bh, bw = max(1, h // side), max(1, w // side)
+    grey = grey[:, : (h // bh) * bh, : (w // bw) * bw]
+    small = grey.reshape(n, h // bh, bh, w // bw, bw).mean(axis=(2, 4))
+    flat = small.reshape(n, -1)
+    flat -= flat.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(flat, axis=1, keepdims=True)
+    return flat / np.where(norm > 0, norm, 1.0)
+
+
+def _reduced(thumbs, n_components=16, random_state=0):
+    from sklearn.decomposition import PCA
+
+    n_components = min(n_components, thumbs.shape[1], len(thumbs))
+    return PCA(n_components, random_state=random_state).fit_transform(thumbs)
+
+
+def _near_pairs(X, exact_of):
+    """Pairs (i, j) of near-duplicate images, plus the distance threshold.
+
+    Thumbnails are reduced to 16 principal components and searched with a
+    KD-tree (n log n, not quadratic); candidates are confirmed on the full
+    thumbnails. The threshold is relative: NEAR_DUPLICATE_RATIO of the
+    median nearest-neighbour distance.
+    """
+    from sklearn.neighbors import KDTree
+
+    thumbs = thumbnails(X)
+    reduced = _reduced(thumbs)
+    tree = KDTree(reduced)
+    distance, neighbour = tree.query(reduced, k=2)
+    nearest = distance[:, 1]
+    positive = nearest[nearest > 1e-6]
+    if not len(positive):
+        return [], 0.0
+    threshold = NEAR_DUPLICATE_RATIO * float(np.median(positive))
+    pairs = set()
+    for i in np.flatnonzero(nearest < threshold):
+        for j in tree.query_radius(reduced[i : i + 1], threshold)[0]:
+            if j == i or exact_of[i] == exact_of[j]:
+                continue
+            if np.linalg.norm(thumbs[i] - thumbs[j]) < threshold:
+                pairs.add((min(i, j), max(i, j)))
+    return sorted(pairs), threshold
+
+
+def check_duplicates(X, y, near=True):
+    """Exact duplicates, conflicting labels and (optionally) near duplicates."""
+    findings = []
+    groups, by_hash = _exact_groups(X)
+    n = len(X)
+    if groups:
+        extra = [i for g in groups for i in g[1:]]
+        findings.append(
+            Finding(
+                "exact_duplicates",
+                "warning" if len(extra) / n >= WARN_FRACTION else "info",
+                f"{len(extra)} images are exact copies of others "
+                f"({len(groups)} groups).",
+                {"n_duplicates": len(extra), "n_groups": len(groups),
+                 "fraction": len(extra) / n},
+                "Drop the copies so they do not weigh twice or leak across "
+                "splits: _, keep = np.unique(X.reshape(len(X), -1), axis=0, "
+                "return_index=True); X, y = X[np.sort(keep)], y[np.sort(keep)]",
+                extra,
+            )
+        )
+        conflicts = [g for g in groups if len(set(np.asarray(y)[g].tolist())) > 1]
+        if conflicts:
+            rows = [i for g in conflicts for i in g]
+            findings.append(
+                Finding(
+                    "conflicting_labels",
+                    "error",
+                    f"{len(conflicts)} identical images carry different labels "
+                    f"({len(rows)} samples).",
+                    {"n_groups": len(conflicts), "n_samples": len(rows),
+                     "examples": [
+                         {"indices": g, "labels": [str(v) for v in np.asarray(y)[g]]}
+                         for g in conflicts[:5]
+                     ]},
+                    "Fix or drop these labels: a model cannot be right on both. "
+                    "X, y = np.delete(X, idx, 0), np.delete(y, idx)",
+                    rows,
+                )
+            )
+    if near and n >= 3:
+        exact_of = np.empty(n, dtype=np.int64)
+        for gid, members in enumerate(by_hash.values()):
+            exact_of[members] = gid
+        pairs, threshold = _near_pairs(X, exact_of)
+        if pairs:
+            involved = sorted({j for _, j in pairs})
+            findings.append(
+                Finding(
+                    "near_duplicates",
+                    "warning" if len(involved) / n >= WARN_FRACTION else "info",
+                    f"{len(pairs)} pairs of images are near copies (differing "
+                    "only in noise, brightness or contrast).",
+                    {"n_pairs": len(pairs), "fraction": len(involved) / n,
+                     "threshold": threshold,
+                     "examples": [list(p) for p in pairs[:10]]},
+                    "Keep one image of each pair, and split by group so copies "
+                    "never straddle train and test: GroupKFold(groups=...)",
+                    involved,
+                )
+            )
+    return findings
+
+
+def check_leakage(X, X_test):
+    """Test images found (exactly or nearly) in the training images."""
+    train_hashes = {
+        hashlib.blake2b(r.tobytes(), digest_size=16).digest()
+        for r in np.ascontiguousarray(X.reshape(len(X), -1))
+    }
+    test_rows = np.ascontiguousarray(X_test.reshape(len(X_test), -1))
+    exact = np.array(
+        [hashlib.blake2b(r.tobytes(), digest_size=16).digest() in train_hashes
+         for r in test_rows],
+        dtype=bool,
+    )
+    # Near copies: a test thumbnail closer to a training one than
+    # NEAR_DUPLICATE_RATIO of the training set's median nearest distance.
+    from sklearn.neighbors import NearestNeighbors
+
+    thumbs = thumbnails(np.concatenate([X, X_test]))
+    train_t, test_t = thumbs[: len(X)], thumbs[len(X) :]
+    index = NearestNeighbors(n_neighbors=2).fit(train_t)
+    sample = train_t[np.random.default_rng(0).permutation(len(X))[:2000]]
+    own = index.kneighbors(sample)[0][:, 1]
+    threshold = NEAR_DUPLICATE_RATIO * float(np.median(own[own > 1e-6] if
+                                                       (own > 1e-6).any() else [0]))
+    nearest = index.kneighbors(test_t, n_neighbors=1)[0][:, 0]
+    leaked = exact | (nearest < threshold)
+    if not leaked.any():
+        return []
+    rows = np.flatnonzero(leaked)
+    return [
+        Finding(
+            "train_test_leakage",
+            "error",
+            f"{len(rows)} test images ({len(rows) / len(X_test):.1%}) also appear "
+            "in the training data, so test accuracy overstates real accuracy.",
+            {"n_leaked": len(rows), "n_exact": int(exact.sum()),
+             "fraction": len(rows) / len(X_test)},
+            "Remove them from the test set: X_test = np.delete(X_test, idx, 0)",
+            rows,
+        )
+    ]
+
+
+# -- image quality -----------------------------------------------------------
+
+
+def image_statistics(X):
+    """Per-image statistics on grey values scaled to the dataset's [0, 1]:
+    5th and 95th percentiles, standard deviation and sharpness (mean
+    absolute Laplacian over the standard deviation)."""
+    grey = np.nan_to_num(X.astype(np.float32).mean(axis=-1))
+    low, high = np.percentile(grey, [0.1, 99.9])
+    grey = (grey - low) / max(high - low, 1e-12)
+    flat = grey.reshape(len(grey), -1)
+    p5, p95 = np.percentile(flat, [5, 95], axis=1)
+    std = flat.std(axis=1)
+    if grey.shape[1] >= 3 and grey.shape[2] >= 3:
+        lap = (
+            4 * grey[:, 1:-1, 1:-1]
+            - grey[:, :-2, 1:-1]
+            - grey[:, 2:, 1:-1]
+            - grey[:, 1:-1, :-2]
+            - grey[:, 1:-1, 2:]
+        )
+        sharpness = np.abs(lap).mean(axis=(1, 2)) / np.maximum(std, 1e-6)
+    else:
+        sharpness = np.full(len(grey), np.nan)
+    return {"p5": p5, "p95": p95, "std": std, "sharpness": sharpness}
+
+
+def _quality_finding(code, flagged, score, title, suggestion, evidence):
+    n = len(flagged)
+    rows = np.flatnonzero(flagged)
+    rows = rows[np.argsort(score[rows])] if code != "bright_images" else rows[
+        np.argsort(-score[rows])]
+    return Finding(
+        code,
+        "warning" if len(rows) / n >= WARN_FRACTION else "info",
+        title.format(n=len(rows), share=len(rows) / n),
+        {"n_images": len(rows), "fraction": len(rows) / n, **evidence},
+        suggestion,
+        rows,
+    )
+
+
+def check_image_quality(X, stats=None):
+    """Dark, bright, blank and blurry images, relative to the dataset."""
+    s = image_statistics(X) if stats is None else stats
+    findings = []
+    std_median = float(np.median(s["std"]))
+    blank = s["std"] < 0.1 * std_median
+    if blank.any():
+        findings.append(
+            _quality_finding(
+                "low_information_images", blank, s["std"],
+                "{n} images ({share:.1%}) are (nearly) blank.",
+                "Drop them, or check how they were captured: "
+                "keep = X.std(axis=(1, 2, 3)) > 0; X, y = X[keep], y[keep]",
+                {"std_threshold": 0.1 * std_median},
+            )
+        )
+    p95_median = float(np.median(s["p95"]))
+    dark = (s["p95"] < 0.35 * p95_median) & ~blank
+    if dark.any():
+        findings.append(
+            _quality_finding(
+                "dark_images", dark, s["p95"],
+                "{n} images ({share:.1%}) are much darker than the rest.",
+                "Normalise each image's contrast, or train with brightness "
+                "augmentation: DropoutCNN(augmentation='standard')",
+                {"p95_threshold": 0.35 * p95_median},
+            )
+        )
+    p5_median = float(np.median(s["p5"]))
+    bright_threshold = p5_median + 0.5 * (1 - p5_median)
+    bright = (s["p5"] > bright_threshold) & ~blank
+    if bright.any():
+        findings.append(
+            _quality_finding(
+                "bright_images", bright, s["p5"],
+                "{n} images ({share:.1%}) are much brighter (washed out) than "
+                "the rest.",
+                "Normalise each image's contrast, or train with brightness "
+                "augmentation: DropoutCNN(augmentation='standard')",
+                {"p5_threshold": bright_threshold},
+            )
+        )
+    sharp = s["sharpness"]
+    if np.isfinite(sharp).all():
+        sharp_median = float(np.median(sharp[~blank])) if (~blank).any() else 0.0
+        blurry = (sharp < 0.5 * sharp_median) & ~blank
+        if blurry.any():
+            findings.append(
+                _quality_finding(
+                    "blurry_images", blurry, sharp,
+                    "{n} images ({share:.1%}) are much blurrier than the rest.",
+                    "Drop or recapture them; if test images are blurry too, "
+                    "train with blur-like augmentation (zoom): "
+                    "DropoutCNN(augmentation='standard')",
+                    {"sharpness_threshold": 0.5 * sharp_median},
+                )
+            )
+    return findings

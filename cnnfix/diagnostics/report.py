@@ -1,0 +1,193 @@
+"""Findings and the report that holds them."""
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+__all__ = ["CODES", "SEVERITIES", "Diagnosis", "Finding"]
+
+#: Severities, least to most severe.
+SEVERITIES = ("info", "warning", "error")
+
+#: Every finding code diagnose() can report, with what it means.
+CODES = {
+    "class_imbalance": "Some classes have many times fewer images than others.",
+    "too_few_samples": "Some classes have too few images to learn from.",
+    "exact_duplicates": "Identical images appear more than once.",
+    "near_duplicates": "Images that differ only slightly appear more than once.",
+    "conflicting_labels": "Identical images carry different labels.",
+    "train_test_leakage": "Test images also appear in the training data.",
+    "blurry_images": "Some images are much blurrier than the rest.",
+    "dark_images": "Some images are much darker than the rest.",
+    "bright_images": "Some images are much brighter than the rest.",
+    "low_information_images": "Some images are (nearly) blank.",
+    "unnormalized_input": "Pixel values are far from the scale networks train on.",
+    "invalid_values": "Images contain NaN or infinite values.",
+    "label_noise": "Some labels look wrong: the model is confident of another class.",
+    "overfitting": "Training accuracy is far above validation accuracy.",
+    "underfitting": "The model does not fit even the training data well.",
+    "learning_rate_too_high": "The training loss diverges or oscillates.",
+    "learning_rate_too_low": "The training loss barely moves.",
+    "majority_class_collapse": "The model predicts almost only one class.",
+}
+
+
+@dataclass
+class Finding:
+    """One cause of low accuracy, with the evidence and the fix.
+
+    Attributes
+    ----------
+    code : str
+        Stable identifier, one of :data:`CODES`.
+    severity : {"info", "warning", "error"}
+        "error": accuracy is certainly hurt; "warning": probably; "info":
+        worth knowing, no action needed.
+    title : str
+        One line saying what was found.
+    evidence : dict
+        The numbers behind it (JSON-serialisable).
+    suggestion : str
+        The cnnfix fix, with a one-line code example.
+    indices : list of int
+        The samples involved, where that makes sense (most telling first).
+    """
+
+    code: str
+    severity: str
+    title: str
+    evidence: dict = field(default_factory=dict)
+    suggestion: str = ""
+    indices: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.code not in CODES:
+            raise ValueError(f"Unknown finding code {self.code!r}; see CODES.")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}.")
+        self.evidence = _plain(self.evidence)
+        self.indices = [int(i) for i in self.indices]
+
+
+def _plain(value):
+    """numpy values to Python ones, recursively, so json.dumps works."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class Diagnosis:
+    """What :func:`cnnfix.diagnose` found, most severe first.
+
+    Attributes
+    ----------
+    findings : list of Finding
+        Sorted by severity (errors first).
+    checks_run : list of str
+        The checks that ran ("data", "labels", "training").
+    details : dict
+        Data behind the plots: class counts, training histories, ...
+    """
+
+    def __init__(self, findings, checks_run, details=None):
+        order = {s: i for i, s in enumerate(SEVERITIES)}
+        self.findings = sorted(findings, key=lambda f: -order[f.severity])
+        self.checks_run = list(checks_run)
+        self.details = details or {}
+
+    def has(self, code):
+        """Whether a finding with this code was reported."""
+        if code not in CODES:
+            raise ValueError(f"Unknown finding code {code!r}; valid: {sorted(CODES)}.")
+        return any(f.code == code for f in self.findings)
+
+    def __getitem__(self, code):
+        """The finding with this code (KeyError if none)."""
+        for finding in self.findings:
+            if finding.code == code:
+                return finding
+        raise KeyError(code)
+
+    @property
+    def ok(self):
+        """True when nothing was found at warning or error level."""
+        return not any(f.severity != "info" for f in self.findings)
+
+    def summary(self):
+        """Plain-text report, most severe first."""
+        lines = [f"cnnfix diagnosis ({', '.join(self.checks_run)} checks)"]
+        if self.ok:
+            lines.append("No problem found that would lower accuracy.")
+        for f in self.findings:
+            lines.append(f"[{f.severity.upper()}] {f.code}: {f.title}")
+            if f.evidence:
+                shown = ", ".join(
+                    f"{k}={_short(v)}" for k, v in f.evidence.items()
+                )
+                lines.append(f"    evidence: {shown}")
+            if f.suggestion:
+                lines.append(f"    fix: {f.suggestion}")
+            if f.indices:
+                more = f" (+{len(f.indices) - 10} more)" if len(f.indices) > 10 else ""
+                lines.append(f"    samples: {f.indices[:10]}{more}")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.summary()
+
+    def __repr__(self):
+        codes = ", ".join(f.code for f in self.findings) or "none"
+        return f"<Diagnosis: {len(self.findings)} findings ({codes})>"
+
+    def _repr_html_(self):
+        colours = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1"}
+        rows = "".join(
+            f"<tr><td style='color:{colours[f.severity]}'><b>{f.severity}</b></td>"
+            f"<td><code>{f.code}</code></td><td>{html.escape(f.title)}</td>"
+            f"<td><code>{html.escape(f.suggestion)}</code></td></tr>"
+            for f in self.findings
+        )
+        status = (
+            "<p>No problem found that would lower accuracy.</p>" if self.ok else ""
+        )
+        return (
+            f"<div><b>cnnfix diagnosis</b> ({', '.join(self.checks_run)} checks)"
+            f"{status}<table><tr><th>severity</th><th>code</th><th>finding</th>"
+            f"<th>fix</th></tr>{rows}</table></div>"
+        )
+
+    def to_dict(self):
+        """JSON-serialisable form of the report."""
+        return {
+            "checks_run": self.checks_run,
+            "ok": self.ok,
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+    def to_json(self, **kwargs):
+        """The report as a JSON string (``kwargs`` go to ``json.dumps``)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def plot(self, X=None):
+        """Figures that help: class distribution, learning curves and, with
+        ``X``, examples of flagged images. Returns the matplotlib Figure."""
+        from ..plotting import plot_diagnosis
+
+        return plot_diagnosis(self, X)
+
+
+def _short(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict) and len(value) > 6:
+        head = dict(list(value.items())[:6])
+        return f"{head} ..."
+    if isinstance(value, list) and len(value) > 6:
+        return f"{value[:6]} ..."
+    return str(value)
