@@ -7,7 +7,13 @@ Importing cnnfix does not import TensorFlow or Keras; they load on the first
 from .architectures import build_cnn, compile_cnn
 from .balance import ClassBalancer, make_pipeline
 from .base import BaseCNNClassifier
+from .diagnostics import Diagnosis, Finding, diagnose, lr_find
 from .dropout import DropoutCNN
+from .plotting import (
+    plot_confusion_matrix,
+    plot_feature_maps,
+    plot_history,
+)
 from .tuned import TunedCNNClassifier
 
 __version__ = "0.1.0"
@@ -15,10 +21,17 @@ __version__ = "0.1.0"
 __all__ = [
     "BaseCNNClassifier",
     "ClassBalancer",
+    "Diagnosis",
     "DropoutCNN",
+    "Finding",
     "TunedCNNClassifier",
     "__version__",
     "build_cnn",
     "compile_cnn",
+    "diagnose",
+    "lr_find",
     "make_pipeline",
+    "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_history",
 ]

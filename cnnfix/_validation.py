@@ -7,7 +7,11 @@ message from cnnfix that says what was wrong and how to fix it.
 from math import isqrt
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    validate_data,
+)
 
 __all__ = ["check_sample_weight", "infer_image_shape", "validate_images"]
 
@@ -52,34 +56,47 @@ def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None)
     ``n_features_in_`` is height * width * channels and NaN, inf, sparse,
     complex and empty input get scikit-learn's standard messages.
     """
-    if not hasattr(X, "shape"):  # lists of images; DataFrames and sparse keep theirs
-        X = np.asarray(X)
-    shape = tuple(X.shape)
-    ndim = len(shape)
-    if ndim > 4:
-        raise ValueError(
-            f"Expected images of shape (n, height, width, channels); got X with "
-            f"{ndim} dimensions, shape {shape}. Reshape X to 4 dimensions, for "
-            "example X.reshape(len(X), height, width, channels)."
-        )
-    if ndim in (3, 4):
-        sample_shape = shape[1:] if ndim == 4 else (*shape[1:], 1)
-        if not reset and sample_shape != tuple(estimator.image_shape_):
+    X, sample_shape = _flatten(X)
+    if sample_shape is not None and not reset:
+        if sample_shape != tuple(estimator.image_shape_):
             raise ValueError(
                 f"Expected images of shape {tuple(estimator.image_shape_)} (as in "
                 f"fit); got X with per-image shape {sample_shape}. Resize the "
                 "images to the training size, or refit on images of this size."
             )
-        X = np.reshape(X, (shape[0], int(np.prod(sample_shape))))
     out = validate_data(estimator, X, y, reset=reset, dtype=np.float32)
     X, y = (out, None) if isinstance(y, str) else out
     if reset:
-        if ndim in (3, 4):
-            estimator.image_shape_ = sample_shape
-        else:
-            estimator.image_shape_ = infer_image_shape(X.shape[1], image_shape)
+        estimator.image_shape_ = sample_shape or infer_image_shape(
+            X.shape[1], image_shape
+        )
     images = X.reshape((X.shape[0], *estimator.image_shape_))
     return images if y is None else (images, y)
+
+
+def _flatten(X):
+    """X as 2-D rows, and the per-image shape when X has one (3-D or 4-D)."""
+    if not hasattr(X, "shape"):  # lists of images; DataFrames and sparse keep theirs
+        X = np.asarray(X)
+    shape = tuple(X.shape)
+    if len(shape) > 4:
+        raise ValueError(
+            f"Expected images of shape (n, height, width, channels); got X with "
+            f"{len(shape)} dimensions, shape {shape}. Reshape X to 4 dimensions, "
+            "for example X.reshape(len(X), height, width, channels)."
+        )
+    if len(shape) in (3, 4):
+        sample_shape = shape[1:] if len(shape) == 4 else (*shape[1:], 1)
+        return np.reshape(X, (shape[0], int(np.prod(sample_shape)))), sample_shape
+    return X, None
+
+
+def as_images(X, *, name="X"):
+    """X as float32 images (n, h, w, c) without an estimator, NaN and inf
+    allowed (diagnose reports them rather than refusing them)."""
+    X, sample_shape = _flatten(X)
+    X = check_array(X, dtype=np.float32, ensure_all_finite=False, input_name=name)
+    return X.reshape((len(X), *(sample_shape or infer_image_shape(X.shape[1]))))
 
 
 def check_sample_weight(sample_weight, X, y_encoded, n_classes):

@@ -21,10 +21,8 @@ __all__ = [
     "check_duplicates",
     "check_image_quality",
     "check_invalid_values",
-    "check_label_noise",
     "check_leakage",
     "check_scale",
-    "check_training",
     "image_statistics",
     "thumbnails",
 ]
@@ -89,8 +87,13 @@ def check_scale(X, normalizes):
             "info" if normalizes else "warning",
             f"Pixel values range over [{low:.4g}, {high:.4g}] (mean {mean:.4g}, "
             f"std {std:.4g}); networks train best on values near [0, 1].",
-            {"min": low, "max": high, "mean": mean, "std": std,
-             "estimator_normalizes": bool(normalizes)},
+            {
+                "min": low,
+                "max": high,
+                "mean": mean,
+                "std": std,
+                "estimator_normalizes": bool(normalizes),
+            },
             "The estimator standardises its input (normalize=True), nothing to do."
             if normalizes
             else "Standardise inside the model: DropoutCNN(normalize=True), "
@@ -116,8 +119,11 @@ def check_class_balance(y):
                 "warning",
                 f"The largest class has {ratio:.1f}x the images of the smallest; "
                 f"{len(minority)} classes are under-represented.",
-                {"imbalance_ratio": float(ratio), "class_counts": per_class,
-                 "minority_classes": [str(c) for c in minority]},
+                {
+                    "imbalance_ratio": float(ratio),
+                    "class_counts": per_class,
+                    "minority_classes": [str(c) for c in minority],
+                },
                 "Balance the training data: make_pipeline(ClassBalancer(), "
                 "DropoutCNN()), or DropoutCNN(class_weight='balanced'); score "
                 "with balanced_accuracy.",
@@ -131,8 +137,10 @@ def check_class_balance(y):
                 "warning",
                 f"{len(few)} classes have fewer than {MIN_SAMPLES_PER_CLASS} "
                 "images, too few for a CNN to learn them.",
-                {"classes": {str(c): per_class[str(c)] for c in few},
-                 "minimum": MIN_SAMPLES_PER_CLASS},
+                {
+                    "classes": {str(c): per_class[str(c)] for c in few},
+                    "minimum": MIN_SAMPLES_PER_CLASS,
+                },
                 "Collect more images of these classes, or augment and "
                 "oversample: DropoutCNN(augmentation='standard', "
                 "balancer=ClassBalancer())",
@@ -154,18 +162,25 @@ def _exact_groups(X):
     return [g for g in groups.values() if len(g) > 1], groups
 
 
+def _grey(X):
+    """Grey-level images (mean over channels), NaN and inf as 0."""
+    return np.nan_to_num(X.mean(axis=-1, dtype=np.float32), nan=0, posinf=0, neginf=0)
+
+
 def thumbnails(X, side=8):
     """Each image as a unit-norm, zero-mean grey thumbnail of side x side
     (block means), for near-duplicate search."""
-    grey = np.nan_to_num(X.astype(np.float32).mean(axis=-1))
+    grey = _grey(X)
     n, h, w = grey.shape
     bh, bw = max(1, h // side), max(1, w // side)
     grey = grey[:, : (h // bh) * bh, : (w // bw) * bw]
     small = grey.reshape(n, h // bh, bh, w // bw, bw).mean(axis=(2, 4))
     flat = small.reshape(n, -1)
+    scale = np.linalg.norm(flat, axis=1, keepdims=True)
     flat -= flat.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(flat, axis=1, keepdims=True)
-    return flat / np.where(norm > 0, norm, 1.0)
+    flat_image = norm <= 1e-4 * scale  # rounding noise of a constant image
+    return np.where(flat_image, 0.0, flat / np.where(flat_image, 1.0, norm))
 
 
 def _reduced(thumbs, n_components=16, random_state=0):
@@ -188,16 +203,22 @@ def _near_pairs(X, exact_of):
     thumbs = thumbnails(X)
     reduced = _reduced(thumbs)
     tree = KDTree(reduced)
-    distance, neighbour = tree.query(reduced, k=2)
-    nearest = distance[:, 1]
+    neighbour = tree.query(reduced, k=2, return_distance=False)[:, 1]
+    # Distances on the full thumbnails (reduced ones are never larger, so
+    # the radius search below misses no pair).
+    nearest = np.linalg.norm(thumbs - thumbs[neighbour], axis=1)
     positive = nearest[nearest > 1e-6]
     if not len(positive):
         return [], 0.0
     threshold = NEAR_DUPLICATE_RATIO * float(np.median(positive))
+    candidates = np.flatnonzero(
+        np.linalg.norm(reduced - reduced[neighbour], axis=1) < threshold
+    )
+    blank = ~thumbs.any(axis=1)  # flat images: low_information_images
     pairs = set()
-    for i in np.flatnonzero(nearest < threshold):
+    for i in candidates[~blank[candidates]]:
         for j in tree.query_radius(reduced[i : i + 1], threshold)[0]:
-            if j == i or exact_of[i] == exact_of[j]:
+            if j == i or blank[j] or exact_of[i] == exact_of[j]:
                 continue
             if np.linalg.norm(thumbs[i] - thumbs[j]) < threshold:
                 pairs.add((min(i, j), max(i, j)))
@@ -217,8 +238,11 @@ def check_duplicates(X, y, near=True):
                 "warning" if len(extra) / n >= WARN_FRACTION else "info",
                 f"{len(extra)} images are exact copies of others "
                 f"({len(groups)} groups).",
-                {"n_duplicates": len(extra), "n_groups": len(groups),
-                 "fraction": len(extra) / n},
+                {
+                    "n_duplicates": len(extra),
+                    "n_groups": len(groups),
+                    "fraction": len(extra) / n,
+                },
                 "Drop the copies so they do not weigh twice or leak across "
                 "splits: _, keep = np.unique(X.reshape(len(X), -1), axis=0, "
                 "return_index=True); X, y = X[np.sort(keep)], y[np.sort(keep)]",
@@ -234,11 +258,14 @@ def check_duplicates(X, y, near=True):
                     "error",
                     f"{len(conflicts)} identical images carry different labels "
                     f"({len(rows)} samples).",
-                    {"n_groups": len(conflicts), "n_samples": len(rows),
-                     "examples": [
-                         {"indices": g, "labels": [str(v) for v in np.asarray(y)[g]]}
-                         for g in conflicts[:5]
-                     ]},
+                    {
+                        "n_groups": len(conflicts),
+                        "n_samples": len(rows),
+                        "examples": [
+                            {"indices": g, "labels": [str(v) for v in np.asarray(y)[g]]}
+                            for g in conflicts[:5]
+                        ],
+                    },
                     "Fix or drop these labels: a model cannot be right on both. "
                     "X, y = np.delete(X, idx, 0), np.delete(y, idx)",
                     rows,
@@ -257,9 +284,12 @@ def check_duplicates(X, y, near=True):
                     "warning" if len(involved) / n >= WARN_FRACTION else "info",
                     f"{len(pairs)} pairs of images are near copies (differing "
                     "only in noise, brightness or contrast).",
-                    {"n_pairs": len(pairs), "fraction": len(involved) / n,
-                     "threshold": threshold,
-                     "examples": [list(p) for p in pairs[:10]]},
+                    {
+                        "n_pairs": len(pairs),
+                        "fraction": len(involved) / n,
+                        "threshold": threshold,
+                        "examples": [list(p) for p in pairs[:10]],
+                    },
                     "Keep one image of each pair, and split by group so copies "
                     "never straddle train and test: GroupKFold(groups=...)",
                     involved,
@@ -276,8 +306,10 @@ def check_leakage(X, X_test):
     }
     test_rows = np.ascontiguousarray(X_test.reshape(len(X_test), -1))
     exact = np.array(
-        [hashlib.blake2b(r.tobytes(), digest_size=16).digest() in train_hashes
-         for r in test_rows],
+        [
+            hashlib.blake2b(r.tobytes(), digest_size=16).digest() in train_hashes
+            for r in test_rows
+        ],
         dtype=bool,
     )
     # Near copies: a test thumbnail closer to a training one than
@@ -289,8 +321,9 @@ def check_leakage(X, X_test):
     index = NearestNeighbors(n_neighbors=2).fit(train_t)
     sample = train_t[np.random.default_rng(0).permutation(len(X))[:2000]]
     own = index.kneighbors(sample)[0][:, 1]
-    threshold = NEAR_DUPLICATE_RATIO * float(np.median(own[own > 1e-6] if
-                                                       (own > 1e-6).any() else [0]))
+    threshold = NEAR_DUPLICATE_RATIO * float(
+        np.median(own[own > 1e-6] if (own > 1e-6).any() else [0])
+    )
     nearest = index.kneighbors(test_t, n_neighbors=1)[0][:, 0]
     leaked = exact | (nearest < threshold)
     if not leaked.any():
@@ -302,8 +335,11 @@ def check_leakage(X, X_test):
             "error",
             f"{len(rows)} test images ({len(rows) / len(X_test):.1%}) also appear "
             "in the training data, so test accuracy overstates real accuracy.",
-            {"n_leaked": len(rows), "n_exact": int(exact.sum()),
-             "fraction": len(rows) / len(X_test)},
+            {
+                "n_leaked": len(rows),
+                "n_exact": int(exact.sum()),
+                "fraction": len(rows) / len(X_test),
+            },
             "Remove them from the test set: X_test = np.delete(X_test, idx, 0)",
             rows,
         )
@@ -317,7 +353,7 @@ def image_statistics(X):
     """Per-image statistics on grey values scaled to the dataset's [0, 1]:
     5th and 95th percentiles, standard deviation and sharpness (mean
     absolute Laplacian over the standard deviation)."""
-    grey = np.nan_to_num(X.astype(np.float32).mean(axis=-1))
+    grey = _grey(X)
     low, high = np.percentile(grey, [0.1, 99.9])
     grey = (grey - low) / max(high - low, 1e-12)
     flat = grey.reshape(len(grey), -1)
@@ -340,8 +376,11 @@ def image_statistics(X):
 def _quality_finding(code, flagged, score, title, suggestion, evidence):
     n = len(flagged)
     rows = np.flatnonzero(flagged)
-    rows = rows[np.argsort(score[rows])] if code != "bright_images" else rows[
-        np.argsort(-score[rows])]
+    rows = (
+        rows[np.argsort(score[rows])]
+        if code != "bright_images"
+        else rows[np.argsort(-score[rows])]
+    )
     return Finding(
         code,
         "warning" if len(rows) / n >= WARN_FRACTION else "info",
@@ -361,7 +400,9 @@ def check_image_quality(X, stats=None):
     if blank.any():
         findings.append(
             _quality_finding(
-                "low_information_images", blank, s["std"],
+                "low_information_images",
+                blank,
+                s["std"],
                 "{n} images ({share:.1%}) are (nearly) blank.",
                 "Drop them, or check how they were captured: "
                 "keep = X.std(axis=(1, 2, 3)) > 0; X, y = X[keep], y[keep]",
@@ -373,7 +414,9 @@ def check_image_quality(X, stats=None):
     if dark.any():
         findings.append(
             _quality_finding(
-                "dark_images", dark, s["p95"],
+                "dark_images",
+                dark,
+                s["p95"],
                 "{n} images ({share:.1%}) are much darker than the rest.",
                 "Normalise each image's contrast, or train with brightness "
                 "augmentation: DropoutCNN(augmentation='standard')",
@@ -386,7 +429,9 @@ def check_image_quality(X, stats=None):
     if bright.any():
         findings.append(
             _quality_finding(
-                "bright_images", bright, s["p5"],
+                "bright_images",
+                bright,
+                s["p5"],
                 "{n} images ({share:.1%}) are much brighter (washed out) than "
                 "the rest.",
                 "Normalise each image's contrast, or train with brightness "
@@ -401,7 +446,9 @@ def check_image_quality(X, stats=None):
         if blurry.any():
             findings.append(
                 _quality_finding(
-                    "blurry_images", blurry, sharp,
+                    "blurry_images",
+                    blurry,
+                    sharp,
                     "{n} images ({share:.1%}) are much blurrier than the rest.",
                     "Drop or recapture them; if test images are blurry too, "
                     "train with blur-like augmentation (zoom): "

@@ -127,9 +127,7 @@ class Diagnosis:
         for f in self.findings:
             lines.append(f"[{f.severity.upper()}] {f.code}: {f.title}")
             if f.evidence:
-                shown = ", ".join(
-                    f"{k}={_short(v)}" for k, v in f.evidence.items()
-                )
+                shown = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
                 lines.append(f"    evidence: {shown}")
             if f.suggestion:
                 lines.append(f"    fix: {f.suggestion}")
@@ -153,9 +151,7 @@ class Diagnosis:
             f"<td><code>{html.escape(f.suggestion)}</code></td></tr>"
             for f in self.findings
         )
-        status = (
-            "<p>No problem found that would lower accuracy.</p>" if self.ok else ""
-        )
+        status = "<p>No problem found that would lower accuracy.</p>" if self.ok else ""
         return (
             f"<div><b>cnnfix diagnosis</b> ({', '.join(self.checks_run)} checks)"
             f"{status}<table><tr><th>severity</th><th>code</th><th>finding</th>"

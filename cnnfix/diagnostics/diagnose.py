@@ -1,0 +1,261 @@
+"""diagnose(): why is this CNN's accuracy low?"""
+
+import time
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+
+from .._validation import as_images
+from .checks import (
+    check_class_balance,
+    check_duplicates,
+    check_image_quality,
+    check_invalid_values,
+    check_leakage,
+    check_scale,
+)
+from .model_checks import check_label_noise, check_predictions, check_training
+from .report import Diagnosis
+
+__all__ = ["GROUPS", "diagnose", "quick_cnn"]
+
+#: Check groups, in the order they run.
+GROUPS = ("data", "labels", "training")
+
+
+def quick_cnn(random_state=None):
+    """The CNN diagnose() trains when no estimator is given: DropoutCNN with
+    a short budget (30 epochs at most, early stopping after 5)."""
+    from ..dropout import DropoutCNN
+
+    return DropoutCNN(epochs=30, patience=5, random_state=random_state)
+
+
+def _groups(checks, estimator):
+    if checks == "all":
+        return [g for g in GROUPS if g != "training" or estimator is not None]
+    chosen = [checks] if isinstance(checks, str) else list(checks)
+    unknown = sorted(set(chosen) - set(GROUPS))
+    if unknown:
+        raise ValueError(
+            f"checks names {unknown}; expected 'all' or some of {list(GROUPS)}."
+        )
+    return [g for g in GROUPS if g in chosen]
+
+
+def _log(verbose, message):
+    if verbose:
+        print(message, flush=True)
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "estimator": [None, HasMethods(["fit", "predict"])],
+        "X_test": [None, "array-like"],
+        "checks": [StrOptions({"all", *GROUPS}), list, tuple],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def diagnose(
+    X,
+    y,
+    estimator=None,
+    *,
+    X_test=None,
+    checks="all",
+    cv=3,
+    random_state=None,
+    verbose=0,
+):
+    """Find the reasons a CNN's accuracy is low, with evidence and fixes.
+
+    Three groups of checks run:
+
+    - **data** (seconds, no model): class imbalance, classes with too few
+      samples, exact and near duplicates, conflicting labels, test images
+      leaked into training (with ``X_test``), dark, bright, blank and blurry
+      images, unnormalised input, NaN/inf values;
+    - **labels**: label noise by confident learning on out-of-fold
+      probabilities from ``cv`` fits of ``estimator`` (or of a quick
+      DropoutCNN when it is None);
+    - **training** (when ``estimator`` is given, or asked for in
+      ``checks``): over- and underfitting, a learning rate too high or too
+      low, collapse onto one class, from the same ``cv`` fits.
+
+    The model checks cost ``cv`` fits in all. A diagnosis never raises
+    because accuracy is poor: it reports findings.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, height, width, channels), \
+(n_samples, height, width) or (n_samples, n_features)
+        Training images (never modified).
+    y : array-like of shape (n_samples,)
+        Their labels.
+    estimator : classifier or None, default=None
+        The model to diagnose (a cnnfix estimator gives the training checks
+        its loss curves). None trains :func:`quick_cnn` for the label check.
+    X_test : array-like or None, default=None
+        Test images, checked for leakage from ``X``.
+    checks : "all", "data", "labels", "training" or list of them, default="all"
+        "all" runs data and label checks, and training checks when
+        ``estimator`` is given.
+    cv : int, default=3
+        Folds of the stratified cross-validation behind the model checks.
+    random_state : int, RandomState or None, default=None
+        Seeds the folds and the quick CNN.
+    verbose : int, default=0
+        1 prints each step and its time.
+
+    Returns
+    -------
+    Diagnosis
+        ``findings`` (most severe first), ``summary()``, ``to_dict()``,
+        ``has(code)``, ``plot()``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnnfix import diagnose
+    >>> from cnnfix.datasets import load_digit_images
+    >>> X, y = load_digit_images()
+    >>> X_bad = np.concatenate([X, X[:100]])  # 100 copies
+    >>> y_bad = np.concatenate([y, (y[:100] + 1) % 10])  # ... relabelled
+    >>> report = diagnose(X_bad, y_bad, checks="data")
+    >>> report.has("conflicting_labels"), len(report["conflicting_labels"].indices)
+    (True, 200)
+    """
+    groups = _groups(checks, estimator)
+    X = as_images(X)
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(
+            f"Expected one label per image: y of shape ({len(X)},); got y with "
+            f"shape {y.shape}. Pass a 1-D array of labels."
+        )
+    findings, details, run = [], {}, []
+    classes, y_encoded = np.unique(y, return_inverse=True)
+    details["class_counts"] = {
+        str(c): int(n) for c, n in zip(classes, np.bincount(y_encoded), strict=True)
+    }
+
+    if "data" in groups:
+        start = time.perf_counter()
+        findings += check_invalid_values(X)
+        normalizes = (
+            True if estimator is None else bool(getattr(estimator, "normalize", False))
+        )
+        findings += check_scale(X, normalizes)
+        findings += check_class_balance(y)
+        findings += check_duplicates(X, y)
+        if X_test is not None:
+            X_test = as_images(X_test, name="X_test")
+            if X_test.shape[1:] != X.shape[1:]:
+                raise ValueError(
+                    f"X_test images have shape {X_test.shape[1:]}; X has "
+                    f"{X.shape[1:]}. Pass test images of the training shape."
+                )
+            findings += check_leakage(X, X_test)
+        findings += check_image_quality(X)
+        run.append("data")
+        details["data_seconds"] = time.perf_counter() - start
+        _log(verbose, f"data checks: {details['data_seconds']:.1f} s")
+
+    model_groups = [g for g in groups if g != "data"]
+    if model_groups:
+        skip = _why_not_train(X, y_encoded, cv)
+        if skip:
+            details["skipped"] = {g: skip for g in model_groups}
+            _log(verbose, f"model checks skipped: {skip}")
+        else:
+            model = quick_cnn(random_state) if estimator is None else estimator
+            fits = _cross_fit(model, X, y, classes, cv, random_state, verbose)
+            details.update(fits)
+            if "labels" in groups:
+                if fits["proba"] is not None:
+                    findings += check_label_noise(fits["proba"], y_encoded, classes)
+                    run.append("labels")
+                else:
+                    details.setdefault("skipped", {})["labels"] = (
+                        "the estimator has no predict_proba"
+                    )
+            if "training" in groups:
+                predicted = np.searchsorted(classes, fits["predicted"])
+                findings += check_predictions(
+                    [(predicted[test], y_encoded[test]) for test in fits["folds"]],
+                    classes,
+                )
+                findings += check_training(
+                    fits["histories"],
+                    fits["train_accuracy"],
+                    fits["held_out_accuracy"],
+                    len(classes),
+                )
+                run.append("training")
+    return Diagnosis(findings, run, details)
+
+
+def _why_not_train(X, y_encoded, cv):
+    if not np.isfinite(X).all():
+        return "X has NaN or infinite values (see invalid_values)"
+    counts = np.bincount(y_encoded)
+    if len(counts) < 2:
+        return "y has a single class"
+    if counts.min() < cv:
+        return (
+            f"the smallest class has {counts.min()} samples, fewer than cv={cv} folds"
+        )
+    return None
+
+
+def _cross_fit(model, X, y, classes, cv, random_state, verbose):
+    """Out-of-fold probabilities and predictions, training and held-out
+    accuracy, and the loss curves of ``cv`` fits of ``model``."""
+    rng = check_random_state(random_state)
+    folds = StratifiedKFold(cv, shuffle=True, random_state=rng.randint(2**31 - 1))
+    has_proba = hasattr(model, "predict_proba")
+    proba = np.zeros((len(X), len(classes))) if has_proba else None
+    predicted = np.empty(len(X), dtype=y.dtype)
+    histories, train_scores, test_scores, tests = [], [], [], []
+    for i, (train, test) in enumerate(folds.split(X, y)):
+        tests.append(test)
+        start = time.perf_counter()
+        fitted = clone(model).fit(X[train], y[train])
+        if has_proba:
+            fold_proba = fitted.predict_proba(X[test])
+            columns = np.searchsorted(classes, fitted.classes_)
+            proba[np.ix_(test, columns)] = fold_proba
+            predicted[test] = fitted.classes_[fold_proba.argmax(axis=1)]
+        else:
+            predicted[test] = fitted.predict(X[test])
+        train_scores.append(float(np.mean(fitted.predict(X[train]) == y[train])))
+        test_scores.append(float(np.mean(predicted[test] == y[test])))
+        if getattr(fitted, "history_", None):
+            histories.append(fitted.history_)
+        _log(
+            verbose,
+            f"fit {i + 1}/{cv}: held-out accuracy {test_scores[-1]:.3f} "
+            f"({time.perf_counter() - start:.1f} s)",
+        )
+    return {
+        "proba": proba,
+        "predicted": predicted,
+        "histories": histories,
+        "folds": tests,
+        "train_accuracy": float(np.mean(train_scores)),
+        "held_out_accuracy": float(np.mean(test_scores)),
+    }

@@ -1,0 +1,231 @@
+"""diagnose(): each finding is reported when planted in real digits, and a
+clean dataset raises no false alarm."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter
+
+from cnnfix import DropoutCNN, diagnose
+from cnnfix.diagnostics import CODES, Diagnosis, Finding
+from cnnfix.diagnostics.checks import check_image_quality
+from cnnfix.diagnostics.model_checks import check_label_noise, check_training
+
+#: 40 random digits: where the faults are planted.
+PLANTED = np.random.default_rng(0).choice(1797, 40, replace=False)
+
+
+@pytest.fixture(scope="module")
+def clean(digits):
+    return diagnose(*digits, checks="data")
+
+
+def data_report(X, y, **kwargs):
+    X_before = X.copy()
+    report = diagnose(X, y, checks="data", **kwargs)
+    np.testing.assert_array_equal(X, X_before)  # nothing the user passed changes
+    return report
+
+
+def test_clean_digits_have_no_data_warning(clean):
+    assert clean.ok, clean.summary()
+    assert [f.code for f in clean.findings] == ["unnormalized_input"]
+    assert clean["unnormalized_input"].severity == "info"  # DropoutCNN normalises
+    assert "No problem found" in clean.summary()
+
+
+def test_unnormalized_input_is_a_warning_for_a_model_that_does_not_scale(digits):
+    X, y = digits
+    report = diagnose(X, y, DropoutCNN(normalize=False), checks="data")
+    assert report["unnormalized_input"].severity == "warning"
+    assert report["unnormalized_input"].evidence["max"] == 16.0
+    assert not diagnose(X / 16, y, checks="data").has("unnormalized_input")
+
+
+@pytest.mark.parametrize(
+    "code, plant",
+    [
+        ("dark_images", lambda X: X * 0.25),
+        ("bright_images", lambda X: 16 - (16 - X) * 0.25),
+        # Each blank image its own grey, so they are not also duplicates.
+        (
+            "low_information_images",
+            lambda X: np.ones_like(X) * np.arange(1, 41)[:, None, None, None] / 5,
+        ),
+        ("blurry_images", lambda X: uniform_filter(X, size=(1, 3, 3, 1))),
+    ],
+)
+def test_image_quality_findings(digits, code, plant):
+    X, y = digits
+    X = X.copy()
+    X[PLANTED] = plant(X[PLANTED])
+    report = data_report(X, y)
+    finding = report[code]
+    assert finding.severity == "warning"
+    assert set(finding.indices) == set(PLANTED.tolist())
+    assert {f.code for f in report.findings} == {code, "unnormalized_input"}
+
+
+def test_exact_duplicates_and_conflicting_labels(digits):
+    X, y = digits
+    X2 = np.concatenate([X, X[PLANTED]])
+    report = data_report(X2, np.concatenate([y, y[PLANTED]]))
+    copies = report["exact_duplicates"]
+    assert copies.severity == "warning" and copies.evidence["n_duplicates"] == 40
+    assert sorted(copies.indices) == list(range(1797, 1837))
+    assert not report.has("conflicting_labels")  # same labels: copies only
+    relabelled = np.concatenate([y, (y[PLANTED] + 1) % 10])
+    conflict = data_report(X2, relabelled)["conflicting_labels"]
+    assert conflict.severity == "error"
+    assert set(conflict.indices) == set(PLANTED.tolist()) | set(range(1797, 1837))
+
+
+def test_near_duplicates(digits):
+    X, y = digits
+    rng = np.random.default_rng(1)
+    near = X[PLANTED] * 0.9 + rng.normal(0, 0.3, X[PLANTED].shape).astype("float32")
+    report = data_report(np.concatenate([X, near]), np.concatenate([y, y[PLANTED]]))
+    finding = report["near_duplicates"]
+    assert finding.severity == "warning"
+    found = set(finding.indices) & set(range(1797, 1837))
+    assert len(found) >= 36  # 90% of the planted near copies
+    assert not report.has("exact_duplicates")
+
+
+def test_train_test_leakage(digits):
+    X, y = digits
+    train, test = X[:1200], X[1200:]
+    assert not diagnose(train, y[:1200], X_test=test, checks="data").has(
+        "train_test_leakage"
+    )
+    leaky = np.concatenate([test, train[:30], train[30:40] * 0.9])
+    finding = data_report(train, y[:1200], X_test=leaky)["train_test_leakage"]
+    assert finding.severity == "error"
+    assert set(range(len(test), len(leaky))) <= set(finding.indices)
+    assert finding.evidence["n_exact"] == 30
+
+
+def test_invalid_values(digits):
+    X, y = digits
+    X = X.copy()
+    X[PLANTED[:5], 0, 0, 0] = np.nan
+    X[PLANTED[5:8], 1, 1, 0] = np.inf
+    report = diagnose(X, y, checks=["data", "labels"])
+    assert report["invalid_values"].severity == "error"
+    assert set(report["invalid_values"].indices) == set(PLANTED[:8].tolist())
+    assert "NaN" in report.details["skipped"]["labels"]  # no model on NaN
+
+
+def test_class_imbalance_and_too_few_samples(digits):
+    X, y = digits
+    keep = np.flatnonzero((y != 3) | (np.cumsum(y == 3) <= 10))
+    report = data_report(X[keep], y[keep])
+    assert report["class_imbalance"].severity == "warning"
+    assert report["class_imbalance"].evidence["minority_classes"] == ["3"]
+    assert report["too_few_samples"].evidence["classes"] == {"3": 10}
+    assert set(y[keep][report["too_few_samples"].indices]) == {3}
+
+
+def test_label_noise_recall_and_precision(digits):
+    """10% of labels flipped: confident learning finds them (target 0.7)."""
+    X, y = digits
+    rng = np.random.default_rng(0)
+    flipped = rng.choice(len(y), len(y) // 10, replace=False)
+    noisy = y.copy()
+    noisy[flipped] = (y[flipped] + rng.integers(1, 10, len(flipped))) % 10
+    report = diagnose(X, noisy, checks="labels", random_state=0)
+    flagged = set(report["label_noise"].indices)
+    hits = len(flagged & set(flipped.tolist()))
+    recall, precision = hits / len(flipped), hits / len(flagged)
+    assert recall >= 0.7 and precision >= 0.7, (recall, precision)
+    assert report["label_noise"].severity == "warning"
+
+
+def test_label_noise_synthetic_probabilities():
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.95, 0.05]])
+    (finding,) = check_label_noise(proba, np.array([0, 0, 1, 1]), np.array(["a", "b"]))
+    assert finding.indices == [3]
+    assert finding.evidence["given -> suggested"] == {"b -> a": 1}
+
+
+def test_training_checks_from_histories():
+    falling = {"loss": [2.0, 1.0, 0.5, 0.3]}
+    assert check_training([falling] * 3, 0.99, 0.98, 10) == []
+    (over,) = check_training([falling], 1.0, 0.7, 10)
+    assert over.code == "overfitting"
+    nan = {"loss": [2.3, 40.0, float("nan")]}
+    assert check_training([nan], 0.1, 0.1, 10)[-1].code == "learning_rate_too_high"
+    flat = {"loss": [2.31, 2.305, 2.30, 2.298]}
+    codes = [f.code for f in check_training([flat], 0.12, 0.11, 10)]
+    assert codes == ["underfitting", "learning_rate_too_low"]
+
+
+@pytest.mark.parametrize(
+    "learning_rate, code",
+    [(1.0, "learning_rate_too_high"), (1e-6, "learning_rate_too_low")],
+)
+def test_learning_rate_of_a_real_cnn(digits, learning_rate, code):
+    X, y = digits
+    cnn = DropoutCNN(
+        optimizer="sgd",
+        learning_rate=learning_rate,
+        epochs=8,
+        early_stopping=False,
+        random_state=0,
+    )
+    report = diagnose(X, y, cnn, checks="training", cv=2, random_state=0)
+    assert report.has(code), report.summary()
+    other = {"learning_rate_too_high", "learning_rate_too_low"} - {code}
+    assert not report.has(other.pop())
+
+
+def test_majority_class_collapse(digits):
+    from sklearn.dummy import DummyClassifier
+
+    X, y = digits
+    report = diagnose(X.reshape(len(X), -1), y, DummyClassifier(), checks="training")
+    assert report["majority_class_collapse"].severity == "error"
+
+
+@pytest.mark.slow
+def test_a_sound_cnn_on_clean_digits_raises_no_alarm(digits):
+    X, y = digits
+    report = diagnose(X, y, DropoutCNN(random_state=0), random_state=0)
+    assert report.checks_run == ["data", "labels", "training"]
+    assert report.ok, report.summary()
+
+
+def test_report_serialises_and_renders(clean):
+    data = json.loads(clean.to_json())
+    assert data["ok"] is True and data["findings"][0]["code"] == "unnormalized_input"
+    assert "<table>" in clean._repr_html_()
+    assert "unnormalized_input" in repr(clean)
+    with pytest.raises(ValueError, match="Unknown finding code"):
+        clean.has("blury_images")
+
+
+def test_every_code_is_documented():
+    assert all(text.endswith(".") for text in CODES.values())
+    with pytest.raises(ValueError, match="Unknown finding code"):
+        Finding("nonsense", "info", "x")
+    report = Diagnosis(
+        [Finding("dark_images", "info", "a"), Finding("label_noise", "error", "b")],
+        ["data"],
+    )
+    assert [f.severity for f in report.findings] == ["error", "info"]
+
+
+def test_bad_arguments_get_clear_errors(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="one label per image"):
+        diagnose(X, y[:10])
+    with pytest.raises(ValueError, match="checks names"):
+        diagnose(X, y, checks=["data", "pixels"])
+    with pytest.raises(ValueError, match="X_test images have shape"):
+        diagnose(X, y, X_test=np.zeros((3, 4, 4, 1)), checks="data")
+
+
+def test_quality_check_alone_is_relative(digits):
+    X, _ = digits
+    assert check_image_quality(X * 0.25) == []  # a dim dataset is not "dark"

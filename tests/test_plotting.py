@@ -1,0 +1,84 @@
+"""lr_find and the plots: they run on a fitted CNN and draw what they say."""
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from cnnfix import (
+    DropoutCNN,
+    diagnose,
+    lr_find,
+    plot_confusion_matrix,
+    plot_feature_maps,
+    plot_history,
+)
+
+from .conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def fitted(small_digits):
+    return DropoutCNN(**TINY, validation_split=0.2).fit(*small_digits)
+
+
+def test_lr_find_sweeps_and_suggests(small_digits):
+    X, y = small_digits
+    estimator = DropoutCNN(**TINY)
+    result = lr_find(estimator, X, y, num_steps=40, end_lr=1.0)
+    lrs = result.learning_rates
+    assert np.all(np.diff(lrs) > 0) and lrs[0] == pytest.approx(1e-7)
+    assert len(result.losses) == len(lrs) <= 40
+    assert lrs[0] <= result.suggestion <= lrs[-1]
+    assert estimator.callbacks is None  # the estimator passed in is untouched
+    assert result.plot().get_xscale() == "log"
+
+
+def test_lr_find_stops_when_the_loss_diverges(small_digits):
+    X, y = small_digits
+    result = lr_find(DropoutCNN(**TINY), X, y, num_steps=300, end_lr=1e4)
+    assert len(result.losses) < 300  # stopped early
+    assert result.suggestion < 10
+
+
+def test_lr_find_needs_a_dropout_cnn(small_digits):
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(TypeError, match="needs a DropoutCNN"):
+        lr_find(LogisticRegression(), *small_digits)
+
+
+def test_plot_history(fitted):
+    loss_ax, accuracy_ax = plot_history(fitted)
+    assert accuracy_ax.get_title() == "accuracy"
+    assert len(loss_ax.lines) == 2  # training and validation
+    np.testing.assert_allclose(loss_ax.lines[0].get_ydata(), fitted.history_["loss"])
+
+
+def test_plot_confusion_matrix(fitted, small_digits):
+    display = plot_confusion_matrix(fitted, *small_digits)
+    assert display.confusion_matrix.shape == (3, 3)
+    np.testing.assert_allclose(display.confusion_matrix.sum(axis=1), 1.0)
+
+
+def test_plot_feature_maps(fitted, small_digits):
+    X, _ = small_digits
+    fig = plot_feature_maps(fitted, X[0], max_channels=4)
+    assert len(fig.axes) == 1 * 5  # one conv layer: the input and 4 channels
+
+
+def test_plot_diagnosis(digits):
+    X, y = digits
+    X = X.copy()
+    X[:30] *= 0.25
+    fig = diagnose(X, y, checks="data").plot(X)
+    titles = [sub._suptitle.get_text() for sub in fig.subfigs if sub._suptitle]
+    assert any(t.startswith("dark_images") for t in titles)
+
+
+def test_plots_refuse_unfitted_estimators():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        plot_history(DropoutCNN())
