@@ -1,5 +1,6 @@
 """TunedCNNClassifier: search spaces, tuners, disk, refit, silence, pickling."""
 
+import gc
 import os
 import pickle
 import subprocess
@@ -103,10 +104,14 @@ def test_unknown_names_list_the_valid_ones(small_digits):
         )
 
 
-def test_callable_space(small_digits):
-    X, y = small_digits
+def _dense_build(log=None):
+    """A search space of its own: a dense network with 8 or 16 units. With
+    ``log``, each build appends the id of the process building it."""
 
     def build(hp):
+        if log is not None:
+            with open(log, "a") as f:
+                f.write(f"{os.getpid()}\n")
         model = keras.Sequential(
             [
                 keras.Input((8, 8, 1)),
@@ -118,7 +123,12 @@ def test_callable_space(small_digits):
         model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
 
-    clf = TunedCNNClassifier(**{**QUICK, "search_space": build}).fit(X, y)
+    return build
+
+
+def test_callable_space(small_digits):
+    X, y = small_digits
+    clf = TunedCNNClassifier(**{**QUICK, "search_space": _dense_build()}).fit(X, y)
     assert set(clf.best_params_) == {"units"}
     assert clf.predict_proba(X).shape == (len(X), 3)
 
@@ -197,32 +207,12 @@ def test_verbose_2_shows_keras_tuners_report_from_the_worker(small_digits, capsy
     assert "Trial 1 Complete" in out and "Best val_accuracy So Far" in out
 
 
-def _recording_build(path):
-    """A search space that appends the id of the process building each model."""
-
-    def build(hp):
-        with open(path, "a") as f:
-            f.write(f"{os.getpid()}\n")
-        model = keras.Sequential(
-            [
-                keras.Input((8, 8, 1)),
-                keras.layers.Flatten(),
-                keras.layers.Dense(hp.Choice("units", [8, 16]), activation="relu"),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        )
-        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
-
-    return build
-
-
 @pytest.mark.parametrize("isolate", ["auto", False])
 def test_search_runs_in_a_worker_and_refit_here(small_digits, tmp_path, isolate):
     X, y = small_digits
     log = tmp_path / "pids"
     clf = TunedCNNClassifier(
-        **{**QUICK, "search_space": _recording_build(log)}, isolate_search=isolate
+        **{**QUICK, "search_space": _dense_build(log)}, isolate_search=isolate
     ).fit(X, y)
     *search, refit = [int(pid) for pid in log.read_text().split()]
     assert refit == os.getpid()  # the refit model lives in this process
@@ -357,3 +347,25 @@ def test_distributed_search_with_a_chief_and_two_workers(tmp_path):
     assert len(list(project.glob("trial_*/trial.json"))) == 4
     # Each worker saves its own tuner state once it has run trials.
     assert (project / "tuner0.json").exists() and (project / "tuner1.json").exists()
+
+
+def _rss_mb():
+    with open("/proc/self/status") as f:
+        return int(next(ln for ln in f if ln.startswith("VmRSS")).split()[1]) / 1024
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+def test_repeated_fits_do_not_grow_memory(small_digits):
+    """Searches run in worker processes that exit: over 3 fits this process
+    keeps only the refit models (in one process keras-tuner grows ~60 MB per
+    search of this size; see docs/benchmarks.md)."""
+    X, y = small_digits
+    settings = {**QUICK, "max_trials": 4, "search_space": DEFAULT_SEARCH_SPACE}
+    TunedCNNClassifier(**settings).fit(X, y)  # starts the worker server once
+    gc.collect()
+    before = _rss_mb()
+    for _ in range(3):
+        TunedCNNClassifier(**settings).fit(X, y)
+    gc.collect()
+    assert _rss_mb() - before < 30

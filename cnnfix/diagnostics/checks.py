@@ -373,14 +373,12 @@ def image_statistics(X):
     return {"p5": p5, "p95": p95, "std": std, "sharpness": sharpness}
 
 
-def _quality_finding(code, flagged, score, title, suggestion, evidence):
+def _quality_finding(code, flagged, order, title, suggestion, evidence):
+    """A finding for the ``flagged`` images, most extreme (lowest ``order``)
+    first."""
     n = len(flagged)
     rows = np.flatnonzero(flagged)
-    rows = (
-        rows[np.argsort(score[rows])]
-        if code != "bright_images"
-        else rows[np.argsort(-score[rows])]
-    )
+    rows = rows[np.argsort(order[rows])]
     return Finding(
         code,
         "warning" if len(rows) / n >= WARN_FRACTION else "info",
@@ -394,66 +392,52 @@ def _quality_finding(code, flagged, score, title, suggestion, evidence):
 def check_image_quality(X, stats=None):
     """Dark, bright, blank and blurry images, relative to the dataset."""
     s = image_statistics(X) if stats is None else stats
-    findings = []
-    std_median = float(np.median(s["std"]))
-    blank = s["std"] < 0.1 * std_median
-    if blank.any():
-        findings.append(
-            _quality_finding(
-                "low_information_images",
-                blank,
-                s["std"],
-                "{n} images ({share:.1%}) are (nearly) blank.",
-                "Drop them, or check how they were captured: "
-                "keep = X.std(axis=(1, 2, 3)) > 0; X, y = X[keep], y[keep]",
-                {"std_threshold": 0.1 * std_median},
-            )
-        )
-    p95_median = float(np.median(s["p95"]))
-    dark = (s["p95"] < 0.35 * p95_median) & ~blank
-    if dark.any():
-        findings.append(
-            _quality_finding(
-                "dark_images",
-                dark,
-                s["p95"],
-                "{n} images ({share:.1%}) are much darker than the rest.",
-                "Normalise each image's contrast, or train with brightness "
-                "augmentation: DropoutCNN(augmentation='standard')",
-                {"p95_threshold": 0.35 * p95_median},
-            )
-        )
+    blank_threshold = 0.1 * float(np.median(s["std"]))
+    blank = s["std"] < blank_threshold
+    dark_threshold = 0.35 * float(np.median(s["p95"]))
     p5_median = float(np.median(s["p5"]))
     bright_threshold = p5_median + 0.5 * (1 - p5_median)
-    bright = (s["p5"] > bright_threshold) & ~blank
-    if bright.any():
-        findings.append(
-            _quality_finding(
-                "bright_images",
-                bright,
-                s["p5"],
-                "{n} images ({share:.1%}) are much brighter (washed out) than "
-                "the rest.",
-                "Normalise each image's contrast, or train with brightness "
-                "augmentation: DropoutCNN(augmentation='standard')",
-                {"p5_threshold": bright_threshold},
-            )
-        )
     sharp = s["sharpness"]
-    if np.isfinite(sharp).all():
-        sharp_median = float(np.median(sharp[~blank])) if (~blank).any() else 0.0
-        blurry = (sharp < 0.5 * sharp_median) & ~blank
-        if blurry.any():
-            findings.append(
-                _quality_finding(
-                    "blurry_images",
-                    blurry,
-                    sharp,
-                    "{n} images ({share:.1%}) are much blurrier than the rest.",
-                    "Drop or recapture them; if test images are blurry too, "
-                    "train with blur-like augmentation (zoom): "
-                    "DropoutCNN(augmentation='standard')",
-                    {"sharpness_threshold": 0.5 * sharp_median},
-                )
-            )
-    return findings
+    measurable = np.isfinite(sharp).all() and (~blank).any()
+    blur_threshold = 0.5 * float(np.median(sharp[~blank])) if measurable else 0.0
+    contrast_fix = (
+        "Normalise each image's contrast, or train with brightness "
+        "augmentation: DropoutCNN(augmentation='standard')"
+    )
+    rules = [
+        (
+            "low_information_images",
+            blank,
+            s["std"],
+            "{n} images ({share:.1%}) are (nearly) blank.",
+            "Drop them, or check how they were captured: "
+            "keep = X.std(axis=(1, 2, 3)) > 0; X, y = X[keep], y[keep]",
+            {"std_threshold": blank_threshold},
+        ),
+        (
+            "dark_images",
+            (s["p95"] < dark_threshold) & ~blank,
+            s["p95"],
+            "{n} images ({share:.1%}) are much darker than the rest.",
+            contrast_fix,
+            {"p95_threshold": dark_threshold},
+        ),
+        (
+            "bright_images",
+            (s["p5"] > bright_threshold) & ~blank,
+            -s["p5"],
+            "{n} images ({share:.1%}) are much brighter (washed out) than the rest.",
+            contrast_fix,
+            {"p5_threshold": bright_threshold},
+        ),
+        (
+            "blurry_images",
+            (sharp < blur_threshold) & ~blank if measurable else np.zeros_like(blank),
+            sharp,
+            "{n} images ({share:.1%}) are much blurrier than the rest.",
+            "Drop or recapture them; if test images are blurry too, train with "
+            "zoom augmentation: DropoutCNN(augmentation='standard')",
+            {"sharpness_threshold": blur_threshold},
+        ),
+    ]
+    return [_quality_finding(*rule) for rule in rules if rule[1].any()]

@@ -22,7 +22,8 @@ class LRFinderResult:
     losses : ndarray
         The training loss at each step, smoothed (exponential moving average).
     suggestion : float
-        A learning rate to train with: where the smoothed loss falls fastest.
+        A learning rate to train with: where the smoothed loss falls fastest
+        (NaN when too few steps ran to tell).
     """
 
     learning_rates: np.ndarray
@@ -70,7 +71,7 @@ def lr_find(
     the previous one. The test stops early once the smoothed loss exceeds
     ``diverge`` times its minimum. The suggestion is the learning rate where
     the smoothed loss falls fastest (steepest negative slope against log
-    learning rate) before its minimum.
+    learning rate) before its minimum, after the first tenth of the steps.
 
     Parameters
     ----------
@@ -156,13 +157,14 @@ def lr_find(
 
 
 def _suggest(learning_rates, losses):
-    """The learning rate of the steepest fall of the loss before its minimum."""
+    """The learning rate of the steepest fall of the loss before its minimum,
+    skipping the first tenth of the steps (the moving average settling)."""
     finite = np.isfinite(losses)
     lr, loss = learning_rates[finite], losses[finite]
-    if len(loss) < 3:
-        return float(lr[0]) if len(lr) else float("nan")
-    end = int(np.argmin(loss)) + 1
+    skip = len(loss) // 10
+    lr, loss = lr[skip:], loss[skip:]
+    end = int(np.argmin(loss)) + 1 if len(loss) else 0
     if end < 3:
-        return float(lr[0])
+        return float(lr[0]) if len(lr) else float("nan")
     slope = np.gradient(loss[:end], np.log(lr[:end]))
     return float(lr[int(np.argmin(slope))])
