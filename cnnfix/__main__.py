@@ -1,38 +1,149 @@
-"""Command line: ``python -m cnnfix demo`` trains DropoutCNN on the digits."""
+"""Command line: ``python -m cnnfix demo`` diagnoses and fixes a damaged
+digits dataset; ``python -m cnnfix diagnose`` reports on an .npz file."""
 
 import argparse
 import sys
 import time
 
+import numpy as np
 
-def demo(args):
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+def damaged_digits(random_state=0, minority_share=0.15, noise=0.08):
+    """Digits split 75/25, with the training part made imbalanced (classes
+    5-9 keep ``minority_share`` of their images) and noisy (``noise`` of the
+    remaining labels flipped to another class). The test part stays clean."""
     from sklearn.model_selection import train_test_split
 
-    from . import DropoutCNN
     from .datasets import load_digit_images
 
     X, y = load_digit_images()
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, stratify=y, random_state=args.random_state
+        X, y, test_size=0.25, stratify=y, random_state=random_state
     )
-    print(
-        f"cnnfix demo: DropoutCNN on scikit-learn's digits "
-        f"({len(X_train)} training, {len(X_test)} test images of 8x8 pixels)"
-    )
-    clf = DropoutCNN(
-        epochs=args.epochs,
-        random_state=args.random_state,
-        verbose=0 if args.quiet else 2,
-    )
+    rng = np.random.default_rng(random_state)
+    keep = (y_train < 5) | (rng.random(len(y_train)) < minority_share)
+    X_train, y_train = X_train[keep], y_train[keep].copy()
+    flipped = rng.choice(len(y_train), int(noise * len(y_train)), replace=False)
+    y_train[flipped] = (y_train[flipped] + rng.integers(1, 10, len(flipped))) % 10
+    return X_train, X_test, y_train, y_test, flipped
+
+
+def apply_fixes(report, X, y, estimator):
+    """The fixes a Diagnosis suggests, applied: drop suspected mislabelled
+    samples and exact copies, balance the classes. Returns the new (X, y,
+    estimator) and a line per fix."""
+    from sklearn.base import clone
+
+    from .balance import ClassBalancer
+
+    drop, done = set(), []
+    for code in ("label_noise", "exact_duplicates", "conflicting_labels"):
+        if report.has(code) and report[code].severity != "info":
+            drop |= set(report[code].indices)
+            done.append(f"dropped {len(report[code].indices)} samples ({code})")
+    keep = np.setdiff1d(np.arange(len(X)), sorted(drop))
+    estimator = clone(estimator)
+    if report.has("class_imbalance"):
+        estimator.set_params(balancer=ClassBalancer(random_state=0))
+        done.append("balanced the classes: balancer=ClassBalancer()")
+    return X[keep], y[keep], estimator, done
+
+
+def _quiet_tensorflow():
+    """The command line owns its process: drop TensorFlow's Python-side
+    warnings (tf.function retracing notes when many models predict)."""
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def demo(args):
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    from . import DropoutCNN, diagnose
+
+    _quiet_tensorflow()
+
     start = time.perf_counter()
-    clf.fit(X_train, y_train)
-    seconds = time.perf_counter() - start
-    y_pred = clf.predict(X_test)
-    print(f"trained {clf.n_epochs_} epochs in {seconds:.1f} s (early stopping)")
-    print(f"test accuracy:          {accuracy_score(y_test, y_pred):.4f}")
-    print(f"test balanced accuracy: {balanced_accuracy_score(y_test, y_pred):.4f}")
+    X_train, X_test, y_train, y_test, flipped = damaged_digits(args.random_state)
+
+    def step(message):
+        print(f"[{time.perf_counter() - start:5.1f} s] {message}", flush=True)
+
+    def evaluate(clf):
+        y_pred = clf.predict(X_test)
+        return accuracy_score(y_test, y_pred), balanced_accuracy_score(y_test, y_pred)
+
+    counts = np.bincount(y_train, minlength=10)
+    print(
+        "cnnfix demo: scikit-learn's digits, training part damaged: classes 5-9 "
+        f"kept at ~15% (counts {counts.tolist()}), {len(flipped)} labels "
+        f"({len(flipped) / len(y_train):.0%}) flipped; {len(X_test)} clean test "
+        "images.\n"
+    )
+    cnn = DropoutCNN(epochs=args.epochs, random_state=args.random_state)
+    step("1/4 training DropoutCNN on the damaged data")
+    before = evaluate(clone(cnn).fit(X_train, y_train))
+    step(f"    accuracy {before[0]:.4f}, balanced accuracy {before[1]:.4f}")
+    step(f"2/4 diagnosing ({args.cv} cross-validation fits)")
+    report = diagnose(
+        X_train,
+        y_train,
+        cnn,
+        cv=args.cv,
+        random_state=args.random_state,
+        verbose=1,
+    )
+    print("\n" + report.summary() + "\n")
+    if report.has("label_noise"):
+        found = set(report["label_noise"].indices) & set(flipped.tolist())
+        step(
+            f"    of the {len(flipped)} flipped labels, {len(found)} are among "
+            f"the {len(report['label_noise'].indices)} flagged"
+        )
+    step("3/4 applying the fixes")
+    X_fixed, y_fixed, fixed, done = apply_fixes(report, X_train, y_train, cnn)
+    for line in done or ["nothing to fix"]:
+        print(f"    - {line}")
+    step("4/4 training the fixed model")
+    after = evaluate(fixed.fit(X_fixed, y_fixed))
+    print(
+        "\n                   before   after\n"
+        f"accuracy           {before[0]:.4f}   {after[0]:.4f}\n"
+        f"balanced accuracy  {before[1]:.4f}   {after[1]:.4f}"
+    )
+    step("done")
     return 0
+
+
+def diagnose_file(args):
+    from . import diagnose
+
+    _quiet_tensorflow()
+
+    with np.load(args.path) as data:
+        missing = {"X", "y"} - set(data.files)
+        if missing:
+            print(
+                f"{args.path} has arrays {data.files}; expected 'X' (images) and "
+                "'y' (labels), and optionally 'X_test'.",
+                file=sys.stderr,
+            )
+            return 2
+        X, y = data["X"], data["y"]
+        X_test = data["X_test"] if "X_test" in data.files else None
+    report = diagnose(
+        X,
+        y,
+        X_test=X_test,
+        checks=args.checks,
+        cv=args.cv,
+        random_state=args.random_state,
+        verbose=1,
+    )
+    print(report.to_json(indent=2) if args.json else report.summary())
+    return 0 if report.ok else 1
 
 
 def main(argv=None):
@@ -42,14 +153,32 @@ def main(argv=None):
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser(
-        "demo", help="train DropoutCNN on the built-in digits and print test accuracy"
+        "demo",
+        help="damage the built-in digits (imbalance, label noise), diagnose, "
+        "fix, and print accuracy before and after",
     )
     p.add_argument(
-        "--epochs", type=int, default=100, help="maximum epochs (default 100)"
+        "--epochs", type=int, default=100, help="maximum epochs per fit (default 100)"
     )
+    p.add_argument("--cv", type=int, default=3, help="diagnosis folds (default 3)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     p.set_defaults(run=demo)
+    p = commands.add_parser(
+        "diagnose",
+        help="report why accuracy may be low on images in an .npz file "
+        "(arrays X, y and optionally X_test); exit status 1 if warnings",
+    )
+    p.add_argument("path", help="an .npz file made with np.savez(path, X=..., y=...)")
+    p.add_argument(
+        "--checks",
+        default="all",
+        choices=["all", "data", "labels"],
+        help="which checks (default all: data and labels)",
+    )
+    p.add_argument("--cv", type=int, default=3, help="label-check folds (default 3)")
+    p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=diagnose_file)
     args = parser.parse_args(argv)
     return args.run(args)
 
