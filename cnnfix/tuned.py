@@ -13,6 +13,7 @@ import contextlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from numbers import Integral
@@ -335,6 +336,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
         keras = import_keras()
         keras.utils.set_random_seed(seed)
         hypermodel = self._hypermodel(normalization)
+        stdout = sys.stdout
+
+        def report(event):  # the progress bar prints past the silencing below
+            with contextlib.redirect_stdout(stdout):
+                emit(event)
+
         quiet = (
             contextlib.redirect_stdout(io.StringIO())
             if self.verbose < 2
@@ -342,7 +349,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         )
         with quiet, _no_optimizer_state_warning():
             tuner = self._make_tuner(
-                hypermodel, directory, validation is not None, emit
+                hypermodel, directory, validation is not None, report
             )
             tuner.search(
                 **train_data,

@@ -192,9 +192,11 @@ def test_verbose_0_prints_nothing(small_digits, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_verbose_1_shows_a_progress_bar_over_trials(small_digits, capsys):
+@pytest.mark.parametrize("isolate", ["auto", False])
+def test_verbose_1_shows_a_progress_bar_over_trials(small_digits, capsys, isolate):
     X, y = small_digits
-    TunedCNNClassifier(**{**QUICK, "max_trials": 2}, verbose=1).fit(X, y)
+    settings = {**QUICK, "max_trials": 2, "isolate_search": isolate}
+    TunedCNNClassifier(**settings, verbose=1).fit(X, y)
     out = capsys.readouterr().out
     assert "2/2" in out and "best_val_accuracy" in out
     assert "Trial 1 Complete" not in out  # keras-tuner's own report is verbose=2
