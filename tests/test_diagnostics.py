@@ -229,3 +229,45 @@ def test_bad_arguments_get_clear_errors(digits):
 def test_quality_check_alone_is_relative(digits):
     X, _ = digits
     assert check_image_quality(X * 0.25) == []  # a dim dataset is not "dark"
+
+
+def test_overfitting_of_a_real_cnn(digits):
+    """No dropout, no early stopping, 150 images: the CNN memorises."""
+    X, y = digits
+    cnn = DropoutCNN(
+        dropout=0.0,
+        early_stopping=False,
+        validation_split=0.0,
+        epochs=60,
+        random_state=0,
+    )
+    report = diagnose(X[:150], y[:150], cnn, checks="training", cv=2, random_state=0)
+    finding = report["overfitting"]
+    assert finding.evidence["train_accuracy"] > 0.95
+    assert finding.evidence["gap"] > 0.1
+
+
+def test_underfitting_of_a_real_cnn(digits):
+    """One filter, no hidden layer, heavy dropout, two epochs."""
+    X, y = digits
+    cnn = DropoutCNN(
+        conv_filters=(1,),
+        dense_units=None,
+        dropout=0.9,
+        epochs=2,
+        early_stopping=False,
+        random_state=0,
+    )
+    report = diagnose(X, y, cnn, checks="training", cv=2, random_state=0)
+    assert report.has("underfitting"), report.summary()
+    assert report["underfitting"].evidence["train_accuracy"] < 0.8
+    assert not report.has("overfitting")
+
+
+def test_collapse_of_a_real_cnn(digits):
+    """A class weight 1000x the others makes the CNN predict that class."""
+    X, y = digits
+    cnn = DropoutCNN(class_weight={3: 1000.0}, epochs=3, random_state=0)
+    report = diagnose(X, y, cnn, checks="training", cv=2, random_state=0)
+    finding = report["majority_class_collapse"]
+    assert finding.evidence["predicted_class"] == "3"
