@@ -88,6 +88,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
             the best trial's own model.
         distribution_strategy : tf.distribute.Strategy or None, default=None
             Passed to keras-tuner for multi-device training of each trial.
+        keep_checkpoints : bool, default=False
+            Keep each trial's best weights (``trial_*/checkpoint.weights.h5``)
+            in ``directory`` after the search; by default they are deleted once
+            it ends, and the trial records (scores, values) stay. Hyperband
+            needs them only while the search runs.
         isolate_search : "auto" or bool, default="auto"
             Run the search in a fresh worker process, which returns the memory
             Keras and keras-tuner leave behind (tens of MB per search) when it
@@ -145,6 +150,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         "refit": ["boolean"],
         "distribution_strategy": [None, HasMethods(["scope"])],
         "isolate_search": [StrOptions({"auto"}), "boolean"],
+        "keep_checkpoints": ["boolean"],
     }
 
     def __init__(
@@ -162,6 +168,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         refit=True,
         distribution_strategy=None,
         isolate_search="auto",
+        keep_checkpoints=False,
         epochs=100,
         batch_size=32,
         optimizer="adam",
@@ -190,6 +197,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.refit = refit
         self.distribution_strategy = distribution_strategy
         self.isolate_search = isolate_search
+        self.keep_checkpoints = keep_checkpoints
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
@@ -374,6 +382,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
             if not self.refit:
                 outcome["model"] = _model_to_bytes(tuner.load_model(best))
                 outcome["history"] = _trial_history(best)
+        if not self.keep_checkpoints:  # the search is over: only its record stays
+            for path in Path(tuner.project_dir).glob("trial_*/checkpoint*"):
+                path.unlink()
         return outcome
 
     def _record_search(self, trials, best):

@@ -184,6 +184,14 @@ def test_directory_resume_and_overwrite(small_digits, tmp_path, capsys):
     assert resumed.search_results_["trial_id"][:2] == first.search_results_["trial_id"]
     fresh = TunedCNNClassifier(**settings, overwrite=True).fit(X, y)
     assert fresh.n_trials_ == 2
+    assert len(list(tmp_path.glob("search/trial_*/trial.json"))) == 2
+    assert list(tmp_path.glob("search/trial_*/checkpoint*")) == []
+
+
+def test_checkpoints_are_kept_only_when_asked(small_digits, tmp_path):
+    X, y = small_digits
+    TunedCNNClassifier(**QUICK, directory=tmp_path, keep_checkpoints=True).fit(X, y)
+    assert len(list(tmp_path.glob("search/trial_*/checkpoint.weights.h5"))) == 1
 
 
 def test_verbose_0_prints_nothing(small_digits, capsys):
