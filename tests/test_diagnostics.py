@@ -276,3 +276,15 @@ def test_collapse_of_a_real_cnn(digits):
     report = diagnose(X, y, cnn, checks="training", cv=2, random_state=0)
     finding = report["majority_class_collapse"]
     assert finding.evidence["predicted_class"] == "3"
+
+
+def test_a_pipeline_is_diagnosed_through_its_final_cnn(digits):
+    from cnnfix import ClassBalancer, make_pipeline
+
+    X, y = digits
+    pipe = make_pipeline(
+        ClassBalancer(random_state=0), DropoutCNN(epochs=2, random_state=0)
+    )
+    report = diagnose(X, y, pipe, checks=["data", "training"], cv=2, random_state=0)
+    assert report["unnormalized_input"].severity == "info"  # the CNN normalises
+    assert len(report.details["histories"]) == 2  # loss curves of the CNN

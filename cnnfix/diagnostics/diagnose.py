@@ -156,8 +156,8 @@ def diagnose(
     if "data" in groups:
         start = time.perf_counter()
         findings += check_invalid_values(X)
-        normalizes = (
-            True if estimator is None else bool(getattr(estimator, "normalize", False))
+        normalizes = estimator is None or bool(
+            getattr(_final_step(estimator), "normalize", False)
         )
         findings += check_scale(X, normalizes)
         findings += check_class_balance(y)
@@ -209,6 +209,12 @@ def diagnose(
     return Diagnosis(findings, run, details)
 
 
+def _final_step(estimator):
+    """The model at the end of a Pipeline (or the estimator itself)."""
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
+
+
 def _why_not_train(X, y_encoded, cv):
     if not np.isfinite(X).all():
         return "X has NaN or infinite values (see invalid_values)"
@@ -244,8 +250,8 @@ def _cross_fit(model, X, y, classes, cv, random_state, verbose):
             predicted[test] = fitted.predict(X[test])
         train_scores.append(float(np.mean(fitted.predict(X[train]) == y[train])))
         test_scores.append(float(np.mean(predicted[test] == y[test])))
-        if getattr(fitted, "history_", None):
-            histories.append(fitted.history_)
+        if getattr(_final_step(fitted), "history_", None):
+            histories.append(_final_step(fitted).history_)
         _log(
             verbose,
             f"fit {i + 1}/{cv}: held-out accuracy {test_scores[-1]:.3f} "
