@@ -128,9 +128,16 @@ def run_in_worker(function, *args, on_event=None, quiet=False):
     below Python (TensorFlow's C++ logging).
     The worker is killed if this process is interrupted.
     """
+    try:
+        payload = cloudpickle.dumps((function, args))
+    except Exception as exc:
+        raise TypeError(
+            f"Cannot send the work to a worker process: {exc}. Something passed "
+            "in (a callback, a search space) cannot be pickled; make it "
+            "picklable, or run in this process (isolate_search=False)."
+        ) from exc
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
-    payload = cloudpickle.dumps((function, args))
     process = context.Process(
         target=_main,
         args=(sender, payload, dict(os.environ), os.getcwd(), quiet),

@@ -20,7 +20,6 @@ from numbers import Integral
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
@@ -313,7 +312,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         try:
             if self._isolated():
                 # A fresh copy travels: not the previous fit's model.
-                searcher = clone(self)
+                searcher = type(self)(**self.get_params(deep=False))
                 searcher.image_shape_ = self.image_shape_
                 searcher.n_classes_ = self.n_classes_
                 outcome = run_in_worker(

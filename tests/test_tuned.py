@@ -245,6 +245,20 @@ def test_a_dying_worker_gives_a_clear_error(small_digits, tmp_path, monkeypatch)
     assert not hasattr(clf, "model_")
 
 
+def test_an_unpicklable_callback_gets_a_clear_error(small_digits):
+    import threading
+
+    X, y = small_digits
+
+    class Locked(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.lock = threading.Lock()
+
+    with pytest.raises(TypeError, match=r"cannot be pickled.*isolate_search=False"):
+        TunedCNNClassifier(**QUICK, callbacks=[Locked()]).fit(X, y)
+
+
 def test_isolation_and_a_distribution_strategy_conflict(small_digits):
     import tensorflow as tf
 
