@@ -13,7 +13,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-__all__ = ["check_sample_weight", "infer_image_shape", "validate_images"]
+__all__ = [
+    "as_images",
+    "check_sample_weight",
+    "infer_image_shape",
+    "validate_images",
+]
 
 
 def infer_image_shape(n_features, image_shape=None):

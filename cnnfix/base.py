@@ -180,6 +180,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         with _seeded(seed):
             model, history = self._fit_keras(train_data, validation, normalization)
         if model is None:  # a distributed search worker; the chief has the model
+            for name in ("model_", "history_", "n_epochs_"):
+                self.__dict__.pop(name, None)  # not a previous fit's
             return self
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
