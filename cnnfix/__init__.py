@@ -9,6 +9,7 @@ from .balance import ClassBalancer, make_pipeline
 from .base import BaseCNNClassifier
 from .diagnostics import Diagnosis, Finding, diagnose, lr_find
 from .dropout import DropoutCNN
+from .persistence import load
 from .plotting import (
     plot_confusion_matrix,
     plot_feature_maps,
@@ -29,6 +30,7 @@ __all__ = [
     "build_cnn",
     "compile_cnn",
     "diagnose",
+    "load",
     "lr_find",
     "make_pipeline",
     "plot_confusion_matrix",

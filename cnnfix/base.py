@@ -336,6 +336,15 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     # -- scikit-learn and pickle protocols -----------------------------------
 
+    def save(self, path):
+        """Write this fitted estimator to a ``.keras`` file: Keras's format,
+        with the labels, image shape, history and parameters alongside.
+        Read it back with :func:`cnnfix.load` (safe: nothing is unpickled).
+        See :mod:`cnnfix.persistence`."""
+        from .persistence import save
+
+        save(self, path)
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
 
