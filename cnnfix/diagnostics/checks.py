@@ -153,13 +153,25 @@ def check_class_balance(y):
 # -- duplicates --------------------------------------------------------------
 
 
+def _row_hashes(X):
+    """A 16-byte digest of each image's bytes (equal images, equal digests)."""
+    rows = np.ascontiguousarray(X.reshape(len(X), -1))
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows]
+
+
 def _exact_groups(X):
     """Groups (lists of indices, more than one each) of byte-identical images."""
-    rows = np.ascontiguousarray(X.reshape(len(X), -1))
     groups = defaultdict(list)
-    for i, row in enumerate(rows):
-        groups[hashlib.blake2b(row.tobytes(), digest_size=16).digest()].append(i)
+    for i, digest in enumerate(_row_hashes(X)):
+        groups[digest].append(i)
     return [g for g in groups.values() if len(g) > 1], groups
+
+
+def _near_threshold(nearest):
+    """NEAR_DUPLICATE_RATIO of the median positive nearest-neighbour
+    distance (0 when every image has an exact copy)."""
+    positive = nearest[nearest > 1e-6]
+    return NEAR_DUPLICATE_RATIO * float(np.median(positive)) if len(positive) else 0.0
 
 
 def _grey(X):
@@ -206,11 +218,9 @@ def _near_pairs(X, exact_of):
     neighbour = tree.query(reduced, k=2, return_distance=False)[:, 1]
     # Distances on the full thumbnails (reduced ones are never larger, so
     # the radius search below misses no pair).
-    nearest = np.linalg.norm(thumbs - thumbs[neighbour], axis=1)
-    positive = nearest[nearest > 1e-6]
-    if not len(positive):
+    threshold = _near_threshold(np.linalg.norm(thumbs - thumbs[neighbour], axis=1))
+    if not threshold:
         return [], 0.0
-    threshold = NEAR_DUPLICATE_RATIO * float(np.median(positive))
     candidates = np.flatnonzero(
         np.linalg.norm(reduced - reduced[neighbour], axis=1) < threshold
     )
@@ -300,30 +310,16 @@ def check_duplicates(X, y, near=True):
 
 def check_leakage(X, X_test):
     """Test images found (exactly or nearly) in the training images."""
-    train_hashes = {
-        hashlib.blake2b(r.tobytes(), digest_size=16).digest()
-        for r in np.ascontiguousarray(X.reshape(len(X), -1))
-    }
-    test_rows = np.ascontiguousarray(X_test.reshape(len(X_test), -1))
-    exact = np.array(
-        [
-            hashlib.blake2b(r.tobytes(), digest_size=16).digest() in train_hashes
-            for r in test_rows
-        ],
-        dtype=bool,
-    )
-    # Near copies: a test thumbnail closer to a training one than
-    # NEAR_DUPLICATE_RATIO of the training set's median nearest distance.
+    train_hashes = set(_row_hashes(X))
+    exact = np.array([h in train_hashes for h in _row_hashes(X_test)], dtype=bool)
+    # Near copies: a test thumbnail closer to a training one than the
+    # training set's own near-duplicate threshold (from a sample of 2,000).
     from sklearn.neighbors import NearestNeighbors
 
-    thumbs = thumbnails(np.concatenate([X, X_test]))
-    train_t, test_t = thumbs[: len(X)], thumbs[len(X) :]
+    train_t, test_t = thumbnails(X), thumbnails(X_test)
     index = NearestNeighbors(n_neighbors=2).fit(train_t)
     sample = train_t[np.random.default_rng(0).permutation(len(X))[:2000]]
-    own = index.kneighbors(sample)[0][:, 1]
-    threshold = NEAR_DUPLICATE_RATIO * float(
-        np.median(own[own > 1e-6] if (own > 1e-6).any() else [0])
-    )
+    threshold = _near_threshold(index.kneighbors(sample)[0][:, 1])
     nearest = index.kneighbors(test_t, n_neighbors=1)[0][:, 0]
     leaked = exact | (nearest < threshold)
     if not leaked.any():
