@@ -69,6 +69,7 @@ def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None)
                 f"fit); got X with per-image shape {sample_shape}. Resize the "
                 "images to the training size, or refit on images of this size."
             )
+    _check_numeric(X)
     out = validate_data(estimator, X, y, reset=reset, dtype=np.float32)
     X, y = (out, None) if isinstance(y, str) else out
     if reset:
@@ -84,6 +85,13 @@ def _flatten(X):
     if not hasattr(X, "shape"):  # lists of images; DataFrames and sparse keep theirs
         X = np.asarray(X)
     shape = tuple(X.shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"Expected images of shape (n, height, width, channels); got X with "
+            f"{len(shape)} dimension{'s' * (len(shape) != 1)}, shape {shape}. A "
+            "1-D X has one value per sample: pass images as (n, height, width, "
+            "channels) or (n, height, width), or flat rows as (n, n_features)."
+        )
     if len(shape) > 4:
         raise ValueError(
             f"Expected images of shape (n, height, width, channels); got X with "
@@ -96,10 +104,27 @@ def _flatten(X):
     return X, None
 
 
+def _check_numeric(X, name="X"):
+    """A clear error for string or object pixels that are not numbers."""
+    dtype = getattr(X, "dtype", None)
+    if dtype is None or dtype.kind not in "OUS":
+        return
+    try:
+        np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Expected numeric pixel values; got {name} with dtype {dtype} whose "
+            f"values are not all numbers ({error}). Decode the images into a "
+            "numeric array first, for example with np.asarray(images, "
+            "dtype=np.float32)."
+        ) from None
+
+
 def as_images(X, *, name="X"):
     """X as float32 images (n, h, w, c) without an estimator, NaN and inf
     allowed (diagnose reports them rather than refusing them)."""
     X, sample_shape = _flatten(X)
+    _check_numeric(X, name)
     X = check_array(X, dtype=np.float32, ensure_all_finite=False, input_name=name)
     return X.reshape((len(X), *(sample_shape or infer_image_shape(X.shape[1]))))
 

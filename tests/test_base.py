@@ -275,37 +275,6 @@ def test_failed_fit_keeps_the_previous_model(fitted, small_digits):
 
 
 @pytest.mark.parametrize(
-    "make_bad, error, message",
-    [
-        (
-            lambda X, y: (np.where(X > 0.5, np.nan, X), y),
-            ValueError,
-            "Input X contains NaN",
-        ),
-        (lambda X, y: (np.where(X > 0.5, np.inf, X), y), ValueError, "infinity"),
-        (lambda X, y: (X[:, 0, 0, 0], y), ValueError, "Expected 2D array, got 1D"),
-        (lambda X, y: (X[..., None, None], y), ValueError, "got X with 6 dimensions"),
-        (lambda X, y: (X, y[:-1]), ValueError, "inconsistent numbers of samples"),
-        (
-            lambda X, y: (X, np.zeros_like(y)),
-            ValueError,
-            r"at least 2 classes; got 1 class",
-        ),
-        (lambda X, y: (X[:0], y[:0]), ValueError, r"0 sample\(s\)"),
-        (lambda X, y: (X, y + 0.5), ValueError, "Unknown label type"),
-    ],
-)
-def test_bad_training_input_gets_a_cnnfix_error(small_digits, make_bad, error, message):
-    X, y = small_digits
-    X_bad, y_bad = make_bad(X, y)
-    X_copy, y_copy = X_bad.copy(), y_bad.copy()
-    with pytest.raises(error, match=message):
-        DropoutCNN(**TINY).fit(X_bad, y_bad)
-    np.testing.assert_array_equal(X_bad, X_copy)
-    np.testing.assert_array_equal(y_bad, y_copy)
-
-
-@pytest.mark.parametrize(
     "params, message",
     [
         (

@@ -59,7 +59,7 @@ def test_more_than_four_dimensions_is_rejected():
 
 
 def test_one_dimensional_input_is_rejected():
-    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+    with pytest.raises(ValueError, match=r"got X with 1 dimension, shape \(5,\)"):
         validate_images(Holder(), np.zeros(5), reset=True)
 
 

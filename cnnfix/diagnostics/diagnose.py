@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.multiclass import check_classification_targets
 
 from .._validation import as_images
 from .checks import (
@@ -59,7 +60,7 @@ def _log(verbose, message):
 
 @validate_params(
     {
-        "X": ["array-like"],
+        "X": ["array-like", "sparse matrix"],
         "y": ["array-like"],
         "estimator": [None, HasMethods(["fit", "predict"])],
         "X_test": [None, "array-like"],
@@ -147,6 +148,12 @@ def diagnose(
             f"Expected one label per image: y of shape ({len(X)},); got y with "
             f"shape {y.shape}. Pass a 1-D array of labels."
         )
+    check_classification_targets(y)
+    if len(np.unique(y)) < 2:
+        raise ValueError(
+            f"diagnose needs labels of at least 2 classes; got y with one class "
+            f"({y[0]!r}). Pass the labels of every class the classifier learns."
+        )
     findings, details, run = [], {}, []
     classes, y_encoded = np.unique(y, return_inverse=True)
     details["class_counts"] = {
@@ -219,8 +226,6 @@ def _why_not_train(X, y_encoded, cv):
     if not np.isfinite(X).all():
         return "X has NaN or infinite values (see invalid_values)"
     counts = np.bincount(y_encoded)
-    if len(counts) < 2:
-        return "y has a single class"
     if counts.min() < cv:
         return (
             f"the smallest class has {counts.min()} samples, fewer than cv={cv} folds"
