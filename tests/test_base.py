@@ -1,8 +1,5 @@
 """BaseCNNClassifier behaviour, exercised through DropoutCNN with tiny models."""
 
-import pickle
-
-import joblib
 import keras
 import numpy as np
 import pytest
@@ -232,46 +229,12 @@ def test_user_callbacks_run_every_epoch(small_digits):
     assert epochs == list(range(clf.n_epochs_))
 
 
-def test_pickle_and_joblib_round_trips(fitted, small_digits, tmp_path):
-    X, _ = small_digits
-    expected = fitted.predict_proba(X)
-    restored = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(restored.predict_proba(X), expected)
-    joblib.dump(fitted, tmp_path / "clf.joblib")
-    restored = joblib.load(tmp_path / "clf.joblib")
-    np.testing.assert_array_equal(restored.predict_proba(X), expected)
-    assert restored.history_ == fitted.history_
-    assert fitted.model_ is not restored.model_  # the original is untouched
-
-
 def test_clone_fitted_and_unfitted(fitted):
     for est in (fitted, DropoutCNN(dropout=0.2)):
         copy = clone(est)
         assert copy.get_params() == est.get_params()
         with pytest.raises(NotFittedError):
             check_is_fitted(copy)
-
-
-def test_failed_fit_keeps_the_previous_model(fitted, small_digits):
-    X, y = small_digits
-    clf = pickle.loads(pickle.dumps(fitted))
-    expected = clf.predict_proba(X)
-
-    class Boom(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            raise KeyboardInterrupt
-
-    clf.set_params(callbacks=[Boom()])
-    with pytest.raises(KeyboardInterrupt):
-        clf.fit(X[:, :4, :4], y)  # new shape: the old one must survive too
-    assert clf.image_shape_ == (8, 8, 1)
-    np.testing.assert_array_equal(clf.predict_proba(X), expected)
-
-    fresh = DropoutCNN(**TINY, callbacks=[Boom()])
-    with pytest.raises(KeyboardInterrupt):
-        fresh.fit(X, y)
-    with pytest.raises(NotFittedError):
-        check_is_fitted(fresh)
 
 
 @pytest.mark.parametrize(

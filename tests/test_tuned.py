@@ -2,7 +2,6 @@
 
 import gc
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -153,22 +152,6 @@ def test_nothing_is_left_on_disk(small_digits, tmp_path, monkeypatch):
     assert list(tmp.iterdir()) == []
 
 
-@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_temporary_search_is_removed_on_error(
-    small_digits, tmp_path, monkeypatch, error
-):
-    X, y = small_digits
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-
-    class Fail(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            raise error("stop")
-
-    with pytest.raises(error):
-        TunedCNNClassifier(**QUICK, callbacks=[Fail()]).fit(X, y)
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_directory_resume_and_overwrite(small_digits, tmp_path, capsys):
     X, y = small_digits
     space = {**QUICK["search_space"], "dropout": (0.1, 0.4)}  # room for 3 trials
@@ -286,13 +269,6 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("trials 1") == 1  # the worker did not rerun it
-
-
-def test_pickle_round_trip(fitted, small_digits):
-    X, _ = small_digits
-    restored = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
-    assert restored.best_params_ == fitted.best_params_
 
 
 def test_distribution_strategy_is_passed_to_keras_tuner(small_digits):
