@@ -8,26 +8,6 @@ import time
 import numpy as np
 
 
-def damaged_digits(random_state=0, minority_share=0.15, noise=0.08):
-    """Digits split 75/25, with the training part made imbalanced (classes
-    5-9 keep ``minority_share`` of their images) and noisy (``noise`` of the
-    remaining labels flipped to another class). The test part stays clean."""
-    from sklearn.model_selection import train_test_split
-
-    from .datasets import load_digit_images
-
-    X, y = load_digit_images()
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, stratify=y, random_state=random_state
-    )
-    rng = np.random.default_rng(random_state)
-    keep = (y_train < 5) | (rng.random(len(y_train)) < minority_share)
-    X_train, y_train = X_train[keep], y_train[keep].copy()
-    flipped = rng.choice(len(y_train), int(noise * len(y_train)), replace=False)
-    y_train[flipped] = (y_train[flipped] + rng.integers(1, 10, len(flipped))) % 10
-    return X_train, X_test, y_train, y_test, flipped
-
-
 def apply_fixes(report, X, y, estimator):
     """The fixes a Diagnosis suggests, applied: drop suspected mislabelled
     samples and exact copies, balance the classes. Returns the new (X, y,
@@ -62,11 +42,12 @@ def demo(args):
     from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
     from . import DropoutCNN, diagnose
+    from .datasets import load_damaged_digits
 
     _quiet_tensorflow()
 
     start = time.perf_counter()
-    X_train, X_test, y_train, y_test, flipped = damaged_digits(args.random_state)
+    X_train, X_test, y_train, y_test, flipped = load_damaged_digits(args.random_state)
 
     def step(message):
         print(f"[{time.perf_counter() - start:5.1f} s] {message}", flush=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_digit_images", "load_fashion_mnist"]
+__all__ = ["load_damaged_digits", "load_digit_images", "load_fashion_mnist"]
 
 FASHION_MNIST_FILES = {
     "X_train": "train-images-idx3-ubyte.gz",
@@ -37,6 +37,52 @@ def load_digit_images():
 
     X, y = load_digits(return_X_y=True)
     return X.reshape(-1, 8, 8, 1).astype(np.float32), y
+
+
+def load_damaged_digits(random_state=0, *, minority_share=0.15, noise=0.08):
+    """Digits with the usual faults planted: imbalance and label noise.
+
+    The digits are split 75/25 (stratified). The training part is made
+    imbalanced (classes 5-9 keep about ``minority_share`` of their images)
+    and noisy (a ``noise`` share of the remaining labels is flipped to
+    another class); the test part stays clean. For demos, tutorials and
+    tests of :func:`cnnfix.diagnose`.
+
+    Parameters
+    ----------
+    random_state : int, default=0
+        Seeds the split, the subsampling and the flips.
+    minority_share : float, default=0.15
+        Share of the images of classes 5-9 kept in training.
+    noise : float, default=0.08
+        Share of the kept training labels flipped.
+
+    Returns
+    -------
+    X_train, X_test : ndarray of shape (n, 8, 8, 1), dtype float32
+    y_train, y_test : ndarray of shape (n,), dtype int
+    flipped : ndarray of int
+        Indices into ``y_train`` of the flipped labels.
+
+    Examples
+    --------
+    >>> from cnnfix.datasets import load_damaged_digits
+    >>> X_train, X_test, y_train, y_test, flipped = load_damaged_digits()
+    >>> len(flipped), len(y_train), len(y_test)
+    (62, 787, 450)
+    """
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digit_images()
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=random_state
+    )
+    rng = np.random.default_rng(random_state)
+    keep = (y_train < 5) | (rng.random(len(y_train)) < minority_share)
+    X_train, y_train = X_train[keep], y_train[keep].copy()
+    flipped = rng.choice(len(y_train), int(noise * len(y_train)), replace=False)
+    y_train[flipped] = (y_train[flipped] + rng.integers(1, 10, len(flipped))) % 10
+    return X_train, X_test, y_train, y_test, flipped
 
 
 def _fashion_mnist_dirs():

@@ -5,7 +5,12 @@ import gzip
 import numpy as np
 import pytest
 
-from cnnfix.datasets import FASHION_MNIST_FILES, load_digit_images, load_fashion_mnist
+from cnnfix.datasets import (
+    FASHION_MNIST_FILES,
+    load_damaged_digits,
+    load_digit_images,
+    load_fashion_mnist,
+)
 
 
 def write_idx(path, array):
@@ -43,3 +48,12 @@ def test_fashion_mnist_missing_files_say_how_to_get_them(tmp_path):
         FileNotFoundError, match="apt-get install -y dataset-fashion-mnist"
     ):
         load_fashion_mnist(tmp_path)
+
+
+def test_damaged_digits_are_imbalanced_and_noisy():
+    X_train, X_test, y_train, y_test, flipped = load_damaged_digits(0)
+    assert len(X_train) == len(y_train) and len(X_test) == len(y_test)
+    counts = np.bincount(y_train, minlength=10)
+    assert counts[:5].min() > 3 * counts[5:].max()
+    assert len(flipped) == int(0.08 * len(y_train))
+    assert np.bincount(y_test).min() >= 40  # the test part stays whole

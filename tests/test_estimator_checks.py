@@ -34,6 +34,7 @@ ESTIMATORS = [
         search_space={"filters": [8], "n_blocks": 1, "dense_units": 32},
         learning_rate=0.01,
         early_stopping=False,
+        refit=False,  # keep the trial's model: one training per fit, not two
         random_state=0,
     ),
 ]

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from cnnfix.__main__ import damaged_digits, main
+from cnnfix.__main__ import main
 
 
 def test_help_lists_the_commands():
@@ -16,15 +16,6 @@ def test_help_lists_the_commands():
     )
     assert out.returncode == 0
     assert "demo" in out.stdout and "diagnose" in out.stdout
-
-
-def test_damaged_digits_are_imbalanced_and_noisy():
-    X_train, X_test, y_train, y_test, flipped = damaged_digits(0)
-    assert len(X_train) == len(y_train) and len(X_test) == len(y_test)
-    counts = np.bincount(y_train, minlength=10)
-    assert counts[:5].min() > 3 * counts[5:].max()
-    assert len(flipped) == int(0.08 * len(y_train))
-    assert np.bincount(y_test).min() >= 40  # the test part stays whole
 
 
 def test_demo_diagnoses_fixes_and_reports(capsys):
