@@ -29,22 +29,12 @@ def apply_fixes(report, X, y, estimator):
     return X[keep], y[keep], estimator, done
 
 
-def _quiet_tensorflow():
-    """The command line owns its process: drop TensorFlow's Python-side
-    warnings (tf.function retracing notes when many models predict)."""
-    import logging
-
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-
 def demo(args):
     from sklearn.base import clone
     from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
     from . import DropoutCNN, diagnose
     from .datasets import load_damaged_digits
-
-    _quiet_tensorflow()
 
     start = time.perf_counter()
     X_train, X_test, y_train, y_test, flipped = load_damaged_digits(args.random_state)
@@ -100,8 +90,6 @@ def demo(args):
 
 def diagnose_file(args):
     from . import diagnose
-
-    _quiet_tensorflow()
 
     with np.load(args.path) as data:
         missing = {"X", "y"} - set(data.files)

@@ -69,7 +69,7 @@ _DOCS = {
         Number of classes.
     n_features_in_ : int
         Values per image (height * width * channels).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, only when X was a DataFrame with string column names.
     image_shape_ : tuple of int
         (height, width, channels) of the training images.
@@ -83,6 +83,10 @@ _DOCS = {
 
 
 def fill_doc(cls):
-    """Class decorator: substitute ``%(name)s`` fields of the shared text."""
-    cls.__doc__ = cls.__doc__ % _DOCS
+    """Class decorator: substitute ``%(name)s`` fields of the shared text.
+
+    A field stands indented in the docstring, so its first line comes
+    without the text's own indentation.
+    """
+    cls.__doc__ = cls.__doc__ % {name: text.lstrip() for name, text in _DOCS.items()}
     return cls

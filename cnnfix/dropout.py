@@ -15,54 +15,54 @@ __all__ = ["DropoutCNN"]
 class DropoutCNN(BaseCNNClassifier):
     """A regularised convolutional network classifier for images.
 
-        Convolutional blocks (convolution, batch normalisation, ReLU, max pooling,
-        optional spatial dropout) feed a dense layer and dropout before the output.
-        Inputs are normalised inside the model, validation data for early stopping
-        come from a stratified shuffle, and the Keras model is built in ``fit``.
-        ``DropoutCNN()`` needs no arguments: it reaches about 99%% test accuracy on
-        scikit-learn's 8x8 digits in well under a minute on two CPU cores.
+    Convolutional blocks (convolution, batch normalisation, ReLU, max pooling,
+    optional spatial dropout) feed a dense layer and dropout before the output.
+    Inputs are normalised inside the model, validation data for early stopping
+    come from a stratified shuffle, and the Keras model is built in ``fit``.
+    ``DropoutCNN()`` needs no arguments: it reaches about 99%% test accuracy on
+    scikit-learn's 8x8 digits in well under a minute on two CPU cores.
 
-        Parameters
-        ----------
-        conv_filters : tuple of int, default=(32, 64)
-            Filters of each convolutional block; the number of blocks is its
-            length.
-        kernel_size : int, default=3
-            Side of the square convolution kernels.
-        pool_size : int, default=2
-            Side of the max-pooling window after each block ("same" padding, so
-            images smaller than the window still work).
-        batch_norm : bool, default=True
-            Batch normalisation after each convolution.
-        conv_dropout : float, default=0.0
-            Spatial dropout rate after each convolutional block.
-        dense_units : int or None, default=128
-            Units of the hidden dense layer; None for none.
-        dropout : float, default=0.5
-            Dropout rate before the output layer.
-        weight_decay : float or None, default=None
-            L2 penalty on the convolution and dense kernels.
+    Parameters
+    ----------
+    conv_filters : tuple of int, default=(32, 64)
+        Filters of each convolutional block; the number of blocks is its
+        length.
+    kernel_size : int, default=3
+        Side of the square convolution kernels.
+    pool_size : int, default=2
+        Side of the max-pooling window after each block ("same" padding, so
+        images smaller than the window still work).
+    batch_norm : bool, default=True
+        Batch normalisation after each convolution.
+    conv_dropout : float, default=0.0
+        Spatial dropout rate after each convolutional block.
+    dense_units : int or None, default=128
+        Units of the hidden dense layer; None for none.
+    dropout : float, default=0.5
+        Dropout rate before the output layer.
+    weight_decay : float or None, default=None
+        L2 penalty on the convolution and dense kernels.
     %(training_parameters)s
 
-        Attributes
-        ----------
+    Attributes
+    ----------
     %(fitted_attributes)s
 
-        See Also
-        --------
-        cnnfix.architectures.build_cnn : The builder behind this estimator.
+    See Also
+    --------
+    cnnfix.architectures.build_cnn : The builder behind this estimator.
 
-        Examples
-        --------
-        >>> from sklearn.datasets import load_digits
-        >>> from cnnfix import DropoutCNN
-        >>> X, y = load_digits(return_X_y=True)
-        >>> X = X.reshape(-1, 8, 8, 1)
-        >>> clf = DropoutCNN(epochs=3, random_state=0).fit(X[:500], y[:500])
-        >>> clf.predict(X[:2]).shape
-        (2,)
-        >>> clf.predict_proba(X[:2]).shape
-        (2, 10)
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from cnnfix import DropoutCNN
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X.reshape(-1, 8, 8, 1)
+    >>> clf = DropoutCNN(epochs=3, random_state=0).fit(X[:500], y[:500])
+    >>> clf.predict(X[:2]).shape
+    (2,)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 10)
     """
 
     _parameter_constraints: dict = {

@@ -42,97 +42,97 @@ __all__ = ["DEFAULT_SEARCH_SPACE", "TunedCNNClassifier"]
 class TunedCNNClassifier(BaseCNNClassifier):
     """A CNN classifier whose architecture and learning rate are searched in ``fit``.
 
-        keras-tuner (Hyperband by default) samples the arguments of
-        :func:`cnnfix.build_cnn` (the builder behind DropoutCNN), scores each
-        trial on the stratified validation split, and with ``refit=True``
-        trains the best configuration on all the training data for the best
-        number of epochs. After ``fit`` it behaves like any fitted classifier.
+    keras-tuner (Hyperband by default) samples the arguments of
+    :func:`cnnfix.build_cnn` (the builder behind DropoutCNN), scores each
+    trial on the stratified validation split, and with ``refit=True``
+    trains the best configuration on all the training data for the best
+    number of epochs. After ``fit`` it behaves like any fitted classifier.
 
-        Parameters
-        ----------
-        tuner : {"hyperband", "random", "bayesian"}, default="hyperband"
-            keras-tuner's search algorithm.
-        search_space : dict, callable, keras_tuner.HyperModel or None, default=None
-            None searches :data:`DEFAULT_SEARCH_SPACE` (blocks, filters, kernel
-            size, batch norm, dense units, dropout, learning rate). A dict maps
-            builder arguments (``n_blocks``, ``filters``, ``kernel_size``,
-            ``pool_size``, ``batch_norm``, ``conv_dropout``, ``dense_units``,
-            ``dropout``, ``weight_decay``, ``learning_rate``, ``optimizer``) to a
-            list of choices, a ``(low, high)`` range (log scale for the learning
-            rate) or a fixed value; unnamed arguments keep DropoutCNN's defaults.
-            A callable ``build(hp) -> keras.Model`` or a ``HyperModel`` takes full
-            control (it then handles input shape, classes and normalisation).
-        max_epochs : int, default=10
-            Most epochs one trial trains (Hyperband's budget; the epochs of every
-            trial for "random" and "bayesian").
-        factor : int, default=3
-            Hyperband's reduction factor between rounds.
-        max_trials : int, default=10
-            Number of trials for "random" and "bayesian".
-        executions_per_trial : int, default=1
-            Models trained per trial, averaged to reduce noise.
-        objective : str, default="val_accuracy"
-            Metric the search maximises ("val_loss" and other "*loss" are
-            minimised). Without validation data the training metric of the same
-            name is used.
-        directory : str, Path or None, default=None
-            Where the search is kept. None uses a temporary directory removed
-            when ``fit`` ends (also on error or Ctrl-C), so nothing is written to
-            the working directory.
-        overwrite : bool, default=True
-            With ``directory``, False resumes the search found there.
-        refit : bool, default=True
-            Train the best configuration on all the training data (training and
-            validation parts) for the best trial's number of epochs. False keeps
-            the best trial's own model.
-        distribution_strategy : tf.distribute.Strategy or None, default=None
-            Passed to keras-tuner for multi-device training of each trial.
-        keep_checkpoints : bool, default=False
-            Keep each trial's best weights (``trial_*/checkpoint.weights.h5``)
-            in ``directory`` after the search; by default they are deleted once
-            it ends, and the trial records (scores, values) stay. Hyperband
-            needs them only while the search runs.
-        isolate_search : "auto" or bool, default="auto"
-            Run the search in a fresh worker process, which returns the memory
-            Keras and keras-tuner leave behind (tens of MB per search) when it
-            ends, so repeated fits (cross-validation, GridSearchCV) do not
-            grow. The first worker of a process imports TensorFlow once
-            (~6 s); later ones start at once. Callables in ``search_space``
-            and ``callbacks`` are sent with cloudpickle. "auto" isolates
-            unless a ``distribution_strategy`` is given (it holds this
-            process's devices); False searches in this process.
+    Parameters
+    ----------
+    tuner : {"hyperband", "random", "bayesian"}, default="hyperband"
+        keras-tuner's search algorithm.
+    search_space : dict, callable, keras_tuner.HyperModel or None, default=None
+        None searches :data:`DEFAULT_SEARCH_SPACE` (blocks, filters, kernel
+        size, batch norm, dense units, dropout, learning rate). A dict maps
+        builder arguments (``n_blocks``, ``filters``, ``kernel_size``,
+        ``pool_size``, ``batch_norm``, ``conv_dropout``, ``dense_units``,
+        ``dropout``, ``weight_decay``, ``learning_rate``, ``optimizer``) to a
+        list of choices, a ``(low, high)`` range (log scale for the learning
+        rate) or a fixed value; unnamed arguments keep DropoutCNN's defaults.
+        A callable ``build(hp) -> keras.Model`` or a ``HyperModel`` takes full
+        control (it then handles input shape, classes and normalisation).
+    max_epochs : int, default=10
+        Most epochs one trial trains (Hyperband's budget; the epochs of every
+        trial for "random" and "bayesian").
+    factor : int, default=3
+        Hyperband's reduction factor between rounds.
+    max_trials : int, default=10
+        Number of trials for "random" and "bayesian".
+    executions_per_trial : int, default=1
+        Models trained per trial, averaged to reduce noise.
+    objective : str, default="val_accuracy"
+        Metric the search maximises (names ending in "loss" are
+        minimised). Without validation data the training metric of the same
+        name is used.
+    directory : str, Path or None, default=None
+        Where the search is kept. None uses a temporary directory removed
+        when ``fit`` ends (also on error or Ctrl-C), so nothing is written to
+        the working directory.
+    overwrite : bool, default=True
+        With ``directory``, False resumes the search found there.
+    refit : bool, default=True
+        Train the best configuration on all the training data (training and
+        validation parts) for the best trial's number of epochs. False keeps
+        the best trial's own model.
+    distribution_strategy : tf.distribute.Strategy or None, default=None
+        Passed to keras-tuner for multi-device training of each trial.
+    keep_checkpoints : bool, default=False
+        Keep each trial's best weights (``trial_*/checkpoint.weights.h5``)
+        in ``directory`` after the search; by default they are deleted once
+        it ends, and the trial records (scores, values) stay. Hyperband
+        needs them only while the search runs.
+    isolate_search : "auto" or bool, default="auto"
+        Run the search in a fresh worker process, which returns the memory
+        Keras and keras-tuner leave behind (tens of MB per search) when it
+        ends, so repeated fits (cross-validation, GridSearchCV) do not
+        grow. The first worker of a process imports TensorFlow once
+        (~6 s); later ones start at once. Callables in ``search_space``
+        and ``callbacks`` are sent with cloudpickle. "auto" isolates
+        unless a ``distribution_strategy`` is given (it holds this
+        process's devices); False searches in this process.
     %(training_parameters)s
 
-        Attributes
-        ----------
+    Attributes
+    ----------
     %(fitted_attributes)s
-        best_params_ : dict
-            Values of the best trial (plain Python values, keras-tuner's own
-            ``tuner/...`` bookkeeping removed).
-        best_score_ : float
-            The best trial's objective value.
-        search_results_ : dict of str to list
-            One entry per trial, like ``cv_results_``: "trial_id", "status",
-            "score", "best_epoch" and one "param_<name>" column per searched
-            argument. ``pandas.DataFrame(search_results_)`` makes a table.
-        n_trials_ : int
-            Number of trials run.
+    best_params_ : dict
+        Values of the best trial (plain Python values, keras-tuner's own
+        ``tuner/...`` bookkeeping removed).
+    best_score_ : float
+        The best trial's objective value.
+    search_results_ : dict of str to list
+        One entry per trial, like ``cv_results_``: "trial_id", "status",
+        "score", "best_epoch" and one "param_<name>" column per searched
+        argument. ``pandas.DataFrame(search_results_)`` makes a table.
+    n_trials_ : int
+        Number of trials run.
 
-        See Also
-        --------
-        DropoutCNN : The same CNN with fixed settings.
+    See Also
+    --------
+    DropoutCNN : The same CNN with fixed settings.
 
-        Examples
-        --------
-        >>> from cnnfix import TunedCNNClassifier
-        >>> from cnnfix.datasets import load_digit_images
-        >>> X, y = load_digit_images()
-        >>> clf = TunedCNNClassifier(tuner="random", max_trials=2, max_epochs=2,
-        ...                          search_space={"filters": [8, 16]}, random_state=0)
-        >>> clf.fit(X[:300], y[:300]).n_trials_
-        2
-        >>> sorted(clf.best_params_)
-        ['filters']
+    Examples
+    --------
+    >>> from cnnfix import TunedCNNClassifier
+    >>> from cnnfix.datasets import load_digit_images
+    >>> X, y = load_digit_images()
+    >>> clf = TunedCNNClassifier(tuner="random", max_trials=2, max_epochs=2,
+    ...                          search_space={"filters": [8, 16]}, random_state=0)
+    >>> clf.fit(X[:300], y[:300]).n_trials_
+    2
+    >>> sorted(clf.best_params_)
+    ['filters']
     """
 
     _parameter_constraints: dict = {

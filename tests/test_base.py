@@ -1,5 +1,7 @@
 """BaseCNNClassifier behaviour, exercised through DropoutCNN with tiny models."""
 
+import logging
+
 import keras
 import numpy as np
 import pytest
@@ -264,3 +266,15 @@ def test_invalid_parameters(small_digits, params, message):
     X, y = small_digits
     with pytest.raises(ValueError, match=message):
         DropoutCNN(**{**TINY, **params}).fit(X, y)
+
+
+@pytest.mark.slow
+def test_no_retracing_warning_when_many_fitted_models_predict(small_digits, caplog):
+    X, y = small_digits
+    models = [DropoutCNN(**{**TINY, "epochs": 1}).fit(X, y) for _ in range(6)]
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for model in models:
+            model.model_.predict(X[:10], verbose=0)  # Keras's traced predict
+    assert "retracing" not in caplog.text
+    logging.getLogger("tensorflow").warning("other TensorFlow warnings pass")
+    assert "other TensorFlow warnings pass" in caplog.text
