@@ -1,0 +1,206 @@
+"""Run the benchmarks and regenerate docs/benchmarks.md from their output.
+
+Each benchmark script prints a Markdown report (its anchor next to cnnfix).
+This runs the chosen scripts, keeps each report in
+``benchmarks/results/<name>.md`` with the command, the date, the machine
+and the wall time, and writes docs/benchmarks.md from all stored reports:
+one section per area, in the order below, with the script's own description
+of what it measures. A section not rerun keeps its last stored report (and
+its date says so).
+
+    python benchmarks/run_all.py                  # every section but the hour-long one
+    python benchmarks/run_all.py --only memory import
+    python benchmarks/run_all.py --all            # tuned_fashion too (about an hour)
+    python benchmarks/run_all.py --write-only     # the page from stored reports
+"""
+
+import argparse
+import ast
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+PAGE = HERE.parent / "docs" / "benchmarks.md"
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    title: str
+    script: str
+    args: tuple = ()
+    long: bool = False  # excluded unless --all or --only names it
+
+
+SECTIONS = [
+    Section(
+        "dropout", "DropoutCNN vs the same model in plain Keras", "bench_dropout.py"
+    ),
+    Section(
+        "balance",
+        "ClassBalancer vs the hand-written loop and imbalanced-learn",
+        "bench_balance.py",
+        ("--repeats", "3"),
+    ),
+    Section(
+        "balance_accuracy",
+        "Balancing and balanced accuracy",
+        "bench_balance_accuracy.py",
+    ),
+    Section(
+        "tuned", "TunedCNNClassifier vs keras-tuner written by hand", "bench_tuned.py"
+    ),
+    Section(
+        "tuned_fashion",
+        "TunedCNNClassifier on Fashion-MNIST within an hour",
+        "bench_tuned_fashion.py",
+        ("--train", "30000", "--search-minutes", "50"),
+        long=True,
+    ),
+    Section(
+        "diagnose",
+        "diagnose(): data checks at scale and label noise",
+        "bench_diagnose.py",
+    ),
+    Section(
+        "memory",
+        "Memory, threads and open files over consecutive fits",
+        "bench_memory.py",
+        ("--fits", "20"),
+    ),
+    Section("import", "Import time", "bench_import.py"),
+]
+BY_NAME = {s.name: s for s in SECTIONS}
+
+PREAMBLE = """\
+# Benchmarks
+
+Every number on this page was printed by a script in `benchmarks/` and
+collected by `python benchmarks/run_all.py`, which regenerates this page
+(do not edit it by hand). Each section names its command, the machine and
+the date of its run. Ratios compare runs made in the same process or the
+same script run, since these machines are noisy. Targets are printed next
+to the numbers they apply to, met or not.
+"""
+
+
+def machine():
+    """One line naming the machine and the library versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        with open("/proc/meminfo") as meminfo:
+            gib = int(meminfo.readline().split()[1]) / 2**20
+        memory = f"{gib:.0f} GiB"
+    except OSError:
+        memory = "memory unknown"
+    versions = []
+    for package in ("tensorflow", "keras", "keras-tuner", "scikit-learn", "numpy"):
+        try:
+            versions.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            pass
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {memory}, no GPU used; "
+        f"Python {platform.python_version()}, " + ", ".join(versions)
+    )
+
+
+def describe(script):
+    """The script's docstring without its usage lines."""
+    tree = ast.parse((HERE / script).read_text())
+    doc = ast.get_docstring(tree) or ""
+    return "\n".join(
+        line for line in doc.splitlines() if not line.strip().startswith("python ")
+    ).strip()
+
+
+def run(section):
+    command = [sys.executable, str(HERE / section.script), *section.args]
+    shown = " ".join(["python", f"benchmarks/{section.script}", *section.args])
+    print(f"run_all: {shown}", flush=True)
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-3000:])
+        raise SystemExit(f"run_all: {shown} failed with status {done.returncode}")
+    header = (
+        f"<!-- command: {shown} -->\n"
+        f"<!-- date: {datetime.date.today().isoformat()} -->\n"
+        f"<!-- machine: {machine()} -->\n"
+        f"<!-- seconds: {seconds:.0f} -->\n"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{section.name}.md").write_text(header + done.stdout.strip() + "\n")
+    print(f"run_all: {section.name} done in {seconds:.0f} s", flush=True)
+
+
+def _stored(section):
+    path = RESULTS / f"{section.name}.md"
+    if not path.exists():
+        return None, None
+    meta, body = {}, []
+    for line in path.read_text().splitlines():
+        if line.startswith("<!-- ") and line.endswith(" -->") and ": " in line:
+            key, value = line[5:-4].split(": ", 1)
+            meta[key] = value
+        else:
+            body.append(line)
+    return meta, "\n".join(body).strip()
+
+
+def write_page():
+    parts = [PREAMBLE]
+    for section in SECTIONS:
+        meta, body = _stored(section)
+        parts.append(f"## {section.title}\n")
+        parts.append(describe(section.script) + "\n")
+        if meta is None:
+            parts.append(
+                f"Not measured yet: `python benchmarks/run_all.py --only "
+                f"{section.name}`.\n"
+            )
+            continue
+        minutes = int(meta.get("seconds", "0")) / 60
+        parts.append(
+            f"Command: `{meta['command']}`, run on {meta['date']} "
+            f"({minutes:.1f} min).  \nMachine: {meta['machine']}.\n"
+        )
+        parts.append(body + "\n")
+    PAGE.write_text("\n".join(parts))
+    print(f"run_all: wrote {PAGE}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(BY_NAME), metavar="NAME")
+    parser.add_argument("--all", action="store_true", help="include long sections")
+    parser.add_argument("--write-only", action="store_true")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args(argv)
+    if args.list:
+        for s in SECTIONS:
+            long = "  (long)" if s.long else ""
+            print(f"{s.name:18s} {s.script} {' '.join(s.args)}{long}")
+        return
+    if not args.write_only:
+        chosen = (
+            [BY_NAME[n] for n in args.only]
+            if args.only
+            else [s for s in SECTIONS if args.all or not s.long]
+        )
+        for section in chosen:
+            run(section)
+    write_page()
+
+
+if __name__ == "__main__":
+    main()
