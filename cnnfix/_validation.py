@@ -88,9 +88,10 @@ def _flatten(X):
     if len(shape) < 2:
         raise ValueError(
             f"Expected images of shape (n, height, width, channels); got X with "
-            f"{len(shape)} dimension{'s' * (len(shape) != 1)}, shape {shape}. A "
-            "1-D X has one value per sample: pass images as (n, height, width, "
-            "channels) or (n, height, width), or flat rows as (n, n_features)."
+            f"{len(shape)} dimension{'s' * (len(shape) != 1)}, shape {shape}. "
+            "Reshape your data: a 1-D X has one value per sample; pass images "
+            "as (n, height, width, channels) or (n, height, width), or flat "
+            "rows as (n, n_features)."
         )
     if len(shape) > 4:
         raise ValueError(
@@ -112,7 +113,9 @@ def _check_numeric(X, name="X"):
     try:
         np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(
+        # The same class as NumPy's error: TypeError for objects that are not
+        # numbers at all (a dict), ValueError for strings that do not parse.
+        raise type(error)(
             f"Expected numeric pixel values; got {name} with dtype {dtype} whose "
             f"values are not all numbers ({error}). Decode the images into a "
             "numeric array first, for example with np.asarray(images, "
