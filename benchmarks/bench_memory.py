@@ -112,7 +112,7 @@ def main():
     if args.json:
         print(json.dumps(results))
         return
-    print(f"{args.fits} fits per mode, {platform.processor() or platform.machine()}")
+    print(f"{args.fits} fits per mode, {platform.processor() or platform.machine()}\n")
     print(
         "| mode | RSS after fit 1 | after last | growth per fit (fits 6+) "
         "| threads | open files |"

@@ -35,6 +35,7 @@ ESTIMATORS = [
         learning_rate=0.01,
         early_stopping=False,
         refit=False,  # keep the trial's model: one training per fit, not two
+        isolate_search=False,  # the worker path has its own tests in test_tuned
         random_state=0,
     ),
 ]
