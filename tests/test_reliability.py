@@ -191,7 +191,7 @@ def test_consecutive_fits_keep_no_more_memory_than_keras_itself():
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
     ours, keras_itself = results["cnnfix"], results["keras"]
-    assert ours["growth_per_fit_mb"] < keras_itself["growth_per_fit_mb"] + 1.5
+    assert ours["growth_per_fit_mb"] < keras_itself["growth_per_fit_mb"] + 3
     assert ours["rss_mb"][-1] - ours["rss_mb"][0] < 20 * 10  # bounded per fit
     assert len(set(ours["threads"][1:])) == 1
     assert len(set(ours["open_files"][1:])) == 1
