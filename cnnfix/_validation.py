@@ -69,7 +69,7 @@ def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None)
                 f"fit); got X with per-image shape {sample_shape}. Resize the "
                 "images to the training size, or refit on images of this size."
             )
-    _check_numeric(X)
+    X = _as_numeric(X)
     out = validate_data(estimator, X, y, reset=reset, dtype=np.float32)
     X, y = (out, None) if isinstance(y, str) else out
     if reset:
@@ -105,13 +105,14 @@ def _flatten(X):
     return X, None
 
 
-def _check_numeric(X, name="X"):
-    """A clear error for string or object pixels that are not numbers."""
+def _as_numeric(X, name="X"):
+    """String or object pixels as float32, with a clear error for values that
+    are not numbers; any other X is returned as it is."""
     dtype = getattr(X, "dtype", None)
     if dtype is None or dtype.kind not in "OUS":
-        return
+        return X
     try:
-        np.asarray(X, dtype=np.float64)
+        return np.asarray(X, dtype=np.float32)
     except (TypeError, ValueError) as error:
         # The same class as NumPy's error: TypeError for objects that are not
         # numbers at all (a dict), ValueError for strings that do not parse.
@@ -127,8 +128,12 @@ def as_images(X, *, name="X"):
     """X as float32 images (n, h, w, c) without an estimator, NaN and inf
     allowed (diagnose reports them rather than refusing them)."""
     X, sample_shape = _flatten(X)
-    _check_numeric(X, name)
-    X = check_array(X, dtype=np.float32, ensure_all_finite=False, input_name=name)
+    X = check_array(
+        _as_numeric(X, name),
+        dtype=np.float32,
+        ensure_all_finite=False,
+        input_name=name,
+    )
     return X.reshape((len(X), *(sample_shape or infer_image_shape(X.shape[1]))))
 
 
