@@ -9,6 +9,15 @@ from sklearn.datasets import load_digits
 #: Settings that train a tiny CNN in well under a second per epoch.
 TINY = dict(conv_filters=(4,), dense_units=16, epochs=3, batch_size=32, random_state=0)
 
+#: One quick random trial of a small CNN, for TunedCNNClassifier.
+QUICK_SEARCH = dict(
+    tuner="random",
+    max_trials=1,
+    max_epochs=2,
+    search_space={"filters": [4, 8], "n_blocks": 1, "dense_units": 16},
+    random_state=0,
+)
+
 
 @pytest.fixture(scope="session")
 def digits():

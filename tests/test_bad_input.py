@@ -13,18 +13,11 @@ from sklearn.exceptions import NotFittedError
 
 from cnnfix import ClassBalancer, DropoutCNN, TunedCNNClassifier, diagnose
 
-from .conftest import TINY
+from .conftest import QUICK_SEARCH, TINY
 
-#: One random trial of a 1-block CNN, searched in this process (the input
-#: checks run before any search, so isolation changes nothing here).
-TUNED = dict(
-    tuner="random",
-    max_trials=1,
-    max_epochs=1,
-    search_space={"filters": [4], "n_blocks": 1, "dense_units": 16},
-    random_state=0,
-    isolate_search=False,
-)
+#: The quick search, in this process (the input checks run before any
+#: search, so isolation changes nothing here).
+TUNED = {**QUICK_SEARCH, "isolate_search": False}
 
 MAKERS = {
     "DropoutCNN": lambda **p: DropoutCNN(**{**TINY, "epochs": 1, **p}),

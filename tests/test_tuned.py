@@ -14,14 +14,7 @@ from cnnfix import TunedCNNClassifier
 from cnnfix._worker import WorkerError
 from cnnfix.tuned import DEFAULT_SEARCH_SPACE
 
-#: One quick random trial of a small CNN.
-QUICK = dict(
-    tuner="random",
-    max_trials=1,
-    max_epochs=2,
-    search_space={"filters": [4, 8], "n_blocks": 1, "dense_units": 16},
-    random_state=0,
-)
+from .conftest import QUICK_SEARCH as QUICK
 
 
 @pytest.fixture(scope="module")
