@@ -29,6 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._convert import to_python
 from ._keras import import_keras
 
 __all__ = ["ClassBalancer", "balanced_batches", "make_pipeline"]
@@ -334,12 +335,11 @@ default="oversample"
                 continue
             idx = np.flatnonzero(y == label)
             if len(idx) <= self.k_neighbors:
-                name = label.item() if isinstance(label, np.generic) else label
                 raise ValueError(
                     f"strategy='smote' needs more than k_neighbors="
                     f"{self.k_neighbors} samples in each class it oversamples; "
-                    f"class {name!r} has {len(idx)}. Lower k_neighbors (to at "
-                    f"most {len(idx) - 1}) or use strategy='oversample'."
+                    f"class {to_python(label)!r} has {len(idx)}. Lower k_neighbors "
+                    f"(to at most {len(idx) - 1}) or use strategy='oversample'."
                 )
             neighbours = (
                 NearestNeighbors(n_neighbors=self.k_neighbors + 1)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._convert import to_python
 from ._keras import import_keras
 
 __all__ = ["load", "save"]
@@ -31,7 +32,7 @@ def _encode(value):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, np.generic):
-        return value.item()
+        return to_python(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biufUS":
         return {"__ndarray__": value.tolist(), "dtype": value.dtype.str}
     if isinstance(value, tuple):

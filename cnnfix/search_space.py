@@ -9,8 +9,6 @@ architecture definition serves DropoutCNN and the search.
 import math
 from numbers import Integral, Real
 
-import numpy as np
-
 from .architectures import build_cnn, compile_cnn
 
 __all__ = [
@@ -137,8 +135,3 @@ def hyperband_trials(max_epochs, factor):
         for bracket in range(n_brackets)
         for round_ in range(bracket + 1)
     )
-
-
-def plain(value):
-    """numpy scalars to Python scalars, for best_params_ and search_results_."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from ._convert import to_python
 from ._docs import fill_doc
 from ._keras import import_keras
 from ._worker import run_in_worker
@@ -32,7 +33,6 @@ from .search_space import (
     check_search_space,
     hyperband_trials,
     make_hypermodel,
-    plain,
 )
 
 __all__ = ["DEFAULT_SEARCH_SPACE", "TunedCNNClassifier"]
@@ -450,7 +450,7 @@ def _trial_record(trial):
         "score": None if trial.score is None else float(trial.score),
         "best_epoch": int(trial.best_step) + 1,
         "params": {
-            k: plain(v)
+            k: to_python(v)
             for k, v in trial.hyperparameters.values.items()
             if not k.startswith("tuner/")
         },

@@ -4,7 +4,7 @@ import html
 import json
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
+from .._convert import to_python
 
 __all__ = ["CODES", "SEVERITIES", "Diagnosis", "Finding"]
 
@@ -67,19 +67,8 @@ class Finding:
             raise ValueError(f"Unknown finding code {self.code!r}; see CODES.")
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}.")
-        self.evidence = _plain(self.evidence)
+        self.evidence = to_python(self.evidence)
         self.indices = [int(i) for i in self.indices]
-
-
-def _plain(value):
-    """numpy values to Python ones, recursively, so json.dumps works."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 class Diagnosis:
