@@ -135,3 +135,45 @@ def test_balancing_beats_no_balancing_on_10_to_1_digits(digits):
     plain_score = balanced_accuracy_score(y_test, plain.predict(X_test))
     balanced_score = balanced_accuracy_score(y_test, balanced.predict(X_test))
     assert balanced_score > plain_score + 0.05
+
+
+class RecordingBalancer(ClassBalancer):
+    """A ClassBalancer that records the labels of every streamed epoch."""
+
+    def resample_indices(self, y, random_state=None):
+        indices = super().resample_indices(y, random_state)
+        self.__dict__.setdefault("epochs_drawn", []).append(
+            (len(y), dict(zip(*np.unique(y[indices], return_counts=True))))
+        )
+        return indices
+
+
+def relabel(y, names):
+    return np.asarray(names)[np.asarray(y)]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["zero", "one", "two"], [9, 3, 7]],
+    ids=["strings", "shuffled ints"],
+)
+def test_streaming_balances_labels_that_are_not_0_to_k(skewed, names):
+    X, y = skewed
+    y = relabel(y, names)
+    clf = DropoutCNN(**TINY, balancer=RecordingBalancer(stream=True)).fit(X, y)
+    for _, counts in clf.balancer_.epochs_drawn:
+        assert set(counts) == set(names)
+        assert len(set(counts.values())) == 1, counts  # every class equally
+
+
+def test_streaming_follows_a_dict_strategy_keyed_by_labels(skewed):
+    X, y = skewed
+    y = relabel(y, ["zero", "one", "two"])
+    balancer = RecordingBalancer(sampling_strategy={"one": 60, "two": 60}, stream=True)
+    clf = DropoutCNN(**TINY, balancer=balancer).fit(X, y)
+    n_train = np.unique(y, return_counts=True)[1] - np.round(
+        0.1 * np.unique(y, return_counts=True)[1]
+    )
+    for _, counts in clf.balancer_.epochs_drawn:
+        assert counts["one"] == counts["two"] == 60
+        assert counts["zero"] == n_train[2]  # np.unique sorts: one, two, zero

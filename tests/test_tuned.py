@@ -362,3 +362,24 @@ def test_repeated_fits_do_not_grow_memory(small_digits):
         TunedCNNClassifier(**settings).fit(X, y)
     gc.collect()
     assert _rss_mb() - before < 30
+
+
+def test_refit_with_a_streaming_balancer_trains_on_all_the_data(small_digits):
+    from .test_balance_estimators import RecordingBalancer
+
+    X, y = small_digits
+    y = np.array(["zero", "one", "two"])[y]
+    clf = TunedCNNClassifier(
+        **QUICK, balancer=RecordingBalancer(stream=True), isolate_search=False
+    ).fit(X, y)
+    # The refit's balancer drew its epochs from every training image,
+    # validation part included.
+    sizes = {n for n, _ in clf.balancer_.epochs_drawn}
+    assert sizes == {len(y)}
+
+
+def test_epochs_caps_the_refit(small_digits):
+    X, y = small_digits
+    clf = TunedCNNClassifier(**{**QUICK, "max_epochs": 4}, epochs=1).fit(X, y)
+    assert max(clf.search_results_["best_epoch"]) > 1  # the cap is what binds
+    assert clf.n_epochs_ == 1
