@@ -142,8 +142,9 @@ class RecordingBalancer(ClassBalancer):
 
     def resample_indices(self, y, random_state=None):
         indices = super().resample_indices(y, random_state)
+        labels, counts = np.unique(y[indices], return_counts=True)
         self.__dict__.setdefault("epochs_drawn", []).append(
-            (len(y), dict(zip(*np.unique(y[indices], return_counts=True))))
+            (len(y), dict(zip(labels.tolist(), counts.tolist(), strict=True)))
         )
         return indices
 
