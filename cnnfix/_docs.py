@@ -1,64 +1,120 @@
 """Parameter and attribute text shared by the CNN estimators' docstrings.
 
 Written once here and substituted into each class docstring with
-:func:`fill_doc`, so the estimators never drift apart.
+:func:`fill_doc`, so the estimators never drift apart. Each parameter's
+default is read from the class's own signature, so the text can never state
+a wrong one; a class can replace a parameter's description where its meaning
+differs (``fill_doc(epochs="...")``).
 """
 
-_DOCS = {
-    "training_parameters": """\
-    epochs : int, default=100
-        Maximum number of passes over the training data. With
-        ``early_stopping=True`` training usually stops sooner.
-    batch_size : int, default=32
-        Number of images per gradient step.
-    optimizer : str or keras.optimizers.Optimizer, default="adam"
-        A Keras optimizer name ("adam", "adamw", "sgd", "rmsprop", ...) or an
-        instance, which is copied for every fit.
-    learning_rate : float, default=1e-3
-        Learning rate of a named optimizer (an instance keeps its own).
-    validation_split : float, default=0.1
-        Fraction of the training data held out for early stopping, drawn by a
-        stratified shuffle (never Keras's unshuffled tail). 0 uses no
-        validation data.
-    early_stopping : bool, default=True
-        Stop when the validation loss (the training loss when there is no
-        validation data) has not improved for ``patience`` epochs, and
-        restore the weights of the best epoch.
-    patience : int, default=10
-        Epochs without improvement before early stopping.
-    normalize : bool, default=True
-        Learn per-channel mean and variance of the training images in ``fit``
-        and normalise inputs with a ``keras.layers.Normalization`` layer inside
-        the model, so raw 0-255 pixels work.
-    augmentation : None, {"light", "standard"} or list of keras layers, default=None
-        Random image transformations applied only while training. "light"
-        shifts images by up to 10%; "standard" also rotates and zooms. A list
-        of Keras preprocessing layers (e.g. ``keras.layers.RandomFlip``) is
-        copied for every fit.
-    class_weight : None, "balanced" or dict, default=None
-        Weights of the classes in the loss. "balanced" weights each class by
-        ``n_samples / (n_classes * count)``; a dict maps original labels to
-        weights (classes it does not name get 1).
-    image_shape : tuple of int or None, default=None
-        (height, width[, channels]) used to reshape flat (n, d) input. None
-        reads a perfect square d = s*s as (s, s, 1) and any other d as a
-        (d, 1, 1) column. Ignored for input that is already 3-D or 4-D.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout, augmentation, shuffling and the
-        validation split. An int makes two fits give identical predictions.
-        Seeding is scoped to ``fit``: the global NumPy and Python random
-        states are restored afterwards.
-    verbose : int, default=0
-        0 prints nothing; 1 shows a progress bar per epoch; 2 one line per
-        epoch.
-    callbacks : list of keras.callbacks.Callback or None, default=None
-        Extra Keras callbacks run during training.
-    balancer : ClassBalancer, imbalanced-learn sampler or None, default=None
-        Resamples the training part (never the validation data) inside
-        ``fit``, so balancing works in a plain scikit-learn Pipeline and is
-        tunable as ``<step>__balancer__strategy``. A ``ClassBalancer`` with
-        ``stream=True`` draws balanced batches by index instead of copying
-        the data. Sample and class weights follow the resampled rows.""",
+import inspect
+import textwrap
+
+#: Shared parameters, in docstring order: name -> (type, description).
+_PARAMETERS = {
+    "epochs": (
+        "int",
+        """\
+Maximum number of passes over the training data. With
+``early_stopping=True`` training usually stops sooner.""",
+    ),
+    "batch_size": (
+        "int",
+        """\
+Number of images per gradient step.""",
+    ),
+    "optimizer": (
+        "str or keras.optimizers.Optimizer",
+        """\
+A Keras optimizer name ("adam", "adamw", "sgd", "rmsprop", ...) or an
+instance, which is copied for every fit.""",
+    ),
+    "learning_rate": (
+        "float",
+        """\
+Learning rate of a named optimizer (an instance keeps its own).""",
+    ),
+    "validation_split": (
+        "float",
+        """\
+Fraction of the training data held out for early stopping, drawn by a
+stratified shuffle (never Keras's unshuffled tail). 0 uses no
+validation data.""",
+    ),
+    "early_stopping": (
+        "bool",
+        """\
+Stop when the validation loss (the training loss when there is no
+validation data) has not improved for ``patience`` epochs, and
+restore the weights of the best epoch.""",
+    ),
+    "patience": (
+        "int",
+        """\
+Epochs without improvement before early stopping.""",
+    ),
+    "normalize": (
+        "bool",
+        """\
+Learn per-channel mean and variance of the training images in ``fit``
+and normalise inputs with a ``keras.layers.Normalization`` layer inside
+the model, so raw 0-255 pixels work.""",
+    ),
+    "augmentation": (
+        'None, {"light", "standard"} or list of keras layers',
+        """\
+Random image transformations applied only while training. "light"
+shifts images by up to 10%; "standard" also rotates and zooms. A list
+of Keras preprocessing layers (e.g. ``keras.layers.RandomFlip``) is
+copied for every fit.""",
+    ),
+    "class_weight": (
+        'None, "balanced" or dict',
+        """\
+Weights of the classes in the loss. "balanced" weights each class by
+``n_samples / (n_classes * count)``; a dict maps original labels to
+weights (classes it does not name get 1).""",
+    ),
+    "image_shape": (
+        "tuple of int or None",
+        """\
+(height, width[, channels]) used to reshape flat (n, d) input. None
+reads a perfect square d = s*s as (s, s, 1) and any other d as a
+(d, 1, 1) column. Ignored for input that is already 3-D or 4-D.""",
+    ),
+    "random_state": (
+        "int, RandomState instance or None",
+        """\
+Seeds weight initialisation, dropout, augmentation, shuffling and the
+validation split. An int makes two fits give identical predictions.
+Seeding is scoped to ``fit``: the global NumPy and Python random
+states are restored afterwards.""",
+    ),
+    "verbose": (
+        "int",
+        """\
+0 prints nothing; 1 shows a progress bar per epoch; 2 one line per
+epoch. Levels above 2 act as 2.""",
+    ),
+    "callbacks": (
+        "list of keras.callbacks.Callback or None",
+        """\
+Extra Keras callbacks run during training.""",
+    ),
+    "balancer": (
+        "ClassBalancer, imbalanced-learn sampler or None",
+        """\
+Resamples the training part (never the validation data) inside
+``fit``, so balancing works in a plain scikit-learn Pipeline and is
+tunable as ``<step>__balancer__strategy``. A ``ClassBalancer`` with
+``stream=True`` draws balanced batches by index instead of copying
+the data. Sample and class weights follow the resampled rows.""",
+    ),
+}
+
+
+#: Shared sections other than the parameters.
+_SECTIONS = {
     "fitted_attributes": """\
     model_ : keras.Model
         The trained Keras model (normalisation included).
@@ -82,11 +138,42 @@ _DOCS = {
 }
 
 
-def fill_doc(cls):
+def _default(value):
+    """A default as numpydoc shows it: strings in double quotes."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _parameters(cls, descriptions):
+    """The shared parameters' text for ``cls``, defaults from its signature."""
+    signature = inspect.signature(cls.__init__).parameters
+    blocks = []
+    for name, (kind, text) in _PARAMETERS.items():
+        text = textwrap.dedent(descriptions.get(name, text)).strip()
+        blocks.append(
+            f"    {name} : {kind}, default={_default(signature[name].default)}\n"
+            + textwrap.indent(text, " " * 8)
+        )
+    return "\n".join(blocks)
+
+
+def fill_doc(cls=None, /, **descriptions):
     """Class decorator: substitute ``%(name)s`` fields of the shared text.
 
-    A field stands indented in the docstring, so its first line comes
-    without the text's own indentation.
+    ``%(training_parameters)s`` becomes the shared parameters with the
+    class's own defaults; keyword arguments replace the description of the
+    parameters they name for this class. A field stands indented in the
+    docstring, so its first line comes without the text's own indentation.
     """
-    cls.__doc__ = cls.__doc__ % {name: text.lstrip() for name, text in _DOCS.items()}
-    return cls
+    unknown = set(descriptions) - set(_PARAMETERS)
+    if unknown:
+        raise ValueError(f"fill_doc: no shared parameters {sorted(unknown)}.")
+
+    def fill(cls):
+        fields = {
+            "training_parameters": _parameters(cls, descriptions),
+            **_SECTIONS,
+        }
+        cls.__doc__ = cls.__doc__ % {k: v.lstrip() for k, v in fields.items()}
+        return cls
+
+    return fill if cls is None else fill(cls)

@@ -9,6 +9,8 @@ the flattened images and reshapes back.
 
 For data that would not fit in memory twice, :func:`balanced_batches` draws
 class-balanced mini-batches by index every epoch instead (``stream=True``).
+:func:`fit_arguments` is the one entry point of the CNN estimators: it turns
+their training data and ``balancer`` into ``model.fit`` arguments.
 """
 
 import os
@@ -24,6 +26,7 @@ from imblearn.pipeline import make_pipeline
 from imblearn.utils import check_target_type
 from scipy import sparse
 from scipy.sparse import issparse
+from sklearn.base import clone
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -32,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._convert import to_python
 from ._keras import import_keras
 
-__all__ = ["ClassBalancer", "balanced_batches", "make_pipeline"]
+__all__ = ["ClassBalancer", "balanced_batches", "fit_arguments", "make_pipeline"]
 
 _SAMPLING_TYPE = {
     "oversample": "over-sampling",
@@ -417,7 +420,101 @@ def _interpolate(a, b, step):
     return out.astype(a.dtype, copy=False)
 
 
-def balanced_batches(X, y, balancer, *, batch_size=32, sample_weight=None):
+def fit_arguments(
+    X,
+    y,
+    classes,
+    *,
+    sample_weight=None,
+    balancer=None,
+    batch_size=32,
+    random_state=None,
+):
+    """``model.fit`` data arguments for training images, balanced if asked.
+
+    The one place where the CNN estimators' training data meet their
+    ``balancer``: the balancer is cloned and fitted on the *original* labels
+    (so a ``sampling_strategy`` dict keyed by them works), the model gets the
+    encoded ones, and sample weights follow the rows the balancer picked.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, height, width, channels)
+        Training images (never modified).
+    y : ndarray of shape (n_samples,)
+        Encoded labels: positions in ``classes``.
+    classes : ndarray of shape (n_classes,)
+        The original labels, sorted (the estimator's ``classes_``).
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Per-sample weights.
+    balancer : ClassBalancer, imbalanced-learn sampler or None, default=None
+        None trains on the data as they are. A ``ClassBalancer`` with
+        ``stream=True`` draws balanced batches by index
+        (:func:`balanced_batches`); any other sampler resamples the arrays
+        (other imbalanced-learn samplers get flat rows).
+    batch_size : int, default=32
+        Images per gradient step.
+    random_state : int or None, default=None
+        Seed of a balancer whose own ``random_state`` is None.
+
+    Returns
+    -------
+    arguments : dict
+        Keyword arguments for ``model.fit``: ``x``, ``y``, ``sample_weight``
+        and ``batch_size``, or only ``x`` (a ``keras.utils.PyDataset``) when
+        streaming.
+    fitted_balancer : ClassBalancer, sampler or None
+        The fitted clone of ``balancer``.
+    """
+    if balancer is None:
+        arguments = dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size)
+        return arguments, None
+    balancer = clone(balancer)
+    if balancer.get_params().get("random_state", 0) is None:
+        balancer.set_params(random_state=random_state)
+    labels = classes[y]
+    if getattr(balancer, "stream", False):
+        batches = balanced_batches(
+            X,
+            labels,
+            balancer.fit(X, labels),
+            batch_size=batch_size,
+            sample_weight=sample_weight,
+            targets=y,
+        )
+        return dict(x=batches), balancer
+    X_res, y_res, rows = _resample(balancer, X, labels)
+    if sample_weight is not None:
+        if rows is None:
+            raise ValueError(
+                f"{type(balancer).__name__} creates new samples without "
+                "telling which input rows they come from, so sample_weight "
+                "and class_weight cannot follow them. Use a ClassBalancer, or "
+                "drop the weights (balancing usually replaces them)."
+            )
+        sample_weight = sample_weight[rows]
+    # classes is sorted, so searchsorted gives the same encoding as y's.
+    y_res = y[rows] if rows is not None else np.searchsorted(classes, y_res)
+    arguments = dict(
+        x=X_res, y=y_res, sample_weight=sample_weight, batch_size=batch_size
+    )
+    return arguments, balancer
+
+
+def _resample(balancer, X, labels):
+    """Resampled images and labels, and the input row behind each output row
+    (None when the sampler does not say)."""
+    if isinstance(balancer, ClassBalancer):
+        X_res, labels_res = balancer.fit_resample(X, labels)
+        return X_res, labels_res, balancer.source_indices()
+    X_res, labels_res = balancer.fit_resample(X.reshape(len(X), -1), labels)
+    X_res = np.asarray(X_res).reshape(-1, *X.shape[1:])
+    return X_res, labels_res, getattr(balancer, "sample_indices_", None)
+
+
+def balanced_batches(
+    X, y, balancer, *, batch_size=32, sample_weight=None, targets=None
+):
     """Class-balanced mini-batches drawn by index, without copying the data.
 
     Returns a ``keras.utils.PyDataset`` that every epoch draws the row
@@ -430,18 +527,22 @@ def balanced_batches(X, y, balancer, *, batch_size=32, sample_weight=None):
     X : ndarray of shape (n_samples, ...)
         Training images, kept by reference and never copied.
     y : ndarray of shape (n_samples,)
-        Labels.
+        Labels, the ones ``balancer`` was fitted on.
     balancer : ClassBalancer
         A balancer fitted on ``(X, y)`` with an index-based strategy.
     batch_size : int, default=32
         Images per batch.
     sample_weight : ndarray of shape (n_samples,) or None, default=None
         Per-sample weights, gathered with each batch.
+    targets : ndarray of shape (n_samples,) or None, default=None
+        What the batches yield as labels, row for row (for example labels
+        encoded as 0..k-1 for a Keras model); None yields ``y``.
 
     Returns
     -------
     batches : keras.utils.PyDataset
-        Yields ``(X_batch, y_batch)`` or ``(X_batch, y_batch, w_batch)``.
+        Yields ``(X_batch, targets_batch)`` or ``(X_batch, targets_batch,
+        w_batch)``.
     """
     if balancer.strategy == "smote":
         raise ValueError(
@@ -449,7 +550,13 @@ def balanced_batches(X, y, balancer, *, batch_size=32, sample_weight=None):
             "images; use strategy='oversample', 'undersample' or 'hybrid' with "
             "stream=True, or stream=False with SMOTE."
         )
-    return _balanced_batches_class()(X, y, balancer, batch_size, sample_weight)
+    targets = y if targets is None else np.asarray(targets)
+    if len(targets) != len(y):
+        raise ValueError(
+            f"Expected one target per label: targets of length {len(y)}; got "
+            f"{len(targets)}."
+        )
+    return _balanced_batches_class()(X, y, balancer, batch_size, sample_weight, targets)
 
 
 @cache
@@ -457,9 +564,10 @@ def _balanced_batches_class():
     keras = import_keras()
 
     class BalancedBatches(keras.utils.PyDataset):
-        def __init__(self, X, y, balancer, batch_size, sample_weight):
+        def __init__(self, X, y, balancer, batch_size, sample_weight, targets):
             super().__init__()
             self.X, self.y, self.sample_weight = X, y, sample_weight
+            self.targets = targets
             self.balancer, self.batch_size = balancer, batch_size
             # One generator for the whole run: every epoch draws anew.
             self.rng = check_random_state(balancer.random_state)
@@ -471,7 +579,7 @@ def _balanced_batches_class():
         def __getitem__(self, i):
             # Sorted within the batch: same batch, faster gather.
             idx = np.sort(self.indices[i * self.batch_size : (i + 1) * self.batch_size])
-            batch = (self.X.take(idx, axis=0), self.y.take(idx))
+            batch = (self.X.take(idx, axis=0), self.targets.take(idx))
             if self.sample_weight is not None:
                 batch += (self.sample_weight.take(idx),)
             return batch

@@ -8,14 +8,13 @@ predicts quickly in batches and pickles the model as a ``.keras`` archive.
 """
 
 import random
-import tempfile
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
+from dataclasses import dataclass
 from numbers import Integral, Real
-from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
@@ -25,9 +24,12 @@ from sklearn.utils.validation import check_is_fitted
 from ._keras import import_keras
 from ._validation import check_sample_weight, validate_images
 from .architectures import AUGMENTATION_PRESETS, OPTIMIZERS
-from .balance import ClassBalancer, balanced_batches
+from .persistence import model_from_bytes, model_to_bytes
 
-__all__ = ["BaseCNNClassifier"]
+__all__ = ["BaseCNNClassifier", "FitRun", "sample_weights", "stratified_split"]
+
+#: Seeds are drawn below this bound (int32, which every seeded library takes).
+SEED_BOUND = np.iinfo(np.int32).max
 
 #: Rows per ``predict_on_batch`` call: large enough to amortise the call,
 #: small enough to bound the memory of one forward pass.
@@ -74,19 +76,84 @@ def _subset(idx, X, y, weights):
     return X[idx], y[idx], None if weights is None else weights[idx]
 
 
-def _model_to_bytes(model):
-    with tempfile.TemporaryDirectory(prefix="cnnfix-") as tmp:
-        path = Path(tmp) / "model.keras"
-        model.save(path)
-        return path.read_bytes()
+def sample_weights(y, classes, class_weight=None, sample_weight=None):
+    """Per-sample training weights: ``sample_weight`` times ``class_weight``.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Encoded labels: positions in ``classes``.
+    classes : ndarray of shape (n_classes,)
+        The original labels, sorted.
+    class_weight : None, "balanced" or dict, default=None
+        "balanced" weights each class by ``n_samples / (n_classes * count)``;
+        a dict maps original labels to weights (unnamed classes get 1).
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Validated per-sample weights.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_samples,) or None
+        float32 weights, or None when neither kind of weight is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnnfix.base import sample_weights
+    >>> sample_weights(np.array([0, 0, 0, 1]), np.array(["cat", "dog"]), "balanced")
+    array([0.6666667, 0.6666667, 0.6666667, 2.       ], dtype=float32)
+    """
+    if class_weight is None:
+        return sample_weight
+    if isinstance(class_weight, str):  # "balanced"
+        per_class = compute_class_weight(
+            "balanced", classes=np.arange(len(classes)), y=y
+        )
+    else:
+        unknown = [k for k in class_weight if k not in set(classes)]
+        if unknown:
+            raise ValueError(
+                f"class_weight names labels {unknown} that are not in y; the "
+                f"classes are {classes.tolist()}. Use labels of y as the dict keys."
+            )
+        per_class = np.array([float(class_weight.get(c, 1.0)) for c in classes])
+        if np.any(per_class < 0) or not np.all(np.isfinite(per_class)):
+            raise ValueError(
+                "class_weight values must be finite and non-negative; got "
+                f"{class_weight!r}."
+            )
+    per_sample = per_class[y].astype(np.float32)
+    return per_sample if sample_weight is None else sample_weight * per_sample
 
 
-def _model_from_bytes(data):
-    keras = import_keras()
-    with tempfile.TemporaryDirectory(prefix="cnnfix-") as tmp:
-        path = Path(tmp) / "model.keras"
-        path.write_bytes(data)
-        return keras.saving.load_model(path, safe_mode=True)
+@dataclass(frozen=True)
+class FitRun:
+    """What ``fit`` prepares once and hands to :meth:`BaseCNNClassifier._fit_keras`.
+
+    Attributes
+    ----------
+    train : tuple
+        ``(X, y, sample_weight)`` of the training part: images, labels
+        encoded as positions in ``classes_``, weights or None. Not yet
+        balanced: :meth:`BaseCNNClassifier._fit_arguments` does that.
+    validation : tuple or None
+        ``(X, y, sample_weight)`` of the stratified validation part, never
+        balanced; None without validation data.
+    normalization : tuple or None
+        Per-channel ``(mean, variance)`` of the training part, or None.
+    seed : int
+        The one seed of this fit, drawn from ``random_state``: Keras,
+        keras-tuner and the balancer are seeded from it.
+    verbose : int
+        0, 1 or 2 (``verbose`` capped at 2): Keras's ``verbose`` for the
+        training runs; each estimator documents what its levels show.
+    """
+
+    train: tuple
+    validation: tuple | None
+    normalization: tuple | None
+    seed: int
+    verbose: int
 
 
 class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
@@ -115,12 +182,12 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     }
 
     @abstractmethod
-    def _fit_keras(self, train_data, validation, normalization):
+    def _fit_keras(self, run):
         """Build and train the Keras model; return it and its history dict.
 
-        ``train_data`` holds ``model.fit``'s data arguments (see
-        :meth:`_balance`), ``validation`` is ``(X, y, sample_weight)`` or
-        None, ``normalization`` the per-channel (mean, variance) or None.
+        ``run`` is the :class:`FitRun` that ``fit`` prepared (data split,
+        normalisation, seed, verbosity); :meth:`_fit_arguments` turns its
+        training part into ``model.fit`` arguments and :meth:`_train` trains.
         Runs inside the estimator's seeding. A model of None leaves the
         estimator without one (a worker of a distributed search).
         """
@@ -167,18 +234,23 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 "every class you want to recognise."
             )
         self.classes_, self.n_classes_ = classes, len(classes)
-        weights = self._sample_weights(y_encoded, sample_weight, X)
+        weights = check_sample_weight(sample_weight, X, y_encoded, len(classes))
+        weights = sample_weights(y_encoded, classes, self.class_weight, weights)
 
         rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = int(rng.randint(SEED_BOUND))
         train, val = stratified_split(y_encoded, self.validation_split, rng)
-        X_train, y_train, w_train = _subset(train, X, y_encoded, weights)
-        validation = _subset(val, X, y_encoded, weights) if len(val) else None
-        # Only the training part is balanced: validation keeps the real mix.
-        train_data = self._balance(X_train, y_train, w_train, rng)
-        normalization = self._channel_stats(X_train) if self.normalize else None
+        training = _subset(train, X, y_encoded, weights)
+        run = FitRun(
+            train=training,
+            validation=_subset(val, X, y_encoded, weights) if len(val) else None,
+            normalization=self._channel_stats(training[0]) if self.normalize else None,
+            seed=seed,
+            verbose=min(int(self.verbose), 2),
+        )
+        self.__dict__.pop("balancer_", None)  # not a previous fit's
         with _seeded(seed):
-            model, history = self._fit_keras(train_data, validation, normalization)
+            model, history = self._fit_keras(run)
         if model is None:  # a distributed search worker; the chief has the model
             for name in ("model_", "history_", "n_epochs_"):
                 self.__dict__.pop(name, None)  # not a previous fit's
@@ -188,34 +260,6 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
         return self
 
-    def _sample_weights(self, y_encoded, sample_weight, X):
-        """Per-sample weights combining ``sample_weight`` and ``class_weight``."""
-        weights = check_sample_weight(sample_weight, X, y_encoded, self.n_classes_)
-        if self.class_weight is None:
-            return weights
-        if isinstance(self.class_weight, str):  # "balanced"
-            per_class = compute_class_weight(
-                "balanced", classes=np.arange(self.n_classes_), y=y_encoded
-            )
-        else:
-            unknown = [k for k in self.class_weight if k not in set(self.classes_)]
-            if unknown:
-                raise ValueError(
-                    f"class_weight names labels {unknown} that are not in y; the "
-                    f"classes are {self.classes_.tolist()}. Use labels of y as "
-                    "the dict keys."
-                )
-            per_class = np.array(
-                [float(self.class_weight.get(c, 1.0)) for c in self.classes_]
-            )
-            if np.any(per_class < 0) or not np.all(np.isfinite(per_class)):
-                raise ValueError(
-                    "class_weight values must be finite and non-negative; got "
-                    f"{self.class_weight!r}."
-                )
-        per_sample = per_class[y_encoded].astype(np.float32)
-        return per_sample if weights is None else weights * per_sample
-
     @staticmethod
     def _channel_stats(images):
         """Per-channel (mean, variance) of images; variance floored at 1e-6."""
@@ -223,46 +267,27 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         var = images.var(axis=(0, 1, 2), dtype=np.float64)
         return mean.tolist(), np.maximum(var, 1e-6).tolist()
 
-    def _balance(self, X, y, weights, rng):
-        """``model.fit`` arguments for the training data, balanced if asked.
+    def _fit_arguments(self, data, run):
+        """``model.fit`` arguments for ``data`` = ``(X, y, sample_weight)``,
+        balanced by ``balancer`` (see :func:`cnnfix.balance.fit_arguments`);
+        the fitted balancer becomes ``balancer_``."""
+        # Imported here: imbalanced-learn loads with the first fit, not with
+        # cnnfix (the fit imports TensorFlow anyway).
+        from .balance import fit_arguments
 
-        The balancer sees the original labels (so a ``sampling_strategy``
-        dict keyed by them works) and, when its ``random_state`` is None,
-        gets a seed from this estimator's. Sample weights follow the rows the
-        balancer picked. Other imbalanced-learn samplers get flat rows.
-        """
-        if self.balancer is None:
-            return dict(x=X, y=y, sample_weight=weights, batch_size=self.batch_size)
-        balancer = clone(self.balancer)
-        if balancer.get_params().get("random_state", 0) is None:
-            balancer.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
-        labels = self.classes_[y]
-        if getattr(balancer, "stream", False):
-            balancer.fit(X, labels)
-            batches = balanced_batches(
-                X, y, balancer, batch_size=self.batch_size, sample_weight=weights
-            )
+        X, y, weights = data
+        arguments, balancer = fit_arguments(
+            X,
+            y,
+            self.classes_,
+            sample_weight=weights,
+            balancer=self.balancer,
+            batch_size=self.batch_size,
+            random_state=run.seed,
+        )
+        if balancer is not None:
             self.balancer_ = balancer
-            return dict(x=batches)
-        if isinstance(balancer, ClassBalancer):
-            X_res, labels_res = balancer.fit_resample(X, labels)
-            rows = balancer.source_indices()
-        else:
-            X_res, labels_res = balancer.fit_resample(X.reshape(len(X), -1), labels)
-            X_res = np.asarray(X_res).reshape(-1, *X.shape[1:])
-            rows = getattr(balancer, "sample_indices_", None)
-        if weights is not None:
-            if rows is None:
-                raise ValueError(
-                    f"{type(balancer).__name__} creates new samples without "
-                    "telling which input rows they come from, so sample_weight "
-                    "and class_weight cannot follow them. Use a ClassBalancer, or "
-                    "drop the weights (balancing usually replaces them)."
-                )
-            weights = weights[rows]
-        self.balancer_ = balancer
-        y_res = np.searchsorted(self.classes_, labels_res)
-        return dict(x=X_res, y=y_res, sample_weight=weights, batch_size=self.batch_size)
+        return arguments
 
     def _callbacks(self, has_validation):
         """The user's callbacks plus early stopping, when asked for."""
@@ -278,14 +303,16 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return callbacks
 
-    def _train(self, model, train_data, validation, epochs=None):
+    def _train(self, model, run):
+        """Train ``model`` on the run's (balanced) training part for up to
+        ``epochs``, with early stopping on its validation part."""
         history = model.fit(
-            **train_data,
-            validation_data=validation,
-            epochs=self.epochs if epochs is None else epochs,
+            **self._fit_arguments(run.train, run),
+            validation_data=run.validation,
+            epochs=self.epochs,
             shuffle=True,
-            callbacks=self._callbacks(validation is not None),
-            verbose=min(int(self.verbose), 2),
+            callbacks=self._callbacks(run.validation is not None),
+            verbose=run.verbose,
         )
         return history.history
 
@@ -356,10 +383,10 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def __getstate__(self):
         state = super().__getstate__()
         if "model_" in state:
-            state = {**state, "model_": _model_to_bytes(state["model_"])}
+            state = {**state, "model_": model_to_bytes(state["model_"])}
         return state
 
     def __setstate__(self, state):
         if isinstance(state.get("model_"), bytes):
-            state = {**state, "model_": _model_from_bytes(state["model_"])}
+            state = {**state, "model_": model_from_bytes(state["model_"])}
         super().__setstate__(state)

@@ -128,9 +128,9 @@ class DropoutCNN(BaseCNNClassifier):
         self.callbacks = callbacks
         self.balancer = balancer
 
-    def _fit_keras(self, train_data, validation, normalization):
-        model = self._build_model(self.image_shape_, self.n_classes_, normalization)
-        return model, self._train(model, train_data, validation)
+    def _fit_keras(self, run):
+        model = self._build_model(self.image_shape_, self.n_classes_, run.normalization)
+        return model, self._train(model, run)
 
     def _build_model(self, input_shape, n_classes, normalization):
         if not self.conv_filters or not all(

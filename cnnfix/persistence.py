@@ -8,9 +8,13 @@ nothing, so unlike a pickle a file from elsewhere cannot run code.
 Parameters that are Python objects (callbacks, a balancer, an optimizer or
 augmentation layers, a callable search space) cannot be stored that way:
 they come back as their defaults, and ``save`` warns which.
+
+:func:`model_to_bytes` and :func:`model_from_bytes` turn a Keras model into
+the bytes of such an archive and back (pickles, worker processes).
 """
 
 import json
+import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -21,10 +25,29 @@ from sklearn.utils.validation import check_is_fitted
 from ._convert import to_python
 from ._keras import import_keras
 
-__all__ = ["load", "save"]
+__all__ = ["load", "model_from_bytes", "model_to_bytes", "save"]
 
 METADATA = "cnnfix.json"
 FORMAT_VERSION = 1
+
+
+def model_to_bytes(model):
+    """A Keras model as the bytes of its ``.keras`` archive (for pickling and
+    for sending a model between processes)."""
+    with tempfile.TemporaryDirectory(prefix="cnnfix-") as tmp:
+        path = Path(tmp) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
+
+
+def model_from_bytes(data):
+    """The Keras model in ``data`` (from :func:`model_to_bytes`), loaded in
+    Keras's safe mode."""
+    keras = import_keras()
+    with tempfile.TemporaryDirectory(prefix="cnnfix-") as tmp:
+        path = Path(tmp) / "model.keras"
+        path.write_bytes(data)
+        return keras.saving.load_model(path, safe_mode=True)
 
 
 def _encode(value):

@@ -20,14 +20,14 @@ from numbers import Integral
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._convert import to_python
 from ._docs import fill_doc
 from ._keras import import_keras
 from ._worker import run_in_worker
-from .base import BaseCNNClassifier, _model_from_bytes, _model_to_bytes
+from .base import BaseCNNClassifier
+from .persistence import model_from_bytes, model_to_bytes
 from .search_space import (
     DEFAULT_SEARCH_SPACE,
     check_search_space,
@@ -38,7 +38,22 @@ from .search_space import (
 __all__ = ["DEFAULT_SEARCH_SPACE", "TunedCNNClassifier"]
 
 
-@fill_doc
+@fill_doc(
+    epochs="""\
+    Most epochs the refit trains: the best trial's best number of epochs
+    (its ``best_epoch``), at most this many. Each trial trains up to
+    ``max_epochs``.""",
+    validation_split="""\
+    Fraction of the training data held out by a stratified shuffle to score
+    the trials (and for their early stopping); with ``refit=True`` the best
+    configuration is then trained on all the data. 0 scores the trials on
+    the training data.""",
+    verbose="""\
+    0 prints nothing; 1 shows a progress bar over the trials (trials done,
+    best score so far), then a progress bar per epoch of the refit; 2 shows
+    keras-tuner's own report of every trial and one line per epoch of the
+    trials and the refit. Levels above 2 act as 2.""",
+)
 class TunedCNNClassifier(BaseCNNClassifier):
     """A CNN classifier whose architecture and learning rate are searched in ``fit``.
 
@@ -83,8 +98,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
         With ``directory``, False resumes the search found there.
     refit : bool, default=True
         Train the best configuration on all the training data (training and
-        validation parts) for the best trial's number of epochs. False keeps
-        the best trial's own model.
+        validation parts, balanced like the trials) for the best trial's
+        number of epochs, at most ``epochs``. False keeps the best trial's
+        own model.
     distribution_strategy : tf.distribute.Strategy or None, default=None
         Passed to keras-tuner for multi-device training of each trial.
     keep_checkpoints : bool, default=False
@@ -250,7 +266,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
             return hyperband_trials(self.max_epochs, self.factor)
         return self.max_trials
 
-    def _make_tuner(self, hypermodel, directory, has_validation, emit):
+    def _make_tuner(self, hypermodel, directory, run, emit):
         import keras_tuner as kt
 
         searchers = {
@@ -267,7 +283,6 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 best = self.oracle.get_best_trials(1)
                 emit({"best": float(best[0].score) if best else None})
 
-        rng = check_random_state(self.random_state)
         budget = (
             dict(max_epochs=self.max_epochs, factor=self.factor)
             if self.tuner == "hyperband"
@@ -275,11 +290,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
         )
         return Tuner(
             hypermodel,
-            objective=self._objective(has_validation),
+            objective=self._objective(run.validation is not None),
             directory=str(directory),
             project_name="search",
             overwrite=self.overwrite,
-            seed=int(rng.randint(np.iinfo(np.int32).max)),
+            seed=run.seed,
             executions_per_trial=self.executions_per_trial,
             distribution_strategy=self.distribution_strategy,
             max_consecutive_failed_trials=1,
@@ -294,46 +309,54 @@ class TunedCNNClassifier(BaseCNNClassifier):
             name = name[len("val_") :]
         return kt.Objective(name, direction="min" if name.endswith("loss") else "max")
 
-    def _fit_keras(self, train_data, validation, normalization):
+    def _fit_keras(self, run):
         temporary = self.directory is None
         directory = (
             Path(tempfile.mkdtemp(prefix="cnnfix-tuner-"))
             if temporary
             else Path(self.directory).resolve()
         )
-        if self.verbose and not self.overwrite and (directory / "search").exists():
+        if run.verbose and not self.overwrite and (directory / "search").exists():
             print(f"Resuming the keras-tuner search in {directory / 'search'}.")
-        # For random_state=None this draws from NumPy's global state, which
-        # fit has seeded.
-        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        progress = _TrialProgress(self._n_trials_planned(), self.objective)
-        report = progress.update if self.verbose == 1 else None
-        args = (train_data, validation, normalization, directory, seed)
+        progress = (
+            _TrialProgress(self._n_trials_planned(), self.objective)
+            if run.verbose == 1
+            else None
+        )
+        report = progress.update if progress else None
         try:
             if self._isolated():
                 # A fresh copy travels: not the previous fit's model.
                 searcher = type(self)(**self.get_params(deep=False))
-                searcher.image_shape_ = self.image_shape_
-                searcher.n_classes_ = self.n_classes_
+                for name in ("image_shape_", "n_classes_", "classes_"):
+                    setattr(searcher, name, getattr(self, name))
                 outcome = run_in_worker(
-                    searcher._search, *args, on_event=report, quiet=self.verbose < 2
+                    searcher._search,
+                    run,
+                    directory,
+                    on_event=report,
+                    quiet=run.verbose < 2,
                 )
             else:
-                outcome = self._search(*args, emit=report or (lambda event: None))
+                outcome = self._search(
+                    run, directory, emit=report or (lambda event: None)
+                )
         finally:
             if temporary:
                 shutil.rmtree(directory, ignore_errors=True)
         if outcome is None:  # a distributed worker: the chief keeps the model
             return None, {}
-        if report:
+        if progress:
             progress.finish(len(outcome["trials"]))
         self._record_search(outcome["trials"], outcome["best"])
         if self.refit:
-            return self._refit(normalization, outcome, train_data, validation)
+            return self._refit(run, outcome)
+        if outcome["balancer"] is not None:
+            self.balancer_ = outcome["balancer"]
         with _no_optimizer_state_warning():
-            return _model_from_bytes(outcome["model"]), outcome["history"]
+            return model_from_bytes(outcome["model"]), outcome["history"]
 
-    def _search(self, train_data, validation, normalization, directory, seed, emit):
+    def _search(self, run, directory, emit):
         """Run the keras-tuner search; return plain records of its trials.
 
         Runs in the worker process (or in this one with
@@ -341,29 +364,30 @@ class TunedCNNClassifier(BaseCNNClassifier):
         the best trial's model travels as ``.keras`` bytes.
         """
         keras = import_keras()
-        keras.utils.set_random_seed(seed)
-        hypermodel = self._hypermodel(normalization)
+        keras.utils.set_random_seed(run.seed)
+        hypermodel = self._hypermodel(run.normalization)
+        arguments = self._fit_arguments(run.train, run)
         stdout = sys.stdout
 
         def report(event):  # the progress bar prints past the silencing below
             with contextlib.redirect_stdout(stdout):
                 emit(event)
 
+        # verbose=2 shows keras-tuner's own report of each trial; below that
+        # it is silenced (verbose=1 has the progress bar over trials).
         quiet = (
             contextlib.redirect_stdout(io.StringIO())
-            if self.verbose < 2
+            if run.verbose < 2
             else contextlib.nullcontext()
         )
         with quiet, _no_optimizer_state_warning():
-            tuner = self._make_tuner(
-                hypermodel, directory, validation is not None, report
-            )
+            tuner = self._make_tuner(hypermodel, directory, run, report)
             tuner.search(
-                **train_data,
-                validation_data=validation,
+                **arguments,
+                validation_data=run.validation,
                 epochs=self.max_epochs,
-                callbacks=self._callbacks(validation is not None),
-                verbose=2 if self.verbose >= 2 else 0,
+                callbacks=self._callbacks(run.validation is not None),
+                verbose=2 if run.verbose == 2 else 0,
             )
             if _distributed_worker():
                 return None
@@ -379,8 +403,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 "hyperparameters": best.hyperparameters,
             }
             if not self.refit:
-                outcome["model"] = _model_to_bytes(tuner.load_model(best))
+                outcome["model"] = model_to_bytes(tuner.load_model(best))
                 outcome["history"] = _trial_history(best)
+                outcome["balancer"] = getattr(self, "balancer_", None)
         if not self.keep_checkpoints:  # the search is over: only its record stays
             for path in Path(tuner.project_dir).glob("trial_*/checkpoint*"):
                 path.unlink()
@@ -399,28 +424,31 @@ class TunedCNNClassifier(BaseCNNClassifier):
         }
         self.n_trials_ = len(trials)
 
-    def _refit(self, normalization, outcome, train_data, validation):
-        """Train the best values on training + validation data, best epochs."""
+    def _refit(self, run, outcome):
+        """Train the best values on all the training data (the validation
+        part included), balanced like the trials, for the best trial's
+        number of epochs (at most ``epochs``)."""
         keras = import_keras()
         keras.backend.clear_session()
-        hypermodel = self._hypermodel(normalization)
+        hypermodel = self._hypermodel(run.normalization)
         build = getattr(hypermodel, "build", hypermodel)  # HyperModel or callable
         model = build(outcome["hyperparameters"])
-        data = dict(train_data)
-        if validation is not None and "y" in data:
-            X_val, y_val, w_val = validation
-            data["x"] = np.concatenate([data["x"], X_val])
-            data["y"] = np.concatenate([data["y"], y_val])
-            if data.get("sample_weight") is not None:
-                data["sample_weight"] = np.concatenate([data["sample_weight"], w_val])
+        data = run.train if run.validation is None else _join(run.train, run.validation)
         history = model.fit(
-            **data,
-            epochs=outcome["best"]["best_epoch"],
+            **self._fit_arguments(data, run),
+            epochs=min(outcome["best"]["best_epoch"], self.epochs),
             shuffle=True,
             callbacks=list(self.callbacks or []),
-            verbose=min(int(self.verbose), 2),
+            verbose=run.verbose,
         )
         return model, history.history
+
+
+def _join(train, validation):
+    """The ``(X, y, sample_weight)`` rows of both parts, training first."""
+    (X, y, weights), (X_val, y_val, w_val) = train, validation
+    joined_weights = None if weights is None else np.concatenate([weights, w_val])
+    return np.concatenate([X, X_val]), np.concatenate([y, y_val]), joined_weights
 
 
 def _distributed_worker():

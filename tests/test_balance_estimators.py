@@ -10,6 +10,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
 
 from cnnfix import ClassBalancer, DropoutCNN, make_pipeline
+from cnnfix.balance import fit_arguments
 
 from .conftest import TINY
 
@@ -80,19 +81,45 @@ def test_dict_strategy_uses_the_original_labels(skewed):
     assert set(clf.predict(X)) <= {"zero", "one", "two"}
 
 
-def test_weights_follow_the_resampled_rows(skewed):
+@pytest.mark.parametrize("strategy", ["oversample", "smote"])
+def test_weights_and_labels_follow_the_resampled_rows(skewed, strategy):
     X, y = skewed
+    classes = np.array(["nut", "bolt", "washer"])  # not sorted: encode first
+    classes, y = np.unique(classes[y], return_inverse=True)
     weights = np.arange(len(y), dtype=np.float32)
-    for balancer in (
-        ClassBalancer(random_state=0),
-        ClassBalancer("smote", random_state=0),
-    ):
-        clf = DropoutCNN(balancer=balancer)
-        clf.classes_ = np.unique(y)
-        data = clf._balance(X, y, weights, np.random.RandomState(0))
-        rows = clf.balancer_.source_indices()
-        np.testing.assert_array_equal(data["sample_weight"], weights[rows])
-        np.testing.assert_array_equal(data["y"], y[rows])
+    data, balancer = fit_arguments(
+        X, y, classes, sample_weight=weights, balancer=ClassBalancer(strategy)
+    )
+    rows = balancer.source_indices()
+    np.testing.assert_array_equal(data["sample_weight"], weights[rows])
+    np.testing.assert_array_equal(data["y"], y[rows])
+    # Balanced by the original labels: every class as large as the largest.
+    assert np.bincount(data["y"]).tolist() == [np.bincount(y).max()] * 3
+
+
+def test_fit_arguments_seed_only_an_unseeded_balancer(skewed):
+    X, y = skewed
+    classes = np.unique(y)
+    _, seeded = fit_arguments(X, y, classes, balancer=ClassBalancer(), random_state=7)
+    assert seeded.random_state == 7
+    _, own = fit_arguments(
+        X, y, classes, balancer=ClassBalancer(random_state=1), random_state=7
+    )
+    assert own.random_state == 1
+
+
+def test_imblearn_samplers_without_row_indices_cannot_carry_weights(skewed):
+    from imblearn.over_sampling import SMOTE
+
+    X, y = skewed
+    with pytest.raises(ValueError, match="cannot follow them"):
+        fit_arguments(
+            X,
+            y,
+            np.unique(y),
+            sample_weight=np.ones(len(y), dtype=np.float32),
+            balancer=SMOTE(k_neighbors=3),
+        )
 
 
 def test_other_imblearn_samplers_get_flat_rows(skewed):

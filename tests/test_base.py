@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from cnnfix import DropoutCNN
 from cnnfix import base as base_module
-from cnnfix.base import stratified_split
+from cnnfix.base import sample_weights, stratified_split
 
 from .conftest import TINY
 
@@ -181,14 +181,13 @@ def test_zero_class_weight_means_the_class_is_not_learned(small_digits):
 
 
 def test_balanced_class_weight():
-    clf = DropoutCNN(class_weight="balanced")
-    clf.classes_, clf.n_classes_ = np.array(["a", "b"]), 2
-    y_encoded = np.array([0, 0, 0, 1])
-    weights = clf._sample_weights(y_encoded, None, np.zeros((4, 1)))
+    classes, y_encoded = np.array(["a", "b"]), np.array([0, 0, 0, 1])
+    weights = sample_weights(y_encoded, classes, "balanced")
     np.testing.assert_allclose(weights, [4 / 6, 4 / 6, 4 / 6, 2.0])
-    clf.class_weight = {"b": 3.0}
-    weights = clf._sample_weights(y_encoded, [1, 1, 1, 0.5], np.zeros((4, 1)))
+    given = np.array([1, 1, 1, 0.5], dtype=np.float32)
+    weights = sample_weights(y_encoded, classes, {"b": 3.0}, given)
     np.testing.assert_allclose(weights, [1, 1, 1, 1.5])
+    assert sample_weights(y_encoded, classes) is None
 
 
 def test_class_weight_naming_an_unknown_label(small_digits):
