@@ -57,11 +57,16 @@ def test_balancer_is_tunable_in_a_plain_sklearn_pipeline(skewed):
     search = GridSearchCV(
         pipe, {"dropoutcnn__balancer__strategy": ["oversample", "undersample"]}, cv=2
     ).fit(X, y)
-    assert search.best_params_["dropoutcnn__balancer__strategy"] in {
-        "oversample",
-        "undersample",
-    }
     assert len(search.cv_results_["mean_test_score"]) == 2
+    # The grid's value reached the balancer inside the CNN: the refit model
+    # trained on data resampled by the chosen strategy.
+    chosen = search.best_params_["dropoutcnn__balancer__strategy"]
+    fitted = search.best_estimator_[-1].balancer_
+    assert fitted.strategy == chosen
+    counts = np.bincount(y)
+    n_train = counts - np.floor(0.1 * counts + 0.5).astype(int)
+    size = n_train.max() if chosen == "oversample" else n_train.min()
+    assert len(fitted.sample_indices_) == 3 * size
 
 
 def test_balancer_seed_comes_from_the_estimator(skewed):
