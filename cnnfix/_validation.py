@@ -128,7 +128,7 @@ def check_labels(y, n_samples=None):
             f"Expected one label per image: y of shape ({n_samples},); got y "
             f"with shape {y.shape}. Pass a 1-D array of labels."
         )
-    if y.ndim == 0:
+    if y.ndim == 0 or y.size == 0:
         return y
     missing = np.flatnonzero(_missing(y).reshape(len(y), -1).any(axis=1))
     if len(missing):

@@ -199,6 +199,8 @@ def test_missing_label_check_warns_nothing_and_modifies_nothing():
         np.array([3, 7, 3]),
         np.array(["nan", "None", ""]),  # strings that only look missing
         np.array([True, False, True]),
+        np.array([], dtype=float),  # empty: scikit-learn says "0 sample(s)"
+        np.zeros((0, 2)),
         np.array([3.5, -1.0, np.inf]),  # not labels, but not missing either
         _objects((3, 7), "dog"),  # tuples compare equal to themselves
         _objects(np.array([3, 7]), "dog"),  # an array: ambiguous, not missing
