@@ -60,7 +60,7 @@ def main():
         seconds, tf, keras = measure(statement, args.repeats)
         baseline = baseline or seconds  # the first row
         print(
-            f"| `{statement}` | {seconds:.2f} | {seconds / baseline:.2f} | {tf} "
+            f"| `{statement}` | {seconds:.3f} | {seconds / baseline:.2f} | {tf} "
             f"| {keras} |"
         )
 
