@@ -1,39 +1,57 @@
 """cnnfix: find and fix the usual reasons a convolutional network has low accuracy.
 
-Importing cnnfix does not import TensorFlow or Keras; they load on the first
-``fit``.
+``import cnnfix`` is cheap: the public names below load their module on first
+use (PEP 562), so TensorFlow, Keras and imbalanced-learn are imported only by
+what needs them, and Keras not before the first ``fit``.
 """
 
-from .architectures import build_cnn, compile_cnn
-from .balance import ClassBalancer, make_pipeline
-from .base import BaseCNNClassifier
-from .diagnostics import Diagnosis, Finding, diagnose, lr_find
-from .dropout import DropoutCNN
-from .persistence import load
-from .plotting import (
-    plot_confusion_matrix,
-    plot_feature_maps,
-    plot_history,
-)
-from .tuned import TunedCNNClassifier
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BaseCNNClassifier",
-    "ClassBalancer",
-    "Diagnosis",
-    "DropoutCNN",
-    "Finding",
-    "TunedCNNClassifier",
-    "__version__",
-    "build_cnn",
-    "compile_cnn",
-    "diagnose",
-    "load",
-    "lr_find",
-    "make_pipeline",
-    "plot_confusion_matrix",
-    "plot_feature_maps",
-    "plot_history",
-]
+#: Public name -> the submodule that defines it.
+_LAZY = {
+    "BaseCNNClassifier": "base",
+    "ClassBalancer": "balance",
+    "Diagnosis": "diagnostics",
+    "DropoutCNN": "dropout",
+    "Finding": "diagnostics",
+    "TunedCNNClassifier": "tuned",
+    "WorkerError": "exceptions",
+    "build_cnn": "architectures",
+    "compile_cnn": "architectures",
+    "diagnose": "diagnostics",
+    "load": "persistence",
+    "lr_find": "diagnostics",
+    "make_pipeline": "balance",
+    "plot_confusion_matrix": "plotting",
+    "plot_feature_maps": "plotting",
+    "plot_history": "plotting",
+}
+
+#: Public submodules, reachable as attributes (``cnnfix.datasets``) without
+#: importing them first.
+_SUBMODULES = {
+    "balance",
+    "datasets",
+    "diagnostics",
+    "exceptions",
+    "search_space",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})

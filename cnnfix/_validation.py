@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
 
 __all__ = [
     "as_images",
+    "check_labels",
     "check_sample_weight",
     "infer_image_shape",
     "validate_images",
@@ -69,6 +70,8 @@ def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None)
                 f"fit); got X with per-image shape {sample_shape}. Resize the "
                 "images to the training size, or refit on images of this size."
             )
+    if y is not None and not isinstance(y, str):  # "no_validation": no y
+        check_labels(y)
     X = _as_numeric(X)
     out = validate_data(estimator, X, y, reset=reset, dtype=np.float32)
     X, y = (out, None) if isinstance(y, str) else out
@@ -78,6 +81,91 @@ def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None)
         )
     images = X.reshape((X.shape[0], *estimator.image_shape_))
     return images if y is None else (images, y)
+
+
+#: How many row numbers a message about missing labels lists.
+_ROWS_SHOWN = 10
+
+
+def check_labels(y, n_samples=None):
+    """Check that every sample has a label, and return y as a NumPy array.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels: a NumPy array, a list or a pandas Series of ints,
+        strings, bools or floats.
+    n_samples : int, default=None
+        The number of images. When given, y must be 1-D with one label per
+        image; when None, the shape of y is not checked here.
+
+    Returns
+    -------
+    y : ndarray
+        ``numpy.asarray(y)``; the object passed in is not modified.
+
+    Raises
+    ------
+    ValueError
+        If y does not hold one label per image, or some labels are missing:
+        None, NaN, ``pandas.NA`` or NaT. The message gives the rows of the
+        first missing labels, how many there are, and how to drop them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnnfix._validation import check_labels
+    >>> check_labels([3, 7, 3])
+    array([3, 7, 3])
+    >>> check_labels(np.array([3.0, np.nan, 7.0]))
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected a label for every image; got y with 1 missing label (None...
+    """
+    y = np.asarray(y)
+    if n_samples is not None and (y.ndim != 1 or len(y) != n_samples):
+        raise ValueError(
+            f"Expected one label per image: y of shape ({n_samples},); got y "
+            f"with shape {y.shape}. Pass a 1-D array of labels."
+        )
+    if y.ndim == 0 or y.size == 0:
+        return y
+    missing = np.flatnonzero(_missing(y).reshape(len(y), -1).any(axis=1))
+    if len(missing):
+        count = len(missing)
+        rows = [int(row) for row in missing[:_ROWS_SHOWN]]
+        first = f" (the first {_ROWS_SHOWN} of {count})" if count > _ROWS_SHOWN else ""
+        raise ValueError(
+            f"Expected a label for every image; got y with {count} missing "
+            f"label{'s' * (count != 1)} (None or NaN) at rows {rows}{first}. "
+            "Drop the unlabelled images first: keep = ~pandas.isna(y) (or "
+            "keep = ~np.isnan(y) for float labels); X, y = X[keep], y[keep]."
+        )
+    return y
+
+
+def _missing(y):
+    """Boolean array, True where a label is missing."""
+    if y.dtype.kind in "fc":
+        return np.isnan(y)
+    if y.dtype.kind in "mM":
+        return np.isnat(y)
+    if y.dtype.kind != "O":
+        return np.zeros(y.shape, dtype=bool)
+    flat = y.ravel()
+    return np.fromiter(map(_is_missing, flat), bool, count=len(flat)).reshape(y.shape)
+
+
+def _is_missing(value):
+    """None, or a value unequal to itself: NaN, NaT (NumPy's and pandas')."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas.NA: NA != NA is NA, which has no truth value
+        return True
+    except ValueError:  # an array as a label: not missing (and rejected later)
+        return False
 
 
 def _flatten(X):

@@ -23,12 +23,10 @@ import types
 
 import cloudpickle
 
+from .exceptions import WorkerError
+
 #: Imported once by the fork server, then shared by every worker it forks.
 PRELOAD = ["cnnfix.tuned", "keras_tuner"]
-
-
-class WorkerError(RuntimeError):
-    """The worker process ended without sending a result back."""
 
 
 class RemoteTraceback(Exception):

@@ -1,10 +1,17 @@
 """Input checks shared by every estimator; no training here."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator
 
-from cnnfix._validation import check_sample_weight, infer_image_shape, validate_images
+from cnnfix._validation import (
+    check_labels,
+    check_sample_weight,
+    infer_image_shape,
+    validate_images,
+)
 
 
 class Holder(BaseEstimator):
@@ -115,3 +122,110 @@ def test_sample_weight_needs_two_weighted_classes():
         check_sample_weight([1, -1, 1, 1], X, np.array([0, 0, 1, 1]), 2)
     weights = check_sample_weight([1, 2, 3, 4], X, np.array([0, 0, 1, 1]), 2)
     np.testing.assert_array_equal(weights, [1, 2, 3, 4])
+
+
+# -- missing labels ------------------------------------------------------------
+
+
+def _objects(*values):
+    """A 1-D object array holding ``values`` as they are."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
+
+
+DROP_HINT = r"keep = ~pandas\.isna\(y\).*X, y = X\[keep\], y\[keep\]"
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        pytest.param(np.array([3.0, np.nan, 7.0, np.nan]), id="float NaN"),
+        pytest.param(np.array(["cat", None, "dog", np.nan], dtype=object), id="None"),
+        pytest.param(["cat", None, "dog", None], id="list with None"),
+    ],
+)
+def test_missing_labels_are_named_by_row(y):
+    with pytest.raises(ValueError, match=r"2 missing labels \(None or NaN\) at rows "):
+        check_labels(y)
+    with pytest.raises(ValueError, match=r"at rows \[1, 3\]\. Drop the unlabelled"):
+        check_labels(y)
+
+
+def test_missing_labels_in_a_pandas_series():
+    pd = pytest.importorskip("pandas")
+    # A non-default index: rows are positions, as X[keep] uses them.
+    for y in (
+        pd.Series([3, np.nan, 7, 3], index=[10, 11, 12, 13]),
+        pd.Series([3, pd.NA, 7, 3], dtype="Int64"),
+        pd.Series(["cat", None, "dog", "cat"], dtype="string"),
+        pd.Series(["cat", np.nan, "dog", "cat"], dtype="category"),
+    ):
+        with pytest.raises(
+            ValueError, match=r"1 missing label \(None or NaN\) at rows \[1\]"
+        ):
+            check_labels(y)
+    # The fix the message gives works.
+    y = pd.Series([3, np.nan, 7, 3])
+    X = np.arange(4)
+    keep = ~pd.isna(y)
+    X, y = X[keep], y[keep]
+    np.testing.assert_array_equal(check_labels(y), [3, 7, 3])
+
+
+def test_many_missing_labels_show_the_first_ten_and_the_count():
+    y = np.where(np.arange(40) % 3 == 0, np.nan, 5.0)
+    message = (
+        r"14 missing labels \(None or NaN\) at rows \[0, 3, 6, 9, 12, 15, 18, 21, "
+        r"24, 27\] \(the first 10 of 14\)\. Drop the unlabelled images first: "
+    )
+    with pytest.raises(ValueError, match=message + DROP_HINT):
+        check_labels(y)
+
+
+def test_missing_label_check_warns_nothing_and_modifies_nothing():
+    y = np.array([3.0, np.nan, 7.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="1 missing label"):
+            check_labels(y)
+    np.testing.assert_array_equal(y, [3.0, np.nan, 7.0])
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 7, 3]),
+        np.array(["nan", "None", ""]),  # strings that only look missing
+        np.array([True, False, True]),
+        np.array([], dtype=float),  # empty: scikit-learn says "0 sample(s)"
+        np.zeros((0, 2)),
+        np.array([3.5, -1.0, np.inf]),  # not labels, but not missing either
+        _objects((3, 7), "dog"),  # tuples compare equal to themselves
+        _objects(np.array([3, 7]), "dog"),  # an array: ambiguous, not missing
+    ],
+)
+def test_labels_that_are_not_missing_pass(y):
+    assert check_labels(y) is y  # an array comes back as it is, not copied
+
+
+def test_labels_must_be_one_per_image_when_the_count_is_given():
+    assert check_labels([3, 7], n_samples=2).tolist() == [3, 7]
+    with pytest.raises(ValueError, match=r"y of shape \(3,\); got y with shape \(2,\)"):
+        check_labels([3, 7], n_samples=3)
+    with pytest.raises(ValueError, match=r"got y with shape \(2, 2\)\. Pass a 1-D"):
+        check_labels([[3, 7], [7, 3]], n_samples=2)
+
+
+@pytest.mark.parametrize(
+    "y", [np.array([3.0, 7.0, np.nan, 3.0]), np.array([3, 7, None, 3], dtype=object)]
+)
+def test_validate_images_refuses_missing_labels(y):
+    # Before scikit-learn's checks, which say only "Input y contains NaN"
+    # (after a RuntimeWarning, for some of its checks).
+    message = r"1 missing label \(None or NaN\) at rows \[2\]"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=message):
+            validate_images(Holder(), np.zeros((4, 8, 8, 1)), y, reset=True)
