@@ -26,7 +26,7 @@ import cloudpickle
 from .exceptions import WorkerError
 
 #: Imported once by the fork server, then shared by every worker it forks.
-PRELOAD = ["cnnfix.tuned", "keras_tuner"]
+PRELOAD = ["cnnfix._preload", "cnnfix.tuned"]
 
 
 class RemoteTraceback(Exception):

@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._convert import to_python
 from ._keras import import_keras
+from ._validation import check_labels
 
 __all__ = ["ClassBalancer", "balanced_batches", "fit_arguments", "make_pipeline"]
 
@@ -236,6 +237,7 @@ default="oversample"
         y_resampled : ndarray of shape (n_resampled,)
             Labels of the resampled rows.
         """
+        check_labels(y)
         with _hints():
             return super().fit_resample(X, y)
 
@@ -264,6 +266,7 @@ default="oversample"
         ``fit_resample`` does this too; ``fit`` alone serves streaming
         (:func:`balanced_batches`).
         """
+        check_labels(y)
         with _hints():
             super().fit(X, y)
         if self.strategy == "hybrid":

@@ -77,10 +77,6 @@ MISSING_LABELS = (
 )
 MISSING_LABELS_EVERYWHERE = {
     "*": MISSING_LABELS,
-    "ClassBalancer": Pending(
-        "ClassBalancer validates y with imbalanced-learn, not check_labels",
-        MISSING_LABELS,
-    ),
     "diagnose": Pending("diagnose does not call check_labels yet", MISSING_LABELS),
 }
 

@@ -10,8 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnnfix import TunedCNNClassifier
-from cnnfix._worker import WorkerError
+from cnnfix import TunedCNNClassifier, WorkerError
 from cnnfix.tuned import DEFAULT_SEARCH_SPACE
 
 from .conftest import QUICK_SEARCH as QUICK
@@ -217,7 +216,8 @@ def test_a_dying_worker_gives_a_clear_error(small_digits, tmp_path, monkeypatch)
     clf = TunedCNNClassifier(**QUICK, callbacks=[Die()])
     with pytest.raises(WorkerError, match=r"without a result \(exit code 3\)"):
         clf.fit(X, y)
-    assert list(tmp_path.iterdir()) == []
+    # Only multiprocessing's own directory, when its fork server started here.
+    assert [p for p in tmp_path.iterdir() if not p.name.startswith("pymp-")] == []
     assert not hasattr(clf, "model_")
 
 
