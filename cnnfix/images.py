@@ -12,8 +12,9 @@ that an input pipeline can decode paths on the fly with the same rules:
 Files are decoded with Pillow. Resizing is bilinear with Pillow's
 antialiasing (the interpolation Keras's ``image_dataset_from_directory``
 uses); a JPEG is first decoded at a reduced scale (libjpeg's 1/2, 1/4 or
-1/8) while that stays at least twice the target size, which makes large
-photos several times cheaper to read. Nothing on disk is written.
+1/8, a low-pass of its own) while that stays at least the target size,
+which makes large photos several times cheaper to read. Nothing on disk is
+written.
 """
 
 import os
@@ -291,7 +292,7 @@ def _decode(image, size, mode):
     """The open ``image`` as a uint8 array in ``mode`` ("L"/"RGB"), resized
     to ``size`` ((width, height), Pillow's order) unless None."""
     if size is not None and image.format == "JPEG":
-        image.draft(mode, (2 * size[0], 2 * size[1]))
+        image.draft(mode, size)
     if image.mode in SIXTEEN_BIT_MODES:  # Pillow would clip, not scale, to 8 bits
         image = Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
     # Resize in as few channels as possible: grey sources are resized before
