@@ -10,7 +10,21 @@ from collections.abc import Sequence
 
 from ._keras import import_keras
 
-__all__ = ["AUGMENTATION_PRESETS", "build_cnn", "compile_cnn", "make_augmentation"]
+__all__ = [
+    "AUGMENTATION_PRESETS",
+    "HEADS",
+    "build_cnn",
+    "compile_cnn",
+    "make_augmentation",
+]
+
+#: Accepted values of ``build_cnn(head=...)``.
+HEADS = ("auto", "flatten", "global_average")
+
+#: ``head="auto"`` flattens a last feature map of at most this many positions
+#: (8x8: 32x32 inputs after two poolings, Fashion-MNIST's 7x7, the digits'
+#: 2x2) and averages larger ones. See build_cnn.
+MAX_FLATTEN_POSITIONS = 64
 
 #: Named augmentation presets: layer class names with their arguments. None
 #: of them flips, so they are safe for digits and text; add
@@ -86,14 +100,27 @@ def build_cnn(
     weight_decay: float | None = None,
     normalization: tuple | None = None,
     augmentation=None,
+    head: str = "auto",
     name: str = "cnn",
 ):
     """Build a regularised CNN classifier (uncompiled).
 
     Each block is Conv2D ("same" padding) -> [BatchNormalization] -> ReLU ->
     MaxPooling2D ("same" padding, so tiny and 1-pixel-wide images work) ->
-    [SpatialDropout2D]. The head is Flatten -> [Dense(dense_units, relu)] ->
-    Dropout(dropout) -> Dense(n_classes, softmax).
+    [SpatialDropout2D]. The head is Flatten or GlobalAveragePooling2D ->
+    [Dense(dense_units, relu)] -> Dropout(dropout) -> Dense(n_classes,
+    softmax).
+
+    Flatten keeps where each feature is, but gives the dense layer
+    ``positions x channels x dense_units`` weights: with the default blocks,
+    0.5 M at 32x32 pixels and 25.7 M at 224x224, which dominate the model,
+    its memory and its overfitting. GlobalAveragePooling2D averages each
+    channel over the positions, so the head has ``channels x dense_units``
+    weights at any size. ``head="auto"`` flattens a last feature map of at
+    most 64 positions (8x8: inputs up to 32x32 with the default two blocks,
+    so the digits, Fashion-MNIST and CIFAR-sized models are unchanged) and
+    averages larger ones (``benchmarks/bench_architecture.py`` measures both
+    at 32 to 224 pixels).
 
     Parameters
     ----------
@@ -121,6 +148,11 @@ def build_cnn(
         Per-channel statistics for a leading ``keras.layers.Normalization``.
     augmentation : None, str or list of keras layers, default=None
         See :func:`make_augmentation`; active only while training.
+    head : {"auto", "flatten", "global_average"}, default="auto"
+        How the last feature map becomes a vector: "flatten"
+        (``keras.layers.Flatten``), "global_average"
+        (``keras.layers.GlobalAveragePooling2D``), or "auto": flatten when the
+        last feature map has at most 64 positions, else average.
     name : str, default="cnn"
         Name of the Keras model.
 
@@ -129,6 +161,11 @@ def build_cnn(
     model : keras.Model
         The uncompiled model; compile it with :func:`compile_cnn`.
     """
+    if not (isinstance(head, str) and head in HEADS):
+        raise ValueError(
+            f"head must be one of {list(HEADS)}; got {head!r}. Use "
+            '"global_average" for large images, "flatten" to keep positions.'
+        )
     keras = import_keras()
     layers = keras.layers
     regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
@@ -155,7 +192,16 @@ def build_cnn(
         x = layers.MaxPooling2D(pool_size, padding="same", name=f"pool{i}")(x)
         if conv_dropout:
             x = layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{i}")(x)
-    x = layers.Flatten(name="flatten")(x)
+    height, width = x.shape[1], x.shape[2]
+    if head == "auto":
+        large = (
+            height is None or width is None or height * width > MAX_FLATTEN_POSITIONS
+        )
+        head = "global_average" if large else "flatten"
+    if head == "flatten":
+        x = layers.Flatten(name="flatten")(x)
+    else:
+        x = layers.GlobalAveragePooling2D(name="global_average")(x)
     if dense_units:
         x = layers.Dense(
             int(dense_units),

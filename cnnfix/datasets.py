@@ -1,4 +1,4 @@
-"""Image data sets that need no download: digits, and Fashion-MNIST from disk."""
+"""Image data sets that need no download: digits, Fashion-MNIST, image folders."""
 
 import gzip
 import os
@@ -6,7 +6,21 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_damaged_digits", "load_digit_images", "load_fashion_mnist"]
+from .images import (
+    check_color_mode,
+    check_image_size,
+    check_n_jobs,
+    check_on_error,
+    list_image_folder,
+    read_images,
+)
+
+__all__ = [
+    "load_damaged_digits",
+    "load_digit_images",
+    "load_fashion_mnist",
+    "load_image_folder",
+]
 
 FASHION_MNIST_FILES = {
     "X_train": "train-images-idx3-ubyte.gz",
@@ -139,3 +153,113 @@ def load_fashion_mnist(path=None):
         "Install them with `apt-get install -y dataset-fashion-mnist`, or pass "
         "path= to the folder that holds them."
     )
+
+
+def load_image_folder(
+    path,
+    *,
+    image_size=None,
+    color_mode="auto",
+    as_paths=False,
+    on_error="raise",
+    n_jobs=None,
+):
+    """Your own images from a folder per class, as arrays for any estimator.
+
+    The layout is the one Keras and torchvision read::
+
+        path/
+            bolt/   img001.jpg  img002.png ...
+            nut/    a.jpg  b.jpg ...
+
+    The folder names are the labels. Files whose extension is not an image
+    one (.jpg .jpeg .png .bmp .gif .webp .tif .tiff), hidden files and files
+    directly in ``path`` are skipped; images in nested folders of a class
+    folder belong to that class. The order is fixed: by class name, then by
+    file path. Nothing on disk is modified. The reading itself is
+    :mod:`cnnfix.images`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder holding one sub-folder per class.
+    image_size : None, int or (int, int), default=None
+        Size ``(height, width)`` every image is resized to (bilinear), or one
+        int for squares. None uses the most common size among the files and
+        warns (a UserWarning) when some files have another size.
+    color_mode : {"auto", "rgb", "grayscale"}, default="auto"
+        "rgb" gives 3 channels, "grayscale" 1; "auto" gives 1 when every
+        image is stored grey and 3 otherwise.
+    as_paths : bool, default=False
+        Return the file paths instead of decoding the files (no file is
+        opened, so ``image_size``, ``on_error`` and ``n_jobs`` do not act).
+    on_error : {"raise", "warn"}, default="raise"
+        Files that cannot be decoded: "raise" an error listing them all, or
+        "warn" once (a UserWarning listing them) and leave them out of X and
+        y.
+    n_jobs : int or None, default=None
+        Decoding threads. None: one per CPU, at most 8; -1: one per CPU.
+
+    Returns
+    -------
+    X : ndarray of shape (n_images, height, width, channels), dtype uint8
+        The pixels; with ``as_paths=True``, an ndarray of shape (n_images,)
+        and dtype object holding each file's path as a str (object, not a
+        fixed-width str dtype, so that a long path does not pad every other
+        one).
+    y : ndarray of shape (n_images,), dtype str
+        The class folder name of each image.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    NotADirectoryError
+        If ``path`` is a file.
+    ValueError
+        If ``path`` holds no class folders, a class folder holds no image,
+        there is only one class, or a parameter is invalid.
+    cnnfix.images.UnreadableImageError
+        A ValueError: a file could not be decoded and ``on_error="raise"``.
+
+    See Also
+    --------
+    cnnfix.images.list_image_folder : The paths and labels only.
+    cnnfix.images.read_images : Decode a list of files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from cnnfix.datasets import load_image_folder
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     for label, shade in [("bolt", 0), ("nut", 255)]:
+    ...         (Path(root) / label).mkdir()
+    ...         for i in range(3):
+    ...             pixels = np.full((32, 32), shade, dtype=np.uint8)
+    ...             Image.fromarray(pixels).save(Path(root) / label / f"{i}.png")
+    ...     X, y = load_image_folder(root, image_size=16)
+    ...     paths, _ = load_image_folder(root, as_paths=True)
+    >>> X.shape, X.dtype, y.tolist()
+    ((6, 16, 16, 1), dtype('uint8'), ['bolt', 'bolt', 'bolt', 'nut', 'nut', 'nut'])
+    >>> Path(paths[0]).name
+    '0.png'
+    """
+    check_image_size(image_size)
+    check_color_mode(color_mode)
+    check_on_error(on_error)
+    check_n_jobs(n_jobs)
+    paths, y = list_image_folder(path)
+    if as_paths:
+        return paths, y
+    X, kept = read_images(
+        paths,
+        image_size,
+        color_mode,
+        n_jobs,
+        on_error=on_error,
+        return_kept=True,
+    )
+    return X, y[kept]

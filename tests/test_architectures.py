@@ -80,3 +80,51 @@ def test_compile_cnn_uses_a_fresh_optimizer():
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
     with pytest.raises(ValueError, match=r"Unknown optimizer 'adamm'"):
         compile_cnn(build_cnn((8, 8, 1), 2), optimizer="adamm")
+
+
+def test_digits_model_is_unchanged_by_the_head_option():
+    # Layer list and parameter count of the 8x8 model before head= existed.
+    model = build_cnn((8, 8, 1), 10)
+    assert [layer.name for layer in model.layers] == [
+        "images",
+        "conv0",
+        "bn0",
+        "relu0",
+        "pool0",
+        "conv1",
+        "bn1",
+        "relu1",
+        "pool1",
+        "flatten",
+        "dense",
+        "dropout",
+        "probabilities",
+    ]
+    assert model.count_params() == 53_290
+    # Fashion-MNIST (7x7 last map) and 32x32 (8x8) still flatten.
+    assert build_cnn((28, 28, 1), 10).count_params() == 421_930
+    assert "flatten" in [layer.name for layer in build_cnn((32, 32, 3), 10).layers]
+
+
+def test_large_images_get_a_small_head():
+    model = build_cnn((224, 224, 3), 10)
+    assert "global_average" in [layer.name for layer in model.layers]
+    assert model.count_params() < 50_000  # Flatten: 25.7 million
+    assert build_cnn((224, 224, 3), 10, head="flatten").count_params() > 25e6
+    # Just above the threshold: 9x9 positions after two poolings.
+    assert "GlobalAveragePooling2D" in layer_types(build_cnn((33, 33, 1), 2))
+
+
+def test_explicit_heads_are_honoured():
+    small = build_cnn((8, 8, 1), 3, head="global_average")
+    assert "GlobalAveragePooling2D" in layer_types(small)
+    assert "Flatten" not in layer_types(small)
+    large = build_cnn((64, 64, 3), 3, head="flatten", dense_units=None, dropout=0)
+    assert layer_types(large)[-2:] == ["Flatten", "Dense"]
+    assert large.count_params() == 16 * 16 * 64 * 3 + 3 + 18_432 + 864 + 384
+
+
+@pytest.mark.parametrize("head", ["gap", "Flatten", None])
+def test_bad_head(head):
+    with pytest.raises(ValueError, match=r"head must be one of \['auto', 'flatten'"):
+        build_cnn((8, 8, 1), 2, head=head)

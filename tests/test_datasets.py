@@ -57,3 +57,21 @@ def test_damaged_digits_are_imbalanced_and_noisy():
     assert counts[:5].min() > 3 * counts[5:].max()
     assert len(flipped) == int(0.08 * len(y_train))
     assert np.bincount(y_test).min() >= 40  # the test part stays whole
+
+
+def test_load_image_folder_is_list_then_read(tmp_path):
+    from PIL import Image
+
+    from cnnfix.datasets import load_image_folder
+    from cnnfix.images import list_image_folder, read_images
+
+    rng = np.random.default_rng(0)
+    for i, label in enumerate(["hex", "hex", "torx", "slot"]):
+        (tmp_path / label).mkdir(exist_ok=True)
+        image = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+        Image.fromarray(image).save(tmp_path / label / f"{i}.png")
+    X, y = load_image_folder(tmp_path)
+    paths, labels = list_image_folder(tmp_path)
+    np.testing.assert_array_equal(X, read_images(paths))
+    np.testing.assert_array_equal(y, labels)
+    assert y.tolist() == ["hex", "hex", "slot", "torx"]

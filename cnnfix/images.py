@@ -1,0 +1,595 @@
+"""Reading image files: list a class-folder tree, decode, resize, set colours.
+
+The building blocks of :func:`cnnfix.datasets.load_image_folder`, public so
+that an input pipeline can decode paths on the fly with the same rules:
+
+- :func:`list_image_folder` lists ``root/<class name>/<image files>`` (the
+  Keras and torchvision layout) in a fixed order;
+- :func:`read_image` decodes one file to a ``uint8`` array ``(h, w, c)``;
+- :func:`read_images` decodes many files, in threads, straight into one
+  preallocated ``uint8`` array ``(n, h, w, c)``.
+
+Files are decoded with Pillow. Resizing is bilinear with Pillow's
+antialiasing (the interpolation Keras's ``image_dataset_from_directory``
+uses); a JPEG is first decoded at a reduced scale (libjpeg's 1/2, 1/4 or
+1/8, a low-pass of its own) while that stays at least the target size,
+which makes large photos several times cheaper to read. Nothing on disk is
+written.
+"""
+
+import os
+import warnings
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+__all__ = [
+    "COLOR_MODES",
+    "IMAGE_EXTENSIONS",
+    "UnreadableImageError",
+    "list_image_folder",
+    "read_image",
+    "read_images",
+]
+
+#: File name extensions read as images (compared in lower case); other files
+#: in a class folder are skipped.
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+)
+
+#: Accepted values of ``color_mode``.
+COLOR_MODES = ("auto", "rgb", "grayscale")
+
+ON_ERROR = ("raise", "warn")
+
+# Pillow's format for each extension: tried first, so Image.open need not
+# probe every plugin (half the cost of opening a small file). A file whose
+# content does not match its extension is then opened with every plugin.
+FORMAT_BY_EXTENSION = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".bmp": "BMP",
+    ".gif": "GIF",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+PALETTE_MODES = frozenset({"P", "PA"})
+PIL_MODE = {"rgb": "RGB", "grayscale": "L"}
+CHANNELS = {"RGB": 3, "L": 1}
+
+# Files per task of the thread pool: enough to amortise the scheduling, few
+# enough to keep every thread busy to the end.
+CHUNK = 64
+
+# Below this many pixels (64x64) a file decodes faster than Python's per-file
+# work, and threads only contend for the GIL: measured on 28x28 PNG files,
+# 2 threads read 10-20% fewer files per second than 1 (benchmarks/bench_images.py).
+SMALL_IMAGE = 64 * 64
+
+# Shown in error messages, so that a thousand bad files stay readable.
+MAX_LISTED = 10
+
+
+class UnreadableImageError(ValueError):
+    """An image file could not be decoded (corrupt, truncated or not an image).
+
+    Attributes
+    ----------
+    paths : list of str
+        The files that could not be read.
+    """
+
+    def __init__(self, message, paths):
+        super().__init__(message)
+        self.paths = list(paths)
+
+
+def check_image_size(image_size):
+    """``image_size`` as a ``(height, width)`` pair of ints, or None.
+
+    Parameters
+    ----------
+    image_size : None, int or (int, int)
+        None, a side for square images, or ``(height, width)``.
+
+    Returns
+    -------
+    image_size : None or tuple of (int, int)
+    """
+    if image_size is None:
+        return None
+    pair = (image_size, image_size) if _is_int(image_size) else image_size
+    if (
+        isinstance(pair, (tuple, list))
+        and len(pair) == 2
+        and all(_is_int(side) and side >= 1 for side in pair)
+    ):
+        return int(pair[0]), int(pair[1])
+    raise ValueError(
+        "image_size must be None (keep the files' most common size), a positive "
+        f"int (square images) or a (height, width) pair of positive ints; got "
+        f"{image_size!r}. Use for example image_size=64 or image_size=(48, 64)."
+    )
+
+
+def check_color_mode(color_mode):
+    """Raise a clear error unless ``color_mode`` is one of :data:`COLOR_MODES`."""
+    if not (isinstance(color_mode, str) and color_mode in COLOR_MODES):
+        raise ValueError(
+            f"color_mode must be one of {list(COLOR_MODES)}; got {color_mode!r}. "
+            '"auto" keeps grey images grey (1 channel) and makes colour ones RGB.'
+        )
+    return color_mode
+
+
+def check_on_error(on_error):
+    """Raise a clear error unless ``on_error`` is "raise" or "warn"."""
+    if not (isinstance(on_error, str) and on_error in ON_ERROR):
+        raise ValueError(
+            f"on_error must be one of {list(ON_ERROR)}; got {on_error!r}. "
+            '"warn" skips unreadable files with one warning that lists them.'
+        )
+
+
+def check_n_jobs(n_jobs):
+    """The number of decoding threads ``n_jobs`` asks for (see read_images)."""
+    if n_jobs is None:
+        return min(os.cpu_count() or 1, 8)
+    if not _is_int(n_jobs) or n_jobs == 0:
+        raise ValueError(
+            "n_jobs must be None (up to 8 threads, one per CPU), a positive int, "
+            f"or a negative int (-1: one thread per CPU); got {n_jobs!r}."
+        )
+    if n_jobs < 0:
+        return max((os.cpu_count() or 1) + 1 + int(n_jobs), 1)
+    return int(n_jobs)
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def is_image_file(name):
+    """Whether a file name has an image extension and is not hidden."""
+    return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def list_image_folder(path):
+    """List the images of a class-folder tree, with their class names.
+
+    The layout is ``path/<class name>/<image files>``; files in nested
+    folders of a class folder belong to that class. Only files whose
+    extension is one of :data:`IMAGE_EXTENSIONS` are listed; hidden files and
+    folders (names starting with ".") and files directly in ``path`` are
+    skipped. The order is fixed: by class name, then by file path.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder holding one sub-folder per class.
+
+    Returns
+    -------
+    paths : ndarray of shape (n_files,), dtype object
+        The file paths as str, each ``path`` joined with the class folder and
+        the file name.
+    labels : ndarray of shape (n_files,), dtype str
+        The class folder name of each file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    NotADirectoryError
+        If ``path`` is a file.
+    ValueError
+        If ``path`` has no class sub-folders, a class folder holds no image
+        file, or there is only one class.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from cnnfix.images import list_image_folder
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     for name in ["nut/b.png", "nut/a.jpg", "bolt/c.png", "bolt/notes.txt"]:
+    ...         (Path(root) / name).parent.mkdir(exist_ok=True)
+    ...         (Path(root) / name).touch()
+    ...     paths, labels = list_image_folder(root)
+    ...     [Path(p).name for p in paths], labels.tolist()
+    (['c.png', 'a.jpg', 'b.png'], ['bolt', 'nut', 'nut'])
+    """
+    root = os.fspath(path)
+    layout = "root/<class name>/<image files>"
+    if not os.path.exists(root):
+        raise FileNotFoundError(
+            f"Image folder {root!r} does not exist. Expected a folder holding one "
+            f"sub-folder per class ({layout}); check the path."
+        )
+    if not os.path.isdir(root):
+        raise NotADirectoryError(
+            f"{root!r} is a file, not a folder. Pass the folder that holds one "
+            f"sub-folder per class ({layout})."
+        )
+    with os.scandir(root) as entries:
+        entries = list(entries)
+    classes = sorted(
+        e.name for e in entries if e.is_dir() and not e.name.startswith(".")
+    )
+    if not classes:
+        loose = sum(e.is_file() and is_image_file(e.name) for e in entries)
+        found = f"it holds {loose} image files directly" if loose else "it is empty"
+        raise ValueError(
+            f"{root!r} has no class sub-folders ({found}). Put the images in one "
+            f"folder per class: {layout}; the folder names become the labels."
+        )
+    paths, labels, empty = [], [], []
+    for name in classes:
+        files = _list_class(os.path.join(root, name))
+        if not files:
+            empty.append(name)
+        paths += files
+        labels += [name] * len(files)
+    if empty:
+        raise ValueError(
+            f"Class folder(s) {empty} in {root!r} hold no image files (expected "
+            f"files ending in {sorted(IMAGE_EXTENSIONS)}). Add images to them or "
+            "move them out of the tree."
+        )
+    if len(classes) == 1:
+        raise ValueError(
+            f"{root!r} has only one class folder, {classes[0]!r}; a classifier "
+            f"needs at least two. Add a folder per class ({layout})."
+        )
+    return np.array(paths, dtype=object), np.array(labels, dtype=str)
+
+
+def _list_class(folder):
+    """Image files under ``folder`` (recursively), sorted by relative path."""
+    found = []
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [os.path.join(parent, f) for f in files if is_image_file(f)]
+    # Sort on the parts after the class folder, so that "a/x.png" < "a.png/"
+    # never depends on the path separator.
+    start = len(folder) + 1
+    return sorted(found, key=lambda p: p[start:].split(os.sep))
+
+
+def _open(path):
+    """Open ``path`` with the plugin its extension names first."""
+    path = os.fspath(path)
+    hint = FORMAT_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
+    if hint is not None:
+        try:
+            return Image.open(path, formats=[hint])
+        except Image.UnidentifiedImageError:
+            pass
+    return Image.open(path)
+
+
+def _is_grey(image):
+    if image.mode in GREY_MODES or image.mode in SIXTEEN_BIT_MODES:
+        return True
+    if image.mode in PALETTE_MODES:
+        rgb = np.asarray(image.getpalette("RGB") or [], dtype=np.uint8)
+        rgb = rgb.reshape(-1, 3)
+        return bool((rgb == rgb[:, :1]).all())
+    return False
+
+
+def _decode(image, size, mode):
+    """The open ``image`` as a uint8 array in ``mode`` ("L"/"RGB"), resized
+    to ``size`` ((width, height), Pillow's order) unless None."""
+    if size is not None and image.format == "JPEG":
+        image.draft(mode, size)
+    if image.mode in SIXTEEN_BIT_MODES:  # Pillow would clip, not scale, to 8 bits
+        image = Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
+    # Resize in as few channels as possible: grey sources are resized before
+    # they become RGB; palettes and colour sources are converted first.
+    grey_source = image.mode == "L"
+    if image.mode != mode and not (grey_source and mode == "RGB"):
+        image = image.convert(mode)
+    if size is not None and image.size != tuple(size):
+        image = image.resize(size, Image.Resampling.BILINEAR)
+    if image.mode != mode:
+        image = image.convert(mode)
+    return np.asarray(image)
+
+
+def _describe(error):
+    return f"{type(error).__name__}: {error}"
+
+
+def read_image(path, image_size=None, color_mode="auto"):
+    """Decode one image file into a ``uint8`` array ``(height, width, channels)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; any format Pillow reads.
+    image_size : None, int or (int, int), default=None
+        Output ``(height, width)``, or one int for a square; None keeps the
+        file's size.
+    color_mode : {"auto", "rgb", "grayscale"}, default="auto"
+        "rgb" gives 3 channels, "grayscale" 1; "auto" gives 1 for an image
+        stored grey and 3 otherwise. Alpha is dropped; 16-bit images are
+        scaled to 8 bits.
+
+    Returns
+    -------
+    image : ndarray of shape (height, width, channels), dtype uint8
+
+    Raises
+    ------
+    UnreadableImageError
+        If the file cannot be decoded; the message names it.
+
+    See Also
+    --------
+    read_images : Many files into one array, in parallel.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from cnnfix.images import read_image
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "grey.png")
+    ...     Image.fromarray(np.zeros((30, 40), np.uint8)).save(path)
+    ...     read_image(path).shape, read_image(path, 16, "rgb").shape
+    ((30, 40, 1), (16, 16, 3))
+    """
+    size = check_image_size(image_size)
+    check_color_mode(color_mode)
+    try:
+        with _open(path) as image:
+            mode = _pil_mode(color_mode, _is_grey(image))
+            pixels = _decode(image, None if size is None else size[::-1], mode)
+    except (OSError, ValueError, SyntaxError) as error:
+        raise UnreadableImageError(
+            f"Could not read the image file {os.fspath(path)!r} "
+            f"({_describe(error)}). Check that it is a valid image (open it in "
+            "an image viewer) or remove it.",
+            [os.fspath(path)],
+        ) from error
+    return pixels.reshape(*pixels.shape[:2], -1)
+
+
+def _pil_mode(color_mode, grey):
+    if color_mode == "auto":
+        return "L" if grey else "RGB"
+    return PIL_MODE[color_mode]
+
+
+def read_images(
+    paths,
+    image_size=None,
+    color_mode="auto",
+    n_jobs=None,
+    *,
+    on_error="raise",
+    return_kept=False,
+):
+    """Decode many image files into one ``uint8`` array ``(n, h, w, c)``.
+
+    Each file is opened once and decoded straight into a preallocated
+    output. When ``image_size`` or the colour mode is left to the files, the
+    first readable file sets them provisionally; the few files decoded under
+    a guess that turns out wrong are decoded again (all of them only when the
+    first file's size is not the most common one).
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        The files, in the order of the output.
+    image_size : None, int or (int, int), default=None
+        Output ``(height, width)``, or one int for a square. None uses the
+        most common size among the files (ties go to the size met first) and
+        warns when some files have another size, since those are resized.
+    color_mode : {"auto", "rgb", "grayscale"}, default="auto"
+        "rgb" gives 3 channels, "grayscale" 1; "auto" gives 1 when every
+        image is stored grey and 3 otherwise.
+    n_jobs : int or None, default=None
+        Decoding threads (Pillow releases the GIL while it decodes and
+        resizes). None: one thread per CPU, at most 8, for images of 64x64
+        pixels or more (judged on the first file), and one thread for
+        smaller ones, where Python's per-file work outweighs the decoding and
+        threads only contend for the GIL; -1: one thread per CPU.
+    on_error : {"raise", "warn"}, default="raise"
+        What to do with files that cannot be decoded: "raise" an
+        :class:`UnreadableImageError` that lists them all, or "warn" once
+        (a UserWarning listing them) and leave them out.
+    return_kept : bool, default=False
+        Also return the indices into ``paths`` of the images returned.
+
+    Returns
+    -------
+    images : ndarray of shape (n_images, height, width, channels), dtype uint8
+    kept : ndarray of shape (n_images,), dtype int
+        Only with ``return_kept=True``: which of ``paths`` were read.
+
+    Raises
+    ------
+    UnreadableImageError
+        If a file cannot be decoded and ``on_error="raise"``, or if none can.
+
+    See Also
+    --------
+    read_image : One file.
+    list_image_folder : The paths and labels of a class-folder tree.
+    """
+    size = check_image_size(image_size)
+    check_color_mode(color_mode)
+    check_on_error(on_error)
+    check_n_jobs(n_jobs)
+    paths = [os.fspath(p) for p in paths]
+    mode = PIL_MODE.get(color_mode)
+    failed, first = {}, None
+    for i, path in enumerate(paths):
+        header = _read_header(path)
+        if not isinstance(header, BaseException):
+            first = header
+            break
+        failed[i] = header
+    if first is None:
+        if not paths:
+            if size is not None and mode is not None:
+                empty = np.empty((0, *size, CHANNELS[mode]), np.uint8)
+                return _returned(empty, [] if return_kept else None)
+            raise ValueError(
+                "paths is empty; there is no image to read. Pass at least one "
+                "file, or both image_size and color_mode for an empty result."
+            )
+        _raise_unreadable(paths, failed)
+    n_threads = _n_threads(n_jobs, first[0])
+    todo = [i for i in range(len(paths)) if i not in failed]
+    headers = [None] * len(paths)
+    guess_size = size or first[0]
+    guess_mode = mode or ("L" if first[1] else "RGB")
+    out = np.empty((len(paths), *guess_size, CHANNELS[guess_mode]), np.uint8)
+    # Colour files met while decoding into a grey guess wait for the end.
+    colour = _decode_into(
+        out, paths, todo, guess_mode, headers, failed, n_threads, mode is None
+    )
+    if failed and on_error == "raise":
+        _raise_unreadable(paths, failed)
+    todo = [i for i in todo if i not in failed]
+    if not todo:
+        _raise_unreadable(paths, failed)
+    final_size = size or _most_common_size([headers[i][0] for i in todo])
+    final_mode = mode or ("RGB" if colour else "L")
+    if final_size != guess_size:
+        out = np.empty((len(paths), *final_size, CHANNELS[final_mode]), np.uint8)
+        redo = todo
+    elif final_mode != guess_mode:
+        # Grey decoded to L equals its RGB conversion on any channel.
+        out = np.broadcast_to(out, (*out.shape[:3], 3)).copy()
+        redo = colour
+    else:
+        redo = []
+    if redo:
+        _decode_into(out, paths, redo, final_mode, headers, failed, n_threads, False)
+        if failed and on_error == "raise":
+            _raise_unreadable(paths, failed)
+    if failed:
+        if len(failed) == len(paths):
+            _raise_unreadable(paths, failed)
+        _warn_unreadable(paths, failed)
+        todo = [i for i in todo if i not in failed]
+        return _returned(out[todo], todo if return_kept else None)
+    return _returned(out, todo if return_kept else None)
+
+
+def _returned(images, kept):
+    if kept is None:
+        return images
+    return images, np.asarray(kept, dtype=np.intp)
+
+
+def _n_threads(n_jobs, first_size):
+    if n_jobs is None and first_size[0] * first_size[1] < SMALL_IMAGE:
+        return 1
+    return check_n_jobs(n_jobs)
+
+
+def _read_header(path):
+    """((height, width), is_grey) of one file, or the exception opening it."""
+    try:
+        with _open(path) as image:
+            return image.size[::-1], _is_grey(image)
+    except (OSError, ValueError, SyntaxError) as error:
+        return error
+
+
+def _decode_into(out, paths, indices, mode, headers, failed, n_threads, guessing):
+    """Decode ``paths[i]`` into ``out[i]`` for each i of ``indices``, in
+    ``n_threads`` threads; record headers and failures; return the indices of
+    colour files skipped because ``out`` is grey and the mode a guess."""
+    size = out.shape[1:3][::-1]
+    shape = out.shape[1:]
+
+    def decode(chunk):
+        errors, colour = {}, []
+        for i in chunk:
+            try:
+                with _open(paths[i]) as image:
+                    grey = _is_grey(image)
+                    headers[i] = (image.size[::-1], grey)
+                    if mode == "L" and not grey and guessing:
+                        colour.append(i)
+                        continue
+                    out[i] = _decode(image, size, mode).reshape(shape)
+            except (OSError, ValueError, SyntaxError) as error:
+                errors[i] = error
+        return errors, colour
+
+    chunks = [indices[i : i + CHUNK] for i in range(0, len(indices), CHUNK)]
+    if n_threads == 1 or len(chunks) <= 1:
+        results = [decode(chunk) for chunk in chunks]
+    else:
+        with ThreadPoolExecutor(min(n_threads, len(chunks))) as pool:
+            results = list(pool.map(decode, chunks))
+    colour = []
+    for errors, skipped in results:
+        failed.update(errors)
+        colour += skipped
+    return colour
+
+
+def _most_common_size(sizes):
+    counts = Counter(sizes)
+    size, count = counts.most_common(1)[0]
+    if len(counts) > 1:
+        warnings.warn(
+            f"The images have {len(counts)} different sizes; all are resized to "
+            f"the most common, {size[0]}x{size[1]} (height x width, "
+            f"{count} of {len(sizes)} files). Pass image_size=(height, width) "
+            "to choose the size yourself.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return size
+
+
+def _listing(paths, failed):
+    items = [f"{paths[i]!r} ({_describe(e)})" for i, e in sorted(failed.items())]
+    more = len(items) - MAX_LISTED
+    shown = "; ".join(items[:MAX_LISTED])
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def _raise_unreadable(paths, failed):
+    first = failed[min(failed)]
+    all_failed = len(failed) == len(paths)
+    what = "None of the" if all_failed else f"{len(failed)} of the"
+    fix = (
+        "Check that they are valid images (open one in an image viewer)."
+        if all_failed
+        else 'Remove or replace them, or pass on_error="warn" to skip them.'
+    )
+    raise UnreadableImageError(
+        f"{what} {len(paths)} image files could be read: {_listing(paths, failed)}. "
+        + fix,
+        [paths[i] for i in sorted(failed)],
+    ) from first
+
+
+def _warn_unreadable(paths, failed):
+    warnings.warn(
+        f"Skipped {len(failed)} of {len(paths)} image files that could not be "
+        f"read: {_listing(paths, failed)}.",
+        UserWarning,
+        stacklevel=2,
+    )
