@@ -153,12 +153,11 @@ def diagnose(
     (True, 200)
     """
     groups = _groups(checks, estimator)
-    X, y, classes, y_encoded = _validate_data(X, y)
+    X, y = _validate_data(X, y)
+    classes, counts = np.unique(y, return_counts=True)
     details = {
         "n_samples": len(X),
-        "class_counts": {
-            str(c): int(n) for c, n in zip(classes, np.bincount(y_encoded), strict=True)
-        },
+        "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
     }
     findings, run = [], []
     if "data" in groups:
@@ -182,8 +181,8 @@ def diagnose(
 
 
 def _validate_data(X, y):
-    """Images, labels, their classes and the labels encoded as 0..k-1;
-    ValueError for labels that do not fit the images."""
+    """Images and labels as arrays; ValueError for labels that do not fit
+    the images."""
     X = as_images(X)
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != len(X):
@@ -197,8 +196,7 @@ def _validate_data(X, y):
             f"diagnose needs labels of at least 2 classes; got y with one class "
             f"({y[0]!r}). Pass the labels of every class the classifier learns."
         )
-    classes, y_encoded = np.unique(y, return_inverse=True)
-    return X, y, classes, y_encoded
+    return X, y
 
 
 def _data_checks(X, y, estimator, X_test, details, verbose):
