@@ -12,6 +12,7 @@ __all__ = [
     "plot_diagnosis",
     "plot_feature_maps",
     "plot_history",
+    "plot_lr_find",
 ]
 
 
@@ -119,6 +120,28 @@ def plot_feature_maps(estimator, image, *, max_channels=8, fig=None):
             ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle("Feature maps per convolution layer")
     return fig
+
+
+def plot_lr_find(result, *, ax=None):
+    """The loss of a learning-rate range test (an
+    :class:`~cnnfix.diagnostics.LRFinderResult`) against the learning rate,
+    on a log scale, with the suggestion marked. Returns the axes."""
+    ax = _axes(ax)
+    ax.plot(result.learning_rates, result.losses)
+    ax.axvline(
+        result.suggestion,
+        color="C3",
+        linestyle="--",
+        label=f"suggestion {result.suggestion:.2g}",
+    )
+    ax.set(
+        xscale="log",
+        xlabel="learning rate",
+        ylabel="training loss (smoothed)",
+        title="Learning-rate range test",
+    )
+    ax.legend()
+    return ax
 
 
 def plot_diagnosis(diagnosis, X=None, *, max_images=8):

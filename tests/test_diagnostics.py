@@ -8,9 +8,13 @@ import pytest
 from scipy.ndimage import uniform_filter
 
 from cnnfix import DropoutCNN, diagnose
-from cnnfix.diagnostics import CODES, Diagnosis, Finding
+from cnnfix.diagnostics import CODES, Diagnosis, Finding, Fixes, MissingFindingError
 from cnnfix.diagnostics.checks import check_image_quality
-from cnnfix.diagnostics.model_checks import check_label_noise, check_training
+from cnnfix.diagnostics.model_checks import (
+    check_fit,
+    check_label_noise,
+    check_learning_rate,
+)
 
 #: 40 random digits: where the faults are planted.
 PLANTED = np.random.default_rng(0).choice(1797, 40, replace=False)
@@ -149,16 +153,27 @@ def test_label_noise_synthetic_probabilities():
     assert finding.evidence["given -> suggested"] == {"b -> a": 1}
 
 
-def test_training_checks_from_histories():
+def test_fit_checks_from_accuracies():
+    assert check_fit(0.99, 0.98) == []
+    (over,) = check_fit(1.0, 0.7)
+    assert over.code == "overfitting" and over.evidence["gap"] == pytest.approx(0.3)
+    (under,) = check_fit(0.12, 0.11)
+    assert under.code == "underfitting"
+
+
+def test_learning_rate_checks_from_histories():
     falling = {"loss": [2.0, 1.0, 0.5, 0.3]}
-    assert check_training([falling] * 3, 0.99, 0.98, 10) == []
-    (over,) = check_training([falling], 1.0, 0.7, 10)
-    assert over.code == "overfitting"
+    assert check_learning_rate([falling] * 3, 10) == []
+    assert check_learning_rate([{}, {"loss": []}], 10) == []  # no curves
     nan = {"loss": [2.3, 40.0, float("nan")]}
-    assert check_training([nan], 0.1, 0.1, 10)[-1].code == "learning_rate_too_high"
+    (high,) = check_learning_rate([nan], 10)
+    assert high.code == "learning_rate_too_high"
+    assert high.evidence["diverged"] == [True]
     flat = {"loss": [2.31, 2.305, 2.30, 2.298]}
-    codes = [f.code for f in check_training([flat], 0.12, 0.11, 10)]
-    assert codes == ["underfitting", "learning_rate_too_low"]
+    (low,) = check_learning_rate([flat], 10)
+    assert low.code == "learning_rate_too_low"
+    zigzag = {"loss": [2.3, 2.25, 2.9, 2.3, 2.8, 2.35]}  # stuck, but oscillating
+    assert check_learning_rate([zigzag], 10)[0].code == "learning_rate_too_high"
 
 
 @pytest.mark.parametrize(
@@ -203,6 +218,33 @@ def test_report_serialises_and_renders(clean):
     assert "unnormalized_input" in repr(clean)
     with pytest.raises(ValueError, match="Unknown finding code"):
         clean.has("blury_images")
+
+
+def test_a_missing_finding_says_what_the_report_has(clean):
+    with pytest.raises(MissingFindingError) as info:
+        clean["label_noise"]
+    assert isinstance(info.value, KeyError)  # `except KeyError` still works
+    message = str(info.value)
+    assert message.startswith("No 'label_noise' finding in this report")
+    assert "['unnormalized_input']" in message
+    assert "report.has('label_noise')" in message
+    empty = Diagnosis([], ["data"])
+    with pytest.raises(KeyError, match="it has no findings"):
+        empty["dark_images"]
+
+
+def test_an_unknown_code_is_a_value_error(clean):
+    for lookup in (clean.has, clean.__getitem__):
+        with pytest.raises(ValueError, match="Unknown finding code 'blury_images'"):
+            lookup("blury_images")
+
+
+def test_verbose_progress_goes_to_stderr(digits, capsys):
+    report = diagnose(*digits, checks="data", verbose=1)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("data checks: ") and err.endswith(" s\n")
+    assert report.details["n_samples"] == len(digits[0])
 
 
 def test_every_code_is_documented():
@@ -288,3 +330,124 @@ def test_a_pipeline_is_diagnosed_through_its_final_cnn(digits):
     report = diagnose(X, y, pipe, checks=["data", "training"], cv=2, random_state=0)
     assert report["unnormalized_input"].severity == "info"  # the CNN normalises
     assert len(report.details["histories"]) == 2  # loss curves of the CNN
+
+
+# -- Diagnosis.apply -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def damaged(digits):
+    """Digits with string labels, classes 5-9 cut to one in five and 40
+    exact copies appended; its data diagnosis."""
+    X, y = digits
+    labels = np.array([f"digit {v}" for v in y])
+    few = (y < 5) | (np.arange(len(y)) % 5 == 0)
+    X, labels = X[few], labels[few]
+    X, labels = np.concatenate([X, X[:40]]), np.concatenate([labels, labels[:40]])
+    return X, labels, diagnose(X, labels, checks="data")
+
+
+def test_apply_drops_copies_and_balances_a_cnn(damaged):
+    X, y, report = damaged
+    X_before, y_before = X.copy(), y.copy()
+    cnn = DropoutCNN(epochs=2)
+    fixes = report.apply(X, y, cnn)
+    assert isinstance(fixes, Fixes)
+    X_fixed, y_fixed, fixed, applied = fixes  # unpacks as a 4-tuple
+    copies = report["exact_duplicates"].indices
+    assert len(X_fixed) == len(y_fixed) == len(X) - len(copies)
+    np.testing.assert_array_equal(X_fixed, np.delete(X, copies, axis=0))
+    np.testing.assert_array_equal(y_fixed, np.delete(y, copies))
+    assert applied == [
+        f"dropped {len(copies)} samples (exact_duplicates)",
+        "balanced the classes: balancer=ClassBalancer(random_state=0)",
+    ]
+    assert fixed is not cnn and fixed.epochs == 2
+    assert fixed.balancer.get_params()["random_state"] == 0
+    assert cnn.balancer is None  # nothing the user passed changes
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
+    assert not np.shares_memory(X_fixed, X) and not np.shares_memory(y_fixed, y)
+
+
+def test_apply_without_an_estimator_fixes_the_data_only(damaged):
+    X, y, report = damaged
+    X_fixed, y_fixed, estimator, applied = report.apply(X, y)
+    assert estimator is None
+    assert len(X_fixed) == len(y_fixed) == len(X) - 40
+    assert applied[-1].startswith("did not balance the classes (no estimator given)")
+    assert "ClassBalancer(random_state=0).fit_resample(X, y)" in applied[-1]
+
+
+def test_apply_balances_the_final_step_of_a_pipeline(damaged):
+    from sklearn.preprocessing import FunctionTransformer
+
+    from cnnfix import ClassBalancer, make_pipeline
+
+    X, y, report = damaged
+    pipe = make_pipeline(FunctionTransformer(), DropoutCNN())
+    _, _, fixed, applied = report.apply(X, y, pipe)
+    assert isinstance(fixed.steps[-1][1].balancer, ClassBalancer)
+    assert pipe.steps[-1][1].balancer is None
+    assert applied[-1] == (
+        "balanced the classes: dropoutcnn__balancer=ClassBalancer(random_state=0)"
+    )
+    resampling = make_pipeline(ClassBalancer("undersample"), DropoutCNN())
+    _, _, fixed, applied = report.apply(X, y, resampling)
+    assert fixed.steps[-1][1].balancer is None  # not balanced twice
+    assert applied[-1] == (
+        "left the balancing to the pipeline's sampler step 'classbalancer'"
+    )
+
+
+def test_apply_keeps_a_balancer_the_estimator_has(damaged):
+    from cnnfix import ClassBalancer
+
+    X, y, report = damaged
+    cnn = DropoutCNN(balancer=ClassBalancer("undersample", random_state=3))
+    _, _, fixed, applied = report.apply(X, y, cnn)
+    assert fixed.balancer.get_params()["strategy"] == "undersample"
+    assert applied[-1] == "kept the estimator's own balancer"
+
+
+def test_apply_says_how_to_balance_an_estimator_without_a_balancer(damaged):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, report = damaged
+    model = LogisticRegression(C=0.5)
+    _, _, fixed, applied = report.apply(X, y, model)
+    assert type(fixed) is LogisticRegression and fixed is not model
+    assert fixed.get_params() == model.get_params()  # returned unchanged
+    assert "LogisticRegression has no balancer parameter" in applied[-1]
+    assert "make_pipeline(ClassBalancer(random_state=0), estimator)" in applied[-1]
+
+
+def test_apply_refuses_data_that_was_not_diagnosed(damaged):
+    X, y, report = damaged
+    with pytest.raises(ValueError, match=f"diagnosis is of {len(X)} samples; got X"):
+        report.apply(X[:-1], y[:-1])
+    with pytest.raises(ValueError, match="one label per image"):
+        report.apply(X, y[:-1])
+
+
+def test_apply_drops_every_flagged_sample_once_and_skips_info():
+    X = np.arange(10 * 4).reshape(10, 2, 2, 1).astype(np.float32)
+    y = np.array(list("ababababab"))
+    report = Diagnosis(
+        [
+            Finding("label_noise", "warning", "noisy", indices=[7, 2]),
+            Finding("conflicting_labels", "error", "clash", indices=[2, 3]),
+            Finding("exact_duplicates", "info", "a few copies", indices=[5]),
+            Finding("near_duplicates", "warning", "near copies", indices=[6]),
+        ],
+        ["data", "labels"],
+    )
+    X_fixed, y_fixed, _, applied = report.apply(X, y)
+    np.testing.assert_array_equal(X_fixed, X[[0, 1, 4, 5, 6, 8, 9]])
+    assert y_fixed.tolist() == list("ababaab")
+    assert applied == [
+        "dropped 2 samples (label_noise)",
+        "dropped 2 samples (conflicting_labels)",
+    ]
+    with pytest.raises(ValueError, match="name sample 7; got X with only 5"):
+        report.apply(X[:5], y[:5])

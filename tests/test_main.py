@@ -1,13 +1,16 @@
 """The command line."""
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cnnfix.__main__ import main
+import cnnfix.__main__
+from cnnfix.__main__ import main, run_demo
 
 
 def test_help_lists_the_commands():
@@ -18,22 +21,42 @@ def test_help_lists_the_commands():
     assert "demo" in out.stdout and "diagnose" in out.stdout
 
 
-def test_demo_diagnoses_fixes_and_reports(capsys):
-    assert main(["demo", "--epochs", "3", "--cv", "2"]) == 0
+def test_the_command_line_module_imports_only_the_standard_library():
+    """cnnfix's heavy parts load inside the commands, not for --help."""
+    tree = ast.parse(Path(cnnfix.__main__.__file__).read_text())
+    top = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            top |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            top.add("." if node.level else node.module.split(".")[0])
+    assert top <= set(sys.stdlib_module_names), top
+
+
+def test_demo_prints_a_before_and_after_table(capsys):
+    assert main(["demo", "--epochs", "2", "--cv", "2"]) == 0
     out = capsys.readouterr().out
-    assert "class_imbalance" in out
-    assert "balanced the classes" in out
-    table = out.split("before   after")[1].split()
-    assert table[0] == "accuracy" and 0.0 < float(table[1]) <= 1.0
+    assert "1/4 training DropoutCNN" in out and "4/4 training the fixed model" in out
+    assert "class_imbalance" in out  # the report
+    assert "balanced the classes: balancer=ClassBalancer(random_state=0)" in out
+    header, accuracy, balanced = out.split("\n\n")[-1].splitlines()
+    assert header.split() == ["before", "after"]
+    for row, name in ((accuracy, "accuracy"), (balanced, "balanced accuracy")):
+        label, numbers = row[:19].strip(), row[19:].split()
+        assert label == name
+        assert len(numbers) == 2
+        assert all(0.0 <= float(n) <= 1.0 and len(n) == 6 for n in numbers)
 
 
-def test_diagnose_command_on_an_npz_file(tmp_path, digits, capsys):
+def test_diagnose_command_prints_only_json_with_json(tmp_path, digits, capsys):
     X, y = digits
     path = tmp_path / "data.npz"
     np.savez(path, X=np.concatenate([X, X[:50]]), y=np.concatenate([y, y[:50]]))
     assert main(["diagnose", str(path), "--checks", "data", "--json"]) == 1
-    report = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    out, err = capsys.readouterr()
+    report = json.loads(out)  # the whole of stdout
     assert report["findings"][0]["code"] == "exact_duplicates"
+    assert err.startswith("data checks: ")  # progress goes to stderr
 
 
 def test_diagnose_command_explains_a_bad_file(tmp_path, capsys):
@@ -49,10 +72,12 @@ def test_unknown_command_fails():
 
 
 @pytest.mark.slow
-def test_full_demo_fixes_the_damage(capsys):
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    rows = out.split("before   after")[1].splitlines()
-    balanced = rows[2].split()
-    before, after = float(balanced[2]), float(balanced[3])
-    assert after > before + 0.02, out
+def test_full_demo_fixes_the_damage():
+    result = run_demo(verbose=0)
+    assert result["applied"][-1].startswith("balanced the classes")
+    assert result["n_flipped_flagged"] > result["n_flipped"] / 2, result
+    before, after = (
+        result["balanced_accuracy_before"],
+        result["balanced_accuracy_after"],
+    )
+    assert after > before + 0.02, result

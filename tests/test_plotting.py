@@ -14,6 +14,8 @@ from cnnfix import (
     plot_feature_maps,
     plot_history,
 )
+from cnnfix.diagnostics import LRFinderResult
+from cnnfix.plotting import plot_lr_find
 
 from .conftest import TINY
 
@@ -33,6 +35,19 @@ def test_lr_find_sweeps_and_suggests(small_digits):
     assert lrs[0] <= result.suggestion <= lrs[-1]
     assert estimator.callbacks is None  # the estimator passed in is untouched
     assert result.plot().get_xscale() == "log"
+
+
+def test_plot_lr_find_draws_the_curve_and_the_suggestion():
+    import matplotlib.pyplot as plt
+
+    lrs = np.geomspace(1e-4, 1.0, 20)
+    result = LRFinderResult(lrs, np.linspace(2.3, 0.5, 20), suggestion=1e-2)
+    ax = plt.subplots()[1]
+    assert plot_lr_find(result, ax=ax) is ax
+    curve, mark = ax.lines
+    np.testing.assert_allclose(curve.get_xdata(), lrs)
+    assert list(mark.get_xdata()) == [1e-2, 1e-2]
+    assert ax.get_legend().get_texts()[0].get_text() == "suggestion 0.01"
 
 
 def test_lr_find_stops_when_the_loss_diverges(small_digits):
@@ -73,7 +88,7 @@ def test_plot_diagnosis(digits):
     X = X.copy()
     X[:30] *= 0.25
     fig = diagnose(X, y, checks="data").plot(X)
-    titles = [sub._suptitle.get_text() for sub in fig.subfigs if sub._suptitle]
+    titles = [sub.get_suptitle() for sub in fig.subfigs]
     assert any(t.startswith("dark_images") for t in titles)
 
 

@@ -3,18 +3,22 @@
 - :mod:`.checks`: data checks (pure functions, no model);
 - :mod:`.model_checks`: label noise and the training run;
 - :mod:`.report`: :class:`Finding` and :class:`Diagnosis`;
+- :mod:`.fixes`: what :meth:`Diagnosis.apply` does (:class:`Fixes`);
 - :mod:`.lr_find`: the learning-rate range test.
 """
 
 from .diagnose import diagnose, quick_cnn
+from .fixes import Fixes
 from .lr_find import LRFinderResult, lr_find
-from .report import CODES, Diagnosis, Finding
+from .report import CODES, Diagnosis, Finding, MissingFindingError
 
 __all__ = [
     "CODES",
     "Diagnosis",
     "Finding",
+    "Fixes",
     "LRFinderResult",
+    "MissingFindingError",
     "diagnose",
     "lr_find",
     "quick_cnn",

@@ -42,10 +42,6 @@ IMBALANCE_RATIO = 3.0
 NEAR_DUPLICATE_RATIO = 0.2
 
 
-def _sample_list(indices, limit=1000):
-    return [int(i) for i in np.asarray(indices)[:limit]]
-
-
 # -- values and scale --------------------------------------------------------
 
 
@@ -235,77 +231,91 @@ def _near_pairs(X, exact_of):
     return sorted(pairs), threshold
 
 
-def check_duplicates(X, y, near=True):
-    """Exact duplicates, conflicting labels and (optionally) near duplicates."""
-    findings = []
+def check_duplicates(X, y):
+    """Exact duplicates, conflicting labels and near duplicates."""
     groups, by_hash = _exact_groups(X)
-    n = len(X)
-    if groups:
-        extra = [i for g in groups for i in g[1:]]
+    findings = _exact_findings(groups, np.asarray(y), len(X))
+    if len(X) >= 3:
+        findings += _near_findings(X, by_hash)
+    return findings
+
+
+def _exact_findings(groups, y, n):
+    """exact_duplicates for the copies in ``groups`` of byte-identical
+    images (all but the first of each), conflicting_labels for the groups
+    whose labels differ."""
+    if not groups:
+        return []
+    extra = [i for g in groups for i in g[1:]]
+    findings = [
+        Finding(
+            "exact_duplicates",
+            "warning" if len(extra) / n >= WARN_FRACTION else "info",
+            f"{len(extra)} images are exact copies of others ({len(groups)} groups).",
+            {
+                "n_duplicates": len(extra),
+                "n_groups": len(groups),
+                "fraction": len(extra) / n,
+            },
+            "Drop the copies so they do not weigh twice or leak across "
+            "splits: _, keep = np.unique(X.reshape(len(X), -1), axis=0, "
+            "return_index=True); X, y = X[np.sort(keep)], y[np.sort(keep)]",
+            extra,
+        )
+    ]
+    conflicts = [g for g in groups if len(set(y[g].tolist())) > 1]
+    if conflicts:
+        rows = [i for g in conflicts for i in g]
         findings.append(
             Finding(
-                "exact_duplicates",
-                "warning" if len(extra) / n >= WARN_FRACTION else "info",
-                f"{len(extra)} images are exact copies of others "
-                f"({len(groups)} groups).",
+                "conflicting_labels",
+                "error",
+                f"{len(conflicts)} identical images carry different labels "
+                f"({len(rows)} samples).",
                 {
-                    "n_duplicates": len(extra),
-                    "n_groups": len(groups),
-                    "fraction": len(extra) / n,
+                    "n_groups": len(conflicts),
+                    "n_samples": len(rows),
+                    "examples": [
+                        {"indices": g, "labels": [str(v) for v in y[g]]}
+                        for g in conflicts[:5]
+                    ],
                 },
-                "Drop the copies so they do not weigh twice or leak across "
-                "splits: _, keep = np.unique(X.reshape(len(X), -1), axis=0, "
-                "return_index=True); X, y = X[np.sort(keep)], y[np.sort(keep)]",
-                extra,
+                "Fix or drop these labels: a model cannot be right on both. "
+                "X, y = np.delete(X, idx, 0), np.delete(y, idx)",
+                rows,
             )
         )
-        conflicts = [g for g in groups if len(set(np.asarray(y)[g].tolist())) > 1]
-        if conflicts:
-            rows = [i for g in conflicts for i in g]
-            findings.append(
-                Finding(
-                    "conflicting_labels",
-                    "error",
-                    f"{len(conflicts)} identical images carry different labels "
-                    f"({len(rows)} samples).",
-                    {
-                        "n_groups": len(conflicts),
-                        "n_samples": len(rows),
-                        "examples": [
-                            {"indices": g, "labels": [str(v) for v in np.asarray(y)[g]]}
-                            for g in conflicts[:5]
-                        ],
-                    },
-                    "Fix or drop these labels: a model cannot be right on both. "
-                    "X, y = np.delete(X, idx, 0), np.delete(y, idx)",
-                    rows,
-                )
-            )
-    if near and n >= 3:
-        exact_of = np.empty(n, dtype=np.int64)
-        for gid, members in enumerate(by_hash.values()):
-            exact_of[members] = gid
-        pairs, threshold = _near_pairs(X, exact_of)
-        if pairs:
-            involved = sorted({j for _, j in pairs})
-            findings.append(
-                Finding(
-                    "near_duplicates",
-                    "warning" if len(involved) / n >= WARN_FRACTION else "info",
-                    f"{len(pairs)} pairs of images are near copies (differing "
-                    "only in noise, brightness or contrast).",
-                    {
-                        "n_pairs": len(pairs),
-                        "fraction": len(involved) / n,
-                        "threshold": threshold,
-                        "examples": [list(p) for p in pairs[:10]],
-                    },
-                    "Keep one image of each pair, and split by group so copies "
-                    "never straddle train and test: GroupKFold(groups=...)",
-                    involved,
-                )
-            )
     return findings
+
+
+def _near_findings(X, by_hash):
+    """near_duplicates: pairs of images that differ only slightly (copies
+    of one another, the groups of ``by_hash``, are not counted again)."""
+    n = len(X)
+    exact_of = np.empty(n, dtype=np.int64)
+    for gid, members in enumerate(by_hash.values()):
+        exact_of[members] = gid
+    pairs, threshold = _near_pairs(X, exact_of)
+    if not pairs:
+        return []
+    involved = sorted({j for _, j in pairs})
+    return [
+        Finding(
+            "near_duplicates",
+            "warning" if len(involved) / n >= WARN_FRACTION else "info",
+            f"{len(pairs)} pairs of images are near copies (differing "
+            "only in noise, brightness or contrast).",
+            {
+                "n_pairs": len(pairs),
+                "fraction": len(involved) / n,
+                "threshold": threshold,
+                "examples": [list(p) for p in pairs[:10]],
+            },
+            "Keep one image of each pair, and split by group so copies "
+            "never straddle train and test: GroupKFold(groups=...)",
+            involved,
+        )
+    ]
 
 
 def check_leakage(X, X_test):
@@ -385,9 +395,9 @@ def _quality_finding(code, flagged, order, title, suggestion, evidence):
     )
 
 
-def check_image_quality(X, stats=None):
+def check_image_quality(X):
     """Dark, bright, blank and blurry images, relative to the dataset."""
-    s = image_statistics(X) if stats is None else stats
+    s = image_statistics(X)
     blank_threshold = 0.1 * float(np.median(s["std"]))
     blank = s["std"] < blank_threshold
     dark_threshold = 0.35 * float(np.median(s["p95"]))

@@ -1,5 +1,6 @@
 """diagnose(): why is this CNN's accuracy low?"""
 
+import sys
 import time
 from numbers import Integral
 
@@ -24,7 +25,13 @@ from .checks import (
     check_leakage,
     check_scale,
 )
-from .model_checks import check_label_noise, check_predictions, check_training
+from .fixes import final_step
+from .model_checks import (
+    check_fit,
+    check_label_noise,
+    check_learning_rate,
+    check_predictions,
+)
 from .report import Diagnosis
 
 __all__ = ["GROUPS", "diagnose", "quick_cnn"]
@@ -54,8 +61,9 @@ def _groups(checks, estimator):
 
 
 def _log(verbose, message):
+    """A progress line on stderr (stdout stays for what the caller prints)."""
     if verbose:
-        print(message, flush=True)
+        print(message, file=sys.stderr, flush=True)
 
 
 @validate_params(
@@ -120,13 +128,17 @@ def diagnose(
     random_state : int, RandomState or None, default=None
         Seeds the folds and the quick CNN.
     verbose : int, default=0
-        1 prints each step and its time.
+        0 prints nothing. 1 prints each step and its time on stderr
+        (``data checks: 0.3 s``, ``fit 1/3: held-out accuracy 0.912
+        (4.1 s)``), so standard output keeps only what you print, such as
+        ``report.to_json()``.
 
     Returns
     -------
     Diagnosis
         ``findings`` (most severe first), ``summary()``, ``to_dict()``,
-        ``has(code)``, ``plot()``.
+        ``has(code)``, ``report[code]``, ``plot()``, and ``apply(X, y,
+        estimator)`` to apply its fixes.
 
     Examples
     --------
@@ -141,6 +153,36 @@ def diagnose(
     (True, 200)
     """
     groups = _groups(checks, estimator)
+    X, y = _validate_data(X, y)
+    classes, counts = np.unique(y, return_counts=True)
+    details = {
+        "n_samples": len(X),
+        "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
+    }
+    findings, run = [], []
+    if "data" in groups:
+        findings += _data_checks(X, y, estimator, X_test, details, verbose)
+        run.append("data")
+    model_groups = [g for g in groups if g != "data"]
+    if model_groups:
+        found, ran = _model_checks(
+            X,
+            y,
+            estimator,
+            groups=model_groups,
+            cv=cv,
+            random_state=random_state,
+            verbose=verbose,
+            details=details,
+        )
+        findings += found
+        run += ran
+    return Diagnosis(findings, run, details)
+
+
+def _validate_data(X, y):
+    """Images and labels as arrays; ValueError for labels that do not fit
+    the images."""
     X = as_images(X)
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != len(X):
@@ -154,72 +196,75 @@ def diagnose(
             f"diagnose needs labels of at least 2 classes; got y with one class "
             f"({y[0]!r}). Pass the labels of every class the classifier learns."
         )
-    findings, details, run = [], {}, []
-    classes, y_encoded = np.unique(y, return_inverse=True)
-    details["class_counts"] = {
-        str(c): int(n) for c, n in zip(classes, np.bincount(y_encoded), strict=True)
-    }
+    return X, y
 
-    if "data" in groups:
-        start = time.perf_counter()
-        findings += check_invalid_values(X)
-        normalizes = estimator is None or bool(
-            getattr(_final_step(estimator), "normalize", False)
+
+def _data_checks(X, y, estimator, X_test, details, verbose):
+    """Findings of the data checks (no model); their time goes to details."""
+    start = time.perf_counter()
+    findings = check_invalid_values(X)
+    normalizes = estimator is None or bool(
+        getattr(final_step(estimator), "normalize", False)
+    )
+    findings += check_scale(X, normalizes)
+    findings += check_class_balance(y)
+    findings += check_duplicates(X, y)
+    if X_test is not None:
+        findings += check_leakage(X, _validate_test_images(X_test, X))
+    findings += check_image_quality(X)
+    details["data_seconds"] = time.perf_counter() - start
+    _log(verbose, f"data checks: {details['data_seconds']:.1f} s")
+    return findings
+
+
+def _validate_test_images(X_test, X):
+    X_test = as_images(X_test, name="X_test")
+    if X_test.shape[1:] != X.shape[1:]:
+        raise ValueError(
+            f"X_test images have shape {X_test.shape[1:]}; X has "
+            f"{X.shape[1:]}. Pass test images of the training shape."
         )
-        findings += check_scale(X, normalizes)
-        findings += check_class_balance(y)
-        findings += check_duplicates(X, y)
-        if X_test is not None:
-            X_test = as_images(X_test, name="X_test")
-            if X_test.shape[1:] != X.shape[1:]:
-                raise ValueError(
-                    f"X_test images have shape {X_test.shape[1:]}; X has "
-                    f"{X.shape[1:]}. Pass test images of the training shape."
-                )
-            findings += check_leakage(X, X_test)
-        findings += check_image_quality(X)
-        run.append("data")
-        details["data_seconds"] = time.perf_counter() - start
-        _log(verbose, f"data checks: {details['data_seconds']:.1f} s")
+    return X_test
 
-    model_groups = [g for g in groups if g != "data"]
-    if model_groups:
-        skip = _why_not_train(X, y_encoded, cv)
-        if skip:
-            details["skipped"] = {g: skip for g in model_groups}
-            _log(verbose, f"model checks skipped: {skip}")
+
+def _model_checks(X, y, estimator, *, groups, cv, random_state, verbose, details):
+    """Findings of the label and training checks, from ``cv`` fits of
+    ``estimator`` (or of :func:`quick_cnn`), and the groups that ran. The
+    fits' data, or why they were skipped, go to details."""
+    classes, y_encoded = np.unique(y, return_inverse=True)
+    skip = _why_not_train(X, y_encoded, cv)
+    if skip:
+        details["skipped"] = {g: skip for g in groups}
+        _log(verbose, f"model checks skipped: {skip}")
+        return [], []
+    model = quick_cnn(random_state) if estimator is None else estimator
+    fits = _cross_fit(model, X, y, classes, cv, random_state, verbose)
+    details.update(fits)
+    findings, run = [], []
+    if "labels" in groups:
+        if fits["proba"] is not None:
+            findings += check_label_noise(fits["proba"], y_encoded, classes)
+            run.append("labels")
         else:
-            model = quick_cnn(random_state) if estimator is None else estimator
-            fits = _cross_fit(model, X, y, classes, cv, random_state, verbose)
-            details.update(fits)
-            if "labels" in groups:
-                if fits["proba"] is not None:
-                    findings += check_label_noise(fits["proba"], y_encoded, classes)
-                    run.append("labels")
-                else:
-                    details.setdefault("skipped", {})["labels"] = (
-                        "the estimator has no predict_proba"
-                    )
-            if "training" in groups:
-                predicted = np.searchsorted(classes, fits["predicted"])
-                findings += check_predictions(
-                    [(predicted[test], y_encoded[test]) for test in fits["folds"]],
-                    classes,
-                )
-                findings += check_training(
-                    fits["histories"],
-                    fits["train_accuracy"],
-                    fits["held_out_accuracy"],
-                    len(classes),
-                )
-                run.append("training")
-    return Diagnosis(findings, run, details)
+            details.setdefault("skipped", {})["labels"] = (
+                "the estimator has no predict_proba"
+            )
+    if "training" in groups:
+        findings += _training_checks(fits, y_encoded, classes)
+        run.append("training")
+    return findings, run
 
 
-def _final_step(estimator):
-    """The model at the end of a Pipeline (or the estimator itself)."""
-    steps = getattr(estimator, "steps", None)
-    return steps[-1][1] if steps else estimator
+def _training_checks(fits, y_encoded, classes):
+    """Collapse onto one class, over/underfitting and learning-rate trouble."""
+    predicted = np.searchsorted(classes, fits["predicted"])
+    return [
+        *check_predictions(
+            [(predicted[test], y_encoded[test]) for test in fits["folds"]], classes
+        ),
+        *check_fit(fits["train_accuracy"], fits["held_out_accuracy"]),
+        *check_learning_rate(fits["histories"], len(classes)),
+    ]
 
 
 def _why_not_train(X, y_encoded, cv):
@@ -255,8 +300,8 @@ def _cross_fit(model, X, y, classes, cv, random_state, verbose):
             predicted[test] = fitted.predict(X[test])
         train_scores.append(float(np.mean(fitted.predict(X[train]) == y[train])))
         test_scores.append(float(np.mean(predicted[test] == y[test])))
-        if getattr(_final_step(fitted), "history_", None):
-            histories.append(_final_step(fitted).history_)
+        if getattr(final_step(fitted), "history_", None):
+            histories.append(final_step(fitted).history_)
         _log(
             verbose,
             f"fit {i + 1}/{cv}: held-out accuracy {test_scores[-1]:.3f} "

@@ -31,25 +31,11 @@ class LRFinderResult:
     suggestion: float
 
     def plot(self, ax=None):
-        """Loss against learning rate (log scale), the suggestion marked."""
-        from ..plotting import _axes
+        """Loss against learning rate (log scale), the suggestion marked;
+        see :func:`cnnfix.plotting.plot_lr_find`. Returns the axes."""
+        from ..plotting import plot_lr_find
 
-        ax = _axes(ax)
-        ax.plot(self.learning_rates, self.losses)
-        ax.axvline(
-            self.suggestion,
-            color="C3",
-            linestyle="--",
-            label=f"suggestion {self.suggestion:.2g}",
-        )
-        ax.set(
-            xscale="log",
-            xlabel="learning rate",
-            ylabel="training loss (smoothed)",
-            title="Learning-rate range test",
-        )
-        ax.legend()
-        return ax
+        return plot_lr_find(self, ax=ax)
 
 
 def lr_find(
@@ -101,6 +87,23 @@ def lr_find(
     >>> 1e-5 < result.suggestion < 1.0
     True
     """
+    _check_arguments(estimator, start_lr, end_lr)
+    record = {"lr": [], "loss": []}
+    callback = _range_test(
+        record,
+        start_lr=start_lr,
+        factor=(end_lr / start_lr) ** (1 / num_steps),
+        num_steps=num_steps,
+        smoothing=smoothing,
+        diverge=diverge,
+    )
+    _probe(estimator, len(X), num_steps, callback).fit(X, y)
+    learning_rates = np.asarray(record["lr"])
+    losses = np.asarray(record["loss"])
+    return LRFinderResult(learning_rates, losses, _suggest(learning_rates, losses))
+
+
+def _check_arguments(estimator, start_lr, end_lr):
     from ..dropout import DropoutCNN
 
     if not isinstance(estimator, DropoutCNN):
@@ -113,9 +116,14 @@ def lr_find(
         raise ValueError(
             f"Expected 0 < start_lr < end_lr; got start_lr={start_lr}, end_lr={end_lr}."
         )
+
+
+def _range_test(record, *, start_lr, factor, num_steps, smoothing, diverge):
+    """A Keras callback that sets the learning rate of step i to
+    ``start_lr * factor**i``, appends the learning rate and the smoothed
+    (bias-corrected moving average) loss of each step to ``record``, and
+    stops training after ``num_steps`` steps or once the loss diverges."""
     keras = import_keras()
-    factor = (end_lr / start_lr) ** (1 / num_steps)
-    record = {"lr": [], "loss": []}
 
     class RangeTest(keras.callbacks.Callback):
         def __init__(self):
@@ -140,20 +148,22 @@ def lr_find(
             ):
                 self.model.stop_training = True
 
+    return RangeTest()
+
+
+def _probe(estimator, n_samples, num_steps, callback):
+    """A clone of ``estimator`` that trains on all ``n_samples`` for at
+    least ``num_steps`` batches, with ``callback`` and no early stopping."""
     probe = clone(estimator)
-    n = len(X)
-    steps_per_epoch = max(1, math.ceil(n / probe.batch_size))
+    steps_per_epoch = max(1, math.ceil(n_samples / probe.batch_size))
     probe.set_params(
         epochs=math.ceil(num_steps / steps_per_epoch),
         validation_split=0.0,
         early_stopping=False,
-        callbacks=[*(probe.callbacks or []), RangeTest()],
+        callbacks=[*(probe.callbacks or []), callback],
         verbose=0,
     )
-    probe.fit(X, y)
-    learning_rates = np.asarray(record["lr"])
-    losses = np.asarray(record["loss"])
-    return LRFinderResult(learning_rates, losses, _suggest(learning_rates, losses))
+    return probe
 
 
 def _suggest(learning_rates, losses):

@@ -4,7 +4,12 @@ import numpy as np
 
 from .report import Finding
 
-__all__ = ["check_label_noise", "check_predictions", "check_training"]
+__all__ = [
+    "check_fit",
+    "check_label_noise",
+    "check_learning_rate",
+    "check_predictions",
+]
 
 #: Share of suspected label errors above which label noise is a warning.
 NOISE_WARN_FRACTION = 0.05
@@ -112,10 +117,9 @@ def check_predictions(folds, classes):
     ]
 
 
-def check_training(histories, train_accuracy, test_accuracy, n_classes):
-    """Over- and underfitting from accuracies; learning-rate trouble from the
-    training-loss curves (one history dict per cross-validation fit)."""
-    findings = []
+def check_fit(train_accuracy, test_accuracy):
+    """Over- or underfitting, from the mean training and held-out accuracy
+    of the cross-validation fits."""
     gap = train_accuracy - test_accuracy
     accuracies = {
         "train_accuracy": float(train_accuracy),
@@ -123,7 +127,7 @@ def check_training(histories, train_accuracy, test_accuracy, n_classes):
         "gap": float(gap),
     }
     if gap > OVERFIT_GAP:
-        findings.append(
+        return [
             Finding(
                 "overfitting",
                 "warning",
@@ -133,9 +137,9 @@ def check_training(histories, train_accuracy, test_accuracy, n_classes):
                 "Regularise: DropoutCNN(dropout=0.5, augmentation='standard', "
                 "weight_decay=1e-4, early_stopping=True)",
             )
-        )
-    elif train_accuracy < UNDERFIT_ACCURACY:
-        findings.append(
+        ]
+    if train_accuracy < UNDERFIT_ACCURACY:
+        return [
             Finding(
                 "underfitting",
                 "warning",
@@ -145,35 +149,24 @@ def check_training(histories, train_accuracy, test_accuracy, n_classes):
                 "Give it more capacity and time, or search for it: "
                 "TunedCNNClassifier(max_epochs=20)",
             )
-        )
+        ]
+    return []
+
+
+def check_learning_rate(histories, n_classes):
+    """A learning rate too high (the training loss diverges or oscillates)
+    or too low (it barely falls), from the training-loss curves: one Keras
+    history dict per cross-validation fit. No curves, no finding."""
     losses = [np.asarray(h["loss"], dtype=float) for h in histories if h.get("loss")]
     if not losses:
-        return findings
-    chance = float(np.log(n_classes))
+        return []
+    evidence = _loss_evidence(losses, n_classes)
     diverged = [not np.all(np.isfinite(loss)) for loss in losses]
-    exploded = [np.nanmax(loss) > 3 * chance for loss in losses]
-    drops = [
-        (loss[0] - np.nanmin(loss)) / abs(loss[0]) if np.isfinite(loss[0]) else 0.0
-        for loss in losses
-    ]
-    # Epoch-to-epoch swing relative to the loss level: a loss that jumps
-    # around oscillates; one that creeps (a learning rate too low) does not.
-    swings = [
-        float(np.nanmean(np.abs(np.diff(loss))) / np.nanmean(np.abs(loss)))
-        if len(loss) > 2 and np.isfinite(loss).any()
-        else 0.0
-        for loss in losses
-    ]
-    evidence = {
-        "first_loss": [float(loss[0]) for loss in losses],
-        "last_loss": [float(loss[-1]) for loss in losses],
-        "relative_drop": [float(d) for d in drops],
-        "relative_swing": swings,
-        "chance_loss": chance,
-    }
-    stuck = np.median(drops) < MIN_LOSS_DROP
-    if any(diverged) or any(exploded) or (stuck and np.median(swings) > MAX_SWING):
-        findings.append(
+    exploded = [np.nanmax(loss) > 3 * evidence["chance_loss"] for loss in losses]
+    stuck = np.median(evidence["relative_drop"]) < MIN_LOSS_DROP
+    swinging = np.median(evidence["relative_swing"]) > MAX_SWING
+    if any(diverged) or any(exploded) or (stuck and swinging):
+        return [
             Finding(
                 "learning_rate_too_high",
                 "error",
@@ -184,16 +177,41 @@ def check_training(histories, train_accuracy, test_accuracy, n_classes):
                 "Lower the learning rate (10x) or find one: "
                 "lr_find(DropoutCNN(), X, y).suggestion",
             )
-        )
-    elif stuck:
-        findings.append(
+        ]
+    if stuck:
+        return [
             Finding(
                 "learning_rate_too_low",
                 "warning",
-                f"The training loss fell by only {np.median(drops):.1%} over training.",
+                "The training loss fell by only "
+                f"{np.median(evidence['relative_drop']):.1%} over training.",
                 evidence,
                 "Raise the learning rate (10x) or find one: "
                 "lr_find(DropoutCNN(), X, y).suggestion",
             )
-        )
-    return findings
+        ]
+    return []
+
+
+def _loss_evidence(losses, n_classes):
+    """First and last loss of each curve, how far it fell (relative to its
+    start) and how much it swings from epoch to epoch (relative to its
+    level: a loss that jumps around oscillates; one that creeps does not),
+    and the loss of a chance-level guess."""
+    drops = [
+        (loss[0] - np.nanmin(loss)) / abs(loss[0]) if np.isfinite(loss[0]) else 0.0
+        for loss in losses
+    ]
+    swings = [
+        float(np.nanmean(np.abs(np.diff(loss))) / np.nanmean(np.abs(loss)))
+        if len(loss) > 2 and np.isfinite(loss).any()
+        else 0.0
+        for loss in losses
+    ]
+    return {
+        "first_loss": [float(loss[0]) for loss in losses],
+        "last_loss": [float(loss[-1]) for loss in losses],
+        "relative_drop": [float(d) for d in drops],
+        "relative_swing": swings,
+        "chance_loss": float(np.log(n_classes)),
+    }

@@ -5,8 +5,9 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from .._convert import to_python
+from .fixes import apply_fixes
 
-__all__ = ["CODES", "SEVERITIES", "Diagnosis", "Finding"]
+__all__ = ["CODES", "SEVERITIES", "Diagnosis", "Finding", "MissingFindingError"]
 
 #: Severities, least to most severe.
 SEVERITIES = ("info", "warning", "error")
@@ -63,12 +64,46 @@ class Finding:
     indices: list = field(default_factory=list)
 
     def __post_init__(self):
-        if self.code not in CODES:
-            raise ValueError(f"Unknown finding code {self.code!r}; see CODES.")
+        _check_code(self.code)
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}.")
         self.evidence = to_python(self.evidence)
         self.indices = [int(i) for i in self.indices]
+
+
+def _check_code(code):
+    """ValueError for a code that is not in CODES (a typo, usually)."""
+    if code not in CODES:
+        raise ValueError(
+            f"Unknown finding code {code!r}; expected one of {sorted(CODES)}. "
+            "Use a code from cnnfix.diagnostics.CODES."
+        )
+
+
+class MissingFindingError(KeyError):
+    """``report[code]`` for a valid code that this report has no finding of.
+
+    A :class:`KeyError`, so ``except KeyError`` catches it; its message lists
+    the codes the report has.
+
+    Attributes
+    ----------
+    code : str
+        The code asked for.
+    present : list of str
+        The codes of the report's findings.
+    """
+
+    def __init__(self, code, present):
+        super().__init__(code, list(present))
+        self.code, self.present = code, list(present)
+
+    def __str__(self):
+        has = f"it has {self.present}" if self.present else "it has no findings"
+        return (
+            f"No {self.code!r} finding in this report; {has}. Check first with "
+            f"report.has({self.code!r}), or loop over report.findings."
+        )
 
 
 class Diagnosis:
@@ -81,7 +116,8 @@ class Diagnosis:
     checks_run : list of str
         The checks that ran ("data", "labels", "training").
     details : dict
-        Data behind the plots: class counts, training histories, ...
+        Data behind the plots and fixes: ``n_samples`` (of the diagnosed
+        data), class counts, training histories, ...
     """
 
     def __init__(self, findings, checks_run, details=None):
@@ -91,22 +127,86 @@ class Diagnosis:
         self.details = details or {}
 
     def has(self, code):
-        """Whether a finding with this code was reported."""
-        if code not in CODES:
-            raise ValueError(f"Unknown finding code {code!r}; valid: {sorted(CODES)}.")
+        """Whether a finding with this code was reported (ValueError for a
+        code not in :data:`CODES`)."""
+        _check_code(code)
         return any(f.code == code for f in self.findings)
 
     def __getitem__(self, code):
-        """The finding with this code (KeyError if none)."""
+        """The finding with this code.
+
+        Raises :class:`MissingFindingError` (a KeyError) when the report has
+        none, and ValueError for a code not in :data:`CODES`.
+        """
+        _check_code(code)
         for finding in self.findings:
             if finding.code == code:
                 return finding
-        raise KeyError(code)
+        raise MissingFindingError(code, [f.code for f in self.findings])
 
     @property
     def ok(self):
         """True when nothing was found at warning or error level."""
         return not any(f.severity != "info" for f in self.findings)
+
+    def apply(self, X, y, estimator=None):
+        """Apply the fixes this diagnosis points to: drop flagged samples,
+        balance the classes.
+
+        - samples flagged by ``label_noise``, ``exact_duplicates`` or
+          ``conflicting_labels`` findings at warning or error level are
+          dropped (info-level findings are left alone);
+        - with a ``class_imbalance`` finding, the estimator gets
+          ``balancer=ClassBalancer(random_state=0)``; in a Pipeline its final
+          step does. An estimator that already balances (its own
+          ``balancer``, or a resampling step earlier in the Pipeline) is
+          left as it is, and so is one with no ``balancer`` parameter: then
+          ``applied`` says how to balance instead.
+
+        Nothing passed in is modified: the arrays returned are new, and the
+        estimator is an unfitted clone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            The images that were diagnosed.
+        y : array-like of shape (n_samples,)
+            Their labels.
+        estimator : estimator, Pipeline or None, default=None
+            The model to train on the fixed data. None applies the data
+            fixes only.
+
+        Returns
+        -------
+        Fixes
+            A named tuple ``(X, y, estimator, applied)``: the kept samples
+            and labels, the estimator to fit (None when None was passed),
+            and one line per fix.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` or ``y`` do not have the length of the diagnosed data.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from cnnfix import DropoutCNN, diagnose
+        >>> from cnnfix.datasets import load_digit_images
+        >>> X, y = load_digit_images()
+        >>> few = (y < 5) | (np.arange(len(y)) % 5 == 0)  # digits 5-9: 1 in 5
+        >>> X, y = X[few], y[few]
+        >>> X, y = np.concatenate([X, X[:40]]), np.concatenate([y, y[:40]])
+        >>> report = diagnose(X, y, checks="data")
+        >>> X_fixed, y_fixed, cnn, applied = report.apply(X, y, DropoutCNN())
+        >>> for line in applied:
+        ...     print(line)
+        dropped 40 samples (exact_duplicates)
+        balanced the classes: balancer=ClassBalancer(random_state=0)
+        >>> len(X), len(X_fixed)
+        (1119, 1079)
+        """
+        return apply_fixes(self, X, y, estimator)
 
     def summary(self):
         """Plain-text report, most severe first."""
