@@ -7,6 +7,7 @@ message from cnnfix that says what was wrong and how to fix it.
 from math import isqrt
 
 import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
@@ -17,6 +18,7 @@ __all__ = [
     "as_images",
     "check_labels",
     "check_sample_weight",
+    "encode_labels",
     "infer_image_shape",
     "validate_images",
 ]
@@ -223,6 +225,29 @@ def as_images(X, *, name="X"):
         input_name=name,
     )
     return X.reshape((len(X), *(sample_shape or infer_image_shape(X.shape[1]))))
+
+
+def encode_labels(y, *, owner):
+    """The one label encoding of cnnfix: ``(classes, y_encoded)``.
+
+    ``classes`` are the sorted distinct labels (an estimator's
+    ``classes_``) and ``y_encoded`` their positions, as
+    ``np.unique(y, return_inverse=True)`` gives them. Labels must be
+    classification targets of at least 2 classes; ``owner`` names who needs
+    them in the error.
+
+    >>> encode_labels(np.array(["dog", "cat", "dog"]), owner="DropoutCNN")
+    (array(['cat', 'dog'], dtype='<U3'), array([1, 0, 1]))
+    """
+    check_classification_targets(y)
+    classes, y_encoded = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"{owner} needs labels of at least 2 classes; got 1 class "
+            f"({classes[0]!r}). Check that y holds the labels of every class "
+            "you want to recognise."
+        )
+    return classes, y_encoded.reshape(-1)
 
 
 def check_sample_weight(sample_weight, X, y_encoded, n_classes):

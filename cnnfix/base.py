@@ -18,11 +18,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._keras import import_keras
-from ._validation import check_sample_weight, validate_images
+from ._validation import check_sample_weight, encode_labels, validate_images
 from .architectures import AUGMENTATION_PRESETS, OPTIMIZERS
 from .persistence import model_from_bytes, model_to_bytes
 
@@ -225,14 +224,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _fit(self, X, y, sample_weight):
         X, y = validate_images(self, X, y, reset=True, image_shape=self.image_shape)
-        check_classification_targets(y)
-        classes, y_encoded = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; got "
-                f"1 class ({classes[0]!r}). Check that y holds the labels of "
-                "every class you want to recognise."
-            )
+        classes, y_encoded = encode_labels(y, owner=type(self).__name__)
         self.classes_, self.n_classes_ = classes, len(classes)
         weights = check_sample_weight(sample_weight, X, y_encoded, len(classes))
         weights = sample_weights(y_encoded, classes, self.class_weight, weights)

@@ -40,17 +40,6 @@ class Accepted:
         self.reason = reason
 
 
-class Pending:
-    """The behaviour this cell should have, not there yet for the reason given.
-
-    The cell is a strict xfail: it fails once the behaviour lands, so that
-    whoever lands it removes the marker.
-    """
-
-    def __init__(self, reason, expected):
-        self.reason, self.expected = reason, expected
-
-
 class Reported:
     """diagnose reports this input as a finding instead of refusing it."""
 
@@ -67,7 +56,10 @@ ONE_CLASS = {
     "DropoutCNN": (ValueError, r"at least 2 classes; got 1 class"),
     "TunedCNNClassifier": (ValueError, r"at least 2 classes; got 1 class"),
     "ClassBalancer": (ValueError, r"more than 1 class.*at least 2 classes"),
-    "diagnose": (ValueError, r"at least 2 classes; got y with one class"),
+    "diagnose": (
+        ValueError,
+        r"diagnose needs labels of at least 2 classes; got 1 class",
+    ),
 }
 
 
@@ -75,10 +67,6 @@ MISSING_LABELS = (
     ValueError,
     r"got y with 2 missing labels \(None or NaN\) at rows \[1, 51\]",
 )
-MISSING_LABELS_EVERYWHERE = {
-    "*": MISSING_LABELS,
-    "diagnose": Pending("diagnose does not call check_labels yet", MISSING_LABELS),
-}
 
 
 def _missing_labels(labels, missing):
@@ -174,10 +162,10 @@ CASES = {
             ),
         },
     ),
-    "NaN labels": (_missing_labels(None, np.nan), MISSING_LABELS_EVERYWHERE),
+    "NaN labels": (_missing_labels(None, np.nan), {"*": MISSING_LABELS}),
     "None labels": (
         _missing_labels(["cat", "dog", "owl"], [None, np.nan]),
-        MISSING_LABELS_EVERYWHERE,
+        {"*": MISSING_LABELS},
     ),
     "continuous y": (lambda X, y: (X, y + 0.5, {}, {}), {"*": BAD_LABELS}),
     "2-D y": (
@@ -215,16 +203,8 @@ def _expected(case, target):
     return expected.get(target, expected.get("*"))
 
 
-def _marks(expected):
-    if isinstance(expected, Pending):
-        return [pytest.mark.xfail(strict=True, reason=expected.reason)]
-    return []
-
-
 CELLS = [
-    pytest.param(
-        case, target, id=f"{case}-{target}", marks=_marks(_expected(case, target))
-    )
+    pytest.param(case, target, id=f"{case}-{target}")
     for case, (_, expected) in CASES.items()
     for target in TARGETS
     if target in expected or "*" in expected
@@ -260,8 +240,6 @@ def _assert_unchanged(arrays, copies):
 def test_bad_input(small_digits, case, target):
     X, y, fit_params, params = CASES[case][0](*small_digits)
     expected = _expected(case, target)
-    if isinstance(expected, Pending):
-        expected = expected.expected
     arrays = [X, y, *fit_params.values()]
     copies = [_copy(a) for a in arrays]
 

@@ -14,9 +14,8 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.multiclass import check_classification_targets
 
-from .._validation import as_images
+from .._validation import as_images, check_labels, encode_labels
 from .checks import (
     check_class_balance,
     check_duplicates,
@@ -153,8 +152,10 @@ def diagnose(
     (True, 200)
     """
     groups = _groups(checks, estimator)
-    X, y = _validate_data(X, y)
-    classes, counts = np.unique(y, return_counts=True)
+    X = as_images(X)
+    y = check_labels(y, n_samples=len(X))
+    classes, y_encoded = encode_labels(y, owner="diagnose")
+    counts = np.bincount(y_encoded)
     details = {
         "n_samples": len(X),
         "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
@@ -168,6 +169,7 @@ def diagnose(
         found, ran = _model_checks(
             X,
             y,
+            (classes, y_encoded),
             estimator,
             groups=model_groups,
             cv=cv,
@@ -178,25 +180,6 @@ def diagnose(
         findings += found
         run += ran
     return Diagnosis(findings, run, details)
-
-
-def _validate_data(X, y):
-    """Images and labels as arrays; ValueError for labels that do not fit
-    the images."""
-    X = as_images(X)
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != len(X):
-        raise ValueError(
-            f"Expected one label per image: y of shape ({len(X)},); got y with "
-            f"shape {y.shape}. Pass a 1-D array of labels."
-        )
-    check_classification_targets(y)
-    if len(np.unique(y)) < 2:
-        raise ValueError(
-            f"diagnose needs labels of at least 2 classes; got y with one class "
-            f"({y[0]!r}). Pass the labels of every class the classifier learns."
-        )
-    return X, y
 
 
 def _data_checks(X, y, estimator, X_test, details, verbose):
@@ -227,11 +210,14 @@ def _validate_test_images(X_test, X):
     return X_test
 
 
-def _model_checks(X, y, estimator, *, groups, cv, random_state, verbose, details):
+def _model_checks(
+    X, y, encoded, estimator, *, groups, cv, random_state, verbose, details
+):
     """Findings of the label and training checks, from ``cv`` fits of
     ``estimator`` (or of :func:`quick_cnn`), and the groups that ran. The
-    fits' data, or why they were skipped, go to details."""
-    classes, y_encoded = np.unique(y, return_inverse=True)
+    fits' data, or why they were skipped, go to details. ``encoded`` is
+    ``(classes, y_encoded)``."""
+    classes, y_encoded = encoded
     skip = _why_not_train(X, y_encoded, cv)
     if skip:
         details["skipped"] = {g: skip for g in groups}

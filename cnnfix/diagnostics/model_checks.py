@@ -162,7 +162,10 @@ def check_learning_rate(histories, n_classes):
         return []
     evidence = _loss_evidence(losses, n_classes)
     diverged = [not np.all(np.isfinite(loss)) for loss in losses]
-    exploded = [np.nanmax(loss) > 3 * evidence["chance_loss"] for loss in losses]
+    exploded = [
+        bool(np.any(loss[np.isfinite(loss)] > 3 * evidence["chance_loss"]))
+        for loss in losses
+    ]
     stuck = np.median(evidence["relative_drop"]) < MIN_LOSS_DROP
     swinging = np.median(evidence["relative_swing"]) > MAX_SWING
     if any(diverged) or any(exploded) or (stuck and swinging):
@@ -202,11 +205,10 @@ def _loss_evidence(losses, n_classes):
         (loss[0] - np.nanmin(loss)) / abs(loss[0]) if np.isfinite(loss[0]) else 0.0
         for loss in losses
     ]
+    finite = [loss[np.isfinite(loss)] for loss in losses]
     swings = [
-        float(np.nanmean(np.abs(np.diff(loss))) / np.nanmean(np.abs(loss)))
-        if len(loss) > 2 and np.isfinite(loss).any()
-        else 0.0
-        for loss in losses
+        float(np.mean(np.abs(np.diff(f))) / np.mean(np.abs(f))) if len(f) > 2 else 0.0
+        for f in finite
     ]
     return {
         "first_loss": [float(loss[0]) for loss in losses],
