@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import cnnfix.__main__
-from cnnfix.__main__ import main, run_demo
+from cnnfix.__main__ import main
+from cnnfix.demo import run_demo
 
 
 def test_help_lists_the_commands():
