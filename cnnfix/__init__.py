@@ -16,7 +16,9 @@ _LAZY = {
     "Diagnosis": "diagnostics",
     "DropoutCNN": "dropout",
     "Finding": "diagnostics",
+    "MissingFindingError": "exceptions",
     "TunedCNNClassifier": "tuned",
+    "UnreadableImageError": "exceptions",
     "WorkerError": "exceptions",
     "build_cnn": "architectures",
     "compile_cnn": "architectures",
@@ -36,6 +38,7 @@ _SUBMODULES = {
     "datasets",
     "diagnostics",
     "exceptions",
+    "images",
     "search_space",
 }
 

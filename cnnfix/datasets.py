@@ -219,7 +219,7 @@ def load_image_folder(
     ValueError
         If ``path`` holds no class folders, a class folder holds no image,
         there is only one class, or a parameter is invalid.
-    cnnfix.images.UnreadableImageError
+    cnnfix.exceptions.UnreadableImageError
         A ValueError: a file could not be decoded and ``on_error="raise"``.
 
     See Also

@@ -1,10 +1,11 @@
 """The exception classes cnnfix defines and raises to its users.
 
 Errors from bad input are plain :class:`ValueError` and :class:`TypeError`
-(scikit-learn's convention) and are not listed here.
+(scikit-learn's convention); the classes here subclass the built-in one that
+fits, so ``except ValueError`` or ``except KeyError`` still catches them.
 """
 
-__all__ = ["WorkerError"]
+__all__ = ["MissingFindingError", "UnreadableImageError", "WorkerError"]
 
 
 class WorkerError(RuntimeError):
@@ -25,3 +26,43 @@ class WorkerError(RuntimeError):
     >>> issubclass(WorkerError, RuntimeError)
     True
     """
+
+
+class MissingFindingError(KeyError):
+    """``report[code]`` for a valid code that this report has no finding of.
+
+    A :class:`KeyError`, so ``except KeyError`` catches it; its message lists
+    the codes the report has.
+
+    Attributes
+    ----------
+    code : str
+        The code asked for.
+    present : list of str
+        The codes of the report's findings.
+    """
+
+    def __init__(self, code, present):
+        super().__init__(code, list(present))
+        self.code, self.present = code, list(present)
+
+    def __str__(self):
+        has = f"it has {self.present}" if self.present else "it has no findings"
+        return (
+            f"No {self.code!r} finding in this report; {has}. Check first with "
+            f"report.has({self.code!r}), or loop over report.findings."
+        )
+
+
+class UnreadableImageError(ValueError):
+    """An image file could not be decoded (corrupt, truncated or not an image).
+
+    Attributes
+    ----------
+    paths : list of str
+        The files that could not be read.
+    """
+
+    def __init__(self, message, paths):
+        super().__init__(message)
+        self.paths = list(paths)

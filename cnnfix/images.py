@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .exceptions import UnreadableImageError
+
 __all__ = [
     "COLOR_MODES",
     "IMAGE_EXTENSIONS",
-    "UnreadableImageError",
     "list_image_folder",
     "read_image",
     "read_images",
@@ -78,20 +79,6 @@ SMALL_IMAGE = 64 * 64
 
 # Shown in error messages, so that a thousand bad files stay readable.
 MAX_LISTED = 10
-
-
-class UnreadableImageError(ValueError):
-    """An image file could not be decoded (corrupt, truncated or not an image).
-
-    Attributes
-    ----------
-    paths : list of str
-        The files that could not be read.
-    """
-
-    def __init__(self, message, paths):
-        super().__init__(message)
-        self.paths = list(paths)
 
 
 def check_image_size(image_size):
@@ -332,7 +319,7 @@ def read_image(path, image_size=None, color_mode="auto"):
 
     Raises
     ------
-    UnreadableImageError
+    cnnfix.exceptions.UnreadableImageError
         If the file cannot be decoded; the message names it.
 
     See Also
@@ -409,8 +396,8 @@ def read_images(
         threads only contend for the GIL; -1: one thread per CPU.
     on_error : {"raise", "warn"}, default="raise"
         What to do with files that cannot be decoded: "raise" an
-        :class:`UnreadableImageError` that lists them all, or "warn" once
-        (a UserWarning listing them) and leave them out.
+        :class:`~cnnfix.exceptions.UnreadableImageError` that lists them
+        all, or "warn" once (a UserWarning listing them) and leave them out.
     return_kept : bool, default=False
         Also return the indices into ``paths`` of the images returned.
 
@@ -422,7 +409,7 @@ def read_images(
 
     Raises
     ------
-    UnreadableImageError
+    cnnfix.exceptions.UnreadableImageError
         If a file cannot be decoded and ``on_error="raise"``, or if none can.
 
     See Also

@@ -16,18 +16,28 @@ import cnnfix
 ROOT = Path(__file__).parents[1]
 #: Names the API reference documents on a page of their own.
 MODULE_PAGES = [
+    "cnnfix.datasets.load_image_folder",
     "cnnfix.datasets.load_digit_images",
     "cnnfix.datasets.load_damaged_digits",
     "cnnfix.datasets.load_fashion_mnist",
+    "cnnfix.images.list_image_folder",
+    "cnnfix.images.read_image",
+    "cnnfix.images.read_images",
+    "cnnfix.balance.fit_arguments",
     "cnnfix.balance.balanced_batches",
     "cnnfix.search_space.DEFAULT_SEARCH_SPACE",
+    "cnnfix.diagnostics.Fixes",
+    "cnnfix.plotting.plot_lr_find",
+    "cnnfix.base.sample_weights",
+    "cnnfix.base.FitRun",
+    "cnnfix.demo.run_demo",
 ]
 #: Methods each estimator's page must document.
 METHODS = {
     "DropoutCNN": ["fit", "predict", "predict_proba", "save"],
     "TunedCNNClassifier": ["fit", "predict", "predict_proba", "save"],
     "ClassBalancer": ["fit", "fit_resample"],
-    "Diagnosis": ["summary", "to_dict", "has", "plot"],
+    "Diagnosis": ["summary", "to_dict", "has", "plot", "apply"],
 }
 LINKS = [
     "https://scikit-learn.org/stable/modules/generated/sklearn.pipeline.Pipeline.html",

@@ -14,12 +14,8 @@ from PIL import Image
 from sklearn.datasets import load_sample_images
 
 from cnnfix.datasets import load_image_folder
-from cnnfix.images import (
-    UnreadableImageError,
-    list_image_folder,
-    read_image,
-    read_images,
-)
+from cnnfix.exceptions import UnreadableImageError
+from cnnfix.images import list_image_folder, read_image, read_images
 
 CHINA, FLOWER = sorted(load_sample_images().filenames)  # 427x640 RGB JPEG
 

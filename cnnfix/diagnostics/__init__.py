@@ -7,10 +7,11 @@
 - :mod:`.lr_find`: the learning-rate range test.
 """
 
+from ..exceptions import MissingFindingError
 from .diagnose import diagnose, quick_cnn
 from .fixes import Fixes
 from .lr_find import LRFinderResult, lr_find
-from .report import CODES, Diagnosis, Finding, MissingFindingError
+from .report import CODES, Diagnosis, Finding
 
 __all__ = [
     "CODES",

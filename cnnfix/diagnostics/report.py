@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from .._convert import to_python
+from ..exceptions import MissingFindingError
 from .fixes import apply_fixes
 
 __all__ = ["CODES", "SEVERITIES", "Diagnosis", "Finding", "MissingFindingError"]
@@ -77,32 +78,6 @@ def _check_code(code):
         raise ValueError(
             f"Unknown finding code {code!r}; expected one of {sorted(CODES)}. "
             "Use a code from cnnfix.diagnostics.CODES."
-        )
-
-
-class MissingFindingError(KeyError):
-    """``report[code]`` for a valid code that this report has no finding of.
-
-    A :class:`KeyError`, so ``except KeyError`` catches it; its message lists
-    the codes the report has.
-
-    Attributes
-    ----------
-    code : str
-        The code asked for.
-    present : list of str
-        The codes of the report's findings.
-    """
-
-    def __init__(self, code, present):
-        super().__init__(code, list(present))
-        self.code, self.present = code, list(present)
-
-    def __str__(self):
-        has = f"it has {self.present}" if self.present else "it has no findings"
-        return (
-            f"No {self.code!r} finding in this report; {has}. Check first with "
-            f"report.has({self.code!r}), or loop over report.findings."
         )
 
 
