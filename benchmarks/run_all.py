@@ -117,7 +117,36 @@ SECTIONS = [
             "page for how to bound it with worker processes."
         ),
     ),
-    Section("import", "Import time", "bench_import.py"),
+    Section(
+        "import",
+        "Import time",
+        "bench_import.py",
+        notes="Target: `import cnnfix` costs no more than `import sklearn`.",
+    ),
+    Section(
+        "images",
+        "Reading image folders: load_image_folder vs a plain Pillow loop",
+        "bench_images.py",
+        ("--limit", "10000", "--photos", "300", "--repeats", "3"),
+        notes=(
+            "Target (issue: own images): at least 3x a plain Pillow loop on "
+            "2 cores. Small PNG files cost Pillow about 100 microseconds of "
+            "Python each, of which decoding is a tenth, so neither threads "
+            "nor processes help there; JPEG photos gain from decoding at a "
+            "reduced scale."
+        ),
+    ),
+    Section(
+        "architecture",
+        "The CNN head at 32 to 224 pixels",
+        "bench_architecture.py",
+        ("--repeats", "3"),
+        notes=(
+            '`head="auto"` (the default) keeps Flatten while the last feature '
+            "map has at most 8x8 positions (digits, Fashion-MNIST and 32x32 "
+            "models are unchanged) and averages globally above that."
+        ),
+    ),
 ]
 BY_NAME = {s.name: s for s in SECTIONS}
 

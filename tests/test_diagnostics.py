@@ -131,6 +131,7 @@ def test_class_imbalance_and_too_few_samples(digits):
     assert set(y[keep][report["too_few_samples"].indices]) == {3}
 
 
+@pytest.mark.slow
 def test_label_noise_recall_and_precision(digits):
     """10% of labels flipped: confident learning finds them (target 0.7)."""
     X, y = digits
@@ -176,6 +177,7 @@ def test_learning_rate_checks_from_histories():
     assert check_learning_rate([zigzag], 10)[0].code == "learning_rate_too_high"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "optimizer, learning_rate, code",
     [("adam", 1.0, "learning_rate_too_high"), ("sgd", 1e-6, "learning_rate_too_low")],
@@ -284,6 +286,7 @@ def test_quality_check_alone_is_relative(digits):
     assert check_image_quality(X * 0.25) == []  # a dim dataset is not "dark"
 
 
+@pytest.mark.slow
 def test_overfitting_of_a_real_cnn(digits):
     """No dropout, no early stopping, 300 images of which 30% have random
     labels: the CNN memorises them (clean digits are too easy to overfit)."""

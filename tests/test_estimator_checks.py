@@ -1,5 +1,6 @@
 """scikit-learn's estimator checks over every cnnfix estimator."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cnnfix import DropoutCNN, TunedCNNClassifier
@@ -17,30 +18,35 @@ def expected_failures(estimator):
     }
 
 
-ESTIMATORS = [
-    DropoutCNN(
-        conv_filters=(8,),
-        dense_units=32,
-        epochs=20,
-        validation_split=0.0,
-        early_stopping=False,
-        learning_rate=0.01,
-        random_state=0,
-    ),
-    TunedCNNClassifier(
-        tuner="random",
-        max_trials=1,
-        max_epochs=20,
-        search_space={"filters": [8], "n_blocks": 1, "dense_units": 32},
-        learning_rate=0.01,
-        early_stopping=False,
-        refit=False,  # keep the trial's model: one training per fit, not two
-        isolate_search=False,  # the worker path has its own tests in test_tuned
-        random_state=0,
-    ),
-]
+DROPOUT_CNN = DropoutCNN(
+    conv_filters=(8,),
+    dense_units=32,
+    epochs=20,
+    validation_split=0.0,
+    early_stopping=False,
+    learning_rate=0.01,
+    random_state=0,
+)
+TUNED_CNN = TunedCNNClassifier(
+    tuner="random",
+    max_trials=1,
+    max_epochs=20,
+    search_space={"filters": [8], "n_blocks": 1, "dense_units": 32},
+    learning_rate=0.01,
+    early_stopping=False,
+    refit=False,  # keep the trial's model: one training per fit, not two
+    isolate_search=False,  # the worker path has its own tests in test_tuned
+    random_state=0,
+)
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
+@parametrize_with_checks([DROPOUT_CNN], expected_failed_checks=expected_failures)
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# The same checks through the search (about 8 s each): in the slow suite.
+@pytest.mark.slow
+@parametrize_with_checks([TUNED_CNN], expected_failed_checks=expected_failures)
+def test_sklearn_compatible_search(estimator, check):
     check(estimator)

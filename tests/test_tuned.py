@@ -144,6 +144,7 @@ def test_nothing_is_left_on_disk(small_digits, tmp_path, monkeypatch):
     assert list(tmp.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_directory_resume_and_overwrite(small_digits, tmp_path, capsys):
     X, y = small_digits
     space = {**QUICK["search_space"], "dropout": (0.1, 0.4)}  # room for 3 trials
