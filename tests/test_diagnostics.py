@@ -286,6 +286,89 @@ def test_quality_check_alone_is_relative(digits):
     assert check_image_quality(X * 0.25) == []  # a dim dataset is not "dark"
 
 
+def quality_indices(X):
+    """Indices per finding code of check_image_quality; X is not modified."""
+    X_before = X.copy()
+    found = {f.code: set(f.indices) for f in check_image_quality(X)}
+    np.testing.assert_array_equal(X, X_before)
+    return found
+
+
+def test_clean_digits_have_no_image_quality_finding(digits):
+    assert check_image_quality(digits[0]) == []
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.3, 0.15])
+def test_darkened_digits_are_dark_never_blank(digits, scale):
+    """A darkened image keeps its structure: dark_images, whatever the
+    strength (the old rule called strongly darkened digits blank)."""
+    X = digits[0].copy()
+    X[PLANTED] *= scale
+    assert quality_indices(X) == {"dark_images": set(PLANTED.tolist())}
+
+
+@pytest.mark.parametrize("scale", [0.3, 0.15])
+def test_darkened_photo_is_dark_never_blank(scale):
+    """Crops of a real photo (grey, 48x48); the five with the widest grey
+    range (black to white: a darkened copy cannot pass for a dim scene) are
+    darkened."""
+    from sklearn.datasets import load_sample_image
+
+    grey = load_sample_image("china.jpg").mean(axis=-1, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(200, 427 - 48, 100), rng.integers(0, 640 - 48, 100)
+    crops = [grey[r : r + 48, c : c + 48] for r, c in zip(rows, cols, strict=True)]
+    X = np.stack(crops)[..., None]
+    spread = np.ptp(np.percentile(X.reshape(100, -1), [1, 99], axis=1), axis=0)
+    darkened = np.argsort(spread)[-5:]
+    X[darkened] *= scale
+    found = quality_indices(X)
+    assert set(darkened.tolist()) <= found["dark_images"]
+    assert "low_information_images" not in found
+    for code in ("bright_images", "low_contrast_images"):
+        assert not found.get(code, set()) & set(darkened.tolist())
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        lambda X, rng: np.zeros_like(X),  # black
+        lambda X, rng: np.full_like(X, 7.0),
+        lambda X, rng: np.clip(8 + rng.normal(0, 0.5, X.shape), 0, 16),
+    ],
+    ids=["black", "constant", "constant-plus-noise"],
+)
+def test_blank_images_are_low_information(digits, plant):
+    X = digits[0].copy()
+    X[PLANTED] = plant(X[PLANTED], np.random.default_rng(0))
+    assert quality_indices(X) == {"low_information_images": set(PLANTED.tolist())}
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [lambda X: 16 - 0.3 * (16 - X), lambda X: np.minimum(X + 8, 16)],
+    ids=["washed-out", "offset"],
+)
+def test_brightened_digits_are_bright(digits, plant):
+    X = digits[0].copy()
+    X[PLANTED] = plant(X[PLANTED])
+    assert quality_indices(X) == {"bright_images": set(PLANTED.tolist())}
+
+
+@pytest.mark.parametrize("squeeze", [0.4, 0.15])
+def test_low_contrast_digits_are_their_own_finding(digits, squeeze):
+    """Grey values squeezed around each image's mean: neither end of the
+    range stays, so the image is low in contrast, not dark or bright."""
+    X = digits[0].copy()
+    mean = X[PLANTED].mean(axis=(1, 2, 3), keepdims=True)
+    X[PLANTED] = mean + squeeze * (X[PLANTED] - mean)
+    found = quality_indices(X)
+    assert found == {"low_contrast_images": set(PLANTED.tolist())}
+    finding = {f.code: f for f in check_image_quality(X)}["low_contrast_images"]
+    assert finding.severity == "warning"
+    assert "lower contrast" in finding.title
+
+
 @pytest.mark.slow
 def test_overfitting_of_a_real_cnn(digits):
     """No dropout, no early stopping, 300 images of which 30% have random
