@@ -4,9 +4,10 @@ Data checks take images ``X`` of shape (n, height, width, channels) (float
 copies are made, the input is never modified) and labels ``y``; each returns
 a list of :class:`~cnnfix.diagnostics.report.Finding` (empty when the check
 finds nothing). Image-quality checks compare each image with the rest of its
-dataset, after cleanvision: an image is dark, bright, blank or blurry
-*relative to* the typical image, so a dataset of dim X-rays is not one big
-"dark" finding.
+dataset, after cleanvision: an image is dark, bright, low in contrast or
+blurry *relative to* the typical image, so a dataset of dim X-rays is not one
+big "dark" finding. Blank is judged on the image alone (no structure), so a
+darkened image is dark, never blank.
 """
 
 import hashlib
@@ -457,7 +458,7 @@ def _quality_finding(code, flagged, order, title, suggestion, evidence):
     )
 
 
-def lighting(stats):
+def _lighting(stats):
     """Which images are blank, dark, bright or low in contrast.
 
     Blank is a property of the image alone: constant, or no structure
@@ -485,11 +486,11 @@ def lighting(stats):
     Examples
     --------
     >>> import numpy as np
-    >>> from cnnfix.diagnostics.checks import image_statistics, lighting
+    >>> from cnnfix.diagnostics.checks import image_statistics, _lighting
     >>> X = np.random.default_rng(0).random((20, 8, 8, 1)).cumsum(axis=1)
     >>> X[0] *= 0.2  # darkened, all structure kept
     >>> X[1] = 3.0  # constant
-    >>> flags, _ = lighting(image_statistics(X))
+    >>> flags, _ = _lighting(image_statistics(X))
     >>> np.flatnonzero(flags["dark"]).tolist(), np.flatnonzero(flags["blank"]).tolist()
     ([0], [1])
     """
@@ -530,7 +531,7 @@ def check_image_quality(X):
     [('dark_images', 'warning', 30)]
     """
     s = image_statistics(X)
-    flags, ref = lighting(s)
+    flags, ref = _lighting(s)
     blank = flags["blank"]
     sharp = s["sharpness"]
     measurable = np.isfinite(sharp).all() and (~blank).any()
