@@ -106,6 +106,21 @@ SECTIONS = [
         ),
     ),
     Section(
+        "lighting",
+        "diagnose(): dark, bright, blank and low-contrast images",
+        "bench_lighting.py",
+        ("--repeats", "3"),
+        notes=(
+            "Each fault and strength is planted on 2% of the images in a run "
+            "of its own. A darkened image must be `dark_images`, never "
+            "`low_information_images` (blank). The clean-data rows are what "
+            "the rules report on data without planted faults: on "
+            "Fashion-MNIST the dark images are black and dark-grey garments "
+            "(looked at), and the one blank image is a pullover with "
+            "one-pixel stripes (a false alarm)."
+        ),
+    ),
+    Section(
         "memory",
         "Memory, threads and open files over consecutive fits",
         "bench_memory.py",

@@ -95,8 +95,8 @@ def diagnose(
 
     - **data** (seconds, no model): class imbalance, classes with too few
       samples, exact and near duplicates, conflicting labels, test images
-      leaked into training (with ``X_test``), dark, bright, blank and blurry
-      images, unnormalised input, NaN/inf values;
+      leaked into training (with ``X_test``), dark, bright, low-contrast,
+      blank and blurry images, unnormalised input, NaN/inf values;
     - **labels**: label noise by confident learning on out-of-fold
       probabilities from ``cv`` fits of ``estimator`` (or of a quick
       DropoutCNN when it is None);
