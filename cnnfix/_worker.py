@@ -153,7 +153,8 @@ def run_in_worker(function, *args, on_event=None, quiet=False):
                 raise WorkerError(
                     "The worker process ended without a result (exit code "
                     f"{process.exitcode}); it may have run out of memory. Run "
-                    "in this process (isolate_search=False) to see the error."
+                    "in this process (isolate_search=False) to see the error.",
+                    process.exitcode,
                 ) from None
             if kind in ("stdout", "stderr"):
                 stream = getattr(sys, kind)

@@ -20,12 +20,26 @@ class WorkerError(RuntimeError):
     To see the underlying error, fit with ``isolate_search=False`` so that the
     search runs in the calling process.
 
+    Attributes
+    ----------
+    exitcode : int or None
+        The worker's exit code (negative: the signal that killed it), or None
+        when the worker was still running (its result could not be sent).
+
     Examples
     --------
     >>> from cnnfix.exceptions import WorkerError
-    >>> issubclass(WorkerError, RuntimeError)
-    True
+    >>> error = WorkerError("The worker process ended without a result", -9)
+    >>> isinstance(error, RuntimeError), error.exitcode
+    (True, -9)
     """
+
+    def __init__(self, message, exitcode=None):
+        super().__init__(message, exitcode)
+        self.exitcode = exitcode
+
+    def __str__(self):
+        return str(self.args[0])
 
 
 class MissingFindingError(KeyError):

@@ -215,8 +215,9 @@ def test_a_dying_worker_gives_a_clear_error(small_digits, tmp_path, monkeypatch)
             os._exit(3)  # as when the kernel kills a process out of memory
 
     clf = TunedCNNClassifier(**QUICK, callbacks=[Die()])
-    with pytest.raises(WorkerError, match=r"without a result \(exit code 3\)"):
+    with pytest.raises(WorkerError, match=r"without a result \(exit code 3\)") as error:
         clf.fit(X, y)
+    assert error.value.exitcode == 3
     # Only multiprocessing's own directory, when its fork server started here.
     assert [p for p in tmp_path.iterdir() if not p.name.startswith("pymp-")] == []
     assert not hasattr(clf, "model_")
