@@ -173,8 +173,16 @@ def _is_missing(value):
 def _flatten(X):
     """X as 2-D rows, and the per-image shape when X has one (3-D or 4-D)."""
     if not hasattr(X, "shape"):  # lists of images; DataFrames and sparse keep theirs
-        X = np.asarray(X)
+        X = _stack(X)
     shape = tuple(X.shape)
+    if len(shape) == 1 and _holds_text(values := np.asarray(X)):
+        raise ValueError(
+            f"Expected images of shape (n, height, width, channels); got a 1-D X "
+            f"of {len(X)} strings, such as {str(values[0])!r}. cnnfix estimators do "
+            "not read files yet: decode them first, for example with "
+            "cnnfix.images.read_images(paths, image_size=64) or "
+            "cnnfix.datasets.load_image_folder(folder, image_size=64)."
+        )
     if len(shape) < 2:
         raise ValueError(
             f"Expected images of shape (n, height, width, channels); got X with "
@@ -193,6 +201,31 @@ def _flatten(X):
         sample_shape = shape[1:] if len(shape) == 4 else (*shape[1:], 1)
         return np.reshape(X, (shape[0], int(np.prod(sample_shape)))), sample_shape
     return X, None
+
+
+def _stack(images):
+    """A list of images as one array, with a clear error when their shapes
+    differ (NumPy's says "inhomogeneous shape")."""
+    try:
+        return np.asarray(images)
+    except ValueError:
+        shapes = sorted({np.shape(image) for image in images}, key=str)
+        if len(shapes) < 2:
+            raise
+        raise ValueError(
+            f"Expected images of one size; got a list of {len(images)} images "
+            f"of {len(shapes)} shapes, such as {shapes[0]} and {shapes[1]}. "
+            "Resize them to one size first, for example with "
+            "cnnfix.images.read_images(paths, image_size=64) for files, or "
+            "cnnfix.datasets.load_image_folder(folder, image_size=64)."
+        ) from None
+
+
+def _holds_text(values):
+    """Whether a 1-D array holds strings (file paths, most likely)."""
+    if values.dtype.kind in "US":
+        return True
+    return values.dtype.kind == "O" and len(values) > 0 and isinstance(values[0], str)
 
 
 def _as_numeric(X, name="X"):

@@ -3,9 +3,11 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator
 
+from cnnfix import DropoutCNN, diagnose
 from cnnfix._validation import (
     check_labels,
     check_sample_weight,
@@ -229,3 +231,31 @@ def test_validate_images_refuses_missing_labels(y):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=message):
             validate_images(Holder(), np.zeros((4, 8, 8, 1)), y, reset=True)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda paths: np.array(paths),
+        lambda paths: np.array(paths, dtype=object),
+        lambda paths: list(paths),
+        lambda paths: pd.Series(paths, index=[5, 9]),
+    ],
+    ids=["str array", "object array", "list", "Series"],
+)
+def test_file_paths_as_X_say_how_to_decode_them(make):
+    X = make(["parts/bolt/a.png", "parts/nut/b.png"])
+    with pytest.raises(
+        ValueError, match=r"1-D X of 2 strings, such as 'parts/bolt/a.png'.*read_images"
+    ):
+        DropoutCNN().fit(X, ["bolt", "nut"])
+    with pytest.raises(ValueError, match=r"do not read files yet"):
+        diagnose(X, ["bolt", "nut"], checks="data")
+
+
+def test_images_of_different_sizes_say_to_resize():
+    images = [np.zeros((8, 8)), np.zeros((9, 9)), np.zeros((8, 8))]
+    with pytest.raises(
+        ValueError, match=r"list of 3 images of 2 shapes, such as \(8, 8\) and \(9, 9\)"
+    ):
+        DropoutCNN().fit(images, ["bolt", "nut", "bolt"])
