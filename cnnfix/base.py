@@ -295,13 +295,14 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return callbacks
 
-    def _train(self, model, run):
+    def _train(self, model, run, *, epochs=None):
         """Train ``model`` on the run's (balanced) training part for up to
-        ``epochs``, with early stopping on its validation part."""
+        ``epochs`` (default: the estimator's), with early stopping on its
+        validation part."""
         history = model.fit(
             **self._fit_arguments(run.train, run),
             validation_data=run.validation,
-            epochs=self.epochs,
+            epochs=self.epochs if epochs is None else epochs,
             shuffle=True,
             callbacks=self._callbacks(run.validation is not None),
             verbose=run.verbose,
