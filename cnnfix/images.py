@@ -33,6 +33,7 @@ __all__ = [
     "COLOR_MODES",
     "IMAGE_EXTENSIONS",
     "list_image_folder",
+    "read_headers",
     "read_image",
     "read_images",
 ]
@@ -489,6 +490,51 @@ def _n_threads(n_jobs, first_size):
     if n_jobs is None and first_size[0] * first_size[1] < SMALL_IMAGE:
         return 1
     return check_n_jobs(n_jobs)
+
+
+def read_headers(paths):
+    """Size and colour of each image file, read from its header (no decoding).
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        The files.
+
+    Returns
+    -------
+    sizes : ndarray of shape (n_files, 2), dtype int
+        ``(height, width)`` of each file; ``(0, 0)`` for a file that cannot
+        be opened.
+    grey : ndarray of shape (n_files,), dtype bool
+        Whether each file is stored grey (a palette of greys counts).
+    failed : dict
+        Index into ``paths`` -> the exception opening that file. A file whose
+        header reads can still fail to decode (a truncated body): only
+        decoding it tells.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from cnnfix.images import read_headers
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "grey.png")
+    ...     Image.fromarray(np.zeros((30, 40), np.uint8)).save(path)
+    ...     sizes, grey, failed = read_headers([path, os.path.join(folder, "no.png")])
+    >>> sizes.tolist(), grey.tolist(), sorted(failed)
+    ([[30, 40], [0, 0]], [True, False], [1])
+    """
+    sizes = np.zeros((len(paths), 2), dtype=int)
+    grey = np.zeros(len(paths), dtype=bool)
+    failed = {}
+    for i, path in enumerate(paths):
+        header = _read_header(path)
+        if isinstance(header, BaseException):
+            failed[i] = header
+        else:
+            sizes[i], grey[i] = header
+    return sizes, grey, failed
 
 
 def _read_header(path):

@@ -28,6 +28,9 @@ CODES = {
     "low_contrast_images": "Some images have much lower contrast than the rest.",
     "unnormalized_input": "Pixel values are far from the scale networks train on.",
     "invalid_values": "Images contain NaN or infinite values.",
+    "unreadable_files": "Some image files cannot be read (corrupt or not images).",
+    "odd_image_sizes": "Some images' size or aspect ratio is far from the rest.",
+    "grey_images": "Some images are grey in a colour dataset.",
     "label_noise": "Some labels look wrong: the model is confident of another class.",
     "overfitting": "Training accuracy is far above validation accuracy.",
     "underfitting": "The model does not fit even the training data well.",
@@ -56,6 +59,9 @@ class Finding:
         The cnnfix fix, with a one-line code example.
     indices : list of int
         The samples involved, where that makes sense (most telling first).
+    paths : list of str
+        The files of ``indices``, in the same order, when the data were file
+        paths; empty otherwise.
     """
 
     code: str
@@ -64,6 +70,7 @@ class Finding:
     evidence: dict = field(default_factory=dict)
     suggestion: str = ""
     indices: list = field(default_factory=list)
+    paths: list = field(default_factory=list)
 
     def __post_init__(self):
         _check_code(self.code)
@@ -71,6 +78,7 @@ class Finding:
             raise ValueError(f"severity must be one of {SEVERITIES}.")
         self.evidence = to_python(self.evidence)
         self.indices = [int(i) for i in self.indices]
+        self.paths = [str(p) for p in self.paths]
 
 
 def _check_code(code):
@@ -199,6 +207,9 @@ class Diagnosis:
             if f.indices:
                 more = f" (+{len(f.indices) - 10} more)" if len(f.indices) > 10 else ""
                 lines.append(f"    samples: {f.indices[:10]}{more}")
+            if f.paths:
+                more = f" (+{len(f.paths) - 5} more)" if len(f.paths) > 5 else ""
+                lines.append(f"    files: {', '.join(f.paths[:5])}{more}")
         return "\n".join(lines)
 
     def __str__(self):

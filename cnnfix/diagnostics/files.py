@@ -1,0 +1,193 @@
+"""File-level checks: what only the image files, not the pixels, tell.
+
+When :func:`cnnfix.diagnose` is given file paths, it reads every file's
+header first (size and colour, no decoding), reports the files that cannot
+be read and the ones that stand out from the rest, then decodes the readable
+files to one size for the pixel checks. Findings then name the files
+(:attr:`Finding.paths`) as well as their positions in the paths passed in.
+"""
+
+from collections import Counter
+
+import numpy as np
+
+from ..exceptions import UnreadableImageError
+from ..images import read_headers, read_images
+from .report import Finding
+
+__all__ = [
+    "ODD_ASPECT",
+    "SMALL_AREA",
+    "check_files",
+    "name_files",
+    "read_for_diagnosis",
+]
+
+#: An image whose aspect ratio differs from the most common one by more than
+#: this factor is stretched visibly when resized to the common size (a 4:3
+#: photo among 16:9 ones is 1.33x off; a 3:1 panorama among 4:3 photos, 2.25x).
+ODD_ASPECT = 1.5
+
+#: An image with fewer than this fraction of the common size's pixels is
+#: upsampled at least 2x per side when resized: blurrier than the rest.
+SMALL_AREA = 0.25
+
+#: The findings of :func:`check_files`, whose indices are into the paths.
+FILE_CODES = frozenset({"unreadable_files", "odd_image_sizes", "grey_images"})
+
+#: Errors quoted in a finding's evidence.
+MAX_QUOTED = 5
+
+
+def read_for_diagnosis(paths, image_size=None):
+    """Decode the readable files for the pixel checks, and the file findings.
+
+    Parameters
+    ----------
+    paths : ndarray of shape (n_files,) of str
+        The files, validated.
+    image_size : None or (int, int), default=None
+        Size to decode to; None: the most common size among the files.
+
+    Returns
+    -------
+    images : ndarray of shape (n_kept, height, width, channels), dtype uint8
+        The files that could be read, in order.
+    kept : ndarray of shape (n_kept,), dtype int
+        Their indices into ``paths``.
+    findings : list of Finding
+        ``unreadable_files``, ``odd_image_sizes`` and ``grey_images``, with
+        indices into ``paths``.
+    """
+    sizes, grey, failed = read_headers(paths)
+    readable = [i for i in range(len(paths)) if i not in failed]
+    if not readable:
+        read_images(paths)  # raises the error that names the files
+    size = image_size or Counter(map(tuple, sizes[readable])).most_common(1)[0][0]
+    # A file whose header reads can still fail to decode (a truncated body):
+    # those join the unreadable ones, and the rest are decoded again.
+    while True:
+        try:
+            images = read_images([paths[i] for i in readable], image_size=size)
+            break
+        except UnreadableImageError as error:
+            bad = set(error.paths)
+            if len(bad) == len(readable):
+                raise
+            failed.update(
+                {i: error.__cause__ or error for i in readable if paths[i] in bad}
+            )
+            readable = [i for i in readable if paths[i] not in bad]
+    kept = np.asarray(readable, dtype=int)
+    return images, kept, check_files(paths, sizes, grey, failed, size)
+
+
+def check_files(paths, sizes, grey, failed, common_size):
+    """Findings about the files themselves.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        The files.
+    sizes : ndarray of shape (n_files, 2)
+        ``(height, width)`` of each file (ignored where it failed).
+    grey : ndarray of shape (n_files,), dtype bool
+        Whether each file is stored grey.
+    failed : dict
+        Index -> exception, for the files that could not be read.
+    common_size : (int, int)
+        The size the images are decoded to.
+
+    Returns
+    -------
+    list of Finding
+    """
+    findings = []
+    if failed:
+        bad = sorted(failed)
+        findings.append(
+            Finding(
+                "unreadable_files",
+                "error",
+                f"{len(bad)} of {len(paths)} files cannot be read as images.",
+                {
+                    "n_unreadable": len(bad),
+                    "errors": {
+                        str(paths[i]): f"{type(failed[i]).__name__}: {failed[i]}"
+                        for i in bad[:MAX_QUOTED]
+                    },
+                },
+                "Open them in an image viewer: replace or delete the corrupt "
+                "ones. To train without them, load the folder with "
+                'load_image_folder(path, on_error="warn"), which skips them.',
+                bad,
+            )
+        )
+    ok = np.setdiff1d(np.arange(len(paths)), list(failed))
+    findings += _odd_sizes(sizes, ok, common_size)
+    findings += _grey_images(grey, ok)
+    return findings
+
+
+def _odd_sizes(sizes, ok, common_size):
+    height, width = common_size
+    aspect = sizes[ok, 1] / np.maximum(sizes[ok, 0], 1)
+    off = np.abs(np.log(aspect / (width / height)))
+    area = sizes[ok, 0] * sizes[ok, 1] / (height * width)
+    odd_aspect = off > np.log(ODD_ASPECT)
+    small = area < SMALL_AREA
+    odd = ok[odd_aspect | small]
+    if len(odd) == 0:
+        return []
+    order = np.argsort(
+        -np.maximum(off, -np.log(np.maximum(area, 1e-9)))[odd_aspect | small]
+    )
+    return [
+        Finding(
+            "odd_image_sizes",
+            "warning",
+            f"{len(odd)} images have an aspect ratio or size far from the common "
+            f"{height}x{width}: resizing stretches or blurs them.",
+            {
+                "common_size": [height, width],
+                "n_odd_aspect": int(odd_aspect.sum()),
+                "n_small": int(small.sum()),
+                "aspect_factor_threshold": ODD_ASPECT,
+                "small_area_threshold": SMALL_AREA,
+            },
+            "Look at them: crop them to the common aspect ratio, replace "
+            "thumbnails with full-size files, or remove images that are not "
+            "of the same kind as the rest.",
+            odd[order],
+        )
+    ]
+
+
+def _grey_images(grey, ok):
+    n_grey = int(grey[ok].sum())
+    if n_grey == 0 or n_grey * 2 >= len(ok):
+        return []  # all colour, or a grey dataset
+    return [
+        Finding(
+            "grey_images",
+            "warning",
+            f"{n_grey} of {len(ok)} images are grey in a colour dataset.",
+            {"n_grey": n_grey, "n_images": len(ok)},
+            "They are repeated to 3 channels when read; check they belong. If "
+            "they cluster in one class, the network can learn 'grey' instead "
+            "of the object: add colour images of that class or convert all "
+            'images to grey (load_image_folder(path, color_mode="grayscale")).',
+            ok[grey[ok]],
+        )
+    ]
+
+
+def name_files(findings, paths, kept):
+    """Point the pixel checks' findings at the files: their indices (positions
+    among the decoded images) become indices into ``paths``, and every
+    finding gets ``paths``, the files it names, in the same order."""
+    for finding in findings:
+        if finding.code not in FILE_CODES:
+            finding.indices = [int(kept[i]) for i in finding.indices]
+        finding.paths = [str(paths[i]) for i in finding.indices]
+    return findings

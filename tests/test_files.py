@@ -1,0 +1,146 @@
+"""File-level checks of diagnose on image files (cnnfix.diagnostics.files).
+
+The trees are real files written into tmp_path: colour and grey PNGs of
+digits upscaled with Pillow, odd-sized ones, a panorama, and corrupt files.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnfix.diagnostics import Finding
+from cnnfix.diagnostics.files import (
+    ODD_ASPECT,
+    check_files,
+    name_files,
+    read_for_diagnosis,
+)
+from cnnfix.exceptions import UnreadableImageError
+from cnnfix.images import list_image_folder, read_headers
+
+
+def colour_digit(image, tint):
+    grey = Image.fromarray((image[..., 0] * 15).astype(np.uint8)).resize((24, 24))
+    return np.stack([np.asarray(grey) * t for t in tint], axis=-1).astype(np.uint8)
+
+
+@pytest.fixture
+def photo_tree(tmp_path, digits):
+    """Two classes ("ring", "stud") of 24x24 colour digits; the planted
+    faults: one grey image, one 6x6 thumbnail, one 24x80 panorama, one file
+    that is not an image and one truncated PNG. Returns root and the names
+    of the planted files."""
+    X, y = digits
+    root = tmp_path / "parts"
+    for name in ("ring", "stud"):
+        (root / name).mkdir(parents=True)
+    for i in range(24):
+        label = "ring" if y[i] % 2 else "stud"
+        Image.fromarray(colour_digit(X[i], (1, 0.5, 0.2))).save(
+            root / label / f"{i:02d}.png"
+        )
+    grey = Image.fromarray((X[30, ..., 0] * 15).astype(np.uint8)).resize((24, 24))
+    grey.save(root / "ring/grey.png")
+    Image.fromarray(colour_digit(X[31], (1, 1, 1))).resize((6, 6)).save(
+        root / "stud/thumb.png"
+    )
+    Image.fromarray(colour_digit(X[32], (1, 0, 0))).resize((80, 24)).save(
+        root / "stud/panorama.png"
+    )
+    (root / "ring/fake.png").write_bytes(b"this is not a PNG")
+    data = (root / "stud/00.png").read_bytes()
+    (root / "stud/truncated.png").write_bytes(data[: len(data) // 2])
+    planted = {"grey.png", "thumb.png", "panorama.png", "fake.png", "truncated.png"}
+    return root, planted
+
+
+def snapshot(root):
+    return {
+        p: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(Path(root).rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_planted_file_faults_are_named(photo_tree):
+    root, _ = photo_tree
+    before = snapshot(root)
+    paths, _ = list_image_folder(root)
+    images, kept, findings = read_for_diagnosis(paths)
+    by_code = {f.code: f for f in findings}
+
+    unreadable = {Path(paths[i]).name for i in by_code["unreadable_files"].indices}
+    assert unreadable == {"fake.png", "truncated.png"}
+    assert by_code["unreadable_files"].severity == "error"
+    odd = [Path(paths[i]).name for i in by_code["odd_image_sizes"].indices]
+    assert sorted(odd) == ["panorama.png", "thumb.png"]
+    grey = [Path(paths[i]).name for i in by_code["grey_images"].indices]
+    assert grey == ["grey.png"]
+    # Every readable file is decoded, at the common size, in colour.
+    assert images.shape == (len(paths) - 2, 24, 24, 3)
+    assert {Path(paths[i]).name for i in kept} & unreadable == set()
+    assert snapshot(root) == before  # nothing on disk touched
+
+
+def test_clean_tree_has_no_file_findings(tmp_path, digits):
+    X, y = digits
+    for i in range(12):
+        path = tmp_path / f"c{y[i] % 2}" / f"{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(colour_digit(X[i], (0.3, 1, 0.6))).save(path)
+    paths, _ = list_image_folder(tmp_path)
+    images, kept, findings = read_for_diagnosis(paths)
+    assert findings == []
+    assert kept.tolist() == list(range(12))
+    assert images.shape == (12, 24, 24, 3)
+
+
+def test_aspect_threshold_is_a_factor_both_ways():
+    # Common 100x100; 100x140 (1.4x) is within ODD_ASPECT, 100x160 is not,
+    # and so is 160x100 (taller instead of wider).
+    assert 1.4 < ODD_ASPECT < 1.6
+    sizes = np.array([[100, 100]] * 5 + [[100, 140], [100, 160], [160, 100]])
+    grey = np.zeros(len(sizes), bool)
+    (finding,) = check_files(
+        [f"{i}.png" for i in range(8)], sizes, grey, {}, (100, 100)
+    )
+    assert sorted(finding.indices) == [6, 7]
+    assert finding.evidence["n_odd_aspect"] == 2
+
+
+def test_a_grey_dataset_has_no_grey_finding():
+    sizes = np.full((6, 2), 10)
+    grey = np.array([True] * 5 + [False])
+    assert check_files(list("abcdef"), sizes, grey, {}, (10, 10)) == []
+
+
+def test_name_files_maps_positions_back_to_paths():
+    paths = np.array(["a.png", "b.png", "c.png", "d.png"], dtype=object)
+    kept = np.array([0, 2, 3])  # b.png could not be read
+    pixel = Finding("dark_images", "warning", "dark", indices=[2, 0])
+    file = Finding("unreadable_files", "error", "bad", indices=[1])
+    name_files([pixel, file], paths, kept)
+    assert pixel.indices == [3, 0] and pixel.paths == ["d.png", "a.png"]
+    assert file.indices == [1] and file.paths == ["b.png"]
+
+
+def test_nothing_readable_is_an_error_that_names_the_files(tmp_path):
+    bad = [tmp_path / "a.png", tmp_path / "b.png"]
+    for path in bad:
+        path.write_bytes(b"no")
+    with pytest.raises(UnreadableImageError, match=r"a\.png"):
+        read_for_diagnosis(np.array([str(p) for p in bad], dtype=object))
+
+
+def test_read_headers_reads_sizes_without_decoding(photo_tree):
+    root, _ = photo_tree
+    paths, _ = list_image_folder(root)
+    sizes, grey, failed = read_headers(paths)
+    names = [Path(p).name for p in paths]
+    assert sizes[names.index("panorama.png")].tolist() == [24, 80]
+    assert sizes[names.index("thumb.png")].tolist() == [6, 6]
+    assert grey[names.index("grey.png")] and not grey[names.index("00.png")]
+    # The truncated PNG has a readable header: only decoding finds it.
+    assert {names[i] for i in failed} == {"fake.png"}
