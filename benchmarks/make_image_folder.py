@@ -1,8 +1,9 @@
 """Write Fashion-MNIST as PNG files in a class-folder tree, for bench_images.py.
 
 The tree is ``OUT/<class name>/<index>.png`` (the layout
-:func:`cnnfix.datasets.load_image_folder` reads), with the training images
-first (``--limit`` keeps the first N). ``--size`` upscales (bilinear) and
+:func:`cnnfix.datasets.load_image_folder` reads): all 70,000 images, the
+60,000 training images first (indices 0-59999) and the 10,000 test images
+after them (``--limit`` keeps the first N). ``--size`` upscales (bilinear) and
 ``--rgb`` writes three-channel files, for a variant closer to photos.
 Fashion-MNIST comes from ``apt-get install -y dataset-fashion-mnist``.
 
@@ -12,6 +13,7 @@ Fashion-MNIST comes from ``apt-get install -y dataset-fashion-mnist``.
 import argparse
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from cnnfix.datasets import load_fashion_mnist
@@ -33,8 +35,9 @@ CLASS_NAMES = (
 
 def write_tree(out, *, limit=None, size=None, rgb=False):
     """Write the images as PNG files under ``out``; return how many."""
-    (X, y), _ = load_fashion_mnist()
-    X, y = X[:limit, ..., 0], y[:limit]
+    (X_train, y_train), (X_test, y_test) = load_fashion_mnist()
+    X = np.concatenate([X_train, X_test])[:limit, ..., 0]
+    y = np.concatenate([y_train, y_test])[:limit]
     out = Path(out)
     for name in CLASS_NAMES:
         (out / name).mkdir(parents=True, exist_ok=True)
