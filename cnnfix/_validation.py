@@ -17,7 +17,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .exceptions import UnreadableImageError
 from .images import check_image_size, inspect_images
+from .streaming import unreadable_in_X
 
 __all__ = [
     "HEADER_SAMPLE",
@@ -165,7 +167,8 @@ def as_paths(X):
                 "cnnfix.images.read_images(paths, image_size=64)."
             )
         return _path_array(X)
-    values = getattr(X, "values", X)  # a pandas Series
+    # A pandas Series (its .values may be an extension array, not NumPy's).
+    values = X.to_numpy() if hasattr(X, "to_numpy") else X
     if not isinstance(values, np.ndarray) or values.dtype.kind not in "OUS":
         return None
     if values.size == 0 or not _is_path(values.flat[0]):
@@ -230,7 +233,10 @@ def _validate_paths(estimator, paths, y, *, reset, image_size):
     check_paths_exist(paths)
     if reset:
         rows = np.unique(np.linspace(0, len(paths) - 1, HEADER_SAMPLE).astype(int))
-        size, channels = inspect_images(paths[rows], image_size)
+        try:
+            size, channels = inspect_images(paths[rows], image_size)
+        except UnreadableImageError as error:
+            raise unreadable_in_X(error) from error
         estimator.image_shape_ = (*size, channels)
         estimator.n_features_in_ = int(np.prod(estimator.image_shape_))
         estimator.__dict__.pop("feature_names_in_", None)

@@ -41,6 +41,7 @@ __all__ = [
     "file_arguments",
     "file_validation_data",
     "normalization_sample",
+    "unreadable_in_X",
 ]
 
 #: Files decoded to learn the normalisation statistics (a random sample of
@@ -79,15 +80,25 @@ def decode(paths, image_shape):
     try:
         images = read_images(paths, image_shape[:2], color_mode(image_shape), n_jobs=1)
     except UnreadableImageError as error:
-        shown = ", ".join(repr(p) for p in error.paths[:10])
-        raise UnreadableImageError(
-            f"Could not read {len(error.paths)} image file(s) given as X: {shown} "
-            f"({error.__cause__ or error}). Remove or replace them; "
-            'cnnfix.datasets.load_image_folder(folder, on_error="warn") lists '
-            "every unreadable file of a folder and leaves them out.",
-            error.paths,
-        ) from error
+        raise unreadable_in_X(error) from error
     return images.astype(np.float32)
+
+
+def unreadable_in_X(error):
+    """The :class:`~cnnfix.exceptions.UnreadableImageError` an estimator
+    raises for files of X that ``error`` (from :mod:`cnnfix.images`) names:
+    which files, why, and what to do in an estimator."""
+    shown = ", ".join(repr(p) for p in error.paths[:10])
+    more = len(error.paths) - 10
+    cause = error.__cause__ or error.__context__
+    why = f" ({type(cause).__name__}: {cause})" if cause else ""
+    return UnreadableImageError(
+        f"Could not read {len(error.paths)} image file(s) given as X: {shown}"
+        f"{f' and {more} more' if more > 0 else ''}{why}. Remove or replace "
+        'them; cnnfix.datasets.load_image_folder(folder, on_error="warn") '
+        "lists every unreadable file of a folder and leaves them out.",
+        error.paths,
+    )
 
 
 def normalization_sample(paths, image_shape, seed):
