@@ -12,13 +12,15 @@ Why a PyDataset over Pillow and not a ``tf.data`` pipeline of
 ``tf.io.decode_png`` and ``tf.image.resize``: one decoding rule. tf.data
 resizes differently from Pillow, reads no TIFF and handles palettes and
 16-bit files its own way, so predicting on paths would no longer match the
-arrays that ``load_image_folder`` returns. It is not slower where it
-matters: on 5,000 28x28 Fashion-MNIST PNG files on 2 shared CPU cores,
+arrays that ``load_image_folder`` returns. And decoding is not where the
+time goes: on 5,000 28x28 Fashion-MNIST PNG files on 2 shared CPU cores,
 decoding all of them takes 0.5 s while one epoch of the default DropoutCNN
-takes about 8 s, and a measured epoch took 4.6-10 s with the PyDataset,
-8.2 s with tf.data and 8.1 s on the decoded array (the machine was shared,
-so these vary by 2x; /tmp script, see benchmarks/bench_paths.py for the
-maintained one). Decoding is under a tenth of the compute and overlaps it.
+takes 7-8 s. A quick measurement on that machine (heavily shared, so runs
+vary): one epoch took 8.2 s with a tf.data pipeline, 4.6-10 s with this
+PyDataset (1 thread; 2 and 4 threads were no faster), and
+``benchmarks/bench_paths.py`` gives 8.3 s/epoch on paths against 7.0 s on
+the decoded array (1.18x). Decoding overlaps training: with one worker,
+TensorFlow prefetches the generator's batches in a thread of its own.
 
 Shuffling: the rows are permuted anew every epoch from the fit's seed (a
 PyDataset is not shuffled by Keras beyond the order of its batches).
