@@ -58,7 +58,9 @@ Epochs without improvement before early stopping.""",
         """\
 Learn per-channel mean and variance of the training images in ``fit``
 and normalise inputs with a ``keras.layers.Normalization`` layer inside
-the model, so raw 0-255 pixels work.""",
+the model, so raw 0-255 pixels work. For file paths, the statistics
+come from up to 1,000 training files drawn at random (all of them
+when fewer) and decoded once.""",
     ),
     "augmentation": (
         'None, {"light", "standard"} or list of keras layers',
@@ -80,7 +82,19 @@ weights (classes it does not name get 1).""",
         """\
 (height, width[, channels]) used to reshape flat (n, d) input. None
 reads a perfect square d = s*s as (s, s, 1) and any other d as a
-(d, 1, 1) column. Ignored for input that is already 3-D or 4-D.""",
+(d, 1, 1) column. Ignored for input that is already 3-D or 4-D, and
+for file paths (see ``image_size``).""",
+    ),
+    "image_size": (
+        "None, int or (int, int)",
+        """\
+Only for X given as image file paths: the ``(height, width)`` every
+file is resized to (bilinear, as :func:`cnnfix.images.read_images`),
+or one int for squares. None takes the most common size among the
+headers of up to 1,000 files spread evenly over X (and warns when
+files of other sizes are resized). The files decode to 1 channel when
+all of those files are grey, else to RGB; ``image_shape_`` records
+the result. Arrays are used at their own size: resize them yourself.""",
     ),
     "random_state": (
         "int, RandomState instance or None",
@@ -128,7 +142,9 @@ _SECTIONS = {
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, only when X was a DataFrame with string column names.
     image_shape_ : tuple of int
-        (height, width, channels) of the training images.
+        (height, width, channels) of the training images; for file paths,
+        the size they are resized to and their channels (see
+        ``image_size``). Files given to ``predict`` are decoded to it.
     history_ : dict of str to list of float
         Per-epoch training metrics ("loss", "accuracy", "val_loss", ...).
     n_epochs_ : int
@@ -148,6 +164,8 @@ def _parameters(cls, descriptions):
     signature = inspect.signature(cls.__init__).parameters
     blocks = []
     for name, (kind, text) in _PARAMETERS.items():
+        if name not in signature:  # a shared parameter this class lacks (yet)
+            continue
         text = textwrap.dedent(descriptions.get(name, text)).strip()
         blocks.append(
             f"    {name} : {kind}, default={_default(signature[name].default)}\n"

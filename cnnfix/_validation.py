@@ -4,6 +4,7 @@ Every check here runs before TensorFlow sees the data, so bad input gets a
 message from cnnfix that says what was wrong and how to fix it.
 """
 
+import os
 from math import isqrt
 
 import numpy as np
@@ -11,17 +12,33 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
+    check_consistent_length,
+    column_or_1d,
     validate_data,
 )
 
+from .exceptions import UnreadableImageError
+from .images import check_image_size, inspect_images
+from .streaming import unreadable_in_X
+
 __all__ = [
+    "HEADER_SAMPLE",
     "as_images",
+    "as_paths",
     "check_labels",
     "check_sample_weight",
     "encode_labels",
     "infer_image_shape",
+    "is_path_array",
     "validate_images",
 ]
+
+#: Files whose headers set the image size and colour of a fit on file
+#: paths: this many spread evenly over X (all of them when fewer).
+HEADER_SAMPLE = 1000
+
+#: How many file names an error message lists.
+_PATHS_SHOWN = 10
 
 
 def infer_image_shape(n_features, image_shape=None):
@@ -54,8 +71,11 @@ def infer_image_shape(n_features, image_shape=None):
     return (n_features, 1, 1)
 
 
-def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None):
-    """Validate X (and y) and return X as float32 images (n, h, w, c).
+def validate_images(
+    estimator, X, y="no_validation", *, reset, image_shape=None, image_size=None
+):
+    """Validate X (and y) and return X as float32 images (n, h, w, c), or as
+    a 1-D array of file paths.
 
     X may be (n, h, w, c) images, (n, h, w) single-channel images, or flat
     (n, d) rows (see :func:`infer_image_shape`). With ``reset=True`` the image
@@ -63,7 +83,20 @@ def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None)
     match it. scikit-learn's ``validate_data`` runs on the flattened view, so
     ``n_features_in_`` is height * width * channels and NaN, inf, sparse,
     complex and empty input get scikit-learn's standard messages.
+
+    X may also hold file paths (see :func:`as_paths`); they are returned as
+    a 1-D object array of str after checking that every file exists. With
+    ``reset=True`` the headers of up to :data:`HEADER_SAMPLE` files spread
+    evenly over X set ``image_shape_``: ``image_size`` (None: their most
+    common size) and 1 channel when all of them are grey, else 3.
     """
+    if reset:
+        check_image_size(image_size)
+    paths = as_paths(X)
+    if paths is not None:
+        return _validate_paths(estimator, paths, y, reset=reset, image_size=image_size)
+    if not reset and hasattr(estimator, "image_shape_"):
+        _refuse_single_image(X, estimator.image_shape_)
     X, sample_shape = _flatten(X)
     if sample_shape is not None and not reset:
         if sample_shape != tuple(estimator.image_shape_):
@@ -83,6 +116,154 @@ def validate_images(estimator, X, y="no_validation", *, reset, image_shape=None)
         )
     images = X.reshape((X.shape[0], *estimator.image_shape_))
     return images if y is None else (images, y)
+
+
+def is_path_array(X):
+    """Whether X, as :func:`validate_images` returned it, holds file paths."""
+    return getattr(X, "ndim", None) == 1
+
+
+def _is_path(value):
+    return isinstance(value, str | os.PathLike)
+
+
+def as_paths(X):
+    """X as a 1-D object array of path strings when it holds file paths.
+
+    File paths are a 1-D array, list or tuple of str or ``pathlib.Path``, a
+    pandas Series of them, or a DataFrame with one such column. Returns None
+    for anything else (images), and raises a clear error for paths in a
+    shape the estimators cannot take: one path alone, a 2-D array of
+    strings, a DataFrame of several columns, paths mixed with arrays.
+    Nothing is read from disk here but the list itself.
+    """
+    if _is_path(X):
+        raise ValueError(
+            f"Expected a batch of images or file paths; got a single path "
+            f"{os.fspath(X)!r}. Pass a list of one: [{os.fspath(X)!r}]."
+        )
+    columns = getattr(X, "columns", None)
+    if columns is not None:  # a DataFrame
+        if not any(_is_path(v) for v in X.iloc[:1].to_numpy().ravel()):
+            return None
+        if len(columns) != 1:
+            raise ValueError(
+                f"Expected file paths in one column; got a DataFrame of "
+                f"{len(columns)} columns {list(columns)[:5]}. Select the column "
+                "of paths, for example X=df['path']."
+            )
+        X = X.iloc[:, 0]
+    if isinstance(X, list | tuple):
+        kinds = [_is_path(v) for v in X]
+        if not any(kinds):
+            return None
+        if not all(kinds):
+            other = next(v for v, k in zip(X, kinds, strict=True) if not k)
+            raise TypeError(
+                f"Expected either file paths or images in X, not both; got "
+                f"{sum(kinds)} paths and {len(kinds) - sum(kinds)} items of "
+                f"type {type(other).__name__}. Pass only paths (str or "
+                "pathlib.Path), or decode the files first with "
+                "cnnfix.images.read_images(paths, image_size=64)."
+            )
+        return _path_array(X)
+    # A pandas Series (its .values may be an extension array, not NumPy's).
+    values = X.to_numpy() if hasattr(X, "to_numpy") else X
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "OUS":
+        return None
+    if values.size == 0 or not _is_path(values.flat[0]):
+        return None
+    if values.ndim == 1:
+        return _path_array(values)
+    if values.ndim == 2:
+        raise ValueError(
+            f"Expected file paths as a 1-D array (n_samples,); got a 2-D array "
+            f"of strings with shape {values.shape}, such as "
+            f"{str(values.flat[0])!r}. Pass one column of paths (X[:, 0]) or "
+            "X.ravel(); if the strings are pixel values, convert them with "
+            "X.astype(np.float32)."
+        )
+    return None  # images of strings: _as_numeric says what is wrong
+
+
+def _path_array(values):
+    """Paths as a 1-D object array of str; a clear error for other items."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        if not _is_path(value):
+            raise TypeError(
+                f"Expected file paths (str or pathlib.Path) in X; item {i} is "
+                f"{value!r} of type {type(value).__name__}. Drop or fix that "
+                "row (missing paths are often None or NaN)."
+            )
+        out[i] = os.fspath(value)
+    return out
+
+
+def _listed(paths):
+    shown = ", ".join(repr(p) for p in paths[:_PATHS_SHOWN])
+    more = len(paths) - _PATHS_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def check_paths_exist(paths):
+    """Raise FileNotFoundError naming the paths that are not files."""
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(
+            f"Expected X to hold paths of image files; {len(missing)} of the "
+            f"{len(paths)} paths are not files: {_listed(missing)}. Check them "
+            "(relative paths are read from the current directory, "
+            f"{os.getcwd()!r}), or list a class-folder tree with "
+            "cnnfix.datasets.load_image_folder(folder, as_paths=True)."
+        )
+
+
+def _validate_paths(estimator, paths, y, *, reset, image_size):
+    """validate_images for a 1-D array of file paths."""
+    if len(paths) == 0:
+        raise ValueError(
+            "Found array with 0 sample(s) (shape=(0,)) while a minimum of 1 is "
+            "required. Pass at least one file path."
+        )
+    has_y = y is not None and not isinstance(y, str)  # "no_validation": no y
+    if has_y:
+        y = column_or_1d(check_labels(y), warn=True)
+        check_consistent_length(paths, y)
+    check_paths_exist(paths)
+    if reset:
+        rows = np.unique(np.linspace(0, len(paths) - 1, HEADER_SAMPLE).astype(int))
+        try:
+            size, channels = inspect_images(paths[rows], image_size)
+        except UnreadableImageError as error:
+            raise unreadable_in_X(error) from error
+        estimator.image_shape_ = (*size, channels)
+        estimator.n_features_in_ = int(np.prod(estimator.image_shape_))
+        estimator.__dict__.pop("feature_names_in_", None)
+    elif estimator.image_shape_[2] not in (1, 3):
+        raise ValueError(
+            f"This model was fitted on images of shape {estimator.image_shape_} "
+            f"({estimator.image_shape_[2]} channels); files decode to 1 (grey) "
+            "or 3 (RGB) channels. Pass images as an array of that shape."
+        )
+    return (paths, y) if has_y else paths
+
+
+def _refuse_single_image(X, image_shape):
+    """A clear error for one image where a batch of them is expected: X of
+    the fitted per-image shape (or (height, width) for grey images) is one
+    image, which would otherwise be read as a batch of rows of it."""
+    shape = tuple(np.shape(X)) if hasattr(X, "shape") else ()
+    single = {tuple(image_shape)}
+    if image_shape[2] == 1:
+        single.add(tuple(image_shape[:2]))
+    if shape in single and shape[0] != 1:  # (1, ...) is a valid batch of one
+        expected = ", ".join(str(side) for side in image_shape)
+        raise ValueError(
+            f"Expected a batch of images of shape (n, {expected}); got X of "
+            f"shape {shape}, a single image. Pass a batch of one: X[None] (or "
+            "np.expand_dims(X, 0))."
+        )
 
 
 #: How many row numbers a message about missing labels lists.
@@ -178,7 +359,7 @@ def _flatten(X):
     if len(shape) == 1 and _holds_text(values := np.asarray(X)):
         raise ValueError(
             f"Expected images of shape (n, height, width, channels); got a 1-D X "
-            f"of {len(X)} strings, such as {str(values[0])!r}. cnnfix estimators do "
+            f"of {len(X)} strings, such as {str(values[0])!r}. This function does "
             "not read files yet: decode them first, for example with "
             "cnnfix.images.read_images(paths, image_size=64) or "
             "cnnfix.datasets.load_image_folder(folder, image_size=64)."

@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._convert import to_python
 from ._keras import import_keras
-from ._validation import check_labels
+from ._validation import as_paths, check_labels
 
 __all__ = ["ClassBalancer", "balanced_batches", "fit_arguments", "make_pipeline"]
 
@@ -193,6 +193,9 @@ default="oversample"
         only copied. SMOTE, which does arithmetic on pixels, checks it.
         """
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        paths = as_paths(X)
+        if paths is not None:
+            return self._check_paths(paths, y), y, binarize_y
         if not hasattr(X, "shape"):
             X = np.asarray(X)
         sample_shape = tuple(X.shape[1:])
@@ -219,21 +222,38 @@ default="oversample"
             X = X.reshape((X.shape[0], *sample_shape))
         return X, y, binarize_y
 
+    def _check_paths(self, paths, y):
+        """Validate file paths as X: rows to repeat or drop, like any other."""
+        if self.strategy == "smote":
+            raise ValueError(
+                "strategy='smote' interpolates pixel values and cannot resample "
+                "file paths. Use strategy='oversample' (or 'undersample', "
+                "'hybrid'), which repeats or drops paths, or decode the files "
+                "first with cnnfix.images.read_images(paths, image_size=64)."
+            )
+        column, y = validate_data(
+            self, paths[:, None], y, reset=True, dtype=None, ensure_all_finite=False
+        )
+        return column[:, 0]
+
     def fit_resample(self, X, y):
         """Resample X and y.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...)
+        X : array-like of shape (n_samples, ...) or (n_samples,)
             Images (n, h, w, c), or any array with a leading sample axis;
-            sparse matrices and DataFrames are accepted too.
+            sparse matrices and DataFrames are accepted too. Image file
+            paths (a 1-D array, list or Series of str or ``pathlib.Path``, or
+            a one-column DataFrame) are resampled as rows, never opened.
         y : array-like of shape (n_samples,)
             Class labels.
 
         Returns
         -------
         X_resampled : ndarray of shape (n_resampled, ...)
-            Same per-sample shape and dtype as X.
+            Same per-sample shape and dtype as X (paths: a 1-D object array
+            of str; a Series or DataFrame for those inputs).
         y_resampled : ndarray of shape (n_resampled,)
             Labels of the resampled rows.
         """
@@ -442,8 +462,10 @@ def fit_arguments(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, height, width, channels)
-        Training images (never modified).
+    X : ndarray of shape (n_samples, height, width, channels) or (n_samples,)
+        Training images, or a 1-D array of file paths (resampled as rows;
+        the streamed batches then hold paths, which the caller decodes:
+        see :func:`cnnfix.streaming.file_arguments`). Never modified.
     y : ndarray of shape (n_samples,)
         Encoded labels: positions in ``classes``.
     classes : ndarray of shape (n_classes,)

@@ -5,6 +5,13 @@ usually with :meth:`_train`); the base
 validates input, encodes labels, seeds, splits off stratified validation data,
 learns input normalisation, weights classes, trains with early stopping,
 predicts quickly in batches and pickles the model as a ``.keras`` archive.
+
+X may be images or a 1-D array of file paths. Paths stay paths through the
+split and the balancing (they are rows like any other); only where pixels
+are needed does the base route them to :mod:`cnnfix.streaming`, which
+decodes them batch by batch: :meth:`_fit_arguments` and
+:meth:`_validation_data` for ``model.fit``, a sample for the normalisation
+statistics, and chunks in ``predict_proba``.
 """
 
 import random
@@ -21,7 +28,12 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from ._keras import import_keras
-from ._validation import check_sample_weight, encode_labels, validate_images
+from ._validation import (
+    check_sample_weight,
+    encode_labels,
+    is_path_array,
+    validate_images,
+)
 from .architectures import AUGMENTATION_PRESETS, OPTIMIZERS
 from .persistence import model_from_bytes, model_to_bytes
 
@@ -132,12 +144,15 @@ class FitRun:
     Attributes
     ----------
     train : tuple
-        ``(X, y, sample_weight)`` of the training part: images, labels
-        encoded as positions in ``classes_``, weights or None. Not yet
-        balanced: :meth:`BaseCNNClassifier._fit_arguments` does that.
+        ``(X, y, sample_weight)`` of the training part: images (or a 1-D
+        array of file paths), labels encoded as positions in ``classes_``,
+        weights or None. Not yet balanced:
+        :meth:`BaseCNNClassifier._fit_arguments` does that.
     validation : tuple or None
         ``(X, y, sample_weight)`` of the stratified validation part, never
-        balanced; None without validation data.
+        balanced; None without validation data. Pass it to ``model.fit``
+        through :meth:`BaseCNNClassifier._validation_data`, which decodes
+        file paths.
     normalization : tuple or None
         Per-channel ``(mean, variance)`` of the training part, or None.
     seed : int
@@ -174,6 +189,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "augmentation": [None, StrOptions(set(AUGMENTATION_PRESETS)), list, tuple],
         "class_weight": [None, StrOptions({"balanced"}), dict],
         "image_shape": [None, tuple, list],
+        "image_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [None, list],
@@ -200,9 +216,12 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : array-like of shape (n_samples, height, width, channels), \
-(n_samples, height, width) or (n_samples, n_features)
+(n_samples, height, width), (n_samples, n_features) or (n_samples,)
             Training images; any numeric dtype (raw 0-255 pixels work with
-            ``normalize=True``).
+            ``normalize=True``). Or image file paths: a 1-D array, list or
+            pandas Series of str or ``pathlib.Path``, or a one-column
+            DataFrame; the files are decoded batch by batch while training
+            and resized to ``image_size``.
         y : array-like of shape (n_samples,)
             Class labels of any type (ints, strings, bools).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -223,7 +242,16 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             raise
 
     def _fit(self, X, y, sample_weight):
-        X, y = validate_images(self, X, y, reset=True, image_shape=self.image_shape)
+        X, y = validate_images(
+            self,
+            X,
+            y,
+            reset=True,
+            image_shape=self.image_shape,
+            # A subclass without the parameter (yet) resizes to the most
+            # common size.
+            image_size=getattr(self, "image_size", None),
+        )
         classes, y_encoded = encode_labels(y, owner=type(self).__name__)
         self.classes_, self.n_classes_ = classes, len(classes)
         weights = check_sample_weight(sample_weight, X, y_encoded, len(classes))
@@ -236,7 +264,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         run = FitRun(
             train=training,
             validation=_subset(val, X, y_encoded, weights) if len(val) else None,
-            normalization=self._channel_stats(training[0]) if self.normalize else None,
+            normalization=self._normalization(training[0], seed),
             seed=seed,
             verbose=min(int(self.verbose), 2),
         )
@@ -252,6 +280,18 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
         return self
 
+    def _normalization(self, X, seed):
+        """Per-channel (mean, variance) of the training images, or None
+        without ``normalize``; for file paths, of a decoded sample of them
+        (see :func:`cnnfix.streaming.normalization_sample`)."""
+        if not self.normalize:
+            return None
+        if is_path_array(X):
+            from .streaming import normalization_sample
+
+            X = normalization_sample(X, self.image_shape_, seed)
+        return self._channel_stats(X)
+
     @staticmethod
     def _channel_stats(images):
         """Per-channel (mean, variance) of images; variance floored at 1e-6."""
@@ -262,7 +302,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def _fit_arguments(self, data, run):
         """``model.fit`` arguments for ``data`` = ``(X, y, sample_weight)``,
         balanced by ``balancer`` (see :func:`cnnfix.balance.fit_arguments`);
-        the fitted balancer becomes ``balancer_``."""
+        the fitted balancer becomes ``balancer_``. File paths become batches
+        decoded on the fly (:func:`cnnfix.streaming.file_arguments`)."""
         # Imported here: imbalanced-learn loads with the first fit, not with
         # cnnfix (the fit imports TensorFlow anyway).
         from .balance import fit_arguments
@@ -279,7 +320,20 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         )
         if balancer is not None:
             self.balancer_ = balancer
+        if is_path_array(X):
+            from .streaming import file_arguments
+
+            arguments = file_arguments(arguments, self.image_shape_, run.seed)
         return arguments
+
+    def _validation_data(self, run):
+        """``validation_data`` for ``model.fit``: the run's validation part,
+        as batches decoded on the fly when it holds file paths."""
+        if run.validation is None or not is_path_array(run.validation[0]):
+            return run.validation
+        from .streaming import file_validation_data
+
+        return file_validation_data(run.validation, self.image_shape_, self.batch_size)
 
     def _callbacks(self, has_validation):
         """The user's callbacks plus early stopping, when asked for."""
@@ -301,7 +355,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         validation part."""
         history = model.fit(
             **self._fit_arguments(run.train, run),
-            validation_data=run.validation,
+            validation_data=self._validation_data(run),
             epochs=self.epochs if epochs is None else epochs,
             shuffle=True,
             callbacks=self._callbacks(run.validation is not None),
@@ -317,8 +371,11 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : array-like of shape (n_samples, height, width, channels), \
-(n_samples, height, width) or (n_samples, n_features)
-            Images of the same shape as in ``fit``.
+(n_samples, height, width), (n_samples, n_features) or (n_samples,)
+            Images of the same shape as in ``fit``, or image file paths (as
+            in ``fit``), whether the model was fitted on files or arrays:
+            each file is resized to ``image_shape_[:2]`` and converted to its
+            channels (grey for 1, RGB for 3), the way ``fit`` decodes them.
 
         Returns
         -------
@@ -327,13 +384,17 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """
         check_is_fitted(self)
         X = validate_images(self, X, reset=False)
+        if is_path_array(X):
+            from .streaming import decoded_chunks
+
+            chunks = decoded_chunks(X, self.image_shape_)
+        else:
+            # Chunks bound the memory of one forward pass on large inputs.
+            chunks = (X[i : i + PREDICT_CHUNK] for i in range(0, len(X), PREDICT_CHUNK))
         # predict_on_batch skips model.predict's per-call set-up (~60x faster
-        # on small batches); chunks bound the memory of large inputs.
+        # on small batches).
         proba = np.concatenate(
-            [
-                np.asarray(self.model_.predict_on_batch(X[i : i + PREDICT_CHUNK]))
-                for i in range(0, len(X), PREDICT_CHUNK)
-            ]
+            [np.asarray(self.model_.predict_on_batch(chunk)) for chunk in chunks]
         ).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -343,8 +404,9 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : array-like of shape (n_samples, height, width, channels), \
-(n_samples, height, width) or (n_samples, n_features)
-            Images of the same shape as in ``fit``.
+(n_samples, height, width), (n_samples, n_features) or (n_samples,)
+            Images of the same shape as in ``fit``, or image file paths (see
+            :meth:`predict_proba`).
 
         Returns
         -------

@@ -99,6 +99,7 @@ class DropoutCNN(BaseCNNClassifier):
         augmentation=None,
         class_weight=None,
         image_shape=None,
+        image_size=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -123,6 +124,7 @@ class DropoutCNN(BaseCNNClassifier):
         self.augmentation = augmentation
         self.class_weight = class_weight
         self.image_shape = image_shape
+        self.image_size = image_size
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks

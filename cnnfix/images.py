@@ -7,7 +7,9 @@ that an input pipeline can decode paths on the fly with the same rules:
   Keras and torchvision layout) in a fixed order;
 - :func:`read_image` decodes one file to a ``uint8`` array ``(h, w, c)``;
 - :func:`read_images` decodes many files, in threads, straight into one
-  preallocated ``uint8`` array ``(n, h, w, c)``.
+  preallocated ``uint8`` array ``(n, h, w, c)``;
+- :func:`inspect_images` reads only the headers: the size and channels
+  :func:`read_images` would give.
 
 Files are decoded with Pillow. Resizing is bilinear with Pillow's
 antialiasing (the interpolation Keras's ``image_dataset_from_directory``
@@ -32,6 +34,7 @@ from .exceptions import UnreadableImageError
 __all__ = [
     "COLOR_MODES",
     "IMAGE_EXTENSIONS",
+    "inspect_images",
     "list_image_folder",
     "read_headers",
     "read_image",
@@ -355,6 +358,62 @@ def read_image(path, image_size=None, color_mode="auto"):
     return pixels.reshape(*pixels.shape[:2], -1)
 
 
+def inspect_images(paths, image_size=None, color_mode="auto"):
+    """The size and channels that :func:`read_images` would give ``paths``,
+    from the files' headers only (no pixel is decoded).
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        The files (often a sample of a larger set).
+    image_size : None, int or (int, int), default=None
+        As in :func:`read_images`: None takes the most common size among
+        the files, and warns when some files have another size.
+    color_mode : {"auto", "rgb", "grayscale"}, default="auto"
+        As in :func:`read_images`: "auto" gives 1 channel when every file is
+        stored grey and 3 otherwise.
+
+    Returns
+    -------
+    image_size : tuple of (int, int)
+        ``(height, width)``.
+    channels : int
+        1 or 3.
+
+    Raises
+    ------
+    cnnfix.exceptions.UnreadableImageError
+        If a file cannot be opened; the message lists every such file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from cnnfix.images import inspect_images
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "grey.png")
+    ...     Image.fromarray(np.zeros((30, 40), np.uint8)).save(path)
+    ...     inspect_images([path]), inspect_images([path], 16, "rgb")
+    (((30, 40), 1), ((16, 16), 3))
+    """
+    size = check_image_size(image_size)
+    check_color_mode(color_mode)
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise ValueError("paths is empty; there is no image to inspect.")
+    headers = [_read_header(path) for path in paths]
+    failed = {i: h for i, h in enumerate(headers) if isinstance(h, BaseException)}
+    if failed:
+        _raise_unreadable(paths, failed)
+    size = size or _most_common_size([h[0] for h in headers])
+    if color_mode == "auto":
+        channels = 1 if all(grey for _, grey in headers) else 3
+    else:
+        channels = CHANNELS[PIL_MODE[color_mode]]
+    return size, channels
+
+
 def _pil_mode(color_mode, grey):
     if color_mode == "auto":
         return "L" if grey else "RGB"
@@ -607,14 +666,14 @@ def _raise_unreadable(paths, failed):
     first = failed[min(failed)]
     all_failed = len(failed) == len(paths)
     what = "None of the" if all_failed else f"{len(failed)} of the"
+    verb = "could be read" if all_failed else "could not be read"
     fix = (
         "Check that they are valid images (open one in an image viewer)."
         if all_failed
         else 'Remove or replace them, or pass on_error="warn" to skip them.'
     )
     raise UnreadableImageError(
-        f"{what} {len(paths)} image files could be read: {_listing(paths, failed)}. "
-        + fix,
+        f"{what} {len(paths)} image files {verb}: {_listing(paths, failed)}. " + fix,
         [paths[i] for i in sorted(failed)],
     ) from first
 

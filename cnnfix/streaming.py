@@ -1,0 +1,226 @@
+"""The input pipeline of the CNN estimators for file paths as X.
+
+When X is a 1-D array of file paths, the estimators never hold the decoded
+data set: a ``keras.utils.PyDataset`` decodes each batch on the fly with
+:func:`cnnfix.images.read_images` (Pillow; the same decoding, resizing and
+colour rules as :func:`cnnfix.datasets.load_image_folder`, so a file gives
+the same pixels either way) while Keras prefetches the next batches in
+worker threads. Memory is bounded by the queue of prefetched batches,
+whatever the number of files.
+
+Why a PyDataset over Pillow and not a ``tf.data`` pipeline of
+``tf.io.decode_png`` and ``tf.image.resize``: one decoding rule. tf.data
+resizes differently from Pillow, reads no TIFF and handles palettes and
+16-bit files its own way, so predicting on paths would no longer match the
+arrays that ``load_image_folder`` returns. And decoding is not where the
+time goes: on 5,000 28x28 Fashion-MNIST PNG files on 2 shared CPU cores,
+decoding all of them takes 0.5 s while one epoch of the default DropoutCNN
+takes 7-8 s. A quick measurement on that machine (heavily shared, so runs
+vary): one epoch took 8.2 s with a tf.data pipeline, 4.6-10 s with this
+PyDataset (1 thread; 2 and 4 threads were no faster), and
+``benchmarks/bench_paths.py`` gives 8.3 s/epoch on paths against 7.0 s on
+the decoded array (1.18x). Decoding overlaps training: with one worker,
+TensorFlow prefetches the generator's batches in a thread of its own.
+
+Shuffling: the rows are permuted anew every epoch from the fit's seed (a
+PyDataset is not shuffled by Keras beyond the order of its batches).
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
+import numpy as np
+
+from ._keras import import_keras
+from .exceptions import UnreadableImageError
+from .images import read_images
+
+__all__ = [
+    "NORMALIZATION_SAMPLE",
+    "decode",
+    "decoded_chunks",
+    "file_arguments",
+    "file_validation_data",
+    "normalization_sample",
+    "unreadable_in_X",
+]
+
+#: Files decoded to learn the normalisation statistics (a random sample of
+#: the training part; all of it when smaller).
+NORMALIZATION_SAMPLE = 1000
+
+#: Batches kept decoded ahead of training, per worker thread.
+QUEUE_PER_WORKER = 4
+
+#: Bytes of decoded images per ``predict_on_batch`` call on file paths.
+PREDICT_BYTES = 64 * 2**20
+
+#: Rows per ``predict_on_batch`` call at most (as for arrays).
+PREDICT_ROWS = 4096
+
+
+def workers():
+    """Decoding threads of the pipeline: half the CPUs (at least 1, at most
+    8), so that TensorFlow keeps the other half for training. On 2 cores,
+    one thread (measured: 2 and 4 threads made the epoch slower)."""
+    return max(1, min(8, (os.cpu_count() or 1) // 2))
+
+
+def color_mode(image_shape):
+    """The ``color_mode`` of :func:`read_images` that gives ``image_shape``'s
+    channels."""
+    return "grayscale" if image_shape[2] == 1 else "rgb"
+
+
+def decode(paths, image_shape):
+    """Decode ``paths`` into float32 images of ``image_shape`` (h, w, c).
+
+    Raises :class:`~cnnfix.exceptions.UnreadableImageError` naming the files
+    that cannot be read, with what to do about them in an estimator.
+    """
+    try:
+        images = read_images(paths, image_shape[:2], color_mode(image_shape), n_jobs=1)
+    except UnreadableImageError as error:
+        raise unreadable_in_X(error) from error
+    return images.astype(np.float32)
+
+
+def unreadable_in_X(error):
+    """The :class:`~cnnfix.exceptions.UnreadableImageError` an estimator
+    raises for files of X that ``error`` (from :mod:`cnnfix.images`) names:
+    which files, why, and what to do in an estimator."""
+    shown = ", ".join(repr(p) for p in error.paths[:10])
+    more = len(error.paths) - 10
+    cause = error.__cause__ or error.__context__
+    why = f" ({type(cause).__name__}: {cause})" if cause else ""
+    return UnreadableImageError(
+        f"Could not read {len(error.paths)} image file(s) given as X: {shown}"
+        f"{f' and {more} more' if more > 0 else ''}{why}. Remove or replace "
+        'them; cnnfix.datasets.load_image_folder(folder, on_error="warn") '
+        "lists every unreadable file of a folder and leaves them out.",
+        error.paths,
+    )
+
+
+def normalization_sample(paths, image_shape, seed):
+    """Decoded images for the normalisation statistics: every file when there
+    are at most :data:`NORMALIZATION_SAMPLE`, in their order (so the
+    statistics equal those of the decoded array), else a random sample of
+    that many drawn with ``seed``."""
+    if len(paths) > NORMALIZATION_SAMPLE:
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.choice(len(paths), NORMALIZATION_SAMPLE, replace=False))
+        paths = paths[rows]
+    return decode(paths, image_shape)
+
+
+def file_arguments(arguments, image_shape, seed):
+    """Turn ``model.fit`` arguments over file paths (from
+    :func:`cnnfix.balance.fit_arguments`) into arguments over decoded batches.
+
+    ``{"x": paths, "y": ..., "sample_weight": ..., "batch_size": ...}``
+    becomes ``{"x": FileBatches}``, reshuffled every epoch from ``seed``;
+    ``{"x": PyDataset}`` yielding batches of paths (``stream=True``) becomes
+    ``{"x": DecodedBatches}`` around it.
+    """
+    x = arguments["x"]
+    if not isinstance(x, np.ndarray):  # a PyDataset of path batches
+        return dict(x=_decoded_batches_class()(x, image_shape))
+    batches = _file_batches_class()(
+        x,
+        arguments["y"],
+        arguments.get("sample_weight"),
+        image_shape=image_shape,
+        batch_size=arguments["batch_size"],
+        seed=seed,
+    )
+    return dict(x=batches)
+
+
+def file_validation_data(validation, image_shape, batch_size):
+    """``validation_data`` for ``model.fit``: ``(paths, y, sample_weight)``
+    as batches decoded in order."""
+    paths, y, weights = validation
+    return _file_batches_class()(
+        paths, y, weights, image_shape=image_shape, batch_size=batch_size, seed=None
+    )
+
+
+def decoded_chunks(paths, image_shape):
+    """Decoded images of ``paths`` in order, in chunks of at most
+    :data:`PREDICT_BYTES` (and :data:`PREDICT_ROWS` rows); the next chunk is
+    decoded in a thread while the caller uses the current one."""
+    per_image = 4 * int(np.prod(image_shape))
+    rows = max(1, min(PREDICT_ROWS, PREDICT_BYTES // per_image))
+    chunks = [paths[i : i + rows] for i in range(0, len(paths), rows)]
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(decode, chunks[0], image_shape) if chunks else None
+        for following in [*chunks[1:], None]:
+            current = pending.result()
+            if following is not None:
+                pending = pool.submit(decode, following, image_shape)
+            yield current
+
+
+@cache
+def _file_batches_class():
+    keras = import_keras()
+
+    class FileBatches(keras.utils.PyDataset):
+        """Batches ``(images, y[, sample_weight])`` decoded from files;
+        the rows are permuted every epoch unless ``seed`` is None."""
+
+        def __init__(self, paths, y, sample_weight, *, image_shape, batch_size, seed):
+            n_workers = workers()
+            super().__init__(
+                workers=n_workers, max_queue_size=QUEUE_PER_WORKER * n_workers
+            )
+            self.paths, self.y, self.sample_weight = paths, y, sample_weight
+            self.image_shape, self.batch_size = tuple(image_shape), batch_size
+            self.rng = None if seed is None else np.random.default_rng(seed)
+            self.order = np.arange(len(paths))
+            self.on_epoch_end()
+
+        def __len__(self):
+            return -(-len(self.paths) // self.batch_size)
+
+        def __getitem__(self, i):
+            rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
+            batch = (decode(self.paths[rows], self.image_shape), self.y[rows])
+            if self.sample_weight is not None:
+                batch += (self.sample_weight[rows],)
+            return batch
+
+        def on_epoch_end(self):
+            if self.rng is not None:
+                self.order = self.rng.permutation(len(self.paths))
+
+    return FileBatches
+
+
+@cache
+def _decoded_batches_class():
+    keras = import_keras()
+
+    class DecodedBatches(keras.utils.PyDataset):
+        """``source``'s batches with their paths decoded into images."""
+
+        def __init__(self, source, image_shape):
+            n_workers = workers()
+            super().__init__(
+                workers=n_workers, max_queue_size=QUEUE_PER_WORKER * n_workers
+            )
+            self.source, self.image_shape = source, tuple(image_shape)
+
+        def __len__(self):
+            return len(self.source)
+
+        def __getitem__(self, i):
+            paths, *rest = self.source[i]
+            return (decode(paths, self.image_shape), *rest)
+
+        def on_epoch_end(self):
+            self.source.on_epoch_end()
+
+    return DecodedBatches

@@ -1,0 +1,372 @@
+"""File paths as X: fit, predict, balance, persist and refuse bad input.
+
+The data are the digits 0-2 written as PNG files in class folders (the
+folder names are the labels), upscaled to 16x16 with a few files of other
+sizes, so the paths and the decoded arrays hold the same pixels.
+"""
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+import cnnfix
+from cnnfix import ClassBalancer, DropoutCNN
+from cnnfix import _validation as validation_module
+from cnnfix.datasets import load_image_folder
+from cnnfix.exceptions import UnreadableImageError
+from cnnfix.images import read_images
+
+from .conftest import TINY
+
+NAMES = {0: "zero", 1: "one", 2: "two"}
+
+#: Trains well enough on the digit files to compare accuracies, in ~2 s.
+QUICK = {**TINY, "conv_filters": (8,), "epochs": 6, "image_size": 16}
+
+
+def _write_tree(root, sizes=None):
+    """Digits 0-2 as grey PNG files root/<name>/<i>.png; ``sizes`` maps a
+    file number to a side other than 16."""
+    X, y = load_digits(return_X_y=True)
+    keep = np.flatnonzero(y < 3)[:240]
+    for i in keep:
+        folder = root / NAMES[y[i]]
+        folder.mkdir(parents=True, exist_ok=True)
+        side = (sizes or {}).get(int(i), 16)
+        image = Image.fromarray((X[i].reshape(8, 8) * 15).astype(np.uint8))
+        image.resize((side, side), Image.Resampling.BILINEAR).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return _write_tree(tmp_path_factory.mktemp("digits"), sizes={0: 20, 1: 12})
+
+
+@pytest.fixture(scope="module")
+def data(tree):
+    """(paths, decoded images at 16x16, labels), split in halves by class."""
+    paths, y = load_image_folder(tree, as_paths=True)
+    images = read_images(paths, 16, "grayscale")
+    train, test = next(StratifiedKFold(2, shuffle=True, random_state=0).split(paths, y))
+    return paths, images, y, train, test
+
+
+@pytest.fixture(scope="module")
+def on_paths(data):
+    paths, _, y, train, _ = data
+    return DropoutCNN(**QUICK).fit(paths[train], y[train])
+
+
+def _snapshot(folder):
+    return {
+        p: (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(Path(folder).rglob("*"))
+        if p.is_file()
+    }
+
+
+# -- fit and predict -------------------------------------------------------------
+
+
+def test_fit_on_paths_learns_as_on_the_decoded_array(data, on_paths):
+    paths, images, y, train, test = data
+    on_arrays = DropoutCNN(**QUICK).fit(images[train], y[train])
+    assert on_paths.image_shape_ == on_arrays.image_shape_ == (16, 16, 1)
+    assert on_paths.n_features_in_ == 256
+    np.testing.assert_array_equal(on_paths.classes_, ["one", "two", "zero"])
+    # The same pixels: identical normalisation (all 120 training files decoded).
+    stats = [m.model_.get_layer(index=1).get_weights() for m in (on_paths, on_arrays)]
+    for a, b in zip(*stats, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    # Batches differ in order (Keras shuffles arrays its own way), so the
+    # weights differ: the accuracies agree within noise.
+    accuracy = on_paths.score(paths[test], y[test])
+    assert accuracy > 0.8
+    assert abs(accuracy - on_arrays.score(images[test], y[test])) < 0.1
+    assert on_paths.n_epochs_ == QUICK["epochs"]
+    assert {"val_loss", "val_accuracy"} <= set(on_paths.history_)
+
+
+def test_predict_on_paths_equals_predict_on_the_decoded_array(data, on_paths):
+    paths, images, _, _, test = data
+    expected = on_paths.predict_proba(images[test])
+    np.testing.assert_array_equal(on_paths.predict_proba(paths[test]), expected)
+    np.testing.assert_array_equal(
+        on_paths.predict(paths[test]), on_paths.classes_[expected.argmax(axis=1)]
+    )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        list,
+        lambda p: [Path(x) for x in p],
+        lambda p: p.astype(str),
+        lambda p: pd.Series(p, index=np.arange(len(p)) + 100),
+        lambda p: pd.DataFrame({"path": p}),
+    ],
+    ids=["list", "Path objects", "str array", "Series", "one-column DataFrame"],
+)
+def test_every_container_of_paths_predicts_alike(data, on_paths, make):
+    paths = data[0][data[4]][:20]
+    np.testing.assert_array_equal(
+        on_paths.predict_proba(make(paths)), on_paths.predict_proba(paths)
+    )
+
+
+def test_predict_decodes_in_chunks_with_the_same_result(data, on_paths, monkeypatch):
+    from cnnfix import streaming
+
+    paths = data[0][:50]
+    expected = on_paths.predict_proba(paths)
+    monkeypatch.setattr(streaming, "PREDICT_BYTES", 7 * 16 * 16 * 4)  # 7 rows
+    # Equal up to float rounding, which depends on the batch size.
+    np.testing.assert_allclose(on_paths.predict_proba(paths), expected, rtol=1e-5)
+
+
+def test_size_and_colour_come_from_the_files(tree, tmp_path):
+    paths, y = load_image_folder(tree, as_paths=True)
+    with pytest.warns(UserWarning, match=r"3 different sizes.*most common, 16x16"):
+        clf = DropoutCNN(**{**TINY, "epochs": 1}).fit(paths, y)
+    assert clf.image_shape_ == (16, 16, 1)
+    # One colour file among grey ones: every file is read as RGB.
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(tmp_path / "red.png")
+    mixed = np.append(paths, str(tmp_path / "red.png"))
+    clf = DropoutCNN(**{**TINY, "epochs": 1, "image_size": (10, 12)})
+    clf.fit(mixed, np.append(y, "one"))
+    assert clf.image_shape_ == (10, 12, 3)
+    assert clf.predict_proba(paths[:3]).shape == (3, 3)
+
+
+def test_paths_predict_on_a_model_fitted_on_arrays_of_another_size(data):
+    paths, _, y, train, test = data
+    small = read_images(paths, 8, "grayscale")
+    clf = DropoutCNN(**TINY).fit(small[train], y[train])
+    # Files are resized to the fitted 8x8 grey shape, as read_images does it.
+    np.testing.assert_array_equal(
+        clf.predict_proba(paths[test]), clf.predict_proba(small[test])
+    )
+
+
+def test_arrays_of_another_shape_on_a_model_fitted_on_paths(data, on_paths):
+    images = data[1]
+    with pytest.raises(
+        ValueError, match=r"Expected images of shape \(16, 16, 1\).*\(8, 8, 1\)"
+    ):
+        on_paths.predict(images[:5, ::2, ::2])
+
+
+# -- balancing and weights ---------------------------------------------------------
+
+
+def _one_epoch(clf, paths, y_encoded, weights=None):
+    """The decoded batches of one epoch of ``clf``'s training arguments."""
+    from cnnfix.base import FitRun
+
+    run = FitRun((paths, y_encoded, weights), None, None, seed=0, verbose=0)
+    batches = clf._fit_arguments(run.train, run)["x"]
+    return [batches[i] for i in range(len(batches))]
+
+
+def test_stream_balancing_decodes_balanced_batches(data):
+    paths, images, y, _, _ = data
+    rows = np.r_[
+        np.flatnonzero(y == "zero"),
+        np.flatnonzero(y == "one")[:10],
+        np.flatnonzero(y == "two")[:20],
+    ]
+    clf = DropoutCNN(**TINY, balancer=ClassBalancer(stream=True))
+    clf.classes_, clf.image_shape_ = np.unique(y), (16, 16, 1)
+    y_encoded = np.searchsorted(clf.classes_, y[rows])
+    epoch = _one_epoch(clf, paths[rows], y_encoded)
+    counts = np.bincount(np.concatenate([b[1] for b in epoch]), minlength=3)
+    assert counts.tolist() == [80, 80, 80]
+    # The batches hold the decoded pixels of the rows they name.
+    X_batch = epoch[0][0]
+    assert X_batch.shape[1:] == (16, 16, 1) and X_batch.dtype == np.float32
+    assert {tuple(x.ravel()) for x in X_batch} <= {
+        tuple(x.ravel()) for x in images[rows].astype(np.float32)
+    }
+
+
+def test_class_weight_reaches_the_decoded_batches(data):
+    paths, _, y, _, _ = data
+    rows = np.r_[np.flatnonzero(y == "zero")[:30], np.flatnonzero(y == "one")[:10]]
+    clf = DropoutCNN(**TINY, class_weight={"one": 3.0})
+    clf.classes_, clf.image_shape_ = np.unique(y), (16, 16, 1)
+    y_encoded = np.searchsorted(clf.classes_, y[rows])
+    weights = np.where(y[rows] == "one", 3.0, 1.0).astype(np.float32)
+    epoch = _one_epoch(clf, paths[rows], y_encoded, weights)
+    assert all(len(batch) == 3 for batch in epoch)
+    targets = np.concatenate([b[1] for b in epoch])
+    w = np.concatenate([b[2] for b in epoch])
+    np.testing.assert_array_equal(w, np.where(targets == 0, 3.0, 1.0))
+    # Every row once per epoch, in a new order each epoch.
+    assert sorted(targets.tolist()) == sorted(y_encoded.tolist())
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_fit_on_paths_with_a_balancer_and_class_weight(data, stream):
+    paths, _, y, train, test = data
+    clf = DropoutCNN(
+        **TINY,
+        image_size=16,
+        balancer=ClassBalancer(stream=stream),
+        class_weight="balanced",
+    ).fit(paths[train][10:], y[train][10:])
+    assert isinstance(clf.balancer_, ClassBalancer)
+    assert clf.predict(paths[test]).shape == (len(test),)
+
+
+def test_class_balancer_resamples_paths_as_rows(data):
+    paths, _, y, _, _ = data
+    rows = np.r_[np.flatnonzero(y == "zero"), np.flatnonzero(y == "one")[:8]]
+    X_res, y_res = ClassBalancer(random_state=0).fit_resample(paths[rows], y[rows])
+    assert X_res.ndim == 1 and len(X_res) == 160
+    assert dict(zip(*np.unique(y_res, return_counts=True), strict=True)) == {
+        "one": 80,
+        "zero": 80,
+    }
+    label_of = dict(zip(paths, y, strict=True))
+    assert all(label_of[p] == label for p, label in zip(X_res, y_res, strict=True))
+    frame = pd.DataFrame({"file": [Path(p) for p in paths[rows]]})
+    X_frame, _ = ClassBalancer(random_state=0).fit_resample(frame, y[rows])
+    assert list(X_frame.columns) == ["file"] and len(X_frame) == 160
+
+
+def test_smote_refuses_paths(data):
+    paths, _, y, _, _ = data
+    with pytest.raises(ValueError, match=r"cannot resample file paths"):
+        ClassBalancer("smote").fit_resample(paths, y)
+
+
+# -- scikit-learn protocols and persistence ----------------------------------------
+
+
+def test_pickle_clone_and_save_load_predict_on_paths(data, on_paths, tmp_path):
+    paths = data[0][data[4]]
+    expected = on_paths.predict_proba(paths)
+    restored = pickle.loads(pickle.dumps(on_paths))
+    np.testing.assert_array_equal(restored.predict_proba(paths), expected)
+    on_paths.save(tmp_path / "model.keras")
+    loaded = cnnfix.load(tmp_path / "model.keras")
+    assert loaded.image_shape_ == (16, 16, 1) and loaded.image_size == 16
+    np.testing.assert_array_equal(loaded.predict_proba(paths), expected)
+    assert clone(on_paths).get_params()["image_size"] == 16
+
+
+@pytest.mark.slow
+def test_grid_search_on_paths_in_two_processes(data):
+    paths, _, y, train, test = data
+    search = GridSearchCV(
+        DropoutCNN(**{**TINY, "epochs": 2, "image_size": 12}),
+        {"dropout": [0.2, 0.5]},
+        cv=2,
+        n_jobs=2,
+    ).fit(paths[train], y[train])
+    assert search.best_estimator_.image_shape_ == (12, 12, 1)
+    assert 0 <= search.score(paths[test], y[test]) <= 1
+
+
+# -- bad input (nothing on disk changes) ---------------------------------------------
+
+
+@pytest.fixture()
+def untouched(tree):
+    before = _snapshot(tree)
+    yield
+    assert _snapshot(tree) == before
+
+
+def test_fit_and_predict_leave_the_files_untouched(data, untouched):
+    paths, _, y, _, _ = data
+    DropoutCNN(**{**TINY, "epochs": 1, "image_size": 16}).fit(paths, y).predict(paths)
+
+
+def test_a_missing_path_is_named(data, untouched):
+    paths, _, y, _, _ = data
+    missing = np.append(paths, "no/such/file.png")
+    with pytest.raises(FileNotFoundError, match=r"1 of the 241 paths are not files: "):
+        DropoutCNN(**TINY).fit(missing, np.append(y, "one"))
+    with pytest.raises(FileNotFoundError, match=r"'no/such/file.png'"):
+        DropoutCNN(**TINY).fit(missing, np.append(y, "one"))
+
+
+@pytest.mark.parametrize("header_sample", [1000, 1], ids=["in headers", "in a batch"])
+def test_a_corrupt_file_at_fit_is_named(data, tmp_path, monkeypatch, header_sample):
+    paths, _, y, _, _ = data
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"this is not a PNG file")
+    # With a sample of one header, the corrupt file is met while training.
+    monkeypatch.setattr(validation_module, "HEADER_SAMPLE", header_sample)
+    X = np.append(paths[::6], str(bad))
+    with pytest.raises(UnreadableImageError, match=r"bad\.png") as caught:
+        DropoutCNN(**{**TINY, "epochs": 1, "image_size": 16}).fit(
+            X, np.append(y[::6], "one")
+        )
+    assert caught.value.paths == [str(bad)]
+    assert "Remove or replace them" in str(caught.value)
+    assert bad.read_bytes() == b"this is not a PNG file"
+
+
+@pytest.mark.parametrize(
+    "X, error, message",
+    [
+        (
+            lambda p: np.c_[p, p],
+            ValueError,
+            r"file paths as a 1-D array.*2-D array of strings with shape \(240, 2\)",
+        ),
+        (
+            lambda p: [*p[:-1], np.zeros((16, 16))],
+            TypeError,
+            r"either file paths or images.*239 paths and 1 items of type ndarray",
+        ),
+        (
+            lambda p: pd.DataFrame({"a": p, "b": p}),
+            ValueError,
+            r"paths in one column; got a DataFrame of 2 columns",
+        ),
+        (lambda p: p[0], ValueError, r"a single path .*Pass a list of one"),
+        (
+            lambda p: np.r_[p[:-1], [None]].astype(object),
+            TypeError,
+            r"item 239 is None",
+        ),
+    ],
+    ids=["2-D strings", "paths and arrays", "two columns", "one path", "None"],
+)
+def test_paths_in_shapes_the_estimators_cannot_take(data, untouched, X, error, message):
+    paths, _, y, _, _ = data
+    X = X(paths)
+    with pytest.raises(error, match=message):
+        DropoutCNN(**TINY).fit(X, y)
+
+
+def test_a_single_image_where_a_batch_is_expected(data, on_paths):
+    images = data[1]
+    with pytest.raises(ValueError, match=r"a single image.*X\[None\]"):
+        on_paths.predict(images[0])
+    with pytest.raises(ValueError, match=r"a single image"):
+        on_paths.predict_proba(images[0, :, :, 0])
+    assert on_paths.predict(images[0][None]).shape == (1,)
+    with pytest.raises(ValueError, match=r"a single path"):
+        on_paths.predict(data[0][0])
+
+
+def test_paths_are_not_modified(data):
+    paths, _, y, _, _ = data
+    X = [Path(p) for p in paths]
+    copy = list(X)
+    DropoutCNN(**{**TINY, "epochs": 1, "image_size": 16}).fit(X, y)
+    assert X == copy and all(isinstance(p, Path) for p in X)
+    assert os.fspath(X[0]) == paths[0]
