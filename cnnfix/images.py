@@ -402,13 +402,12 @@ def inspect_images(paths, image_size=None, color_mode="auto"):
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise ValueError("paths is empty; there is no image to inspect.")
-    headers = [_read_header(path) for path in paths]
-    failed = {i: h for i, h in enumerate(headers) if isinstance(h, BaseException)}
+    sizes, grey, failed = read_headers(paths)
     if failed:
         _raise_unreadable(paths, failed)
-    size = size or _most_common_size([h[0] for h in headers])
+    size = size or _most_common_size([tuple(map(int, s)) for s in sizes])
     if color_mode == "auto":
-        channels = 1 if all(grey for _, grey in headers) else 3
+        channels = 1 if grey.all() else 3
     else:
         channels = CHANNELS[PIL_MODE[color_mode]]
     return size, channels
