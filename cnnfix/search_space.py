@@ -4,6 +4,11 @@ A dict space maps :func:`cnnfix.build_cnn` arguments to choices (a list), a
 range (a ``(low, high)`` tuple, log scale for the learning rate) or a fixed
 value; :func:`make_hypermodel` turns it into a keras-tuner HyperModel. One
 architecture definition serves DropoutCNN and the search.
+
+Each sampled name's keras-tuner default is DropoutCNN's value where the
+choices or the range include it, and :func:`defaults_first` makes an oracle
+whose first trial takes every default, so a search starts from DropoutCNN
+and only replaces it with something that scores better.
 """
 
 import math
@@ -16,6 +21,8 @@ __all__ = [
     "FIXED_VALUES",
     "build_from_values",
     "check_search_space",
+    "default_values",
+    "defaults_first",
     "hyperband_trials",
     "make_hypermodel",
 ]
@@ -73,18 +80,39 @@ def check_search_space(space):
             )
 
 
-def sample(hp, name, spec):
-    """One builder argument drawn from keras-tuner's ``hp`` by ``spec``."""
+def _allowed(value, spec):
+    """``value`` where ``spec`` (a list or a range) can take it, else None."""
     if isinstance(spec, list):
+        # Compared with its type: True == 1, but True is no filter count.
+        same = [v for v in spec if type(v) is type(value) and v == value]
+        return same[0] if same else None
+    low, high = spec
+    is_number = isinstance(value, Real) and not isinstance(value, bool)
+    return value if is_number and low <= value <= high else None
+
+
+def sample(hp, name, spec, default=None):
+    """One builder argument drawn from keras-tuner's ``hp`` by ``spec``.
+
+    ``default`` is the hyperparameter's default (the first trial's value)
+    when ``spec`` includes it; otherwise keras-tuner's own default: the
+    first choice, the low end of a range.
+    """
+    if isinstance(spec, list):
+        default = _allowed(default, spec)
         if all(isinstance(v, bool) for v in spec):  # hp.Choice would give 0/1
-            return hp.Boolean(name) if len(set(spec)) == 2 else spec[0]
-        return hp.Choice(name, spec)
+            if len(set(spec)) == 2:
+                return hp.Boolean(name, default=bool(default))
+            return spec[0]
+        return hp.Choice(name, spec, default=default)
     if isinstance(spec, tuple):
         low, high = spec
+        default = _allowed(default, spec)
         if all(isinstance(v, Integral) and not isinstance(v, bool) for v in spec):
-            return hp.Int(name, low, high)
+            return hp.Int(name, low, high, default=default)
         scale = "log" if name in LOG_SCALE else "linear"
-        return hp.Float(name, float(low), float(high), sampling=scale)
+        default = None if default is None else float(default)
+        return hp.Float(name, float(low), float(high), sampling=scale, default=default)
     return spec  # a fixed value
 
 
@@ -105,13 +133,24 @@ def build_from_values(values, input_shape, n_classes, normalization, augmentatio
     return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
 
 
-def make_hypermodel(space, input_shape, n_classes, normalization, augmentation):
-    """A keras-tuner HyperModel sampling ``space`` (a dict) into build_cnn."""
+def make_hypermodel(
+    space, input_shape, n_classes, normalization, augmentation, defaults=None
+):
+    """A keras-tuner HyperModel sampling ``space`` (a dict) into build_cnn.
+
+    ``defaults`` (default :data:`FIXED_VALUES`) gives each sampled name its
+    default, which the first trial of a :func:`defaults_first` oracle takes.
+    """
     import keras_tuner as kt
+
+    defaults = {**FIXED_VALUES, **(defaults or {})}
 
     class CNNHyperModel(kt.HyperModel):
         def build(self, hp):
-            values = {name: sample(hp, name, spec) for name, spec in space.items()}
+            values = {
+                name: sample(hp, name, spec, defaults.get(name))
+                for name, spec in space.items()
+            }
             return build_from_values(
                 values, input_shape, n_classes, normalization, augmentation
             )
@@ -135,3 +174,48 @@ def hyperband_trials(max_epochs, factor):
         for bracket in range(n_brackets)
         for round_ in range(bracket + 1)
     )
+
+
+def default_values(hyperparameters):
+    """The default of every active hyperparameter of a keras-tuner space
+    (conditional ones only where their condition holds)."""
+    import keras_tuner as kt
+
+    values = kt.HyperParameters()
+    for hp in hyperparameters.space:
+        values.merge([hp])
+        if values.is_active(hp):
+            values.values[hp.name] = hp.default
+    return values.values
+
+
+def defaults_first(oracle_class):
+    """A subclass of a keras-tuner oracle whose first trial takes every
+    hyperparameter's default (see :func:`default_values`).
+
+    The later trials are the oracle's own, and a sample equal to the
+    defaults counts as a collision. A Hyperband oracle trains the defaults
+    for its whole budget (``max_epochs``), outside its brackets, so they are
+    compared with the configurations that survive to the last round. A
+    resumed search (trials already there) does not add them again.
+    """
+
+    import keras_tuner as kt
+
+    hyperband = issubclass(oracle_class, kt.oracles.HyperbandOracle)
+
+    class DefaultsFirst(oracle_class):
+        def populate_space(self, trial_id):
+            if self.trials:
+                return super().populate_space(trial_id)
+            values = default_values(self.hyperparameters)
+            if hyperband:  # the whole budget, as the last round's trials
+                values.update(
+                    {"tuner/epochs": self.max_epochs, "tuner/initial_epoch": 0}
+                )
+            return {"status": "RUNNING", "values": values}
+
+    DefaultsFirst.__name__ = DefaultsFirst.__qualname__ = (
+        f"DefaultsFirst{oracle_class.__name__}"
+    )
+    return DefaultsFirst

@@ -31,6 +31,7 @@ from .persistence import model_from_bytes, model_to_bytes
 from .search_space import (
     DEFAULT_SEARCH_SPACE,
     check_search_space,
+    defaults_first,
     hyperband_trials,
     make_hypermodel,
 )
@@ -62,6 +63,14 @@ class TunedCNNClassifier(BaseCNNClassifier):
     trial on the stratified validation split, and with ``refit=True``
     trains the best configuration on all the training data for the best
     number of epochs. After ``fit`` it behaves like any fitted classifier.
+
+    The first trial is DropoutCNN's defaults (every searched name at its
+    DropoutCNN value, ``learning_rate`` and ``optimizer`` at this
+    estimator's; a name whose choices or range exclude that value takes its
+    first choice or the low end of its range); Hyperband trains it for its
+    whole budget, ``max_epochs``. The search replaces it only with a
+    configuration that scores better on the same validation data. A callable
+    or HyperModel space starts from the defaults of its own hyperparameters.
 
     Parameters
     ----------
@@ -246,7 +255,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
         if not isinstance(space, dict):
             return space
         return make_hypermodel(
-            space, self.image_shape_, self.n_classes_, normalization, self.augmentation
+            space,
+            self.image_shape_,
+            self.n_classes_,
+            normalization,
+            self.augmentation,
+            defaults={"optimizer": self.optimizer, "learning_rate": self.learning_rate},
         )
 
     def _isolated(self):
@@ -262,21 +276,30 @@ class TunedCNNClassifier(BaseCNNClassifier):
         return self.isolate_search
 
     def _n_trials_planned(self):
-        if self.tuner == "hyperband":
-            return hyperband_trials(self.max_epochs, self.factor)
+        if self.tuner == "hyperband":  # the brackets, after the defaults' trial
+            return 1 + hyperband_trials(self.max_epochs, self.factor)
         return self.max_trials
 
     def _make_tuner(self, hypermodel, directory, run, emit):
         import keras_tuner as kt
 
         searchers = {
-            "hyperband": kt.Hyperband,
-            "random": kt.RandomSearch,
-            "bayesian": kt.BayesianOptimization,
+            "hyperband": (kt.Hyperband, kt.oracles.HyperbandOracle),
+            "random": (kt.RandomSearch, kt.oracles.RandomSearchOracle),
+            "bayesian": (
+                kt.BayesianOptimization,
+                kt.oracles.BayesianOptimizationOracle,
+            ),
         }
+        tuner_class, oracle_class = searchers[self.tuner]
 
-        class Tuner(searchers[self.tuner]):
-            """Reports each finished trial (for the progress bar)."""
+        class Tuner(tuner_class):
+            """keras-tuner's tuner with an oracle whose first trial is the
+            defaults; reports each finished trial (for the progress bar)."""
+
+            def __init__(self, oracle, hypermodel, **kwargs):
+                # The searcher's own __init__ only makes its oracle.
+                kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
             def on_trial_end(self, trial):
                 super().on_trial_end(trial)
@@ -288,17 +311,20 @@ class TunedCNNClassifier(BaseCNNClassifier):
             if self.tuner == "hyperband"
             else dict(max_trials=self.max_trials)
         )
-        return Tuner(
-            hypermodel,
+        oracle = defaults_first(oracle_class)(
             objective=self._objective(run.validation is not None),
+            seed=run.seed,
+            max_consecutive_failed_trials=1,
+            **budget,
+        )
+        return Tuner(
+            oracle,
+            hypermodel,
             directory=str(directory),
             project_name="search",
             overwrite=self.overwrite,
-            seed=run.seed,
             executions_per_trial=self.executions_per_trial,
             distribution_strategy=self.distribution_strategy,
-            max_consecutive_failed_trials=1,
-            **budget,
         )
 
     def _objective(self, has_validation):

@@ -64,6 +64,78 @@ def test_default_search_space(small_digits):
     assert type(clf.best_params_["batch_norm"]) is bool
 
 
+#: DropoutCNN's defaults for the names of the default search space.
+DEFAULTS = {
+    "n_blocks": 2,
+    "filters": 32,
+    "kernel_size": 3,
+    "batch_norm": True,
+    "dense_units": 128,
+    "dropout": 0.5,
+    "learning_rate": 1e-3,
+}
+
+
+def _trial(clf, i):
+    """The values of the ``i``-th trial, from ``search_results_``."""
+    results = clf.search_results_
+    return {
+        k[len("param_") :]: v[i] for k, v in results.items() if k.startswith("param_")
+    }
+
+
+def test_the_first_trial_is_dropoutcnns_defaults(small_digits):
+    X, y = small_digits
+    clf = TunedCNNClassifier(tuner="random", max_trials=2, max_epochs=1, random_state=0)
+    clf.fit(X, y)
+    assert _trial(clf, 0) == DEFAULTS
+    assert _trial(clf, 1) != DEFAULTS  # then the search's own samples
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Appends the number of epochs each training run ran to a file."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path, self.epochs = path, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+    def on_train_end(self, logs=None):
+        with open(self.path, "a") as f:
+            f.write(f"{self.epochs}\n")
+
+
+def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_path):
+    X, y = small_digits
+    log = tmp_path / "epochs"
+    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": [0.2, 0.5]}
+    clf = TunedCNNClassifier(
+        tuner="hyperband",
+        max_epochs=3,
+        search_space=space,
+        early_stopping=False,
+        callbacks=[_EpochLog(str(log))],
+        random_state=0,
+    ).fit(X, y)
+    # filters: 32 is not a choice, so its first one; dropout: DropoutCNN's.
+    assert _trial(clf, 0) == {"filters": 4, "dropout": 0.5}
+    epochs = [int(n) for n in log.read_text().split()]
+    assert epochs[0] == 3  # Hyperband's first bracket starts at 1 epoch
+    assert clf.n_trials_ == len(epochs) - 1  # and the refit
+
+
+def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
+    X, y = small_digits
+    space = {**QUICK["search_space"], "filters": 4, "learning_rate": [1e-7, 1e-5, 1e-3]}
+    clf = TunedCNNClassifier(**{**QUICK, "search_space": space, "max_trials": 2})
+    clf.fit(X, y)
+    assert _trial(clf, 0)["learning_rate"] == 1e-3
+    assert clf.best_params_["learning_rate"] == 1e-3
+    assert clf.best_score_ == clf.search_results_["score"][0]
+
+
 def test_dict_space_choices_and_ranges(small_digits):
     X, y = small_digits
     space = {
