@@ -12,6 +12,7 @@ and only replaces it with something that scores better.
 """
 
 import math
+import time
 from numbers import Integral, Real
 
 from .architectures import build_cnn, compile_cnn
@@ -191,22 +192,39 @@ def default_values(hyperparameters):
 
 def defaults_first(oracle_class):
     """A subclass of a keras-tuner oracle whose first trial takes every
-    hyperparameter's default (see :func:`default_values`).
+    hyperparameter's default (see :func:`default_values`), which times its
+    trials and which starts no trial past a deadline.
 
     The later trials are the oracle's own, and a sample equal to the
     defaults counts as a collision. A Hyperband oracle trains the defaults
     for its whole budget (``max_epochs``), outside its brackets, so they are
     compared with the configurations that survive to the last round. A
     resumed search (trials already there) does not add them again.
-    """
 
+    The subclass takes two more keyword arguments. ``deadline`` (a
+    ``time.time()`` value or None): once one trial has ended, no new trial
+    starts when the mean trial duration plus ``refit_seconds`` (an
+    attribute the tuner keeps up to date: what the work after the search
+    will take) would end past it. ``durations`` maps trial ids to their
+    seconds (kept in the oracle's saved state, so a resumed search has
+    them too); ``stopped_by_deadline`` says whether the deadline ended it.
+    """
     import keras_tuner as kt
 
     hyperband = issubclass(oracle_class, kt.oracles.HyperbandOracle)
 
     class DefaultsFirst(oracle_class):
+        def __init__(self, *args, deadline=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.deadline, self.refit_seconds = deadline, 0.0
+            self.durations, self.stopped_by_deadline = {}, False
+            self._started = {}
+
         def populate_space(self, trial_id):
             if self.trials:
+                if self._past_deadline():
+                    self.stopped_by_deadline = True
+                    return {"status": "STOPPED", "values": None}
                 return super().populate_space(trial_id)
             values = default_values(self.hyperparameters)
             if hyperband:  # the whole budget, as the last round's trials
@@ -214,6 +232,33 @@ def defaults_first(oracle_class):
                     {"tuner/epochs": self.max_epochs, "tuner/initial_epoch": 0}
                 )
             return {"status": "RUNNING", "values": values}
+
+        def _past_deadline(self):
+            if self.deadline is None or not self.durations:
+                return False
+            mean = sum(self.durations.values()) / len(self.durations)
+            return time.time() + mean + self.refit_seconds > self.deadline
+
+        @kt.synchronized
+        def create_trial(self, tuner_id):
+            trial = super().create_trial(tuner_id)
+            if trial.status == "RUNNING":
+                self._started.setdefault(trial.trial_id, time.time())
+            return trial
+
+        @kt.synchronized
+        def end_trial(self, trial):
+            started = self._started.pop(trial.trial_id, None)
+            if started is not None:
+                self.durations[trial.trial_id] = time.time() - started
+            super().end_trial(trial)
+
+        def get_state(self):
+            return {**super().get_state(), "cnnfix_durations": self.durations}
+
+        def set_state(self, state):
+            super().set_state(state)
+            self.durations = dict(state.get("cnnfix_durations", {}))
 
     DefaultsFirst.__name__ = DefaultsFirst.__qualname__ = (
         f"DefaultsFirst{oracle_class.__name__}"

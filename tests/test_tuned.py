@@ -136,6 +136,32 @@ def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
     assert clf.best_score_ == clf.search_results_["score"][0]
 
 
+@pytest.mark.slow
+def test_time_budget_stops_the_search_early(digits, capsys):
+    import time
+
+    X, y = digits
+    budget = 40.0
+    space = {"filters": [4, 8], "n_blocks": 1, "dropout": (0.0, 0.5)}
+    clf = TunedCNNClassifier(
+        tuner="random",
+        max_trials=50,
+        max_epochs=3,
+        search_space=space,
+        time_budget=budget,
+        verbose=1,
+        random_state=0,
+    )
+    started = time.perf_counter()
+    clf.fit(X[:600], y[:600])
+    elapsed = time.perf_counter() - started
+    durations = clf.search_results_["duration"]
+    assert 1 < clf.n_trials_ < 50
+    assert all(d > 0 for d in durations)
+    assert elapsed <= budget + max(durations)
+    assert f"stopped by time_budget={budget:g} s" in capsys.readouterr().err
+
+
 def test_dict_space_choices_and_ranges(small_digits):
     X, y = small_digits
     space = {
@@ -245,17 +271,46 @@ def test_checkpoints_are_kept_only_when_asked(small_digits, tmp_path):
 def test_verbose_0_prints_nothing(small_digits, capsys):
     X, y = small_digits
     TunedCNNClassifier(**QUICK, verbose=0).fit(X, y)
-    assert capsys.readouterr().out == ""
+    out, err = capsys.readouterr()
+    assert out == "" and "Search" not in err
 
 
 @pytest.mark.parametrize("isolate", ["auto", False])
-def test_verbose_1_shows_a_progress_bar_over_trials(small_digits, capsys, isolate):
+def test_verbose_1_shows_the_search_progress_on_stderr(small_digits, capsys, isolate):
     X, y = small_digits
     settings = {**QUICK, "max_trials": 2, "isolate_search": isolate}
     TunedCNNClassifier(**settings, verbose=1).fit(X, y)
-    out = capsys.readouterr().out
-    assert "2/2" in out and "best_val_accuracy" in out
-    assert "Trial 1 Complete" not in out  # keras-tuner's own report is verbose=2
+    out, err = capsys.readouterr()
+    assert "Search: trial 2/2, best val_accuracy 0." in err
+    assert "elapsed, ~0:" in err and "left" in err
+    assert "Search: 2 trials in " in err and "refit on 300 images" in err
+    assert "Trial 1 Complete" not in out + err  # keras-tuner's report is verbose=2
+
+
+def test_verbose_auto_shows_progress_in_a_plain_fit(small_digits, capsys):
+    X, y = small_digits
+    clf = TunedCNNClassifier(**QUICK)
+    assert clf.verbose == "auto"  # the default
+    clf.fit(X, y)
+    assert "Search: trial 1/1, best val_accuracy" in capsys.readouterr().err
+    assert clf.verbose == "auto"  # resolved for the fit only
+
+
+def test_verbose_auto_is_quiet_inside_cross_validation(small_digits, capsys):
+    from sklearn.model_selection import cross_val_score
+
+    X, y = small_digits
+    y = np.array(["zero", "one", "two"])[y]
+    scores = cross_val_score(TunedCNNClassifier(**QUICK), X, y, cv=2)
+    assert len(scores) == 2
+    out, err = capsys.readouterr()
+    assert "Search" not in err and "Epoch" not in out
+
+
+def test_verbose_rejects_other_strings(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match=r"'verbose' parameter.*'auto'.*Got 'loud'"):
+        TunedCNNClassifier(**QUICK, verbose="loud").fit(X, y)
 
 
 def test_verbose_2_shows_keras_tuners_report_from_the_worker(small_digits, capsys):
