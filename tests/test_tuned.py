@@ -205,7 +205,9 @@ def _dense_build(log=None):
             [
                 keras.Input((8, 8, 1)),
                 keras.layers.Flatten(),
-                keras.layers.Dense(hp.Choice("units", [8, 16]), activation="relu"),
+                keras.layers.Dense(
+                    hp.Choice("units", [8, 16], default=16), activation="relu"
+                ),
                 keras.layers.Dense(3, activation="softmax"),
             ]
         )
@@ -398,7 +400,11 @@ def test_distribution_strategy_is_passed_to_keras_tuner(small_digits):
 
     X, y = small_digits
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    clf = TunedCNNClassifier(**QUICK, distribution_strategy=strategy).fit(X, y)
+    # 8 filters: the first trial is the defaults, which would take 4 here.
+    space = {**QUICK["search_space"], "filters": [8, 16]}
+    clf = TunedCNNClassifier(
+        **{**QUICK, "search_space": space}, distribution_strategy=strategy
+    ).fit(X, y)
     assert clf.n_trials_ == 1 and clf.score(X, y) > 0.5
 
 
