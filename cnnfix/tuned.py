@@ -15,8 +15,9 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from .persistence import model_from_bytes, model_to_bytes
 from .search_space import (
     DEFAULT_SEARCH_SPACE,
     check_search_space,
+    defaults_first,
     hyperband_trials,
     make_hypermodel,
 )
@@ -49,10 +51,18 @@ __all__ = ["DEFAULT_SEARCH_SPACE", "TunedCNNClassifier"]
     configuration is then trained on all the data. 0 scores the trials on
     the training data.""",
     verbose="""\
-    0 prints nothing; 1 shows a progress bar over the trials (trials done,
-    best score so far), then a progress bar per epoch of the refit; 2 shows
-    keras-tuner's own report of every trial and one line per epoch of the
-    trials and the refit. Levels above 2 act as 2.""",
+    "auto" or int. 0 prints nothing; 1 shows the search's progress on
+    stderr, one line updated after each trial (trials done of planned,
+    best score so far, time elapsed and an estimate of the time left),
+    then a progress bar per epoch of the refit; 2 shows keras-tuner's own
+    report of every trial and one line per epoch of the trials and the
+    refit. Levels above 2 act as 2. "auto" (Keras's convention) is 1,
+    except inside scikit-learn's model selection: when ``fit`` is called
+    from ``cross_val_score``, ``cross_validate``, ``GridSearchCV``,
+    ``RandomizedSearchCV`` or any other tool of ``sklearn.model_selection``
+    (it is on the call stack, in this process or in a joblib worker), it is
+    0, so folds and candidates do not all print. It is resolved when
+    ``fit`` runs, so a clone keeps "auto".""",
 )
 class TunedCNNClassifier(BaseCNNClassifier):
     """A CNN classifier whose architecture and learning rate are searched in ``fit``.
@@ -62,6 +72,14 @@ class TunedCNNClassifier(BaseCNNClassifier):
     trial on the stratified validation split, and with ``refit=True``
     trains the best configuration on all the training data for the best
     number of epochs. After ``fit`` it behaves like any fitted classifier.
+
+    The first trial is DropoutCNN's defaults (every searched name at its
+    DropoutCNN value, ``learning_rate`` and ``optimizer`` at this
+    estimator's; a name whose choices or range exclude that value takes its
+    first choice or the low end of its range); Hyperband trains it for its
+    whole budget, ``max_epochs``. The search replaces it only with a
+    configuration that scores better on the same validation data. A callable
+    or HyperModel space starts from the defaults of its own hyperparameters.
 
     Parameters
     ----------
@@ -77,6 +95,14 @@ class TunedCNNClassifier(BaseCNNClassifier):
         rate) or a fixed value; unnamed arguments keep DropoutCNN's defaults.
         A callable ``build(hp) -> keras.Model`` or a ``HyperModel`` takes full
         control (it then handles input shape, classes and normalisation).
+    time_budget : float or None, default=None
+        Seconds the whole ``fit`` may take, search and refit included. Once
+        one trial has ended, no new trial starts when the mean trial
+        duration so far plus the estimated refit (seconds per epoch of the
+        trials, times the refit's epochs, scaled to all the training data)
+        would end past it; the fit then overruns it by at most the error of
+        that estimate. None searches the whole budget of the tuner. The
+        progress line counts down to it.
     max_epochs : int, default=10
         Most epochs one trial trains (Hyperband's budget; the epochs of every
         trial for "random" and "bayesian").
@@ -129,8 +155,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
         The best trial's objective value.
     search_results_ : dict of str to list
         One entry per trial, like ``cv_results_``: "trial_id", "status",
-        "score", "best_epoch" and one "param_<name>" column per searched
-        argument. ``pandas.DataFrame(search_results_)`` makes a table.
+        "score", "best_epoch", "duration" (seconds, None for a trial of a
+        resumed search that did not record it) and one "param_<name>"
+        column per searched argument. ``pandas.DataFrame(search_results_)``
+        makes a table.
     n_trials_ : int
         Number of trials run.
 
@@ -155,6 +183,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         **BaseCNNClassifier._parameter_constraints,
         "tuner": [StrOptions({"hyperband", "random", "bayesian"})],
         "search_space": [None, dict, callable, HasMethods(["build"])],
+        "time_budget": [None, Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "factor": [Interval(Integral, 2, None, closed="left")],
         "max_trials": [Interval(Integral, 1, None, closed="left")],
@@ -166,6 +195,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         "distribution_strategy": [None, HasMethods(["scope"])],
         "isolate_search": [StrOptions({"auto"}), "boolean"],
         "keep_checkpoints": ["boolean"],
+        "verbose": [StrOptions({"auto"}), "verbose"],
     }
 
     def __init__(
@@ -173,6 +203,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         *,
         tuner="hyperband",
         search_space=None,
+        time_budget=None,
         max_epochs=10,
         factor=3,
         max_trials=10,
@@ -196,12 +227,13 @@ class TunedCNNClassifier(BaseCNNClassifier):
         class_weight=None,
         image_shape=None,
         random_state=None,
-        verbose=0,
+        verbose="auto",
         callbacks=None,
         balancer=None,
     ):
         self.tuner = tuner
         self.search_space = search_space
+        self.time_budget = time_budget
         self.max_epochs = max_epochs
         self.factor = factor
         self.max_trials = max_trials
@@ -229,6 +261,18 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.callbacks = callbacks
         self.balancer = balancer
 
+    def fit(self, X, y, sample_weight=None):
+        if self.verbose != "auto":
+            return super().fit(X, y, sample_weight)
+        # The base class reads an int; "auto" is resolved for this fit only.
+        self.verbose = 0 if _called_by_model_selection() else 1
+        try:
+            return super().fit(X, y, sample_weight)
+        finally:
+            self.verbose = "auto"
+
+    fit.__doc__ = BaseCNNClassifier.fit.__doc__
+
     def _space(self):
         space = DEFAULT_SEARCH_SPACE if self.search_space is None else self.search_space
         if isinstance(space, dict):
@@ -246,7 +290,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
         if not isinstance(space, dict):
             return space
         return make_hypermodel(
-            space, self.image_shape_, self.n_classes_, normalization, self.augmentation
+            space,
+            self.image_shape_,
+            self.n_classes_,
+            normalization,
+            self.augmentation,
+            defaults={"optimizer": self.optimizer, "learning_rate": self.learning_rate},
         )
 
     def _isolated(self):
@@ -262,43 +311,84 @@ class TunedCNNClassifier(BaseCNNClassifier):
         return self.isolate_search
 
     def _n_trials_planned(self):
-        if self.tuner == "hyperband":
-            return hyperband_trials(self.max_epochs, self.factor)
+        if self.tuner == "hyperband":  # the brackets, after the defaults' trial
+            return 1 + hyperband_trials(self.max_epochs, self.factor)
         return self.max_trials
 
-    def _make_tuner(self, hypermodel, directory, run, emit):
+    def _make_tuner(self, hypermodel, directory, run, emit, deadline):
         import keras_tuner as kt
 
-        searchers = {
-            "hyperband": kt.Hyperband,
-            "random": kt.RandomSearch,
-            "bayesian": kt.BayesianOptimization,
-        }
+        n_train = len(run.train[1])
+        n_all = n_train + (0 if run.validation is None else len(run.validation[1]))
+        refit_scale = n_all / n_train if self.refit else 0.0
+        max_refit_epochs = self.epochs
 
-        class Tuner(searchers[self.tuner]):
-            """Reports each finished trial (for the progress bar)."""
+        searchers = {
+            "hyperband": (kt.Hyperband, kt.oracles.HyperbandOracle),
+            "random": (kt.RandomSearch, kt.oracles.RandomSearchOracle),
+            "bayesian": (
+                kt.BayesianOptimization,
+                kt.oracles.BayesianOptimizationOracle,
+            ),
+        }
+        tuner_class, oracle_class = searchers[self.tuner]
+
+        class Tuner(tuner_class):
+            """keras-tuner's tuner with an oracle whose first trial is the
+            defaults; reports each finished trial (for the progress bar)."""
+
+            def __init__(self, oracle, hypermodel, **kwargs):
+                # The searcher's own __init__ only makes its oracle.
+                kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+                self.seconds, self.epochs = 0.0, 0  # over all trials so far
+
+            def on_trial_begin(self, trial):
+                super().on_trial_begin(trial)
+                self.started = time.time()
+
+            def on_epoch_end(self, trial, model, epoch, logs=None):
+                super().on_epoch_end(trial, model, epoch, logs=logs)
+                self.epochs += 1
 
             def on_trial_end(self, trial):
+                duration = time.time() - self.started
+                self.seconds += duration
                 super().on_trial_end(trial)
                 best = self.oracle.get_best_trials(1)
-                emit({"best": float(best[0].score) if best else None})
+                best = best[0] if best and best[0].score is not None else None
+                refit = 0.0
+                if best is not None and self.epochs:
+                    epochs = min(int(best.best_step or 0) + 1, max_refit_epochs)
+                    refit = self.seconds / self.epochs * epochs * refit_scale
+                self.oracle.refit_seconds = refit  # what the deadline needs
+                emit(
+                    {
+                        "best": None if best is None else float(best.score),
+                        "duration": duration,
+                        "refit": refit,
+                    }
+                )
 
         budget = (
             dict(max_epochs=self.max_epochs, factor=self.factor)
             if self.tuner == "hyperband"
             else dict(max_trials=self.max_trials)
         )
-        return Tuner(
-            hypermodel,
+        oracle = defaults_first(oracle_class)(
+            deadline=deadline,
             objective=self._objective(run.validation is not None),
+            seed=run.seed,
+            max_consecutive_failed_trials=1,
+            **budget,
+        )
+        return Tuner(
+            oracle,
+            hypermodel,
             directory=str(directory),
             project_name="search",
             overwrite=self.overwrite,
-            seed=run.seed,
             executions_per_trial=self.executions_per_trial,
             distribution_strategy=self.distribution_strategy,
-            max_consecutive_failed_trials=1,
-            **budget,
         )
 
     def _objective(self, has_validation):
@@ -310,6 +400,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         return kt.Objective(name, direction="min" if name.endswith("loss") else "max")
 
     def _fit_keras(self, run):
+        started = time.time()
+        deadline = None if self.time_budget is None else started + self.time_budget
         temporary = self.directory is None
         directory = (
             Path(tempfile.mkdtemp(prefix="cnnfix-tuner-"))
@@ -319,7 +411,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
         if run.verbose and not self.overwrite and (directory / "search").exists():
             print(f"Resuming the keras-tuner search in {directory / 'search'}.")
         progress = (
-            _TrialProgress(self._n_trials_planned(), self.objective)
+            _SearchProgress(
+                self._n_trials_planned(), self.objective, started, self.time_budget
+            )
             if run.verbose == 1
             else None
         )
@@ -334,12 +428,13 @@ class TunedCNNClassifier(BaseCNNClassifier):
                     searcher._search,
                     run,
                     directory,
+                    deadline,
                     on_event=report,
                     quiet=run.verbose < 2,
                 )
             else:
                 outcome = self._search(
-                    run, directory, emit=report or (lambda event: None)
+                    run, directory, deadline, emit=report or (lambda event: None)
                 )
         finally:
             if temporary:
@@ -347,7 +442,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
         if outcome is None:  # a distributed worker: the chief keeps the model
             return None, {}
         if progress:
-            progress.finish(len(outcome["trials"]))
+            refit = len(run.train[1]) + (
+                0 if run.validation is None else len(run.validation[1])
+            )
+            progress.finish(outcome["stopped"], refit if self.refit else None)
         self._record_search(outcome["trials"], outcome["best"])
         if self.refit:
             return self._refit(run, outcome)
@@ -356,7 +454,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         with _no_optimizer_state_warning():
             return model_from_bytes(outcome["model"]), outcome["history"]
 
-    def _search(self, run, directory, emit):
+    def _search(self, run, directory, deadline, emit):
         """Run the keras-tuner search; return plain records of its trials.
 
         Runs in the worker process (or in this one with
@@ -381,7 +479,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
             else contextlib.nullcontext()
         )
         with quiet, _no_optimizer_state_warning():
-            tuner = self._make_tuner(hypermodel, directory, run, report)
+            tuner = self._make_tuner(hypermodel, directory, run, report, deadline)
             tuner.search(
                 **arguments,
                 validation_data=run.validation,
@@ -397,10 +495,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 key=lambda t: (len(t.trial_id), t.trial_id),
             )
             best = tuner.oracle.get_best_trials(1)[0]
+            durations = tuner.oracle.durations
             outcome = {
-                "trials": [_trial_record(t) for t in trials],
-                "best": _trial_record(best),
+                "trials": [_trial_record(t, durations) for t in trials],
+                "best": _trial_record(best, durations),
                 "hyperparameters": best.hyperparameters,
+                "stopped": tuner.oracle.stopped_by_deadline,
             }
             if not self.refit:
                 outcome["model"] = model_to_bytes(tuner.load_model(best))
@@ -420,6 +520,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
             "status": [t["status"] for t in trials],
             "score": [t["score"] for t in trials],
             "best_epoch": [t["best_epoch"] for t in trials],
+            "duration": [t["duration"] for t in trials],
             **{f"param_{n}": [t["params"].get(n) for t in trials] for n in names},
         }
         self.n_trials_ = len(trials)
@@ -471,12 +572,26 @@ def _no_optimizer_state_warning():
         yield
 
 
-def _trial_record(trial):
+def _called_by_model_selection():
+    """Whether a function of ``sklearn.model_selection`` is on the call stack
+    (cross_val_score, GridSearchCV, ...; their fits run through
+    ``_fit_and_score``, in this process or in a joblib worker)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith("sklearn.model_selection"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _trial_record(trial, durations):
+    duration = durations.get(trial.trial_id)
     return {
         "trial_id": trial.trial_id,
         "status": str(trial.status),
         "score": None if trial.score is None else float(trial.score),
         "best_epoch": int(trial.best_step) + 1,
+        "duration": None if duration is None else float(duration),
         "params": {
             k: to_python(v)
             for k, v in trial.hyperparameters.values.items()
@@ -492,25 +607,63 @@ def _trial_history(trial):
     }
 
 
-class _TrialProgress:
-    """A Keras progress bar over trials: trial i of n, best score so far."""
+def _clock(seconds):
+    """Seconds as ``m:ss`` (``h:mm:ss`` from an hour)."""
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return (
+        f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+    )
 
-    def __init__(self, n_trials, objective):
+
+class _SearchProgress:
+    """The search's progress on stderr: one line per finished trial (updated
+    in place on a terminal or in a notebook) with the trials done, the best
+    score so far, the time elapsed and an estimate of the time left."""
+
+    def __init__(self, n_trials, objective, started, budget):
         self.n_trials, self.objective = n_trials, objective
-        self.done, self.bar = 0, None
+        self.started, self.budget = started, budget
+        self.durations, self.best, self.refit = [], None, 0.0
+        self.width = 0
+        stream = sys.stderr
+        self.dynamic = "ipykernel" in sys.modules or (
+            hasattr(stream, "isatty") and stream.isatty()
+        )
+
+    def _write(self, line, end=""):
+        stream = sys.stderr
+        if self.dynamic:
+            stream.write("\r" + line.ljust(self.width) + end)
+            self.width = len(line)
+        else:
+            stream.write(line + "\n")
+        stream.flush()
+
+    def _best(self):
+        return "" if self.best is None else f", best {self.objective} {self.best:.4f}"
 
     def update(self, event):
-        if self.bar is None:
-            keras = import_keras()
-            self.name = f"best_{self.objective}"
-            self.bar = keras.utils.Progbar(
-                self.n_trials, unit_name="trial", stateful_metrics=[self.name]
-            )
-        self.done += 1
-        values = [] if event["best"] is None else [(self.name, event["best"])]
-        self.bar.update(min(self.done, self.n_trials), values=values)
+        self.durations.append(event["duration"])
+        self.best, self.refit = event["best"], event["refit"]
+        elapsed = time.time() - self.started
+        mean = sum(self.durations) / len(self.durations)
+        done = len(self.durations)
+        left = mean * max(self.n_trials - done, 0) + self.refit
+        if self.budget is not None:
+            left = min(left, max(self.budget - elapsed, 0.0))
+        self._write(
+            f"Search: trial {min(done, self.n_trials)}/{self.n_trials}{self._best()}, "
+            f"{_clock(elapsed)} elapsed, ~{_clock(left)} left"
+        )
 
-    def finish(self, n_trials):
-        """Close the bar when fewer trials ran than planned (collisions)."""
-        if self.bar is not None and self.done < self.n_trials:
-            self.bar.update(self.done, finalize=True)
+    def finish(self, stopped, n_refit):
+        """The closing line: the trials run, why the search ended early if it
+        did, and the refit to come (on ``n_refit`` images) if any."""
+        elapsed = _clock(time.time() - self.started)
+        line = f"Search: {len(self.durations)} trials in {elapsed}{self._best()}"
+        if stopped:
+            line += f" (stopped by time_budget={self.budget:g} s)"
+        if n_refit:
+            line += f"; refit on {n_refit} images (~{_clock(self.refit)})"
+        self._write(line, end="\n")

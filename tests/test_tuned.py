@@ -64,6 +64,104 @@ def test_default_search_space(small_digits):
     assert type(clf.best_params_["batch_norm"]) is bool
 
 
+#: DropoutCNN's defaults for the names of the default search space.
+DEFAULTS = {
+    "n_blocks": 2,
+    "filters": 32,
+    "kernel_size": 3,
+    "batch_norm": True,
+    "dense_units": 128,
+    "dropout": 0.5,
+    "learning_rate": 1e-3,
+}
+
+
+def _trial(clf, i):
+    """The values of the ``i``-th trial, from ``search_results_``."""
+    results = clf.search_results_
+    return {
+        k[len("param_") :]: v[i] for k, v in results.items() if k.startswith("param_")
+    }
+
+
+def test_the_first_trial_is_dropoutcnns_defaults(small_digits):
+    X, y = small_digits
+    clf = TunedCNNClassifier(tuner="random", max_trials=2, max_epochs=1, random_state=0)
+    clf.fit(X, y)
+    assert _trial(clf, 0) == DEFAULTS
+    assert _trial(clf, 1) != DEFAULTS  # then the search's own samples
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Appends the number of epochs each training run ran to a file."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path, self.epochs = path, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+    def on_train_end(self, logs=None):
+        with open(self.path, "a") as f:
+            f.write(f"{self.epochs}\n")
+
+
+def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_path):
+    X, y = small_digits
+    log = tmp_path / "epochs"
+    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": [0.2, 0.5]}
+    clf = TunedCNNClassifier(
+        tuner="hyperband",
+        max_epochs=3,
+        search_space=space,
+        early_stopping=False,
+        callbacks=[_EpochLog(str(log))],
+        random_state=0,
+    ).fit(X, y)
+    # filters: 32 is not a choice, so its first one; dropout: DropoutCNN's.
+    assert _trial(clf, 0) == {"filters": 4, "dropout": 0.5}
+    epochs = [int(n) for n in log.read_text().split()]
+    assert epochs[0] == 3  # Hyperband's first bracket starts at 1 epoch
+    assert clf.n_trials_ == len(epochs) - 1  # and the refit
+
+
+def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
+    X, y = small_digits
+    space = {**QUICK["search_space"], "filters": 4, "learning_rate": [1e-7, 1e-5, 1e-3]}
+    clf = TunedCNNClassifier(**{**QUICK, "search_space": space, "max_trials": 2})
+    clf.fit(X, y)
+    assert _trial(clf, 0)["learning_rate"] == 1e-3
+    assert clf.best_params_["learning_rate"] == 1e-3
+    assert clf.best_score_ == clf.search_results_["score"][0]
+
+
+@pytest.mark.slow
+def test_time_budget_stops_the_search_early(digits, capsys):
+    import time
+
+    X, y = digits
+    budget = 40.0
+    space = {"filters": [4, 8], "n_blocks": 1, "dropout": (0.0, 0.5)}
+    clf = TunedCNNClassifier(
+        tuner="random",
+        max_trials=50,
+        max_epochs=3,
+        search_space=space,
+        time_budget=budget,
+        verbose=1,
+        random_state=0,
+    )
+    started = time.perf_counter()
+    clf.fit(X[:600], y[:600])
+    elapsed = time.perf_counter() - started
+    durations = clf.search_results_["duration"]
+    assert 1 < clf.n_trials_ < 50
+    assert all(d > 0 for d in durations)
+    assert elapsed <= budget + max(durations)
+    assert f"stopped by time_budget={budget:g} s" in capsys.readouterr().err
+
+
 def test_dict_space_choices_and_ranges(small_digits):
     X, y = small_digits
     space = {
@@ -107,7 +205,9 @@ def _dense_build(log=None):
             [
                 keras.Input((8, 8, 1)),
                 keras.layers.Flatten(),
-                keras.layers.Dense(hp.Choice("units", [8, 16]), activation="relu"),
+                keras.layers.Dense(
+                    hp.Choice("units", [8, 16], default=16), activation="relu"
+                ),
                 keras.layers.Dense(3, activation="softmax"),
             ]
         )
@@ -173,17 +273,46 @@ def test_checkpoints_are_kept_only_when_asked(small_digits, tmp_path):
 def test_verbose_0_prints_nothing(small_digits, capsys):
     X, y = small_digits
     TunedCNNClassifier(**QUICK, verbose=0).fit(X, y)
-    assert capsys.readouterr().out == ""
+    out, err = capsys.readouterr()
+    assert out == "" and "Search" not in err
 
 
 @pytest.mark.parametrize("isolate", ["auto", False])
-def test_verbose_1_shows_a_progress_bar_over_trials(small_digits, capsys, isolate):
+def test_verbose_1_shows_the_search_progress_on_stderr(small_digits, capsys, isolate):
     X, y = small_digits
     settings = {**QUICK, "max_trials": 2, "isolate_search": isolate}
     TunedCNNClassifier(**settings, verbose=1).fit(X, y)
-    out = capsys.readouterr().out
-    assert "2/2" in out and "best_val_accuracy" in out
-    assert "Trial 1 Complete" not in out  # keras-tuner's own report is verbose=2
+    out, err = capsys.readouterr()
+    assert "Search: trial 2/2, best val_accuracy 0." in err
+    assert "elapsed, ~0:" in err and "left" in err
+    assert "Search: 2 trials in " in err and "refit on 300 images" in err
+    assert "Trial 1 Complete" not in out + err  # keras-tuner's report is verbose=2
+
+
+def test_verbose_auto_shows_progress_in_a_plain_fit(small_digits, capsys):
+    X, y = small_digits
+    clf = TunedCNNClassifier(**QUICK)
+    assert clf.verbose == "auto"  # the default
+    clf.fit(X, y)
+    assert "Search: trial 1/1, best val_accuracy" in capsys.readouterr().err
+    assert clf.verbose == "auto"  # resolved for the fit only
+
+
+def test_verbose_auto_is_quiet_inside_cross_validation(small_digits, capsys):
+    from sklearn.model_selection import cross_val_score
+
+    X, y = small_digits
+    y = np.array(["zero", "one", "two"])[y]
+    scores = cross_val_score(TunedCNNClassifier(**QUICK), X, y, cv=2)
+    assert len(scores) == 2
+    out, err = capsys.readouterr()
+    assert "Search" not in err and "Epoch" not in out
+
+
+def test_verbose_rejects_other_strings(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match=r"'verbose' parameter.*'auto'.*Got 'loud'"):
+        TunedCNNClassifier(**QUICK, verbose="loud").fit(X, y)
 
 
 def test_verbose_2_shows_keras_tuners_report_from_the_worker(small_digits, capsys):
@@ -271,7 +400,11 @@ def test_distribution_strategy_is_passed_to_keras_tuner(small_digits):
 
     X, y = small_digits
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
-    clf = TunedCNNClassifier(**QUICK, distribution_strategy=strategy).fit(X, y)
+    # 8 filters: the first trial is the defaults, which would take 4 here.
+    space = {**QUICK["search_space"], "filters": [8, 16]}
+    clf = TunedCNNClassifier(
+        **{**QUICK, "search_space": space}, distribution_strategy=strategy
+    ).fit(X, y)
     assert clf.n_trials_ == 1 and clf.score(X, y) > 0.5
 
 
