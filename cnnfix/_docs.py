@@ -166,7 +166,10 @@ def _parameters(cls, descriptions):
     for name, (kind, text) in _PARAMETERS.items():
         if name not in signature:  # a shared parameter this class lacks (yet)
             continue
-        text = textwrap.dedent(descriptions.get(name, text)).strip()
+        override = descriptions.get(name, text)
+        if isinstance(override, tuple):  # (type, description)
+            kind, override = override
+        text = textwrap.dedent(override).strip()
         blocks.append(
             f"    {name} : {kind}, default={_default(signature[name].default)}\n"
             + textwrap.indent(text, " " * 8)
@@ -179,7 +182,8 @@ def fill_doc(cls=None, /, **descriptions):
 
     ``%(training_parameters)s`` becomes the shared parameters with the
     class's own defaults; keyword arguments replace the description of the
-    parameters they name for this class. A field stands indented in the
+    parameters they name for this class, or with a ``(type, description)``
+    tuple, both. A field stands indented in the
     docstring, so its first line comes without the text's own indentation.
     """
     unknown = set(descriptions) - set(_PARAMETERS)

@@ -266,7 +266,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             validation=_subset(val, X, y_encoded, weights) if len(val) else None,
             normalization=self._normalization(training[0], seed),
             seed=seed,
-            verbose=min(int(self.verbose), 2),
+            verbose=self._verbosity(),
         )
         self.__dict__.pop("balancer_", None)  # not a previous fit's
         with _seeded(seed):
@@ -291,6 +291,10 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
             X = normalization_sample(X, self.image_shape_, seed)
         return self._channel_stats(X)
+
+    def _verbosity(self):
+        """This fit's Keras ``verbose`` (0, 1 or 2), from ``verbose``."""
+        return min(int(self.verbose), 2)
 
     @staticmethod
     def _channel_stats(images):

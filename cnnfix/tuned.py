@@ -50,8 +50,10 @@ __all__ = ["DEFAULT_SEARCH_SPACE", "TunedCNNClassifier"]
     the trials (and for their early stopping); with ``refit=True`` the best
     configuration is then trained on all the data. 0 scores the trials on
     the training data.""",
-    verbose="""\
-    "auto" or int. 0 prints nothing; 1 shows the search's progress on
+    verbose=(
+        '"auto" or int',
+        """\
+    0 prints nothing; 1 shows the search's progress on
     stderr, one line updated after each trial (trials done of planned,
     best score so far, time elapsed and an estimate of the time left),
     then a progress bar per epoch of the refit; 2 shows keras-tuner's own
@@ -63,6 +65,7 @@ __all__ = ["DEFAULT_SEARCH_SPACE", "TunedCNNClassifier"]
     (it is on the call stack, in this process or in a joblib worker), it is
     0, so folds and candidates do not all print. It is resolved when
     ``fit`` runs, so a clone keeps "auto".""",
+    ),
 )
 class TunedCNNClassifier(BaseCNNClassifier):
     """A CNN classifier whose architecture and learning rate are searched in ``fit``.
@@ -226,6 +229,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         augmentation=None,
         class_weight=None,
         image_shape=None,
+        image_size=None,
         random_state=None,
         verbose="auto",
         callbacks=None,
@@ -256,22 +260,17 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.augmentation = augmentation
         self.class_weight = class_weight
         self.image_shape = image_shape
+        self.image_size = image_size
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
         self.balancer = balancer
 
-    def fit(self, X, y, sample_weight=None):
-        if self.verbose != "auto":
-            return super().fit(X, y, sample_weight)
-        # The base class reads an int; "auto" is resolved for this fit only.
-        self.verbose = 0 if _called_by_model_selection() else 1
-        try:
-            return super().fit(X, y, sample_weight)
-        finally:
-            self.verbose = "auto"
-
-    fit.__doc__ = BaseCNNClassifier.fit.__doc__
+    def _verbosity(self):
+        # "auto" is resolved at fit time, so that clones keep it.
+        if self.verbose == "auto":
+            return 0 if _called_by_model_selection() else 1
+        return super()._verbosity()
 
     def _space(self):
         space = DEFAULT_SEARCH_SPACE if self.search_space is None else self.search_space
@@ -482,7 +481,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
             tuner = self._make_tuner(hypermodel, directory, run, report, deadline)
             tuner.search(
                 **arguments,
-                validation_data=run.validation,
+                validation_data=self._validation_data(run),
                 epochs=self.max_epochs,
                 callbacks=self._callbacks(run.validation is not None),
                 verbose=2 if run.verbose == 2 else 0,
