@@ -33,7 +33,9 @@ MAX_SWING = 0.05
 CALIBRATION_BINS = 15
 
 #: Expected calibration error above which out-of-fold probabilities are
-#: reported as overconfident. See check_calibration.
+#: reported as overconfident. Measured out of fold (cv=3): a default
+#: DropoutCNN 0.007 on digits, 0.038 on 1,500 Fashion-MNIST images; one
+#: trained 60 epochs without dropout or early stopping 0.104 on the latter.
 MAX_CALIBRATION_ERROR = 0.05
 
 #: A training loss above this many times the chance loss has blown up.
