@@ -273,8 +273,10 @@ class Diagnosis:
         return json.dumps(self.to_dict(), **kwargs)
 
     def plot(self, X=None):
-        """Figures that help: class distribution, learning curves and, with
-        ``X``, examples of flagged images. Returns the matplotlib Figure."""
+        """Figures that help: class distribution, learning curves, the
+        reliability diagram of the out-of-fold probabilities (when the model
+        checks ran) and, with ``X``, examples of flagged images. Returns the
+        matplotlib Figure."""
         from ..plotting import plot_diagnosis
 
         return plot_diagnosis(self, X)
