@@ -168,7 +168,9 @@ def check_calibration(proba, y_encoded):
                 "n_bins": CALIBRATION_BINS,
             },
             "Calibrate the probabilities on held-out folds: "
-            'CalibratedClassifierCV(estimator, method="temperature", cv=3)',
+            'CalibratedClassifierCV(estimator, method="temperature", cv=3) '
+            "(scikit-learn 1.9 misreads integer labels other than 0..k-1 "
+            "there: fit it on LabelEncoder().fit_transform(y))",
         )
     ]
 
