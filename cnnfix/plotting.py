@@ -11,8 +11,11 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_diagnosis",
     "plot_feature_maps",
+    "plot_gradcam",
     "plot_history",
     "plot_lr_find",
+    "plot_reliability_diagram",
+    "plot_top_losses",
 ]
 
 
@@ -144,9 +147,203 @@ def plot_lr_find(result, *, ax=None):
     return ax
 
 
+def plot_gradcam(
+    estimator, X, y=None, *, layer=None, alpha=0.5, max_images=16, ncols=8, fig=None
+):
+    """Grad-CAM heat maps over the images: where a fitted cnnfix CNN found
+    each image's class (see :func:`cnnfix.diagnostics.gradcam`).
+
+    Parameters
+    ----------
+    estimator : DropoutCNN, TunedCNNClassifier or Pipeline
+        A fitted cnnfix CNN, or a Pipeline ending in one.
+    X : array-like of shape (n_samples, height, width, channels), \
+(n_samples, height, width) or (n_samples, n_features)
+        Images; the first ``max_images`` are shown.
+    y : array-like of shape (n_samples,) or None, default=None
+        True labels: the maps explain these classes and each title reads
+        ``true / predicted``. None explains the predicted class.
+    layer : str or None, default=None
+        The feature map's layer (see :func:`~cnnfix.diagnostics.gradcam`).
+    alpha : float, default=0.5
+        Opacity of the heat map over the image.
+    max_images : int, default=16
+        How many images to show.
+    ncols : int, default=8
+        Images per row.
+    fig : matplotlib Figure or None, default=None
+        Where to draw; None makes a new one.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    """
+    from .diagnostics.interpret import gradcam
+
+    X = np.asarray(X)[:max_images]
+    y = None if y is None else np.asarray(y)[:max_images]
+    maps = gradcam(estimator, X, y=y, layer=layer)
+    predicted = estimator.predict(X)
+    titles = [
+        str(p) if y is None else f"{t} / {p}"
+        for t, p in zip(predicted if y is None else y, predicted, strict=True)
+    ]
+    fig = _image_grid(X, maps, titles, ncols=ncols, alpha=alpha, fig=fig)
+    fig.suptitle("Grad-CAM" + ("" if y is None else ": true / predicted"))
+    return fig
+
+
+def plot_top_losses(estimator, X, y, k=16, *, ncols=8, alpha=0.5, fig=None):
+    """The ``k`` images with the largest loss (most confidently wrong
+    first) with their true and predicted labels, their loss and, for a
+    cnnfix CNN, the Grad-CAM heat map of the predicted class: what the
+    model saw in it (see :func:`cnnfix.diagnostics.top_losses`).
+
+    Parameters
+    ----------
+    estimator : classifier
+        A fitted classifier with ``predict_proba``; heat maps need a cnnfix
+        CNN (or a Pipeline ending in one).
+    X : array-like of shape (n_samples, ...)
+        Images.
+    y : array-like of shape (n_samples,)
+        Their true labels.
+    k : int, default=16
+        How many images to show.
+    ncols : int, default=8
+        Images per row.
+    alpha : float, default=0.5
+        Opacity of the heat maps.
+    fig : matplotlib Figure or None, default=None
+        Where to draw; None makes a new one.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        Each title reads ``true / predicted`` and the loss.
+    """
+    from .diagnostics.fixes import final_step
+    from .diagnostics.interpret import gradcam, top_losses
+
+    worst = top_losses(estimator, X, y, k=k)
+    images = np.asarray(X)[worst.indices]
+    maps = None
+    if hasattr(final_step(estimator), "model_"):
+        maps = gradcam(estimator, images, y=worst.predicted)
+    titles = [
+        f"{t} / {p}\nloss {loss:.2f}"
+        for t, p, loss in zip(worst.true, worst.predicted, worst.losses, strict=True)
+    ]
+    fig = _image_grid(images, maps, titles, ncols=ncols, alpha=alpha, fig=fig)
+    fig.suptitle("Top losses: true / predicted")
+    return fig
+
+
+def _image_grid(images, maps, titles, *, ncols, alpha, fig):
+    """Images (with heat maps over them when ``maps`` is not None) in a
+    grid of ``ncols`` columns, each with its title."""
+    plt = _pyplot()
+    images = np.asarray(images, dtype=float)
+    if images.ndim == 2:  # flat rows: show them as the squares they were
+        side = round(np.sqrt(images.shape[1]))
+        images = images.reshape(len(images), side, -1)
+    ncols = max(1, min(ncols, len(images)))
+    nrows = max(1, -(-len(images) // ncols))
+    if fig is None:
+        fig = plt.figure(figsize=(1.6 * ncols, 1.9 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for i, ax in enumerate(axes):
+        ax.set_xticks([]), ax.set_yticks([])
+        if i >= len(images):
+            ax.set_axis_off()
+            continue
+        image = _displayable(images[i])
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        if maps is not None:
+            ax.imshow(maps[i], cmap="jet", alpha=alpha, vmin=0, vmax=1)
+        ax.set_title(titles[i], fontsize=8)
+    return fig
+
+
+def _displayable(image):
+    """An image as imshow takes it: 2-D grey, or RGB scaled to [0, 1]."""
+    if image.ndim == 3 and image.shape[-1] != 3:
+        return image[..., 0]
+    if image.ndim == 3:
+        low, high = np.nanmin(image), np.nanmax(image)
+        return (image - low) / (high - low) if high > low else image * 0
+    return image
+
+
+def plot_reliability_diagram(y, proba, *, classes=None, n_bins=15, ax=None):
+    """Accuracy against confidence: how far predicted probabilities are
+    from the accuracy they promise (see
+    :func:`cnnfix.diagnostics.model_checks.reliability`).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        True labels.
+    proba : array-like of shape (n_samples, n_classes)
+        Predicted probabilities (``predict_proba``) of held-out images.
+    classes : array-like of shape (n_classes,) or None, default=None
+        The class of each column of ``proba`` (an estimator's
+        ``classes_``); None takes the sorted labels of ``y``.
+    n_bins : int, default=15
+        Equal-width bins of the top probability.
+    ax : matplotlib Axes or None, default=None
+        Where to draw; None makes a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        Bars: accuracy per bin; the dashed diagonal is perfect calibration;
+        the title gives the expected calibration error (ECE).
+    """
+    from .diagnostics.model_checks import reliability
+
+    y, proba = np.asarray(y), np.asarray(proba, dtype=float)
+    classes = np.unique(y) if classes is None else np.asarray(classes)
+    if proba.ndim != 2 or proba.shape != (len(y), len(classes)):
+        raise ValueError(
+            f"Expected proba of shape (n_samples, n_classes) = ({len(y)}, "
+            f"{len(classes)}); got {proba.shape}. Pass predict_proba(X) for the "
+            "images whose labels are y, and classes= the estimator's classes_."
+        )
+    if not np.isin(y, classes).all():
+        raise ValueError(
+            f"y holds labels that are not among classes {classes.tolist()}. "
+            "Pass classes= the estimator's classes_."
+        )
+    encoded = np.array([np.flatnonzero(classes == label)[0] for label in y])
+    result = reliability(proba, encoded, n_bins=n_bins)
+    ax = _axes(ax)
+    edges, filled = result["edges"], result["count"] > 0
+    ax.bar(
+        edges[:-1][filled],
+        result["accuracy"][filled],
+        width=np.diff(edges)[filled],
+        align="edge",
+        edgecolor="black",
+        label="accuracy",
+    )
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence (top probability)",
+        ylabel="accuracy",
+        title=f"Reliability (ECE {result['ece']:.3f})",
+    )
+    ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+
 def plot_diagnosis(diagnosis, X=None, *, max_images=8):
     """The figures behind a Diagnosis: class counts, the loss curves of its
-    fits and, with ``X``, the most telling images of each image finding."""
+    fits, the reliability diagram of their out-of-fold probabilities (when
+    the model checks ran) and, with ``X``, the most telling images of each
+    image finding."""
     plt = _pyplot()
     image_findings = (
         [f for f in diagnosis.findings if f.indices] if X is not None else []
@@ -155,7 +352,8 @@ def plot_diagnosis(diagnosis, X=None, *, max_images=8):
     rows = 1 + len(image_findings)
     fig = plt.figure(figsize=(max(10, 1.3 * max_images), 3.2 * rows))
     top = fig.subfigures(rows, 1, squeeze=False)[:, 0] if rows > 1 else [fig]
-    axes = top[0].subplots(1, 2)
+    proba = diagnosis.details.get("proba")
+    axes = top[0].subplots(1, 2 if proba is None else 3)
     counts = diagnosis.details.get("class_counts", {})
     axes[0].bar(list(counts), list(counts.values()))
     axes[0].set(title="images per class", xlabel="class", ylabel="count")
@@ -166,6 +364,14 @@ def plot_diagnosis(diagnosis, X=None, *, max_images=8):
     axes[1].set(title="loss per epoch", xlabel="epoch")
     if histories:
         axes[1].legend(fontsize=7)
+    if proba is not None:
+        plot_reliability_diagram(
+            diagnosis.details["y_encoded"],
+            proba,
+            classes=np.arange(proba.shape[1]),
+            ax=axes[2],
+        )
+        axes[2].set_title(axes[2].get_title().replace("Rel", "Out-of-fold rel"))
     for sub, finding in zip(top[1:], image_findings, strict=False):
         shown = finding.indices[:max_images]
         image_axes = sub.subplots(1, max_images, squeeze=False)[0]

@@ -97,3 +97,76 @@ def test_plots_refuse_unfitted_estimators():
 
     with pytest.raises(NotFittedError):
         plot_history(DropoutCNN())
+
+
+@pytest.fixture(scope="module")
+def named(small_digits):
+    """A tiny CNN fitted on digits 0-2 labelled "zero", "one", "two"."""
+    X, y = small_digits
+    labels = np.array(["zero", "one", "two"])[y]
+    return DropoutCNN(**TINY).fit(X, labels), X, labels
+
+
+def test_plot_gradcam_overlays_heat_maps(named):
+    from cnnfix.plotting import plot_gradcam
+
+    cnn, X, y = named
+    fig = plot_gradcam(cnn, X[:20], y[:20], max_images=6, ncols=3)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 6
+    assert all(len(ax.images) == 2 for ax in shown)  # image, heat map
+    predicted = cnn.predict(X[:6])
+    assert [ax.get_title() for ax in shown] == [
+        f"{t} / {p}" for t, p in zip(y[:6], predicted, strict=True)
+    ]
+    heat = shown[0].images[1].get_array()
+    assert heat.shape == (8, 8) and 0 <= heat.min() and heat.max() <= 1
+
+
+def test_plot_top_losses_shows_the_worst_with_labels_and_loss(named):
+    from cnnfix.diagnostics import top_losses
+    from cnnfix.plotting import plot_top_losses
+
+    cnn, X, y = named
+    worst = top_losses(cnn, X, y, k=4)
+    fig = plot_top_losses(cnn, X, y, k=4)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == [
+        f"{t} / {p}\nloss {loss:.2f}"
+        for t, p, loss in zip(worst.true, worst.predicted, worst.losses, strict=True)
+    ]
+    np.testing.assert_array_equal(
+        shown[0].images[0].get_array(), X[worst.indices[0], ..., 0]
+    )
+
+
+def test_plot_reliability_diagram_draws_accuracy_per_bin():
+    import matplotlib.pyplot as plt
+
+    from cnnfix.plotting import plot_reliability_diagram
+
+    proba = np.array([[0.9, 0.1], [0.9, 0.1], [0.3, 0.7], [0.4, 0.6]])
+    y = np.array(["cat", "dog", "dog", "dog"])
+    ax = plot_reliability_diagram(y, proba, n_bins=5, ax=plt.subplots()[1])
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights == [1.0, 1.0, 0.5]  # bins 0.6-0.8 twice, 0.8-1.0
+    assert ax.get_title() == "Reliability (ECE 0.375)"
+    with pytest.raises(ValueError, match=r"Expected proba of shape .* \(4, 2\)"):
+        plot_reliability_diagram(y, proba[:, :1])
+    with pytest.raises(ValueError, match="not among classes"):
+        plot_reliability_diagram(y, proba, classes=["cat", "eel"])
+
+
+def test_plot_diagnosis_shows_the_reliability_of_out_of_fold_probabilities():
+    from cnnfix.diagnostics import Diagnosis
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet([1, 1, 1], 60)
+    details = {"class_counts": {"a": 30, "b": 30}, "proba": proba}
+    details["y_encoded"] = rng.integers(0, 3, 60)
+    fig = Diagnosis([], ["training"], details).plot()
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(t.startswith("Out-of-fold reliability (ECE") for t in titles)
+    assert not any(
+        "reliability" in ax.get_title() for ax in Diagnosis([], []).plot().axes
+    )

@@ -4,12 +4,15 @@
 - :mod:`.model_checks`: label noise and the training run;
 - :mod:`.report`: :class:`Finding` and :class:`Diagnosis`;
 - :mod:`.fixes`: what :meth:`Diagnosis.apply` does (:class:`Fixes`);
-- :mod:`.lr_find`: the learning-rate range test.
+- :mod:`.lr_find`: the learning-rate range test;
+- :mod:`.interpret`: what a fitted CNN looks at (Grad-CAM), its top losses
+  and most confused classes.
 """
 
 from ..exceptions import MissingFindingError
 from .diagnose import diagnose, quick_cnn
 from .fixes import Fixes
+from .interpret import TopLosses, gradcam, most_confused, top_losses
 from .lr_find import LRFinderResult, lr_find
 from .report import CODES, Diagnosis, Finding
 
@@ -20,7 +23,11 @@ __all__ = [
     "Fixes",
     "LRFinderResult",
     "MissingFindingError",
+    "TopLosses",
     "diagnose",
+    "gradcam",
     "lr_find",
+    "most_confused",
     "quick_cnn",
+    "top_losses",
 ]

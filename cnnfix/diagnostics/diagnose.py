@@ -26,6 +26,7 @@ from .checks import (
 )
 from .fixes import final_step
 from .model_checks import (
+    check_calibration,
     check_fit,
     check_label_noise,
     check_learning_rate,
@@ -102,7 +103,9 @@ def diagnose(
       DropoutCNN when it is None);
     - **training** (when ``estimator`` is given, or asked for in
       ``checks``): over- and underfitting, a learning rate too high or too
-      low, collapse onto one class, from the same ``cv`` fits.
+      low (judged from the training loss), collapse onto one class, and
+      overconfident probabilities (the expected calibration error of the
+      out-of-fold probabilities), from the same ``cv`` fits.
 
     The model checks cost ``cv`` fits in all. A diagnosis never raises
     because accuracy is poor: it reports findings.
@@ -225,7 +228,7 @@ def _model_checks(
         return [], []
     model = quick_cnn(random_state) if estimator is None else estimator
     fits = _cross_fit(model, X, y, classes, cv, random_state, verbose)
-    details.update(fits)
+    details.update(fits, y_encoded=y_encoded)
     findings, run = [], []
     if "labels" in groups:
         if fits["proba"] is not None:
@@ -242,14 +245,19 @@ def _model_checks(
 
 
 def _training_checks(fits, y_encoded, classes):
-    """Collapse onto one class, over/underfitting and learning-rate trouble."""
+    """Collapse onto one class, over/underfitting, learning-rate trouble and
+    overconfident probabilities."""
     predicted = np.searchsorted(classes, fits["predicted"])
+    calibration = (
+        check_calibration(fits["proba"], y_encoded) if fits["proba"] is not None else []
+    )
     return [
         *check_predictions(
             [(predicted[test], y_encoded[test]) for test in fits["folds"]], classes
         ),
         *check_fit(fits["train_accuracy"], fits["held_out_accuracy"]),
         *check_learning_rate(fits["histories"], len(classes)),
+        *calibration,
     ]
 
 

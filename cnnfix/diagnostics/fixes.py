@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.base import clone
 
-__all__ = ["DROP_CODES", "Fixes", "apply_fixes", "final_step"]
+__all__ = ["DROP_CODES", "Fixes", "apply_fixes", "check_diagnosed_data", "final_step"]
 
 #: Findings whose samples are dropped, unless the finding is only "info".
 DROP_CODES = ("label_noise", "exact_duplicates", "conflicting_labels")
@@ -49,15 +49,20 @@ def final_step(estimator):
 def apply_fixes(diagnosis, X, y, estimator=None):
     """The fixes of ``diagnosis`` applied to ``X``, ``y`` and a clone of
     ``estimator``; see :meth:`Diagnosis.apply` for the rules."""
-    X, y = _check_data(diagnosis, X, y)
+    X, y = check_diagnosed_data(diagnosis, X, y)
     keep, dropped = _rows_to_keep(diagnosis, len(X))
     estimator, balanced = _balance(diagnosis, estimator)
     return Fixes(X[keep], y[keep], estimator, dropped + balanced)
 
 
-def _check_data(diagnosis, X, y):
-    """X and y as arrays, of the length of the data that was diagnosed."""
-    X, y = np.asarray(X), np.asarray(y)
+def check_diagnosed_data(diagnosis, X, y=None):
+    """X and y as arrays, of the length of the data that was diagnosed
+    (ValueError otherwise). Without y, X alone is checked and y is None."""
+    X = np.asarray(X)
+    if y is None:
+        y = np.empty(len(X))  # stands in for the length checks below
+        return check_diagnosed_data(diagnosis, X, y)[0], None
+    y = np.asarray(y)
     expected = diagnosis.details.get("n_samples")
     if expected is not None and len(X) != expected:
         raise ValueError(

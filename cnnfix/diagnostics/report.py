@@ -1,12 +1,16 @@
 """Findings and the report that holds them."""
 
+import base64
 import html
+import io
 import json
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from .._convert import to_python
 from ..exceptions import MissingFindingError
-from .fixes import apply_fixes
+from .fixes import apply_fixes, check_diagnosed_data
 
 __all__ = ["CODES", "SEVERITIES", "Diagnosis", "Finding", "MissingFindingError"]
 
@@ -34,9 +38,10 @@ CODES = {
     "label_noise": "Some labels look wrong: the model is confident of another class.",
     "overfitting": "Training accuracy is far above validation accuracy.",
     "underfitting": "The model does not fit even the training data well.",
-    "learning_rate_too_high": "The training loss diverges or oscillates.",
+    "learning_rate_too_high": "The training loss diverges, or swings at chance level.",
     "learning_rate_too_low": "The training loss barely moves.",
     "majority_class_collapse": "The model predicts almost only one class.",
+    "overconfident": "The predicted probabilities are more confident than accurate.",
 }
 
 
@@ -220,18 +225,50 @@ class Diagnosis:
         return f"<Diagnosis: {len(self.findings)} findings ({codes})>"
 
     def _repr_html_(self):
-        colours = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1"}
-        rows = "".join(
-            f"<tr><td style='color:{colours[f.severity]}'><b>{f.severity}</b></td>"
-            f"<td><code>{f.code}</code></td><td>{html.escape(f.title)}</td>"
-            f"<td><code>{html.escape(f.suggestion)}</code></td></tr>"
-            for f in self.findings
+        return self.to_html()
+
+    def to_html(self, X=None, *, max_images=8):
+        """The report as an HTML table (what a notebook shows), with the
+        flagged images as thumbnails when ``X`` is given.
+
+        A Diagnosis keeps no images (it stays small and serialisable), so
+        the notebook view has none; ``report.to_html(X)`` adds up to
+        ``max_images`` thumbnails (inline PNG) under each finding that names
+        samples, most telling first, each titled with its index. Grey
+        values are scaled by the range of the whole of X, so dark images
+        stay dark.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or None, default=None
+            The images that were diagnosed.
+        max_images : int, default=8
+            Thumbnails per finding.
+
+        Returns
+        -------
+        str
+            The HTML.
+        """
+        thumbnails = (
+            _Thumbnails(check_diagnosed_data(self, X)[0]) if X is not None else None
         )
+        colours = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1"}
+        rows = []
+        for f in self.findings:
+            rows.append(
+                f"<tr><td style='color:{colours[f.severity]}'><b>{f.severity}</b></td>"
+                f"<td><code>{f.code}</code></td><td>{html.escape(f.title)}</td>"
+                f"<td><code>{html.escape(f.suggestion)}</code></td></tr>"
+            )
+            if thumbnails is not None and f.indices:
+                images = "".join(thumbnails.tag(i) for i in f.indices[:max_images])
+                rows.append(f"<tr><td></td><td colspan='3'>{images}</td></tr>")
         status = "<p>No problem found that would lower accuracy.</p>" if self.ok else ""
         return (
             f"<div><b>cnnfix diagnosis</b> ({', '.join(self.checks_run)} checks)"
             f"{status}<table><tr><th>severity</th><th>code</th><th>finding</th>"
-            f"<th>fix</th></tr>{rows}</table></div>"
+            f"<th>fix</th></tr>{''.join(rows)}</table></div>"
         )
 
     def to_dict(self):
@@ -247,11 +284,51 @@ class Diagnosis:
         return json.dumps(self.to_dict(), **kwargs)
 
     def plot(self, X=None):
-        """Figures that help: class distribution, learning curves and, with
-        ``X``, examples of flagged images. Returns the matplotlib Figure."""
+        """Figures that help: class distribution, learning curves, the
+        reliability diagram of the out-of-fold probabilities (when the model
+        checks ran) and, with ``X``, examples of flagged images. Returns the
+        matplotlib Figure."""
         from ..plotting import plot_diagnosis
 
         return plot_diagnosis(self, X)
+
+
+class _Thumbnails:
+    """Small inline PNGs of images of X, grey levels scaled by X's range."""
+
+    #: Height in pixels of a thumbnail.
+    SIZE = 48
+
+    def __init__(self, X):
+        from .._validation import as_images
+
+        self.X = as_images(X)
+        finite = self.X[np.isfinite(self.X)]
+        self.low = float(finite.min()) if finite.size else 0.0
+        self.span = float(finite.max()) - self.low if finite.size else 0.0
+
+    def tag(self, index):
+        """An ``<img>`` of image ``index``, titled with the index."""
+        from PIL import Image
+
+        image = np.nan_to_num(self.X[index], nan=self.low, posinf=self.low)
+        scaled = (image - self.low) / self.span if self.span > 0 else image * 0
+        pixels = (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
+        pixels = pixels[..., 0] if pixels.shape[-1] != 3 else pixels
+        picture = Image.fromarray(pixels)
+        height, width = pixels.shape[:2]
+        size = (max(1, round(width * self.SIZE / height)), self.SIZE)
+        smaller = height > self.SIZE
+        picture = picture.resize(
+            size, Image.Resampling.BILINEAR if smaller else Image.Resampling.NEAREST
+        )
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return (
+            f"<img src='data:image/png;base64,{data}' title='sample {index}' "
+            f"alt='sample {index}' style='margin:1px'/>"
+        )
 
 
 def _short(value):
