@@ -366,15 +366,21 @@ def test_mobilenet_weights_file_survive_save_load_and_pickle(images, tmp_path):
         early_stopping=False,
         random_state=0,
     )
-    clf = TransferCNN(weights=path, **settings).fit(X, y)
+    clf = TransferCNN(weights=str(path), **settings).fit(X, y)
     scratch = TransferCNN(weights=None, **settings).fit(X, y)
     assert clf.input_size_ == (32, 32)
     np.testing.assert_array_equal(
         clf.model_.get_layer("backbone").get_weights()[0],
         pretrained.get_weights()[0],
     )
+    assert not np.array_equal(
+        scratch.model_.get_layer("backbone").get_weights()[0],
+        pretrained.get_weights()[0],
+    )
     expected = clf.predict_proba(X)
-    assert not np.allclose(scratch.predict_proba(X), expected)
+    # A frozen random MobileNet maps these images to nearly equal features,
+    # so the probabilities differ only slightly; they differ.
+    assert not np.array_equal(scratch.predict_proba(X), expected)
 
     clf.save(tmp_path / "clf.keras")  # every parameter is stored: no warning
     pickled = pickle.dumps(clf)
