@@ -133,10 +133,12 @@ def save(estimator, path):
 
 def load(path):
     """Read an estimator written by :func:`save` (Keras safe mode; nothing
-    is unpickled). Returns a fitted DropoutCNN or TunedCNNClassifier."""
+    is unpickled). Returns a fitted DropoutCNN, TransferCNN or
+    TunedCNNClassifier."""
     from . import DropoutCNN, TunedCNNClassifier
+    from .transfer import TransferCNN
 
-    classes = {c.__name__: c for c in (DropoutCNN, TunedCNNClassifier)}
+    classes = {c.__name__: c for c in (DropoutCNN, TransferCNN, TunedCNNClassifier)}
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:

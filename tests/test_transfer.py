@@ -1,0 +1,408 @@
+"""TransferCNN: the two phases, weights files, errors and the model's inputs.
+
+Fast tests use a tiny callable backbone; tests that build a keras.applications
+network (20-70 s on two busy CPU cores, mostly graph tracing) are slow.
+"""
+
+import pickle
+
+import keras
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import cnnfix
+from cnnfix.transfer import BACKBONES, TransferCNN, caffe_preprocessing
+
+from .test_estimator_checks import expected_failures
+
+
+def tiny_backbone(input_shape):
+    """Two small convolutions with batch normalisation between them.
+
+    Module-level, so estimators holding it clone and pickle.
+    """
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="low")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="top")(x)
+    return keras.Model(inputs, x)
+
+
+#: Fast settings for the tiny backbone: a few epochs, no early stopping.
+TINY = dict(
+    backbone=tiny_backbone,
+    weights=None,
+    normalize=True,  # the tiny backbone has no preprocessing of its own
+    head_epochs=3,
+    epochs=3,
+    learning_rate=0.01,
+    early_stopping=False,
+    random_state=0,
+)
+
+TRANSFER_CNN = TransferCNN(
+    backbone=tiny_backbone,
+    weights=None,
+    normalize=True,
+    head_epochs=10,
+    epochs=10,
+    learning_rate=0.01,
+    fine_tune_learning_rate=0.01,
+    validation_split=0.0,
+    early_stopping=False,
+    random_state=0,
+)
+
+
+@parametrize_with_checks([TRANSFER_CNN], expected_failed_checks=expected_failures)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def images():
+    """60 grey 8x8 images of three string classes that a tiny CNN separates:
+    the classes differ in which third of the image is bright."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["bolt", "nut", "washer"]), 20)
+    X = rng.uniform(0, 60, size=(60, 8, 8, 1)).astype(np.float32)
+    for i, label in enumerate(["bolt", "nut", "washer"]):
+        X[y == label, :, 3 * i : 3 * i + 2] += 180
+    return X, y
+
+
+class Snapshots(keras.callbacks.Callback):
+    """The backbone's and the output layer's weights (by path) at the start
+    and end of each training run, i.e. of each phase."""
+
+    def __init__(self):
+        super().__init__()
+        self.begin, self.end = [], []
+
+    def _weights(self):
+        backbone = self.model.get_layer("backbone")
+        weights = {f"backbone/{w.path}": w for w in backbone.weights}
+        weights.update(
+            {w.path: w for w in self.model.get_layer("probabilities").weights}
+        )
+        return {path: keras.ops.convert_to_numpy(w) for path, w in weights.items()}
+
+    def on_train_begin(self, logs=None):
+        self.begin.append(self._weights())
+
+    def on_train_end(self, logs=None):
+        self.end.append(self._weights())
+
+
+def changed(before, after, part):
+    """Paths of the weights containing ``part`` that changed."""
+    return {
+        path
+        for path in before
+        if part in path and not np.array_equal(before[path], after[path])
+    }
+
+
+def test_phase_one_trains_the_head_only_and_phase_two_the_top(images):
+    X, y = images
+    snapshots = Snapshots()
+    clf = TransferCNN(**TINY, fine_tune_layers=1, callbacks=[snapshots]).fit(X, y)
+
+    assert clf.phase_epochs_ == (3, 3)
+    assert clf.n_epochs_ == 6 == len(clf.history_["loss"])
+    (begin1, begin2), (end1, end2) = snapshots.begin, snapshots.end
+    backbone = {p for p in begin1 if p.startswith("backbone/")}
+    assert {p.split("/")[1] for p in backbone} == {"low", "bn", "top"}
+    # Phase one: not one backbone weight moves (batch-norm statistics
+    # included); the head learns.
+    assert changed(begin1, end1, "backbone/") == set()
+    assert changed(begin1, end1, "probabilities/") == {
+        "probabilities/kernel",
+        "probabilities/bias",
+    }
+    # Phase two: the top layer (fine_tune_layers=1) learns; the lower layer
+    # and batch normalisation (frozen, inference mode) stay as they were.
+    assert changed(begin2, end2, "backbone/") == {
+        "backbone/top/kernel",
+        "backbone/top/bias",
+    }
+
+
+def test_all_unfreezes_every_layer_but_batch_norm(images):
+    X, y = images
+    snapshots = Snapshots()
+    TransferCNN(**{**TINY, "head_epochs": 0}, callbacks=[snapshots]).fit(X, y)
+    assert len(snapshots.begin) == 1  # no head phase: all at once
+    moved = changed(snapshots.begin[0], snapshots.end[0], "backbone/")
+    assert {p.split("/")[1] for p in moved} == {"low", "top"}
+
+
+def test_fine_tune_layers_0_trains_the_head_only(images):
+    X, y = images
+    clf = TransferCNN(**TINY, fine_tune_layers=0).fit(X, y)
+    assert clf.phase_epochs_ == (3, 0)
+    assert clf.n_epochs_ == 3
+    assert not clf.model_.get_layer("backbone").trainable
+
+
+def test_history_holds_both_phases_in_order(images):
+    X, y = images
+    clf = TransferCNN(**{**TINY, "early_stopping": True, "patience": 1}).fit(X, y)
+    n1, n2 = clf.phase_epochs_
+    assert 1 <= n1 <= 3 and 1 <= n2 <= 3
+    for values in clf.history_.values():
+        assert len(values) == n1 + n2 == clf.n_epochs_
+    assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def test_grey_images_of_another_size_and_string_labels(images):
+    X, y = images
+    settings = {**TINY, "head_epochs": 10, "epochs": 10}
+    clf = TransferCNN(**settings, input_size=(12, 10)).fit(X[..., 0], y)  # (n, 8, 8)
+    names = [layer.name for layer in clf.model_.layers]
+    assert names[2:4] == ["resize", "grey_to_rgb"]  # after the normalisation
+    assert clf.input_size_ == (12, 10)
+    assert clf.model_.get_layer("backbone").input_shape == (None, 12, 10, 3)
+    assert clf.predict(X[:5, ..., 0]).dtype == y.dtype
+    assert clf.score(X[..., 0], y) > 0.9  # the tiny backbone learns the thirds
+
+
+def test_rgb_images_of_the_right_size_are_passed_as_they_are(images):
+    X, y = images
+    X_rgb = np.repeat(X, 3, axis=-1)
+    clf = TransferCNN(**TINY).fit(X_rgb, y)
+    names = [layer.name for layer in clf.model_.layers]
+    assert "resize" not in names and "grey_to_rgb" not in names
+    assert clf.input_size_ == (8, 8)
+    assert set(clf.predict(X_rgb)) <= set(y)
+
+
+def test_the_input_is_not_modified(images):
+    X, y = images
+    X_copy, y_copy = X.copy(), y.copy()
+    TransferCNN(**TINY, fine_tune_layers=0).fit(X, y)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(y, y_copy)
+
+
+def save_tiny_weights(path, input_shape=(8, 8, 3)):
+    """A tiny backbone with weights unlike any random initialisation."""
+    backbone = tiny_backbone(input_shape)
+    rng = np.random.default_rng(1)
+    backbone.set_weights(
+        [rng.normal(0, 0.3, w.shape).astype("float32") for w in backbone.weights]
+    )
+    backbone.set_weights(  # keep the batch-norm variance positive
+        [
+            np.abs(w) + 0.5 if "variance" in v.path else w
+            for w, v in zip(backbone.get_weights(), backbone.weights, strict=True)
+        ]
+    )
+    backbone.save_weights(path)
+    return {w.path: keras.ops.convert_to_numpy(w) for w in backbone.weights}
+
+
+def test_weights_file_is_loaded_and_not_needed_after_fit(images, tmp_path):
+    X, y = images
+    X_rgb = np.repeat(X, 3, axis=-1)
+    path = tmp_path / "backbone.weights.h5"
+    saved = save_tiny_weights(path)
+    clf = TransferCNN(**{**TINY, "weights": str(path)}, fine_tune_layers=0).fit(
+        X_rgb, y
+    )
+    loaded = clf.model_.get_layer("backbone")
+    # Frozen throughout, so the backbone still holds exactly the file's weights.
+    for weight, (name, value) in zip(loaded.weights, saved.items(), strict=True):
+        assert weight.path.endswith(name)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), value)
+    scratch = TransferCNN(**TINY, fine_tune_layers=0).fit(X_rgb, y)
+    assert not np.allclose(scratch.predict_proba(X_rgb), clf.predict_proba(X_rgb))
+
+    expected = clf.predict_proba(X_rgb)
+    with pytest.warns(UserWarning, match=r"\['backbone'\]"):  # a callable
+        clf.save(tmp_path / "clf.keras")
+    pickled = pickle.dumps(clf)
+    path.unlink()  # neither copy needs the weights file
+    np.testing.assert_array_equal(
+        cnnfix.load(tmp_path / "clf.keras").predict_proba(X_rgb), expected
+    )
+    np.testing.assert_array_equal(pickle.loads(pickled).predict_proba(X_rgb), expected)
+
+
+def test_caffe_preprocessing_is_keras_resnet_preprocess_input():
+    X = np.random.default_rng(0).uniform(0, 255, size=(4, 5, 5, 3)).astype("float32")
+    layer = caffe_preprocessing(keras)
+    np.testing.assert_allclose(
+        np.array(layer(X)),
+        keras.applications.resnet.preprocess_input(X.copy()),
+        atol=1e-4,
+    )
+    assert not layer.trainable
+
+
+# -- errors ------------------------------------------------------------------
+
+
+def test_unknown_backbone_names_the_supported_ones_and_the_callable(images):
+    X, y = images
+    with pytest.raises(ValueError, match="backbone") as error:
+        TransferCNN(backbone="VGG99").fit(X, y)
+    message = str(error.value)
+    assert "VGG99" in message and "callable" in message
+    for name in BACKBONES:
+        assert name in message
+
+
+def test_imagenet_offline_names_the_file_and_weights_path(
+    images, monkeypatch, tmp_path
+):
+    def no_network(fname, origin, **kwargs):
+        raise Exception(  # what keras.utils.get_file raises offline
+            f"URL fetch failure on {origin}: None -- [Errno -3] Temporary "
+            "failure in name resolution"
+        )
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", no_network)
+    X, y = images
+    with pytest.raises(FileNotFoundError) as error:
+        TransferCNN(weights="imagenet").fit(X * 1.0, y)
+    message = str(error.value)
+    file = "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"
+    assert file in message
+    assert str(tmp_path / "models") in message
+    assert "https://storage.googleapis.com/tensorflow/keras-applications/" in message
+    assert "weights=<path" in message
+    assert "URL fetch failure" in message  # Keras's own reason
+
+
+def test_input_size_below_the_backbone_minimum(images):
+    X, y = images
+    with pytest.raises(ValueError, match=r"input_size=16 is below .*32x32.*=32"):
+        TransferCNN(input_size=16).fit(X, y)
+    with pytest.raises(ValueError, match=r"input_size must be .*\(height, width\)"):
+        TransferCNN(input_size=(32, 32, 3)).fit(X, y)
+
+
+def test_a_weights_file_that_does_not_exist(images, tmp_path):
+    X, y = images
+    missing = tmp_path / "nowhere.weights.h5"
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.weights\.h5.*no such file"):
+        TransferCNN(weights=missing).fit(X, y)
+
+
+def test_a_weights_file_of_another_network(images, tmp_path):
+    X, y = images
+    path = tmp_path / "other.weights.h5"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(path)
+    with pytest.raises(ValueError, match="Could not load the weights file"):
+        TransferCNN(**{**TINY, "weights": path}).fit(X, y)
+
+
+def test_settings_that_contradict_each_other(images):
+    X, y = images
+    with pytest.raises(ValueError, match="leave nothing to train"):
+        TransferCNN(**{**TINY, "head_epochs": 0}, fine_tune_layers=0).fit(X, y)
+    with pytest.raises(ValueError, match="normalize=True standardises"):
+        TransferCNN(normalize=True).fit(X, y)
+    with pytest.raises(ValueError, match='weights="imagenet" needs a named'):
+        TransferCNN(backbone=tiny_backbone).fit(X, y)
+
+
+def test_pixels_in_0_1_get_a_warning_for_a_named_backbone(images):
+    X, y = images
+    # The warning comes before anything is built; the input_size error stops
+    # the fit there.
+    with (
+        pytest.warns(UserWarning, match="Multiply the images by 255"),
+        pytest.raises(ValueError, match="input_size"),
+    ):
+        TransferCNN(weights=None, input_size=8).fit(X / 255, y)
+
+
+def test_a_callable_must_return_a_feature_map(images):
+    X, y = images
+
+    def pooled(input_shape):
+        inputs = keras.Input(shape=input_shape)
+        return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+
+    with pytest.raises(ValueError, match=r"one output of shape .*feature map"):
+        TransferCNN(**{**TINY, "backbone": pooled}).fit(X, y)
+
+
+def test_rgba_images_with_a_named_backbone(images):
+    X, y = images
+    with pytest.raises(
+        ValueError, match=r"got images with 4 channels.*X\[\.\.\., :3\]"
+    ):
+        TransferCNN(weights=None).fit(np.repeat(X, 4, axis=-1), y)
+
+
+# -- keras.applications backbones (slow) -------------------------------------
+
+
+@pytest.mark.slow
+def test_mobilenet_weights_file_survive_save_load_and_pickle(images, tmp_path):
+    X, y = images
+    X = np.repeat(X, 3, axis=-1)  # 8x8 RGB: resized to 32x32 inside the model
+    path = tmp_path / "mobilenet.weights.h5"
+    keras.utils.set_random_seed(1)
+    pretrained = keras.applications.MobileNetV3Small(
+        input_shape=(32, 32, 3), include_top=False, weights=None
+    )
+    pretrained.set_weights(  # not what a fresh initialisation gives
+        [
+            w * 1.5 if "kernel" in v.path else w
+            for w, v in zip(pretrained.get_weights(), pretrained.weights, strict=True)
+        ]
+    )
+    pretrained.save_weights(path)
+    settings = dict(
+        head_epochs=1,
+        epochs=1,
+        fine_tune_layers=0,
+        early_stopping=False,
+        random_state=0,
+    )
+    clf = TransferCNN(weights=str(path), **settings).fit(X, y)
+    scratch = TransferCNN(weights=None, **settings).fit(X, y)
+    assert clf.input_size_ == (32, 32)
+    np.testing.assert_array_equal(
+        clf.model_.get_layer("backbone").get_weights()[0],
+        pretrained.get_weights()[0],
+    )
+    assert not np.array_equal(
+        scratch.model_.get_layer("backbone").get_weights()[0],
+        pretrained.get_weights()[0],
+    )
+    expected = clf.predict_proba(X)
+    # A frozen random MobileNet maps these images to nearly equal features,
+    # so the probabilities differ only slightly; they differ.
+    assert not np.array_equal(scratch.predict_proba(X), expected)
+
+    clf.save(tmp_path / "clf.keras")  # every parameter is stored: no warning
+    pickled = pickle.dumps(clf)
+    path.unlink()
+    loaded = cnnfix.load(tmp_path / "clf.keras")
+    assert isinstance(loaded, TransferCNN) and loaded.phase_epochs_ == (1, 0)
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    np.testing.assert_array_equal(pickle.loads(pickled).predict_proba(X), expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["EfficientNetB0", "ResNet50", "MobileNetV3Large"])
+def test_every_named_backbone_fits_grey_images(images, name):
+    X, y = images
+    clf = TransferCNN(
+        backbone=name,
+        weights=None,
+        head_epochs=1,
+        epochs=1,
+        fine_tune_layers=2,
+        early_stopping=False,
+        random_state=0,
+    ).fit(X[..., 0], y)
+    assert clf.phase_epochs_ == (1, 1)
+    assert set(clf.predict(X[..., 0])) <= set(y)
