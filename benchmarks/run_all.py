@@ -162,6 +162,21 @@ SECTIONS = [
             "models are unchanged) and averages globally above that."
         ),
     ),
+    Section(
+        "transfer",
+        "TransferCNN on few images: a pretrained backbone vs from scratch",
+        "bench_transfer.py",
+        long=True,
+        notes=(
+            "Targets: TransferCNN with the pretrained weights beats DropoutCNN "
+            "from scratch and TransferCNN(weights=None) on the same few images "
+            "(mean over 3 seeds), and the two-phase schedule beats head only and "
+            "all at once. The pretraining is done by the script on "
+            "Fashion-MNIST classes 0-4 (no ImageNet weights are reachable "
+            "here), so this shows the mechanism, not ImageNet's gain. About "
+            "an hour on 2 cores: run with `--only transfer`."
+        ),
+    ),
 ]
 BY_NAME = {s.name: s for s in SECTIONS}
 
