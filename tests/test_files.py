@@ -144,3 +144,54 @@ def test_read_headers_reads_sizes_without_decoding(photo_tree):
     assert grey[names.index("grey.png")] and not grey[names.index("00.png")]
     # The truncated PNG has a readable header: only decoding finds it.
     assert {names[i] for i in failed} == {"fake.png"}
+
+
+def test_diagnose_on_paths_names_the_files(photo_tree):
+    from cnnfix import diagnose
+
+    root, _ = photo_tree
+    # A copy of a file in the other class: exact duplicates, conflicting labels.
+    (root / "ring/copy.png").write_bytes((root / "stud/00.png").read_bytes())
+    before = snapshot(root)
+    paths, labels = list_image_folder(root)
+    report = diagnose(list(paths), labels, checks="data")
+
+    names = {f.code: [Path(p).name for p in f.paths] for f in report.findings}
+    assert sorted(names["unreadable_files"]) == ["fake.png", "truncated.png"]
+    assert sorted(names["odd_image_sizes"]) == ["panorama.png", "thumb.png"]
+    assert names["grey_images"] == ["grey.png"]
+    assert sorted(names["conflicting_labels"]) == ["00.png", "copy.png"]
+    for finding in report.findings:  # indices are positions in the paths
+        assert finding.paths == [paths[i] for i in finding.indices]
+    assert report.details["n_samples"] == len(paths)
+    assert "files:" in report.summary()
+
+    fixed = report.apply(paths, labels)
+    dropped = set(paths) - set(fixed.X)
+    assert {Path(p).name for p in dropped} == {
+        "fake.png",
+        "truncated.png",
+        "00.png",
+        "copy.png",
+    }
+    assert snapshot(root) == before
+
+
+def test_diagnose_reads_test_files_like_the_training_files(tmp_path, digits):
+    from cnnfix import diagnose
+
+    X, y = digits
+    for i in range(20):
+        path = tmp_path / "train" / f"c{y[i] % 2}" / f"{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(colour_digit(X[i], (1, 0.4, 0.4))).save(path)
+    leaked = tmp_path / "test" / "leaked.png"
+    leaked.parent.mkdir()
+    leaked.write_bytes((tmp_path / "train/c0/0.png").read_bytes())
+    Image.fromarray(colour_digit(X[40], (1, 0.4, 0.4))).save(tmp_path / "test/new.png")
+    paths, labels = list_image_folder(tmp_path / "train")
+    report = diagnose(
+        paths, labels, X_test=[leaked, tmp_path / "test/new.png"], checks="data"
+    )
+    assert report.has("train_test_leakage")
+    assert report["train_test_leakage"].paths == [str(tmp_path / "train/c0/0.png")]

@@ -15,7 +15,14 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
-from .._validation import as_images, check_labels, encode_labels
+from .._validation import (
+    as_images,
+    as_paths,
+    check_labels,
+    check_paths_exist,
+    encode_labels,
+)
+from ..images import read_images
 from .checks import (
     check_class_balance,
     check_duplicates,
@@ -24,6 +31,7 @@ from .checks import (
     check_leakage,
     check_scale,
 )
+from .files import name_files, read_for_diagnosis
 from .fixes import final_step
 from .model_checks import (
     check_calibration,
@@ -110,18 +118,29 @@ def diagnose(
     The model checks cost ``cv`` fits in all. A diagnosis never raises
     because accuracy is poor: it reports findings.
 
+    ``X`` may be image file paths (a 1-D array, list or Series of them, as
+    :func:`cnnfix.datasets.load_image_folder` gives with ``as_paths=True``).
+    Then every file's header is read first, and three more findings can
+    come: unreadable files (corrupt, truncated, not images), images of an
+    odd size or aspect ratio compared with the rest, grey images in a colour
+    dataset. The readable files are decoded at the most common size for the
+    other checks, and every finding names its files in ``Finding.paths``,
+    with ``indices`` as positions in ``X``.
+
     Parameters
     ----------
     X : array-like of shape (n_samples, height, width, channels), \
-(n_samples, height, width) or (n_samples, n_features)
-        Training images (never modified).
+(n_samples, height, width) or (n_samples, n_features), or of shape \
+(n_samples,) of file paths
+        Training images or their files (never modified).
     y : array-like of shape (n_samples,)
         Their labels.
     estimator : classifier or None, default=None
         The model to diagnose (a cnnfix estimator gives the training checks
         its loss curves). None trains :func:`quick_cnn` for the label check.
     X_test : array-like or None, default=None
-        Test images, checked for leakage from ``X``.
+        Test images (or files, decoded like ``X``'s), checked for leakage
+        from ``X``.
     checks : "all", "data", "labels", "training" or list of them, default="all"
         "all" runs data and label checks, and training checks when
         ``estimator`` is given.
@@ -155,12 +174,24 @@ def diagnose(
     (True, 200)
     """
     groups = _groups(checks, estimator)
-    X = as_images(X)
-    y = check_labels(y, n_samples=len(X))
+    paths = as_paths(X)
+    if paths is None:
+        X = as_images(X)
+        y = check_labels(y, n_samples=len(X))
+        file_findings = []
+    else:
+        y = check_labels(y, n_samples=len(paths))
+        check_paths_exist(paths)
+        start = time.perf_counter()
+        X, kept, file_findings = read_for_diagnosis(paths)
+        y = y[kept]
+        _log(
+            verbose, f"reading {len(paths)} files: {time.perf_counter() - start:.1f} s"
+        )
     classes, y_encoded = encode_labels(y, owner="diagnose")
     counts = np.bincount(y_encoded)
     details = {
-        "n_samples": len(X),
+        "n_samples": len(X) if paths is None else len(paths),
         "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
     }
     findings, run = [], []
@@ -182,6 +213,8 @@ def diagnose(
         )
         findings += found
         run += ran
+    if paths is not None:
+        findings = name_files([*file_findings, *findings], paths, kept)
     return Diagnosis(findings, run, details)
 
 
@@ -204,6 +237,11 @@ def _data_checks(X, y, estimator, X_test, details, verbose):
 
 
 def _validate_test_images(X_test, X):
+    test_paths = as_paths(X_test)
+    if test_paths is not None:  # decoded like X: its size and channels
+        check_paths_exist(test_paths)
+        mode = "rgb" if X.shape[3] == 3 else "grayscale"
+        return read_images(test_paths, image_size=X.shape[1:3], color_mode=mode)
     X_test = as_images(X_test, name="X_test")
     if X_test.shape[1:] != X.shape[1:]:
         raise ValueError(

@@ -12,7 +12,12 @@ from sklearn.base import clone
 __all__ = ["DROP_CODES", "Fixes", "apply_fixes", "check_diagnosed_data", "final_step"]
 
 #: Findings whose samples are dropped, unless the finding is only "info".
-DROP_CODES = ("label_noise", "exact_duplicates", "conflicting_labels")
+DROP_CODES = (
+    "unreadable_files",
+    "label_noise",
+    "exact_duplicates",
+    "conflicting_labels",
+)
 
 
 class Fixes(NamedTuple):

@@ -142,9 +142,9 @@ class Diagnosis:
         """Apply the fixes this diagnosis points to: drop flagged samples,
         balance the classes.
 
-        - samples flagged by ``label_noise``, ``exact_duplicates`` or
-          ``conflicting_labels`` findings at warning or error level are
-          dropped (info-level findings are left alone);
+        - samples flagged by ``unreadable_files``, ``label_noise``,
+          ``exact_duplicates`` or ``conflicting_labels`` findings at warning
+          or error level are dropped (info-level findings are left alone);
         - with a ``class_imbalance`` finding, the estimator gets
           ``balancer=ClassBalancer(random_state=0)``; in a Pipeline its final
           step does. An estimator that already balances (its own
