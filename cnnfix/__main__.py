@@ -1,5 +1,6 @@
 """Command line: ``python -m cnnfix demo`` diagnoses and fixes a damaged
-digits dataset; ``python -m cnnfix diagnose`` reports on an .npz file.
+digits dataset; ``python -m cnnfix diagnose`` reports on a folder of images
+(one sub-folder per class) or an .npz file.
 
 Argument parsing only: the work is done by cnnfix's modules
 (:func:`cnnfix.demo.run_demo`, :func:`cnnfix.diagnose`), imported inside the
@@ -25,21 +26,28 @@ def demo(args):
 
 
 def diagnose_file(args):
-    import numpy as np
+    import os
 
     from . import diagnose
 
-    with np.load(args.path) as data:
-        missing = {"X", "y"} - set(data.files)
-        if missing:
-            print(
-                f"{args.path} has arrays {data.files}; expected 'X' (images) and "
-                "'y' (labels), and optionally 'X_test'.",
-                file=sys.stderr,
-            )
-            return 2
-        X, y = data["X"], data["y"]
-        X_test = data["X_test"] if "X_test" in data.files else None
+    if not os.path.exists(args.path):
+        print(
+            f"cnnfix diagnose: {args.path!r} does not exist. Expected a folder "
+            "holding one sub-folder of images per class, or an .npz file.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if os.path.isdir(args.path):
+            from .images import list_image_folder
+
+            X, y = list_image_folder(args.path)
+            X_test = None
+        else:
+            X, y, X_test = _read_npz(args.path)
+    except (OSError, ValueError) as error:
+        print(f"cnnfix diagnose: {error}", file=sys.stderr)
+        return 2
     report = diagnose(
         X,
         y,
@@ -50,7 +58,27 @@ def diagnose_file(args):
         verbose=1,
     )
     print(report.to_json(indent=2) if args.json else report.summary())
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as page:
+            # Files: the thumbnails come from the files the findings name.
+            images = None if os.path.isdir(args.path) else X
+            page.write(report.to_html(images, page=True))
+        print(f"wrote {args.html}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _read_npz(path):
+    import numpy as np
+
+    with np.load(path) as data:
+        missing = {"X", "y"} - set(data.files)
+        if missing:
+            raise ValueError(
+                f"{path} has arrays {data.files}; expected 'X' (images) and "
+                "'y' (labels), and optionally 'X_test'."
+            )
+        X_test = data["X_test"] if "X_test" in data.files else None
+        return data["X"], data["y"], X_test
 
 
 def main(argv=None):
@@ -72,10 +100,15 @@ def main(argv=None):
     p.set_defaults(run=demo)
     p = commands.add_parser(
         "diagnose",
-        help="report why accuracy may be low on images in an .npz file "
-        "(arrays X, y and optionally X_test); exit status 1 if warnings",
+        help="report why accuracy may be low on a folder of images (one "
+        "sub-folder per class) or an .npz file (arrays X, y and optionally "
+        "X_test); exit status 1 if warnings",
     )
-    p.add_argument("path", help="an .npz file made with np.savez(path, X=..., y=...)")
+    p.add_argument(
+        "path",
+        help="a folder path/<class name>/<image files>, or an .npz file made "
+        "with np.savez(path, X=..., y=...)",
+    )
     p.add_argument(
         "--checks",
         default="all",
@@ -85,6 +118,12 @@ def main(argv=None):
     p.add_argument("--cv", type=int, default=3, help="label-check folds (default 3)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the report as one self-contained HTML page, with "
+        "thumbnails of the flagged images",
+    )
     p.set_defaults(run=diagnose_file)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -32,3 +32,22 @@ def small_digits(digits):
     X, y = digits
     keep = np.flatnonzero(y < 3)[:300]
     return X[keep], y[keep]
+
+
+def require(what, install):
+    """Skip a test that needs ``what`` (a dataset, a browser) where it is not
+    installed; fail instead where CNNFIX_CI is set (.ci/run installs it)."""
+    message = f"{what} is not installed: {install}"
+    if os.environ.get("CNNFIX_CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def fashion_mnist():
+    """Fashion-MNIST's ((X_train, y_train), (X_test, y_test)), or a skip."""
+    from cnnfix.datasets import load_fashion_mnist
+
+    try:
+        return load_fashion_mnist()
+    except FileNotFoundError:
+        require("Fashion-MNIST", "apt-get install -y dataset-fashion-mnist")

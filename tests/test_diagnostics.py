@@ -16,6 +16,8 @@ from cnnfix.diagnostics.model_checks import (
     check_learning_rate,
 )
 
+from .conftest import fashion_mnist
+
 #: 40 random digits: where the faults are planted.
 PLANTED = np.random.default_rng(0).choice(1797, 40, replace=False)
 
@@ -580,16 +582,13 @@ def test_a_loss_that_blows_up_and_stays_at_chance_is_too_high():
 
 def healthy_subset(name, seed):
     """A few hundred images of real data, on which a CNN learns well."""
-    from cnnfix.datasets import load_digit_images, load_fashion_mnist
+    from cnnfix.datasets import load_digit_images
 
     if name == "digits":
         X, y = load_digit_images()
         y = y + 10  # labels that are not 0..k-1
     else:
-        try:
-            (X, y), _ = load_fashion_mnist()
-        except FileNotFoundError:
-            pytest.skip("Fashion-MNIST is not installed")
+        (X, y), _ = fashion_mnist()
     rows = np.random.default_rng(seed).choice(len(X), 400, replace=False)
     return X[rows], y[rows]
 
@@ -666,13 +665,9 @@ def test_temperature_calibration_of_a_cnn():
 
     from sklearn.calibration import CalibratedClassifierCV
 
-    from cnnfix.datasets import load_fashion_mnist
     from cnnfix.diagnostics.model_checks import reliability
 
-    try:
-        (X, y), _ = load_fashion_mnist()
-    except FileNotFoundError:
-        pytest.skip("Fashion-MNIST is not installed")
+    (X, y), _ = fashion_mnist()
     rows = np.random.default_rng(0).choice(len(X), 2000, replace=False)
     names = np.array([f"item {i}" for i in range(10)])  # see the next test
     X, y = X[rows], names[y[rows]]

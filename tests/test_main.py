@@ -82,3 +82,49 @@ def test_full_demo_fixes_the_damage():
         result["balanced_accuracy_after"],
     )
     assert after > before + 0.02, result
+
+
+@pytest.fixture
+def part_folder(tmp_path, digits):
+    """Two classes of 24x24 colour PNGs from digits; planted: a corrupt file,
+    a grey image and a file copied into the other class."""
+    from PIL import Image
+
+    X, y = digits
+    root = tmp_path / "parts"
+    for i in range(30):
+        folder = root / ("ring" if y[i] % 2 else "stud")
+        folder.mkdir(parents=True, exist_ok=True)
+        grey = (X[i, ..., 0] * 15).astype(np.uint8)
+        rgb = np.stack([grey, grey // 2, grey // 4], axis=-1)
+        Image.fromarray(rgb).resize((24, 24)).save(folder / f"{i:02d}.png")
+    Image.fromarray((X[40, ..., 0] * 15).astype(np.uint8)).resize((24, 24)).save(
+        root / "ring/grey.png"
+    )
+    (root / "stud/broken.png").write_bytes(b"\x89PNG not really")
+    (root / "ring/copy.png").write_bytes((root / "stud/00.png").read_bytes())
+    return root
+
+
+def test_diagnose_command_reads_a_class_folder_and_writes_html(part_folder, capsys):
+    page = part_folder.parent / "report.html"
+    status = main(
+        ["diagnose", str(part_folder), "--checks", "data", "--html", str(page)]
+    )
+    out = capsys.readouterr().out
+    assert status == 1  # warnings and errors found
+    assert "unreadable_files" in out and "broken.png" in out
+    assert "grey_images" in out and "grey.png" in out
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    # Thumbnails of the flagged files, titled with their names; the corrupt
+    # file by its name only.
+    assert "title='grey.png'" in text and "title='copy.png'" in text
+    assert "[broken.png: unreadable]" in text
+    assert "src='http" not in text  # self-contained
+
+
+def test_diagnose_command_explains_a_missing_folder(tmp_path, capsys):
+    assert main(["diagnose", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "Traceback" not in err

@@ -146,8 +146,9 @@ def _odd_sizes(sizes, ok, common_size):
         Finding(
             "odd_image_sizes",
             "warning",
-            f"{len(odd)} images have an aspect ratio or size far from the common "
-            f"{height}x{width}: resizing stretches or blurs them.",
+            f"{len(odd)} {'image has' if len(odd) == 1 else 'images have'} an "
+            f"aspect ratio or size far from the common {height}x{width}: "
+            "resizing stretches or blurs them.",
             {
                 "common_size": [height, width],
                 "n_odd_aspect": int(odd_aspect.sum()),

@@ -4,6 +4,7 @@ import base64
 import html
 import io
 import json
+import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -227,16 +228,19 @@ class Diagnosis:
     def _repr_html_(self):
         return self.to_html()
 
-    def to_html(self, X=None, *, max_images=8):
+    def to_html(self, X=None, *, max_images=8, page=False):
         """The report as an HTML table (what a notebook shows), with the
-        flagged images as thumbnails when ``X`` is given.
+        flagged images as thumbnails.
 
         A Diagnosis keeps no images (it stays small and serialisable), so
         the notebook view has none; ``report.to_html(X)`` adds up to
         ``max_images`` thumbnails (inline PNG) under each finding that names
         samples, most telling first, each titled with its index. Grey
         values are scaled by the range of the whole of X, so dark images
-        stay dark.
+        stay dark. When the diagnosed data were files, the findings name
+        them (``Finding.paths``) and the thumbnails are read from the files
+        without ``X``, titled with the file name; a file that cannot be read
+        is shown by its name.
 
         Parameters
         ----------
@@ -244,6 +248,9 @@ class Diagnosis:
             The images that were diagnosed.
         max_images : int, default=8
             Thumbnails per finding.
+        page : bool, default=False
+            A whole self-contained HTML page (what ``cnnfix diagnose --html``
+            writes) instead of a fragment.
 
         Returns
         -------
@@ -263,12 +270,25 @@ class Diagnosis:
             )
             if thumbnails is not None and f.indices:
                 images = "".join(thumbnails.tag(i) for i in f.indices[:max_images])
-                rows.append(f"<tr><td></td><td colspan='3'>{images}</td></tr>")
+            elif f.paths:
+                images = "".join(_file_thumbnail(p) for p in f.paths[:max_images])
+            else:
+                continue
+            rows.append(f"<tr><td></td><td colspan='3'>{images}</td></tr>")
         status = "<p>No problem found that would lower accuracy.</p>" if self.ok else ""
-        return (
+        fragment = (
             f"<div><b>cnnfix diagnosis</b> ({', '.join(self.checks_run)} checks)"
             f"{status}<table><tr><th>severity</th><th>code</th><th>finding</th>"
             f"<th>fix</th></tr>{''.join(rows)}</table></div>"
+        )
+        if not page:
+            return fragment
+        return (
+            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<title>cnnfix diagnosis</title><style>body{font-family:sans-serif}"
+            "td,th{border-bottom:1px solid #ddd;padding:4px;text-align:left;"
+            "vertical-align:top}table{border-collapse:collapse}</style></head>"
+            f"<body>{fragment}</body></html>\n"
         )
 
     def to_dict(self):
@@ -309,26 +329,46 @@ class _Thumbnails:
 
     def tag(self, index):
         """An ``<img>`` of image ``index``, titled with the index."""
-        from PIL import Image
-
         image = np.nan_to_num(self.X[index], nan=self.low, posinf=self.low)
         scaled = (image - self.low) / self.span if self.span > 0 else image * 0
         pixels = (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
-        pixels = pixels[..., 0] if pixels.shape[-1] != 3 else pixels
-        picture = Image.fromarray(pixels)
-        height, width = pixels.shape[:2]
-        size = (max(1, round(width * self.SIZE / height)), self.SIZE)
-        smaller = height > self.SIZE
-        picture = picture.resize(
-            size, Image.Resampling.BILINEAR if smaller else Image.Resampling.NEAREST
-        )
-        buffer = io.BytesIO()
-        picture.save(buffer, format="PNG")
-        data = base64.b64encode(buffer.getvalue()).decode("ascii")
-        return (
-            f"<img src='data:image/png;base64,{data}' title='sample {index}' "
-            f"alt='sample {index}' style='margin:1px'/>"
-        )
+        return _img(pixels, f"sample {index}")
+
+
+def _file_thumbnail(path):
+    """An ``<img>`` of an image file, titled with its name; the name alone
+    when the file cannot be read."""
+    from ..exceptions import UnreadableImageError
+    from ..images import read_image
+
+    name = html.escape(os.path.basename(path), quote=True)
+    try:
+        pixels = read_image(path)
+    except UnreadableImageError:
+        return f"<span class='unreadable' title='{name}'>[{name}: unreadable]</span> "
+    return _img(pixels, name)
+
+
+def _img(pixels, title):
+    """An inline PNG ``<img>`` of uint8 ``pixels`` (h, w, c), SIZE high."""
+    from PIL import Image
+
+    pixels = pixels[..., 0] if pixels.shape[-1] != 3 else pixels
+    picture = Image.fromarray(pixels)
+    height, width = pixels.shape[:2]
+    size = (max(1, round(width * _Thumbnails.SIZE / height)), _Thumbnails.SIZE)
+    smaller = height > _Thumbnails.SIZE
+    picture = picture.resize(
+        size, Image.Resampling.BILINEAR if smaller else Image.Resampling.NEAREST
+    )
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    title = html.escape(title, quote=True)
+    return (
+        f"<img src='data:image/png;base64,{data}' title='{title}' "
+        f"alt='{title}' style='margin:1px'/>"
+    )
 
 
 def _short(value):
