@@ -14,6 +14,7 @@ the bytes of such an archive and back (pickles, worker processes).
 """
 
 import json
+import os
 import tempfile
 import warnings
 import zipfile
@@ -56,6 +57,8 @@ def _encode(value):
         return value
     if isinstance(value, np.generic):
         return to_python(value)
+    if isinstance(value, os.PathLike):  # a weights file, say: kept as its str
+        return os.fspath(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biufUS":
         return {"__ndarray__": value.tolist(), "dtype": value.dtype.str}
     if isinstance(value, tuple):
@@ -94,7 +97,7 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : DropoutCNN or TunedCNNClassifier
+    estimator : DropoutCNN, TransferCNN or TunedCNNClassifier
         A fitted estimator.
     path : str or Path
         Where to write; must end in ``.keras``. An existing file is replaced.
@@ -135,8 +138,7 @@ def load(path):
     """Read an estimator written by :func:`save` (Keras safe mode; nothing
     is unpickled). Returns a fitted DropoutCNN, TransferCNN or
     TunedCNNClassifier."""
-    from . import DropoutCNN, TunedCNNClassifier
-    from .transfer import TransferCNN
+    from . import DropoutCNN, TransferCNN, TunedCNNClassifier
 
     classes = {c.__name__: c for c in (DropoutCNN, TransferCNN, TunedCNNClassifier)}
     path = Path(path)

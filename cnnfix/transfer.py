@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._docs import fill_doc
 from ._keras import import_keras
+from ._validation import is_path_array
 from .architectures import compile_cnn, make_augmentation
 from .base import BaseCNNClassifier
 
@@ -251,6 +252,7 @@ class TransferCNN(BaseCNNClassifier):
         augmentation=None,
         class_weight=None,
         image_shape=None,
+        image_size=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -274,6 +276,7 @@ class TransferCNN(BaseCNNClassifier):
         self.augmentation = augmentation
         self.class_weight = class_weight
         self.image_shape = image_shape
+        self.image_size = image_size
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -337,7 +340,8 @@ class TransferCNN(BaseCNNClassifier):
                     "pixels. Use normalize=False (the default) with a named "
                     "backbone, and pass pixels in 0-255."
                 )
-            if X.size and float(np.max(X)) <= 1.0:
+            # (Files decode to 0-255 pixels: only arrays can be in [0, 1].)
+            if not is_path_array(X) and X.size and float(np.max(X)) <= 1.0:
                 warnings.warn(
                     f"The training images' pixels are all in [0, 1], but "
                     f"backbone={self.backbone!r} expects 0-255 pixels (it "

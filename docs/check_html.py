@@ -23,11 +23,14 @@ MODULE_PAGES = [
     "cnnfix.images.list_image_folder",
     "cnnfix.images.read_image",
     "cnnfix.images.read_images",
+    "cnnfix.images.read_headers",
+    "cnnfix.images.inspect_images",
     "cnnfix.balance.fit_arguments",
     "cnnfix.balance.balanced_batches",
     "cnnfix.search_space.DEFAULT_SEARCH_SPACE",
     "cnnfix.diagnostics.Fixes",
     "cnnfix.plotting.plot_lr_find",
+    "cnnfix.diagnostics.TopLosses",
     "cnnfix.base.sample_weights",
     "cnnfix.base.FitRun",
     "cnnfix.demo.run_demo",
@@ -36,8 +39,9 @@ MODULE_PAGES = [
 METHODS = {
     "DropoutCNN": ["fit", "predict", "predict_proba", "save"],
     "TunedCNNClassifier": ["fit", "predict", "predict_proba", "save"],
+    "TransferCNN": ["fit", "predict", "predict_proba", "save"],
     "ClassBalancer": ["fit", "fit_resample"],
-    "Diagnosis": ["summary", "to_dict", "has", "plot", "apply"],
+    "Diagnosis": ["summary", "to_dict", "to_html", "has", "plot", "apply"],
 }
 LINKS = [
     "https://scikit-learn.org/stable/modules/generated/sklearn.pipeline.Pipeline.html",

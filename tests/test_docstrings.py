@@ -28,7 +28,7 @@ def documented_defaults(cls):
 
 def test_every_public_estimator_is_checked():
     names = {cls.__name__ for cls in ESTIMATORS}
-    assert {"DropoutCNN", "TunedCNNClassifier", "ClassBalancer"} <= names
+    assert {"DropoutCNN", "TunedCNNClassifier", "TransferCNN", "ClassBalancer"} <= names
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)

@@ -406,3 +406,26 @@ def test_every_named_backbone_fits_grey_images(images, name):
     ).fit(X[..., 0], y)
     assert clf.phase_epochs_ == (1, 1)
     assert set(clf.predict(X[..., 0])) <= set(y)
+
+
+def test_fits_and_predicts_on_image_files(images, tmp_path):
+    from PIL import Image
+
+    X, y = images
+    paths = []
+    for i, (image, label) in enumerate(zip(X, y, strict=True)):
+        path = tmp_path / label / f"{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(image[..., 0].astype(np.uint8)).save(path)
+        paths.append(path)
+    settings = {**TINY, "head_epochs": 10, "epochs": 10}
+    clf = TransferCNN(**settings, image_size=(12, 12)).fit(paths, y)
+    assert clf.image_shape_ == (12, 12, 1)
+    assert clf.score(paths, y) > 0.9
+    # Predicting on the decoded files gives the same probabilities.
+    from cnnfix.images import read_images
+
+    decoded = read_images(paths, image_size=(12, 12))
+    np.testing.assert_allclose(
+        clf.predict_proba(paths), clf.predict_proba(decoded), atol=1e-6
+    )
