@@ -745,3 +745,47 @@ def test_thumbnails_keep_dark_images_dark(digits):
     thumbnail = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))
     assert thumbnail.shape == (48, 48)
     assert thumbnail.max() <= 0.25 * 255 + 1  # scaled by X's range, not its own
+
+
+def photo_crops(n_per_class=30, side=48):
+    """Colour crops of scikit-learn's two sample photos, one class each."""
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(0)
+    X, y = [], []
+    photos = load_sample_images().images
+    for label, photo in zip(["temple", "flower"], photos, strict=True):
+        for _ in range(n_per_class):
+            top = rng.integers(0, photo.shape[0] - side)
+            left = rng.integers(0, photo.shape[1] - side)
+            X.append(photo[top : top + side, left : left + side])
+            y.append(label)
+    return np.asarray(X, dtype=np.float32), np.array(y)
+
+
+def test_few_photos_from_scratch_suggest_transfer():
+    from sklearn.pipeline import make_pipeline
+
+    from cnnfix import TransferCNN
+    from cnnfix.diagnostics.checks import FEW_PER_CLASS
+
+    X, y = photo_crops()
+    for model in (None, DropoutCNN(), make_pipeline(DropoutCNN())):
+        report = diagnose(X, y, model, checks="data")
+        finding = report["small_dataset_from_scratch"]
+        assert finding.severity == "warning"
+        assert finding.evidence["median_per_class"] == 30 < FEW_PER_CLASS
+        assert "TransferCNN" in finding.suggestion
+    # Already pretrained: nothing to suggest.
+    assert not diagnose(X, y, TransferCNN(), checks="data").has(
+        "small_dataset_from_scratch"
+    )
+
+
+def test_small_grey_images_are_not_photos(digits):
+    # 8x8 grey digits, and the same photos in grey: no transfer suggestion.
+    X, y = digits
+    assert not diagnose(X, y, checks="data").has("small_dataset_from_scratch")
+    photos, labels = photo_crops()
+    grey = photos.mean(axis=-1, keepdims=True)
+    assert not diagnose(grey, labels, checks="data").has("small_dataset_from_scratch")

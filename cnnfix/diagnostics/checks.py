@@ -147,6 +147,46 @@ def check_class_balance(y):
     return findings
 
 
+#: Photos: colour images at least this many pixels a side (the smallest
+#: input keras.applications' backbones take); digits, Fashion-MNIST and other
+#: small grey images are not what ImageNet features help most.
+PHOTO_SIDE = 32
+
+#: Below this many images in the median class, a CNN trained from scratch on
+#: photos is usually beaten by a fine-tuned pretrained one: Keras's and
+#: fastai's transfer-learning guides work with a few hundred to a thousand
+#: images per class, and benchmarks/bench_transfer.py shows the gap at 20 and
+#: 50 per class.
+FEW_PER_CLASS = 1000
+
+
+def check_dataset_size(X, y, from_scratch):
+    """``small_dataset_from_scratch``: few photos per class, and a CNN that
+    starts from random weights (``from_scratch``)."""
+    height, width, channels = X.shape[1:]
+    per_class = float(np.median(np.unique(y, return_counts=True)[1]))
+    photos = channels == 3 and min(height, width) >= PHOTO_SIDE
+    if not (from_scratch and photos and per_class < FEW_PER_CLASS):
+        return []
+    return [
+        Finding(
+            "small_dataset_from_scratch",
+            "warning",
+            f"{per_class:.0f} colour images per class (median) is few for a CNN "
+            "trained from scratch; a pretrained backbone already knows edges, "
+            "textures and shapes.",
+            {
+                "median_per_class": per_class,
+                "image_size": [int(height), int(width)],
+                "threshold_per_class": FEW_PER_CLASS,
+            },
+            "Fine-tune a pretrained network: TransferCNN() (ImageNet "
+            "weights, downloaded once; offline, pass weights=<path to the "
+            "file>), in place of the CNN trained from scratch.",
+        )
+    ]
+
+
 # -- duplicates --------------------------------------------------------------
 
 

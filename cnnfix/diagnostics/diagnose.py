@@ -25,6 +25,7 @@ from .._validation import (
 from ..images import read_images
 from .checks import (
     check_class_balance,
+    check_dataset_size,
     check_duplicates,
     check_image_quality,
     check_invalid_values,
@@ -105,7 +106,9 @@ def diagnose(
     - **data** (seconds, no model): class imbalance, classes with too few
       samples, exact and near duplicates, conflicting labels, test images
       leaked into training (with ``X_test``), dark, bright, low-contrast,
-      blank and blurry images, unnormalised input, NaN/inf values;
+      blank and blurry images, unnormalised input, NaN/inf values, and
+      few photos per class for a CNN trained from scratch (where a
+      :class:`~cnnfix.TransferCNN` does better);
     - **labels**: label noise by confident learning on out-of-fold
       probabilities from ``cv`` fits of ``estimator`` (or of a quick
       DropoutCNN when it is None);
@@ -227,6 +230,7 @@ def _data_checks(X, y, estimator, X_test, details, verbose):
     )
     findings += check_scale(X, normalizes)
     findings += check_class_balance(y)
+    findings += check_dataset_size(X, y, _from_scratch(estimator))
     findings += check_duplicates(X, y)
     if X_test is not None:
         findings += check_leakage(X, _validate_test_images(X_test, X))
@@ -234,6 +238,18 @@ def _data_checks(X, y, estimator, X_test, details, verbose):
     details["data_seconds"] = time.perf_counter() - start
     _log(verbose, f"data checks: {details['data_seconds']:.1f} s")
     return findings
+
+
+def _from_scratch(estimator):
+    """Whether the model is a cnnfix CNN that starts from random weights (or
+    None: the quick CNN)."""
+    from ..base import BaseCNNClassifier
+    from ..transfer import TransferCNN
+
+    step = final_step(estimator) if estimator is not None else None
+    if step is None:
+        return True
+    return isinstance(step, BaseCNNClassifier) and not isinstance(step, TransferCNN)
 
 
 def _validate_test_images(X_test, X):

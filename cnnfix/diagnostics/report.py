@@ -22,6 +22,10 @@ SEVERITIES = ("info", "warning", "error")
 CODES = {
     "class_imbalance": "Some classes have many times fewer images than others.",
     "too_few_samples": "Some classes have too few images to learn from.",
+    "small_dataset_from_scratch": (
+        "Few photos per class for a CNN trained from scratch: fine-tune a "
+        "pretrained one."
+    ),
     "exact_duplicates": "Identical images appear more than once.",
     "near_duplicates": "Images that differ only slightly appear more than once.",
     "conflicting_labels": "Identical images carry different labels.",
