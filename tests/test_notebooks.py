@@ -20,7 +20,7 @@ def _code(path):
     return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
 
 
-def test_the_five_notebooks_exist():
+def test_the_notebooks_exist():
     names = {p.stem for p in NOTEBOOKS}
     assert names == {
         "quickstart",
@@ -28,6 +28,8 @@ def test_the_five_notebooks_exist():
         "tuning",
         "diagnosis",
         "cross_validation",
+        "own_images",
+        "transfer",
     }
 
 
