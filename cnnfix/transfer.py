@@ -22,7 +22,7 @@ from ._validation import is_path_array
 from .architectures import compile_cnn, make_augmentation
 from .base import BaseCNNClassifier
 
-__all__ = ["BACKBONES", "TransferCNN"]
+__all__ = ["BACKBONES", "TransferCNN", "build_transfer_cnn"]
 
 #: Where Keras downloads ImageNet weights from (the applications' own URLs).
 _KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -459,6 +459,61 @@ class TransferCNN(BaseCNNClassifier):
                     "model_.get_layer('backbone').save_weights(path)."
                 ) from exc
         return network
+
+
+def build_transfer_cnn(
+    input_shape,
+    n_classes,
+    *,
+    backbone="MobileNetV3Small",
+    weights=None,
+    input_size=None,
+    fine_tune_layers=0,
+    dropout=0.2,
+    normalization=None,
+    augmentation=None,
+):
+    """TransferCNN's network for training in one phase (uncompiled).
+
+    The same network :class:`TransferCNN` builds, with the top
+    ``fine_tune_layers`` layers of the backbone trainable from the start (0:
+    the head only; "all": every layer but batch normalisation). This is what
+    a search trial trains (:class:`~cnnfix.TunedCNNClassifier` with a
+    ``backbone`` in its search space); :class:`TransferCNN` itself trains
+    the head first, then fine-tunes.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        (height, width, channels) of the images.
+    n_classes : int
+        Units of the softmax output.
+    backbone, weights, input_size, dropout, augmentation
+        As in :class:`TransferCNN`.
+    fine_tune_layers : int or "all", default=0
+        Backbone layers (with weights, counted from the top) that train.
+    normalization : tuple or None, default=None
+        Per-channel ``(mean, variance)`` to standardise inputs with (only
+        for a callable backbone without preprocessing of its own).
+
+    Returns
+    -------
+    keras.Model
+    """
+    estimator = TransferCNN(
+        backbone=backbone,
+        weights=weights,
+        input_size=input_size,
+        dropout=dropout,
+        augmentation=augmentation,
+    )
+    model = estimator._build_model(tuple(input_shape), n_classes, normalization)
+    network = model.get_layer(BACKBONE_NAME)
+    if fine_tune_layers == 0:
+        network.trainable = False
+    else:
+        unfreeze_top(network, fine_tune_layers)
+    return model
 
 
 def imagenet_backbone(backbone, input_shape, imagenet):

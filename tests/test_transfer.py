@@ -429,3 +429,19 @@ def test_fits_and_predicts_on_image_files(images, tmp_path):
     np.testing.assert_allclose(
         clf.predict_proba(paths), clf.predict_proba(decoded), atol=1e-6
     )
+
+
+def test_build_transfer_cnn_trains_the_top_layers_from_the_start():
+    from cnnfix.transfer import build_transfer_cnn
+
+    def trainable(model):
+        return {w.path.split("/")[0] for w in model.trainable_weights}
+
+    head_only = build_transfer_cnn((8, 8, 1), 3, backbone=tiny_backbone)
+    assert trainable(head_only) == {"probabilities"}
+    top = build_transfer_cnn((8, 8, 1), 3, backbone=tiny_backbone, fine_tune_layers=1)
+    assert trainable(top) == {"top", "probabilities"}
+    every = build_transfer_cnn(
+        (8, 8, 1), 3, backbone=tiny_backbone, fine_tune_layers="all"
+    )
+    assert trainable(every) == {"low", "top", "probabilities"}  # not "bn"
