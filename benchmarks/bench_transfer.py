@@ -52,6 +52,14 @@ def pretrain(X, y, path, *, epochs, seed):
     backbone = keras.applications.MobileNetV3Small(
         input_shape=(32, 32, 3), include_top=False, weights=None, name="backbone"
     )
+    # Keras's MobileNetV3 averages batch statistics with momentum 0.999, which
+    # needs many thousands of steps: after a short pretraining the moving
+    # statistics are still near their start, and in inference mode (how
+    # TransferCNN runs a pretrained backbone) the features are noise, the
+    # validation accuracy at chance. 0.9 follows the batches within ~50 steps.
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.9
     inputs = keras.Input(shape=X.shape[1:])
     x = keras.layers.Resizing(32, 32)(inputs)
     x = keras.layers.Concatenate()([x, x, x])
