@@ -124,6 +124,18 @@ tunable as ``<step>__balancer__strategy``. A ``ClassBalancer`` with
 ``stream=True`` draws balanced batches by index instead of copying
 the data. Sample and class weights follow the resampled rows.""",
     ),
+    "precision": (
+        '{"float32", "mixed"}',
+        """\
+Numeric precision of the Keras model. "mixed" builds it under Keras's
+"mixed_float16" dtype policy: weights stay float32 but the layers
+compute in float16 (the softmax output, normalisation and augmentation
+stay float32) and the optimizer scales the loss. It speeds up training
+and halves activation memory on GPUs with tensor cores (NVIDIA compute
+capability 7.0 or newer); on CPUs it is usually slower, so keep
+"float32" there. The policy is set for ``fit`` only and restored after;
+the fitted model keeps it through ``predict``, pickling and ``save``.""",
+    ),
 }
 
 

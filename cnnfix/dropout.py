@@ -104,6 +104,7 @@ class DropoutCNN(BaseCNNClassifier):
         verbose=0,
         callbacks=None,
         balancer=None,
+        precision="float32",
     ):
         self.conv_filters = conv_filters
         self.kernel_size = kernel_size
@@ -129,6 +130,7 @@ class DropoutCNN(BaseCNNClassifier):
         self.verbose = verbose
         self.callbacks = callbacks
         self.balancer = balancer
+        self.precision = precision
 
     def _fit_keras(self, run):
         model = self._build_model(self.image_shape_, self.n_classes_, run.normalization)
