@@ -199,6 +199,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "verbose": ["verbose"],
         "callbacks": [None, list],
         "balancer": [None, HasMethods(["fit_resample"])],
+        "cache": ["boolean"],
         "precision": [StrOptions(set(PRECISIONS))],
     }
 
@@ -337,7 +338,9 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if is_path_array(X):
             from .streaming import file_arguments
 
-            arguments = file_arguments(arguments, self.image_shape_, run.seed)
+            arguments = file_arguments(
+                arguments, self.image_shape_, run.seed, cache=self._cache()
+            )
         return arguments
 
     def _validation_data(self, run):
@@ -347,7 +350,14 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             return run.validation
         from .streaming import file_validation_data
 
-        return file_validation_data(run.validation, self.image_shape_, self.batch_size)
+        return file_validation_data(
+            run.validation, self.image_shape_, self.batch_size, cache=self._cache()
+        )
+
+    def _cache(self):
+        """Whether file paths are decoded once and kept (``cache``); a
+        subclass without the parameter (yet) decodes every epoch."""
+        return bool(getattr(self, "cache", False))
 
     def _callbacks(self, has_validation):
         """The user's callbacks plus early stopping, when asked for."""

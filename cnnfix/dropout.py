@@ -100,6 +100,7 @@ class DropoutCNN(BaseCNNClassifier):
         class_weight=None,
         image_shape=None,
         image_size=None,
+        cache=False,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -126,6 +127,7 @@ class DropoutCNN(BaseCNNClassifier):
         self.class_weight = class_weight
         self.image_shape = image_shape
         self.image_size = image_size
+        self.cache = cache
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
