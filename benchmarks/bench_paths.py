@@ -240,12 +240,14 @@ def main():
         print(
             f"| {label} | {seconds[name]:.2f} | {ratios[0]:.2f}x | {ratios[1]:.2f}x |"
         )
+    batches = -(-len(paths) // 32)
     print(
-        f"\nInput vs compute: decoding one epoch of batches in one thread "
-        f"(nothing training) takes {decoding:.2f} s; an epoch on the decoded "
-        f"array (compute only) {seconds['array']:.2f} s; on paths "
-        f"{seconds['paths']:.2f} s, so input adds "
-        f"{seconds['paths'] - seconds['array']:+.2f} s/epoch over compute."
+        f"\nInput vs compute, per batch of 32: decoding alone (one thread, "
+        f"nothing training) {1000 * decoding / batches:.1f} ms; a training step "
+        f"on the decoded array {1000 * seconds['array'] / batches:.1f} ms; a step "
+        f"on paths {1000 * seconds['paths'] / batches:.1f} ms, so input adds "
+        f"{1000 * (seconds['paths'] - seconds['array']) / batches:+.1f} ms "
+        "(decoding shares the CPUs with training)."
     )
 
     test_paths, test_y = all_paths[test], all_y[test]

@@ -13,14 +13,17 @@ Why a PyDataset over Pillow and not a ``tf.data`` pipeline of
 resizes differently from Pillow, reads no TIFF and handles palettes and
 16-bit files its own way, so predicting on paths would no longer match the
 arrays that ``load_image_folder`` returns. And decoding is not where the
-time goes: on 5,000 28x28 Fashion-MNIST PNG files on 2 shared CPU cores,
-decoding all of them takes 0.5 s while one epoch of the default DropoutCNN
-takes 7-8 s. A quick measurement on that machine (heavily shared, so runs
-vary): one epoch took 8.2 s with a tf.data pipeline, 4.6-10 s with this
-PyDataset (1 thread; 2 and 4 threads were no faster), and
-``benchmarks/bench_paths.py`` gives 8.3 s/epoch on paths against 7.0 s on
-the decoded array (1.18x). Decoding overlaps training: with one worker,
-TensorFlow prefetches the generator's batches in a thread of its own.
+time goes: on 10,000 28x28 Fashion-MNIST PNG files on 2 CPU cores shared
+with other jobs (load average 5-9), one thread decodes an epoch's batches in
+about 1.0 s while an epoch of the default DropoutCNN on the decoded array
+takes about 8 s (``benchmarks/bench_paths.py``). Alternatives measured
+there, alternating in one process (seconds per epoch, medians of 4; runs
+varied by up to 2x with the load): this PyDataset with 1 worker thread and
+4 queued batches 8.4-9.5 (the array 9.1-10.8); 2 threads 12.6; 1 or 2
+worker processes (``use_multiprocessing``) 9.4-9.6; a ``tf.data`` pipeline
+calling the same decoding through ``tf.numpy_function`` (parallel map,
+prefetch) 15.8-16.3. Decoding overlaps training: TensorFlow prefetches the
+PyDataset's batches in a thread of its own.
 
 With ``cache=True`` (the estimators' ``cache`` parameter) each file is
 decoded once: its uint8 pixels are kept in memory, by path, for the rest of
@@ -70,7 +73,8 @@ PREDICT_ROWS = 4096
 def workers():
     """Decoding threads of the pipeline: half the CPUs (at least 1, at most
     8), so that TensorFlow keeps the other half for training. On 2 cores,
-    one thread (measured: 2 and 4 threads made the epoch slower)."""
+    one thread (measured: 2 and 4 threads made the epoch slower, see the
+    module's docstring)."""
     return max(1, min(8, (os.cpu_count() or 1) // 2))
 
 

@@ -425,3 +425,28 @@ def test_cache_keeps_repeated_rows_once_and_returns_the_same_pixels(data):
     np.testing.assert_array_equal(
         streaming.decode(paths[rows], (16, 16, 1), cache), first
     )
+
+
+def test_cache_serves_stream_balanced_batches_from_memory(data, monkeypatch):
+    from cnnfix.base import FitRun
+
+    paths, images, y, _, _ = data
+    rows = np.r_[np.flatnonzero(y == "zero"), np.flatnonzero(y == "one")[:10]]
+    clf = DropoutCNN(**TINY, balancer=ClassBalancer(stream=True), cache=True)
+    clf.classes_, clf.image_shape_ = np.unique(y), (16, 16, 1)
+    y_encoded = np.searchsorted(clf.classes_, y[rows])
+    run = FitRun((paths[rows], y_encoded, None), None, None, seed=0, verbose=0)
+    batches = clf._fit_arguments(run.train, run)["x"]
+    reads = _count_reads(monkeypatch)
+    epochs = []
+    for _ in range(3):
+        epochs.append([batches[i] for i in range(len(batches))])
+        batches.on_epoch_end()
+    # The minority class is drawn again and again, but each file read once.
+    assert set(reads.values()) == {1} and set(reads) <= set(paths[rows])
+    for epoch in epochs:
+        counts = np.bincount(np.concatenate([b[1] for b in epoch]), minlength=3)
+        assert counts[0] == counts[2]  # "one" and "zero", balanced
+        assert {tuple(x.ravel()) for b in epoch for x in b[0]} <= {
+            tuple(x.ravel()) for x in images[rows].astype(np.float32)
+        }
