@@ -102,8 +102,9 @@ the result. Arrays are used at their own size: resize them yourself.""",
 Only for X given as image file paths: decode each file once and keep
 its pixels in memory (uint8, by path) for the rest of ``fit``, so the
 epochs after the first read no file. Costs height x width x channels
-bytes per file (55 MB for 70,000 28x28 grey files, 1.5 GB for 10,000
-224x224 RGB ones), freed when ``fit`` returns. Worth it when the
+bytes per file, plus about 200 bytes of bookkeeping (70 MB for 70,000
+28x28 grey files, 1.5 GB for 10,000 224x224 RGB ones), freed when
+``fit`` returns. Worth it when the
 decoded files fit in memory and many epochs run; the default decodes
 every batch anew, so memory stays bounded by a few batches.""",
     ),
