@@ -151,14 +151,16 @@ def input_seconds(paths, y):
     return time.perf_counter() - start
 
 
-def peak_memory(paths_file, limit):
-    """Peak RSS (MB) of a fresh process fitting DropoutCNN on the first
-    ``limit`` paths listed in ``paths_file`` for 1 epoch."""
+def peak_memory(paths, y):
+    """Peak RSS (MB) of a fresh process fitting DropoutCNN on ``paths`` for
+    1 epoch; it reads them from a JSON file holding just them."""
+    listing = Path(os.environ.get("TMPDIR", "/tmp")) / "cnnfix-bench-paths.json"
+    listing.write_text(json.dumps([paths.tolist(), y.tolist()]))
     code = f"""
 import json, resource, numpy as np
 from cnnfix import DropoutCNN
-paths, y = (np.asarray(v) for v in json.load(open({str(paths_file)!r})))
-DropoutCNN(epochs=1, image_size=28, random_state=0).fit(paths[:{limit}], y[:{limit}])
+paths, y = (np.asarray(v) for v in json.load(open({str(listing)!r})))
+DropoutCNN(epochs=1, image_size=28, random_state=0).fit(paths, y)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
     result = subprocess.run(
@@ -256,14 +258,12 @@ def main():
     for name in ("array", "paths"):
         print(f"| {name} | {fitted[name].score(test_paths, test_y):.4f} |")
 
-    listing = Path(os.environ.get("TMPDIR", "/tmp")) / "cnnfix-bench-paths.json"
     shuffled = np.random.default_rng(0).permutation(len(all_paths))
-    listing.write_text(
-        json.dumps([all_paths[shuffled].tolist(), all_y[shuffled].tolist()])
-    )
     print("\n### Peak resident memory (fresh process, DropoutCNN on paths, 1 epoch)\n")
     print("| files | peak RSS (MB) |\n|---|---|")
-    peaks = [peak_memory(listing, n) for n in memory_sizes]
+    peaks = [
+        peak_memory(all_paths[shuffled[:n]], all_y[shuffled[:n]]) for n in memory_sizes
+    ]
     for n, peak in zip(memory_sizes, peaks, strict=True):
         print(f"| {n:,} | {peak:,.0f} |")
     print(f"\nDifference: {peaks[1] - peaks[0]:+.0f} MB.")
