@@ -1,28 +1,63 @@
-"""Epoch time of DropoutCNN on file paths against the decoded in-memory array.
+"""File paths as X at scale: epoch time, memory, loading and accuracy (#13).
 
-``--limit`` Fashion-MNIST images are written as 28x28 grey PNG files in a
-class-folder tree (make_image_folder.py), then the same DropoutCNN (default
-architecture, ``validation_split=0``, no early stopping) is fitted for
-``--epochs`` epochs on the decoded array (``load_image_folder``) and on the
-paths (``load_image_folder(as_paths=True)``), alternating ``--repeats``
-times. Reported: the median seconds per epoch after the first (which
-includes building and tracing the model) and the ratio paths / array.
+Two class-folder trees of Fashion-MNIST as 28x28 grey PNG files, written by
+make_image_folder.py when missing: SMALL (the first 10,000 images) and
+LARGE (all 70,000; file names 60000-69999 are the test set). In one run:
 
-    python benchmarks/bench_paths.py [--limit 5000] [--epochs 3] [--repeats 2]
+- **Epoch time**: the same Keras model (``build_cnn`` and ``compile_cnn``
+  with DropoutCNN's defaults, normalisation statistics included) trained
+  for ``--epochs`` epochs on SMALL's files by DropoutCNN on the decoded
+  array, on the paths, on the paths with ``cache=True``, and by a
+  hand-written ``keras.utils.image_dataset_from_directory`` (shuffled,
+  ``prefetch(AUTOTUNE)``) + ``model.fit``; ``validation_split=0``, no early
+  stopping. Seconds per epoch are the median over the epochs after the
+  first (which builds and traces the model) and over ``--repeats``
+  alternating runs. The input/compute split: one worker thread decoding an
+  epoch of batches alone, against the epoch on the decoded array.
+- **Accuracy** of the first repeat's array and paths fits (same seed, same
+  files) on LARGE's 10,000 test files.
+- **Peak resident memory** (``ru_maxrss``) of a fresh process fitting
+  DropoutCNN (defaults, 1 epoch) on SMALL's paths and on LARGE's.
+- **load_image_folder throughput** against a plain Pillow loop over LARGE
+  (bench_images.py's measurement).
+- **diagnose(paths, y, checks="data")** on LARGE, when cnnfix.diagnose reads
+  files.
 
-A quick check, not the issue's full benchmark (70,000 files, peak memory,
-``image_dataset_from_directory``), which comes later.
+    python benchmarks/bench_paths.py SMALL LARGE [--epochs 3] [--repeats 2]
+    python benchmarks/bench_paths.py SMALL LARGE --quick   # a smoke run
+
+``--quick`` uses 2,000 files, 2 epochs, 1 repeat, 1,000 and 2,000 files
+for memory and SMALL for the throughput.
 """
 
 import argparse
+import json
+import os
+import resource
 import statistics
-import tempfile
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import numpy as np
+from bench_images import measure
 from make_image_folder import write_tree
 
 from cnnfix import DropoutCNN
-from cnnfix.datasets import load_image_folder
+from cnnfix.architectures import build_cnn, compile_cnn
+from cnnfix.images import list_image_folder
+
+#: Fashion-MNIST's first test image: files numbered from here are the test set.
+FIRST_TEST = 60_000
+
+
+def ensure_tree(root, limit):
+    """The tree at ``root``, written with make_image_folder when missing."""
+    if not Path(root).is_dir():
+        print(f"Writing {limit:,} files under {root} ...", file=sys.stderr)
+        write_tree(root, limit=limit)
+    return Path(root)
 
 
 class EpochTimer:
@@ -44,38 +79,211 @@ class EpochTimer:
         return Timer()
 
 
-def epoch_seconds(X, y, epochs):
-    timer = EpochTimer()
-    DropoutCNN(
+def later_epochs(timer):
+    return timer.times[1:] or timer.times
+
+
+def estimator(epochs, timer, **params):
+    return DropoutCNN(
         epochs=epochs,
         validation_split=0.0,
         early_stopping=False,
         image_size=28,
         random_state=0,
         callbacks=[timer],
-    ).fit(X, y)
-    return statistics.median(timer.times[1:] or timer.times)
+        **params,
+    )
+
+
+def keras_directory_fit(root, epochs, normalization, timer):
+    """The hand-written baseline: image_dataset_from_directory + model.fit."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    dataset = keras.utils.image_dataset_from_directory(
+        root,
+        color_mode="grayscale",
+        image_size=(28, 28),
+        batch_size=32,
+        shuffle=True,
+        seed=0,
+        verbose=False,
+    ).prefetch(tf.data.AUTOTUNE)
+    model = compile_cnn(
+        build_cnn((28, 28, 1), 10, normalization=normalization, name="dropout_cnn")
+    )
+    model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0)
+
+
+def epoch_times(paths, X, y, root, epochs, repeats):
+    """Seconds per epoch of each way to train, the fitted array and paths
+    estimators of the first repeat, and the input-only time of an epoch."""
+    times = {k: [] for k in ("array", "paths", "paths, cache=True", "keras")}
+    fitted = {}
+    for repeat in range(repeats):
+        for name, data, params in [
+            ("array", X, {}),
+            ("paths", paths, {}),
+            ("paths, cache=True", paths, {"cache": True}),
+        ]:
+            timer = EpochTimer()
+            clf = estimator(epochs, timer, **params).fit(data, y)
+            times[name] += later_epochs(timer)
+            if repeat == 0:
+                fitted[name] = clf
+        timer = EpochTimer()
+        # DropoutCNN's statistics: per channel, over every training image.
+        mean, variance = X.mean(axis=(0, 1, 2)), X.var(axis=(0, 1, 2))
+        keras_directory_fit(root, epochs, (mean.tolist(), variance.tolist()), timer)
+        times["keras"] += later_epochs(timer)
+    return {k: statistics.median(v) for k, v in times.items()}, fitted
+
+
+def input_seconds(paths, y):
+    """Seconds to decode one epoch of batches (32 files) in one thread, as
+    the pipeline's worker does, with nothing training."""
+    from cnnfix.streaming import decode
+
+    start = time.perf_counter()
+    for i in range(0, len(paths), 32):
+        decode(paths[i : i + 32], (28, 28, 1))
+    return time.perf_counter() - start
+
+
+def peak_memory(paths, y):
+    """Peak RSS (MB) of a fresh process fitting DropoutCNN on ``paths`` for
+    1 epoch; it reads them from a JSON file holding just them."""
+    listing = Path(os.environ.get("TMPDIR", "/tmp")) / "cnnfix-bench-paths.json"
+    listing.write_text(json.dumps([paths.tolist(), y.tolist()]))
+    code = f"""
+import json, resource, numpy as np
+from cnnfix import DropoutCNN
+paths, y = (np.asarray(v) for v in json.load(open({str(listing)!r})))
+DropoutCNN(epochs=1, image_size=28, random_state=0).fit(paths, y)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    return float(result.stdout.split()[-1])
+
+
+def diagnose_seconds(paths, y):
+    """Seconds of diagnose(paths, y, checks="data"), or why it did not run.
+
+    HOOK: cnnfix.diagnose on file paths is being built separately; this
+    measures it as soon as it accepts paths."""
+    from cnnfix import diagnose
+
+    start = time.perf_counter()
+    try:
+        diagnose(paths, y, checks="data")
+    except (TypeError, ValueError) as error:
+        return f"not available ({type(error).__name__}: {str(error)[:80]}...)"
+    return f"{time.perf_counter() - start:.1f} s"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=5000)
+    parser.add_argument("small", help="tree of the first 10,000 images")
+    parser.add_argument("large", help="tree of all 70,000 images")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="cnnfix-paths-") as root:
-        write_tree(root, limit=args.limit)
-        X, y = load_image_folder(root)
-        paths, _ = load_image_folder(root, as_paths=True)
-        times = {"array": [], "paths": []}
-        for _ in range(args.repeats):
-            times["array"].append(epoch_seconds(X, y, args.epochs))
-            times["paths"].append(epoch_seconds(paths, y, args.epochs))
-    array, on_paths = (statistics.median(times[k]) for k in ("array", "paths"))
-    print(f"{args.limit} 28x28 PNG files, DropoutCNN(), s/epoch (median)")
-    print("| X | s/epoch |\n|---|---|")
-    print(f"| decoded array | {array:.2f} |\n| file paths | {on_paths:.2f} |")
-    print(f"paths / array: {on_paths / array:.2f}x")
+    small = ensure_tree(args.small, 10_000)
+    large = ensure_tree(args.large, None)
+    n_timed, memory_sizes = 10_000, (10_000, 70_000)
+    if args.quick:
+        args.epochs, args.repeats, n_timed, memory_sizes = 2, 1, 2_000, (1_000, 2_000)
+
+    from cnnfix.datasets import load_image_folder
+
+    started = time.perf_counter()
+    all_paths, all_y = list_image_folder(large)
+    numbers = np.array([int(Path(p).stem) for p in all_paths])
+    test = numbers >= FIRST_TEST
+    small_paths, small_y = list_image_folder(small)
+    order = np.argsort([int(Path(p).stem) for p in small_paths])[:n_timed]
+    paths, y = small_paths[order], small_y[order]
+    X, _ = load_image_folder(small, image_size=28)
+    X = X[order]
+    if args.quick:  # the baseline reads a whole folder: give it the subset
+        root = Path(os.environ.get("TMPDIR", "/tmp")) / "cnnfix-bench-paths-quick"
+        if not root.is_dir():
+            write_tree(root, limit=n_timed)
+    else:
+        root = small
+
+    print(
+        f"Fashion-MNIST as 28x28 grey PNG files; {os.cpu_count()} CPUs, load "
+        f"average {', '.join(f'{v:.1f}' for v in os.getloadavg())} at the start."
+    )
+    seconds, fitted = epoch_times(paths, X, y, root, args.epochs, args.repeats)
+    decoding = input_seconds(paths, y)
+    print(
+        f"\n### Epoch time ({len(paths):,} training files, DropoutCNN defaults, "
+        f"median of epochs 2-{args.epochs} over {args.repeats} run(s))\n"
+    )
+    print("| training on | s/epoch | vs array | vs Keras directory |")
+    print("|---|---|---|---|")
+    for name, label in [
+        ("array", "decoded array (DropoutCNN)"),
+        ("paths", "file paths (DropoutCNN)"),
+        ("paths, cache=True", "file paths, cache=True (DropoutCNN)"),
+        ("keras", "image_dataset_from_directory + model.fit"),
+    ]:
+        ratios = [seconds[name] / seconds[k] for k in ("array", "keras")]
+        print(
+            f"| {label} | {seconds[name]:.2f} | {ratios[0]:.2f}x | {ratios[1]:.2f}x |"
+        )
+    batches = -(-len(paths) // 32)
+    print(
+        f"\nInput vs compute, per batch of 32: decoding alone (one thread, "
+        f"nothing training) {1000 * decoding / batches:.1f} ms; a training step "
+        f"on the decoded array {1000 * seconds['array'] / batches:.1f} ms; a step "
+        f"on paths {1000 * seconds['paths'] / batches:.1f} ms, so input adds "
+        f"{1000 * (seconds['paths'] - seconds['array']) / batches:+.1f} ms "
+        "(decoding shares the CPUs with training)."
+    )
+
+    test_paths, test_y = all_paths[test], all_y[test]
+    print(f"\n### Test accuracy ({test.sum():,} test files, same seed, same files)\n")
+    print("| trained on | accuracy |\n|---|---|")
+    for name in ("array", "paths"):
+        print(f"| {name} | {fitted[name].score(test_paths, test_y):.4f} |")
+
+    shuffled = np.random.default_rng(0).permutation(len(all_paths))
+    print("\n### Peak resident memory (fresh process, DropoutCNN on paths, 1 epoch)\n")
+    print("| files | peak RSS (MB) |\n|---|---|")
+    peaks = [
+        peak_memory(all_paths[shuffled[:n]], all_y[shuffled[:n]]) for n in memory_sizes
+    ]
+    for n, peak in zip(memory_sizes, peaks, strict=True):
+        print(f"| {n:,} | {peak:,.0f} |")
+    print(f"\nDifference: {peaks[1] - peaks[0]:+.0f} MB.")
+
+    tree = small if args.quick else large
+    print(f"\n### load_image_folder throughput ({tree})\n")
+    n, plain, ours, same = measure(tree, (28, 28), "L", {}, 1)
+    print("| n | plain Pillow loop (images/s) | load_image_folder (images/s) | ratio |")
+    print("|---|---|---|---|")
+    print(f"| {n:,} | {plain:,.0f} | {ours:,.0f} | {ours / plain:.2f}x |")
+    print(f"\nSame pixels: {same}.")
+
+    print(f'\n### diagnose(paths, y, checks="data") on {len(all_paths):,} files\n')
+    print(diagnose_seconds(all_paths, all_y))
+    print(
+        f"\nWall time {time.perf_counter() - started:.0f} s; peak RSS of this "
+        f"process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} "
+        f"MB; load average at the end "
+        f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}."
+    )
 
 
 if __name__ == "__main__":

@@ -96,6 +96,18 @@ files of other sizes are resized). The files decode to 1 channel when
 all of those files are grey, else to RGB; ``image_shape_`` records
 the result. Arrays are used at their own size: resize them yourself.""",
     ),
+    "cache": (
+        "bool",
+        """\
+Only for X given as image file paths: decode each file once and keep
+its pixels in memory (uint8, by path) for the rest of ``fit``, so the
+epochs after the first read no file. Costs height x width x channels
+bytes per file, plus about 200 bytes of bookkeeping (70 MB for 70,000
+28x28 grey files, 1.5 GB for 10,000 224x224 RGB ones), freed when
+``fit`` returns. Worth it when the
+decoded files fit in memory and many epochs run; the default decodes
+every batch anew, so memory stays bounded by a few batches.""",
+    ),
     "random_state": (
         "int, RandomState instance or None",
         """\
@@ -123,6 +135,18 @@ Resamples the training part (never the validation data) inside
 tunable as ``<step>__balancer__strategy``. A ``ClassBalancer`` with
 ``stream=True`` draws balanced batches by index instead of copying
 the data. Sample and class weights follow the resampled rows.""",
+    ),
+    "precision": (
+        '{"float32", "mixed"}',
+        """\
+Numeric precision of the Keras model. "mixed" builds it under Keras's
+"mixed_float16" dtype policy: weights stay float32 but the layers
+compute in float16 (the softmax output, normalisation and augmentation
+stay float32) and the optimizer scales the loss. It speeds up training
+and halves activation memory on GPUs with tensor cores (NVIDIA compute
+capability 7.0 or newer); on CPUs it is usually slower, so keep
+"float32" there. The policy is set for ``fit`` only and restored after;
+the fitted model keeps it through ``predict``, pickling and ``save``.""",
     ),
 }
 

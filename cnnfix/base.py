@@ -34,7 +34,12 @@ from ._validation import (
     is_path_array,
     validate_images,
 )
-from .architectures import AUGMENTATION_PRESETS, OPTIMIZERS
+from .architectures import (
+    AUGMENTATION_PRESETS,
+    OPTIMIZERS,
+    PRECISIONS,
+    precision_policy,
+)
 from .persistence import model_from_bytes, model_to_bytes
 
 __all__ = ["BaseCNNClassifier", "FitRun", "sample_weights", "stratified_split"]
@@ -194,6 +199,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "verbose": ["verbose"],
         "callbacks": [None, list],
         "balancer": [None, HasMethods(["fit_resample"])],
+        "cache": ["boolean"],
+        "precision": [StrOptions(set(PRECISIONS))],
     }
 
     @abstractmethod
@@ -203,7 +210,9 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         ``run`` is the :class:`FitRun` that ``fit`` prepared (data split,
         normalisation, seed, verbosity); :meth:`_fit_arguments` turns its
         training part into ``model.fit`` arguments and :meth:`_train` trains.
-        Runs inside the estimator's seeding. A model of None leaves the
+        Runs inside the estimator's seeding and under the dtype policy of its
+        ``precision`` (:func:`cnnfix.architectures.precision_policy`), so
+        every Keras model built here follows it. A model of None leaves the
         estimator without one (a worker of a distributed search).
         """
 
@@ -269,7 +278,9 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             verbose=self._verbosity(),
         )
         self.__dict__.pop("balancer_", None)  # not a previous fit's
-        with _seeded(seed):
+        # A subclass without the parameter (yet) trains in float32.
+        precision = getattr(self, "precision", "float32")
+        with _seeded(seed), precision_policy(precision):
             model, history = self._fit_keras(run)
         if model is None:  # a distributed search worker; the chief has the model
             for name in ("model_", "history_", "n_epochs_"):
@@ -327,7 +338,9 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if is_path_array(X):
             from .streaming import file_arguments
 
-            arguments = file_arguments(arguments, self.image_shape_, run.seed)
+            arguments = file_arguments(
+                arguments, self.image_shape_, run.seed, cache=self._cache()
+            )
         return arguments
 
     def _validation_data(self, run):
@@ -337,7 +350,14 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             return run.validation
         from .streaming import file_validation_data
 
-        return file_validation_data(run.validation, self.image_shape_, self.batch_size)
+        return file_validation_data(
+            run.validation, self.image_shape_, self.batch_size, cache=self._cache()
+        )
+
+    def _cache(self):
+        """Whether file paths are decoded once and kept (``cache``); a
+        subclass without the parameter (yet) decodes every epoch."""
+        return bool(getattr(self, "cache", False))
 
     def _callbacks(self, has_validation):
         """The user's callbacks plus early stopping, when asked for."""

@@ -100,10 +100,12 @@ class DropoutCNN(BaseCNNClassifier):
         class_weight=None,
         image_shape=None,
         image_size=None,
+        cache=False,
         random_state=None,
         verbose=0,
         callbacks=None,
         balancer=None,
+        precision="float32",
     ):
         self.conv_filters = conv_filters
         self.kernel_size = kernel_size
@@ -125,10 +127,12 @@ class DropoutCNN(BaseCNNClassifier):
         self.class_weight = class_weight
         self.image_shape = image_shape
         self.image_size = image_size
+        self.cache = cache
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
         self.balancer = balancer
+        self.precision = precision
 
     def _fit_keras(self, run):
         model = self._build_model(self.image_shape_, self.n_classes_, run.normalization)

@@ -13,14 +13,24 @@ Why a PyDataset over Pillow and not a ``tf.data`` pipeline of
 resizes differently from Pillow, reads no TIFF and handles palettes and
 16-bit files its own way, so predicting on paths would no longer match the
 arrays that ``load_image_folder`` returns. And decoding is not where the
-time goes: on 5,000 28x28 Fashion-MNIST PNG files on 2 shared CPU cores,
-decoding all of them takes 0.5 s while one epoch of the default DropoutCNN
-takes 7-8 s. A quick measurement on that machine (heavily shared, so runs
-vary): one epoch took 8.2 s with a tf.data pipeline, 4.6-10 s with this
-PyDataset (1 thread; 2 and 4 threads were no faster), and
-``benchmarks/bench_paths.py`` gives 8.3 s/epoch on paths against 7.0 s on
-the decoded array (1.18x). Decoding overlaps training: with one worker,
-TensorFlow prefetches the generator's batches in a thread of its own.
+time goes: on 10,000 28x28 Fashion-MNIST PNG files on 2 CPU cores shared
+with other jobs (load average 5-9), one thread decodes an epoch's batches in
+about 1.0 s while an epoch of the default DropoutCNN on the decoded array
+takes about 8 s (``benchmarks/bench_paths.py``). Alternatives measured
+there, alternating in one process (seconds per epoch, medians of 4; runs
+varied by up to 2x with the load): this PyDataset with 1 worker thread and
+4 queued batches 8.4-9.5 (the array 9.1-10.8); 2 threads 12.6; 1 or 2
+worker processes (``use_multiprocessing``) 9.4-9.6; a ``tf.data`` pipeline
+calling the same decoding through ``tf.numpy_function`` (parallel map,
+prefetch) 15.8-16.3. Decoding overlaps training: TensorFlow prefetches the
+PyDataset's batches in a thread of its own.
+
+With ``cache=True`` (the estimators' ``cache`` parameter) each file is
+decoded once: its uint8 pixels are kept in memory, by path, for the rest of
+the fit, so the epochs after the first read no file. That costs
+``height * width * channels`` bytes per distinct file plus about 200
+bytes of bookkeeping (70 MB for 70,000 28x28 grey images, 1.5 GB for
+10,000 224x224 RGB ones) and is freed when ``fit`` returns.
 
 Shuffling: the rows are permuted anew every epoch from the fit's seed (a
 PyDataset is not shuffled by Keras beyond the order of its batches).
@@ -63,7 +73,8 @@ PREDICT_ROWS = 4096
 def workers():
     """Decoding threads of the pipeline: half the CPUs (at least 1, at most
     8), so that TensorFlow keeps the other half for training. On 2 cores,
-    one thread (measured: 2 and 4 threads made the epoch slower)."""
+    one thread (measured: 2 and 4 threads made the epoch slower, see the
+    module's docstring)."""
     return max(1, min(8, (os.cpu_count() or 1) // 2))
 
 
@@ -73,17 +84,29 @@ def color_mode(image_shape):
     return "grayscale" if image_shape[2] == 1 else "rgb"
 
 
-def decode(paths, image_shape):
+def decode(paths, image_shape, cache=None):
     """Decode ``paths`` into float32 images of ``image_shape`` (h, w, c).
+
+    ``cache``, a dict, maps paths to their decoded uint8 pixels: files found
+    there are not read again, and the others are added to it.
 
     Raises :class:`~cnnfix.exceptions.UnreadableImageError` naming the files
     that cannot be read, with what to do about them in an estimator.
     """
+    if cache is None:
+        return _read(paths, image_shape).astype(np.float32)
+    missing = list(dict.fromkeys(p for p in paths if p not in cache))
+    if missing:
+        cache.update(zip(missing, _read(missing, image_shape), strict=True))
+    return np.stack([cache[p] for p in paths]).astype(np.float32)
+
+
+def _read(paths, image_shape):
+    """uint8 images of ``image_shape`` decoded from ``paths``."""
     try:
-        images = read_images(paths, image_shape[:2], color_mode(image_shape), n_jobs=1)
+        return read_images(paths, image_shape[:2], color_mode(image_shape), n_jobs=1)
     except UnreadableImageError as error:
         raise unreadable_in_X(error) from error
-    return images.astype(np.float32)
 
 
 def unreadable_in_X(error):
@@ -115,18 +138,20 @@ def normalization_sample(paths, image_shape, seed):
     return decode(paths, image_shape)
 
 
-def file_arguments(arguments, image_shape, seed):
+def file_arguments(arguments, image_shape, seed, cache=False):
     """Turn ``model.fit`` arguments over file paths (from
     :func:`cnnfix.balance.fit_arguments`) into arguments over decoded batches.
 
     ``{"x": paths, "y": ..., "sample_weight": ..., "batch_size": ...}``
     becomes ``{"x": FileBatches}``, reshuffled every epoch from ``seed``;
     ``{"x": PyDataset}`` yielding batches of paths (``stream=True``) becomes
-    ``{"x": DecodedBatches}`` around it.
+    ``{"x": DecodedBatches}`` around it. With ``cache``, each file is decoded
+    once and kept (uint8) for the later epochs.
     """
     x = arguments["x"]
+    store = {} if cache else None
     if not isinstance(x, np.ndarray):  # a PyDataset of path batches
-        return dict(x=_decoded_batches_class()(x, image_shape))
+        return dict(x=_decoded_batches_class()(x, image_shape, store))
     batches = _file_batches_class()(
         x,
         arguments["y"],
@@ -134,16 +159,23 @@ def file_arguments(arguments, image_shape, seed):
         image_shape=image_shape,
         batch_size=arguments["batch_size"],
         seed=seed,
+        cache=store,
     )
     return dict(x=batches)
 
 
-def file_validation_data(validation, image_shape, batch_size):
+def file_validation_data(validation, image_shape, batch_size, cache=False):
     """``validation_data`` for ``model.fit``: ``(paths, y, sample_weight)``
-    as batches decoded in order."""
+    as batches decoded in order (once, with ``cache``)."""
     paths, y, weights = validation
     return _file_batches_class()(
-        paths, y, weights, image_shape=image_shape, batch_size=batch_size, seed=None
+        paths,
+        y,
+        weights,
+        image_shape=image_shape,
+        batch_size=batch_size,
+        seed=None,
+        cache={} if cache else None,
     )
 
 
@@ -169,15 +201,19 @@ def _file_batches_class():
 
     class FileBatches(keras.utils.PyDataset):
         """Batches ``(images, y[, sample_weight])`` decoded from files;
-        the rows are permuted every epoch unless ``seed`` is None."""
+        the rows are permuted every epoch unless ``seed`` is None. ``cache``:
+        None or a dict of decoded files (see :func:`decode`)."""
 
-        def __init__(self, paths, y, sample_weight, *, image_shape, batch_size, seed):
+        def __init__(
+            self, paths, y, sample_weight, *, image_shape, batch_size, seed, cache
+        ):
             n_workers = workers()
             super().__init__(
                 workers=n_workers, max_queue_size=QUEUE_PER_WORKER * n_workers
             )
             self.paths, self.y, self.sample_weight = paths, y, sample_weight
             self.image_shape, self.batch_size = tuple(image_shape), batch_size
+            self.cache = cache
             self.rng = None if seed is None else np.random.default_rng(seed)
             self.order = np.arange(len(paths))
             self.on_epoch_end()
@@ -187,7 +223,8 @@ def _file_batches_class():
 
         def __getitem__(self, i):
             rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
-            batch = (decode(self.paths[rows], self.image_shape), self.y[rows])
+            images = decode(self.paths[rows], self.image_shape, self.cache)
+            batch = (images, self.y[rows])
             if self.sample_weight is not None:
                 batch += (self.sample_weight[rows],)
             return batch
@@ -206,19 +243,20 @@ def _decoded_batches_class():
     class DecodedBatches(keras.utils.PyDataset):
         """``source``'s batches with their paths decoded into images."""
 
-        def __init__(self, source, image_shape):
+        def __init__(self, source, image_shape, cache):
             n_workers = workers()
             super().__init__(
                 workers=n_workers, max_queue_size=QUEUE_PER_WORKER * n_workers
             )
             self.source, self.image_shape = source, tuple(image_shape)
+            self.cache = cache
 
         def __len__(self):
             return len(self.source)
 
         def __getitem__(self, i):
             paths, *rest = self.source[i]
-            return (decode(paths, self.image_shape), *rest)
+            return (decode(paths, self.image_shape, self.cache), *rest)
 
         def on_epoch_end(self):
             self.source.on_epoch_end()

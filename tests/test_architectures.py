@@ -3,7 +3,12 @@
 import keras
 import pytest
 
-from cnnfix.architectures import build_cnn, compile_cnn, make_augmentation
+from cnnfix.architectures import (
+    build_cnn,
+    compile_cnn,
+    make_augmentation,
+    precision_policy,
+)
 
 
 def layer_types(model):
@@ -128,3 +133,47 @@ def test_explicit_heads_are_honoured():
 def test_bad_head(head):
     with pytest.raises(ValueError, match=r"head must be one of \['auto', 'flatten'"):
         build_cnn((8, 8, 1), 2, head=head)
+
+
+# -- precision ---------------------------------------------------------------
+
+
+def test_mixed_precision_computes_in_float16_with_float32_ends():
+    before = keras.config.dtype_policy().name
+    with precision_policy("mixed"):
+        model = build_cnn(
+            (8, 8, 1), 3, normalization=([0.5], [2.0]), augmentation="light"
+        )
+    assert keras.config.dtype_policy().name == before  # restored
+    for name in ("conv0", "bn0", "relu0", "pool0", "conv1", "dense", "dropout"):
+        layer = model.get_layer(name)
+        assert (layer.compute_dtype, layer.variable_dtype) == ("float16", "float32")
+    for layer in model.layers[1:3]:  # augmentation and normalisation
+        assert layer.compute_dtype == "float32"
+    assert model.get_layer("probabilities").compute_dtype == "float32"
+    assert model.output.dtype == "float32"
+    compiled = compile_cnn(model)
+    assert isinstance(compiled.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+def test_float32_precision_and_no_policy_change_without_a_block():
+    with precision_policy("float32"):
+        model = build_cnn((8, 8, 1), 3)
+    assert {layer.compute_dtype for layer in model.layers[1:]} == {"float32"}
+    assert not isinstance(
+        compile_cnn(model).optimizer, keras.optimizers.LossScaleOptimizer
+    )
+
+
+def test_precision_policy_restores_the_policy_on_error():
+    before = keras.config.dtype_policy().name
+    with pytest.raises(RuntimeError, match="inside"), precision_policy("mixed"):
+        assert keras.config.dtype_policy().name == "mixed_float16"
+        raise RuntimeError("inside")
+    assert keras.config.dtype_policy().name == before
+
+
+def test_unknown_precision_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"\['float32', 'mixed'\]; got 'half'"):
+        with precision_policy("half"):
+            pass

@@ -1,10 +1,56 @@
-"""DropoutCNN's defaults on real data (slow: full-size training)."""
+"""DropoutCNN: mixed precision, and its defaults on real data (slow)."""
 
+import pickle
+import warnings
+
+import keras
+import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
+import cnnfix
 from cnnfix import DropoutCNN
+
+from .conftest import TINY
+
+
+def test_mixed_precision_fits_predicts_and_persists(small_digits, tmp_path):
+    X, y = small_digits
+    labels = np.array(["zero", "one", "two"])[y]
+    before = keras.config.dtype_policy().name
+    clf = DropoutCNN(**{**TINY, "epochs": 8}, precision="mixed").fit(X * 16, labels)
+    assert keras.config.dtype_policy().name == before  # not leaked
+    assert clf.model_.get_layer("conv0").compute_dtype == "float16"
+    assert clf.model_.get_layer("probabilities").compute_dtype == "float32"
+    proba = clf.predict_proba(X * 16)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert clf.score(X * 16, labels) > 0.7  # it learned (chance: 0.33)
+    clf.save(tmp_path / "mixed.keras")
+    with warnings.catch_warnings():  # e.g. Keras's "Skipping variable loading"
+        warnings.simplefilter("error", UserWarning)
+        copies = [
+            cnnfix.load(tmp_path / "mixed.keras"),
+            pickle.loads(pickle.dumps(clf)),
+        ]
+    for copy in copies:
+        assert copy.model_.get_layer("conv0").compute_dtype == "float16"
+        np.testing.assert_allclose(copy.predict_proba(X * 16), proba, atol=1e-6)
+    assert keras.config.dtype_policy().name == before
+
+
+def test_float32_is_the_default_precision(small_digits):
+    X, y = small_digits
+    clf = DropoutCNN(**TINY).fit(X, y + 10)
+    assert clf.precision == "float32"
+    assert {layer.compute_dtype for layer in clf.model_.layers[1:]} == {"float32"}
+
+
+def test_unknown_precision_gets_sklearn_s_message(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="'precision' parameter of DropoutCNN"):
+        DropoutCNN(**TINY, precision="float16").fit(X, y)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ sizes, so the paths and the decoded arrays hold the same pixels.
 
 import os
 import pickle
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 import cnnfix
-from cnnfix import ClassBalancer, DropoutCNN
+from cnnfix import ClassBalancer, DropoutCNN, streaming
 from cnnfix import _validation as validation_module
 from cnnfix.datasets import load_image_folder
 from cnnfix.exceptions import UnreadableImageError
@@ -124,7 +125,6 @@ def test_every_container_of_paths_predicts_alike(data, on_paths, make):
 
 
 def test_predict_decodes_in_chunks_with_the_same_result(data, on_paths, monkeypatch):
-    from cnnfix import streaming
 
     paths = data[0][:50]
     expected = on_paths.predict_proba(paths)
@@ -370,3 +370,83 @@ def test_paths_are_not_modified(data):
     DropoutCNN(**{**TINY, "epochs": 1, "image_size": 16}).fit(X, y)
     assert X == copy and all(isinstance(p, Path) for p in X)
     assert os.fspath(X[0]) == paths[0]
+
+
+# -- the decoded-image cache -------------------------------------------------------
+
+
+def _count_reads(monkeypatch):
+    """A Counter of how many times each file is decoded by the pipeline."""
+    reads = Counter()
+
+    def counting(paths, *args, **kwargs):
+        reads.update(os.fspath(p) for p in paths)
+        return read_images(paths, *args, **kwargs)
+
+    monkeypatch.setattr(streaming, "read_images", counting)
+    return reads
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_cache_decodes_each_file_once(data, monkeypatch, cache):
+    paths, _, y, train, _ = data
+    reads = _count_reads(monkeypatch)
+    params = {**QUICK, "epochs": 3, "validation_split": 0.25}
+    clf = DropoutCNN(**params, cache=cache).fit(paths[train], y[train])
+    assert set(reads) == set(paths[train])
+    if cache:
+        # Training files once for the normalisation statistics (all 90 of
+        # them) and once for the batches; the 30 validation files once.
+        assert Counter(reads.values()) == {2: 90, 1: 30}
+    else:
+        # At least once per epoch (Keras may prefetch batches of an epoch
+        # that never comes).
+        assert min(reads.values()) >= 3
+    assert clf.n_epochs_ == 3
+
+
+def test_cache_trains_the_same_model(data, on_paths):
+    paths, _, y, train, test = data
+    cached = DropoutCNN(**QUICK, cache=True).fit(paths[train], y[train])
+    np.testing.assert_allclose(
+        cached.predict_proba(paths[test]),
+        on_paths.predict_proba(paths[test]),
+        atol=1e-5,
+    )
+
+
+def test_cache_keeps_repeated_rows_once_and_returns_the_same_pixels(data):
+    paths, images, _, _, _ = data
+    rows = np.r_[0, 1, 0, 2, 1, 0]  # oversampled rows repeat a path
+    cache = {}
+    first = streaming.decode(paths[rows], (16, 16, 1), cache)
+    assert len(cache) == 3 and all(v.dtype == np.uint8 for v in cache.values())
+    np.testing.assert_array_equal(first, images[rows].astype(np.float32))
+    np.testing.assert_array_equal(
+        streaming.decode(paths[rows], (16, 16, 1), cache), first
+    )
+
+
+def test_cache_serves_stream_balanced_batches_from_memory(data, monkeypatch):
+    from cnnfix.base import FitRun
+
+    paths, images, y, _, _ = data
+    rows = np.r_[np.flatnonzero(y == "zero"), np.flatnonzero(y == "one")[:10]]
+    clf = DropoutCNN(**TINY, balancer=ClassBalancer(stream=True), cache=True)
+    clf.classes_, clf.image_shape_ = np.unique(y), (16, 16, 1)
+    y_encoded = np.searchsorted(clf.classes_, y[rows])
+    run = FitRun((paths[rows], y_encoded, None), None, None, seed=0, verbose=0)
+    batches = clf._fit_arguments(run.train, run)["x"]
+    reads = _count_reads(monkeypatch)
+    epochs = []
+    for _ in range(3):
+        epochs.append([batches[i] for i in range(len(batches))])
+        batches.on_epoch_end()
+    # The minority class is drawn again and again, but each file read once.
+    assert set(reads.values()) == {1} and set(reads) <= set(paths[rows])
+    for epoch in epochs:
+        counts = np.bincount(np.concatenate([b[1] for b in epoch]), minlength=3)
+        assert counts[0] == counts[2]  # "one" and "zero", balanced
+        assert {tuple(x.ravel()) for b in epoch for x in b[0]} <= {
+            tuple(x.ravel()) for x in images[rows].astype(np.float32)
+        }
