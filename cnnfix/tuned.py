@@ -26,14 +26,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from ._convert import to_python
 from ._docs import fill_doc
 from ._keras import import_keras
+from ._oracle import defaults_first, hyperband_trials
 from ._worker import run_in_worker
 from .base import BaseCNNClassifier
 from .persistence import model_from_bytes, model_to_bytes
 from .search_space import (
     DEFAULT_SEARCH_SPACE,
     check_search_space,
-    defaults_first,
-    hyperband_trials,
     make_hypermodel,
 )
 
