@@ -17,20 +17,27 @@ from .architectures import build_cnn, compile_cnn
 __all__ = [
     "DEFAULT_SEARCH_SPACE",
     "FIXED_VALUES",
+    "NO_AUGMENTATION",
     "build_from_values",
     "check_search_space",
     "make_hypermodel",
+    "plain_values",
 ]
 
 #: What a search samples when ``search_space=None``. A list is a choice; a
 #: (low, high) pair a range (log scale for the learning rate).
+#: DropoutCNN's defaults are inside it (they are the first trial); it adds
+#: the levers that move accuracy most on real images: augmentation, batch
+#: norm, width, depth, dropout, learning rate and weight decay.
 DEFAULT_SEARCH_SPACE = {
     "n_blocks": [1, 2, 3],
     "filters": [16, 32, 64],
     "kernel_size": [3, 5],
     "batch_norm": [True, False],
     "dense_units": [64, 128, 256],
-    "dropout": (0.0, 0.5),
+    "dropout": (0.0, 0.6),
+    "weight_decay": [0.0, 1e-4, 1e-3],
+    "augmentation": [None, "light", "standard"],
     "learning_rate": (1e-4, 1e-2),
 }
 
@@ -48,9 +55,14 @@ FIXED_VALUES = {
     "weight_decay": 0.0,
     "learning_rate": 1e-3,
     "optimizer": "adam",
+    "augmentation": None,
 }
 
 LOG_SCALE = {"learning_rate"}
+
+#: How a choice of no augmentation (None) is named to keras-tuner, whose
+#: choices are numbers, strings or booleans.
+NO_AUGMENTATION = "none"
 
 
 def check_search_space(space):
@@ -93,6 +105,11 @@ def sample(hp, name, spec, default=None):
     when ``spec`` includes it; otherwise keras-tuner's own default: the
     first choice, the low end of a range.
     """
+    if isinstance(spec, list) and any(v is None for v in spec):
+        names = [NO_AUGMENTATION if v is None else v for v in spec]
+        default = _allowed(NO_AUGMENTATION if default is None else default, names)
+        value = hp.Choice(name, names, default=default)
+        return None if value == NO_AUGMENTATION else value
     if isinstance(spec, list):
         default = _allowed(default, spec)
         if all(isinstance(v, bool) for v in spec):  # hp.Choice would give 0/1
@@ -111,9 +128,18 @@ def sample(hp, name, spec, default=None):
     return spec  # a fixed value
 
 
-def build_from_values(values, input_shape, n_classes, normalization, augmentation):
+def plain_values(values):
+    """A trial's values as the builder takes them: keras-tuner's name of
+    "no augmentation" back to None."""
+    return {
+        name: None if name == "augmentation" and v == NO_AUGMENTATION else v
+        for name, v in values.items()
+    }
+
+
+def build_from_values(values, input_shape, n_classes, normalization):
     """Compile the CNN for one set of search-space values."""
-    params = {**FIXED_VALUES, **values}
+    params = {**FIXED_VALUES, **plain_values(values)}
     filters, n_blocks = int(params.pop("filters")), int(params.pop("n_blocks"))
     learning_rate, optimizer = params.pop("learning_rate"), params.pop("optimizer")
     model = build_cnn(
@@ -121,20 +147,18 @@ def build_from_values(values, input_shape, n_classes, normalization, augmentatio
         n_classes,
         conv_filters=tuple(filters * 2**i for i in range(n_blocks)),
         normalization=normalization,
-        augmentation=augmentation,
         name="tuned_cnn",
         **params,
     )
     return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
 
 
-def make_hypermodel(
-    space, input_shape, n_classes, normalization, augmentation, defaults=None
-):
+def make_hypermodel(space, input_shape, n_classes, normalization, defaults=None):
     """A keras-tuner HyperModel sampling ``space`` (a dict) into build_cnn.
 
     ``defaults`` (default :data:`FIXED_VALUES`) gives each sampled name its
-    default, which the first trial of a :func:`defaults_first` oracle takes.
+    default, which the first trial of the search takes (see
+    :mod:`cnnfix._oracle`), and fixes the names ``space`` does not sample.
     """
     import keras_tuner as kt
 
@@ -147,7 +171,7 @@ def make_hypermodel(
                 for name, spec in space.items()
             }
             return build_from_values(
-                values, input_shape, n_classes, normalization, augmentation
+                {**defaults, **values}, input_shape, n_classes, normalization
             )
 
     return CNNHyperModel(name="cnnfix_cnn")
