@@ -197,6 +197,7 @@ def test_time_budget_stops_the_search_early(digits, capsys):
         tuner="random",
         max_trials=50,
         max_epochs=3,
+        epochs=10,  # the finalists the budget reserves time for
         search_space=space,
         time_budget=budget,
         verbose=1,
