@@ -62,9 +62,9 @@ FINALIST_EPOCHS = 30
     0 prints nothing; 1 shows the search's progress on
     stderr, one line updated after each trial (trials done of planned,
     best score so far, time elapsed and an estimate of the time left),
-    then a progress bar per epoch of the refit; 2 shows keras-tuner's own
-    report of every trial and one line per epoch of the trials and the
-    refit. Levels above 2 act as 2. "auto" (Keras's convention) is 1,
+    then one line per finalist; 2 shows keras-tuner's own report of every
+    trial and one line per epoch of the trials and the finalists. Levels
+    above 2 act as 2. "auto" (Keras's convention) is 1,
     except inside scikit-learn's model selection: when ``fit`` is called
     from ``cross_val_score``, ``cross_validate``, ``GridSearchCV``,
     ``RandomizedSearchCV`` or any other tool of ``sklearn.model_selection``
