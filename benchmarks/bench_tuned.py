@@ -1,19 +1,35 @@
 """TunedCNNClassifier vs the same Hyperband search written with keras-tuner.
 
-On digits (stratified 75/25 split), both run Hyperband with the default
-budget (max_epochs=10, factor=3) over the default search space, score trials
-on the same stratified 20% validation split with early stopping
-(patience 3), then train the best configuration on all training data for
-the best trial's epochs. Reports wall time (ratio, same process), test
-accuracy, and resident memory growth over 3 more consecutive fits of a
-smaller search (random, 5 trials of up to 5 epochs, default space).
+On digits (stratified 75/25 split), both run the same Hyperband search
+(max_epochs=10, factor=3, over the search space below, the default before
+issue #14), score trials on the same stratified 20% validation split with
+early stopping (patience 3) and keep the best trial's model
+(``refit=False``: the identical trials are what is compared; the finalists
+come after them). Reports wall time (ratio, same process), test accuracy,
+and resident memory growth over 3 more consecutive fits of a smaller
+search (random, 5 trials of up to 5 epochs, default space).
 
 ``--budgets 20 40 80`` measures ``time_budget`` instead: one default
 Hyperband search per budget on 600 training digits, its whole fit time
 (search and refit) against the budget, and the trials it ran.
 
+``--splits 3`` measures issue #14's target: digits, three stratified 75/25
+splits (random_state 0, 1, 2), defaults on both sides (only
+``random_state``, the split's, is set): TunedCNNClassifier's and
+DropoutCNN's test accuracy and fit time, per split and mean, as a Markdown
+table.
+
+``--refit-options 3`` measures the refit choices on the same splits, with
+DropoutCNN's configuration (the search's first finalist): (a) the model
+trained with early stopping on the stratified 80% and restored best
+weights, as it is; (b) the same configuration retrained on all the
+training data for its best epoch scaled by n_all / n_train; (c) the same
+for the unscaled best epoch.
+
     python benchmarks/bench_tuned.py
     python benchmarks/bench_tuned.py --budgets 20 40 80
+    python benchmarks/bench_tuned.py --splits 3
+    python benchmarks/bench_tuned.py --refit-options 3
 """
 
 import argparse
@@ -33,11 +49,22 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from cnnfix import TunedCNNClassifier
+from cnnfix import DropoutCNN, TunedCNNClassifier
 from cnnfix.base import stratified_split
 from cnnfix.datasets import load_digit_images
 
 SEED = 0
+
+#: The space the hand-written search below samples.
+SPACE = {
+    "n_blocks": [1, 2, 3],
+    "filters": [16, 32, 64],
+    "kernel_size": [3, 5],
+    "batch_norm": [True, False],
+    "dense_units": [64, 128, 256],
+    "dropout": (0.0, 0.5),
+    "learning_rate": (1e-4, 1e-2),
+}
 
 
 def rss_mb(pid="self"):
@@ -131,10 +158,7 @@ def direct_keras_tuner(X, y, max_epochs):
             ],
         )
         best = tuner.oracle.get_best_trials(1)[0]
-        keras.backend.clear_session()
-        model = build(best.hyperparameters)
-        model.fit(X, y, epochs=best.best_step + 1, batch_size=32, verbose=0)
-        return model, len(tuner.oracle.trials)
+        return tuner.load_model(best), len(tuner.oracle.trials)
     finally:
         shutil.rmtree(directory)
 
@@ -163,13 +187,101 @@ def time_budgets(budgets):
         )
 
 
+def digit_splits(n_splits):
+    """Digits in stratified 75/25 splits, random_state 0, 1, ..."""
+    X, y = load_digit_images()
+    for seed in range(n_splits):
+        yield (
+            seed,
+            *train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed),
+        )
+
+
+def against_dropout(n_splits):
+    """Issue #14's target: Tuned's mean test accuracy >= DropoutCNN's - 0.002
+    and its mean fit time <= 5x DropoutCNN's, defaults on both sides."""
+    rows = []
+    for seed, X_train, X_test, y_train, y_test in digit_splits(n_splits):
+        row = [seed]
+        for estimator in (DropoutCNN, TunedCNNClassifier):
+            clf = estimator(random_state=seed)
+            if estimator is TunedCNNClassifier:
+                clf.set_params(verbose=0)
+            start = time.perf_counter()
+            clf.fit(X_train, y_train)
+            row += [clf.score(X_test, y_test), time.perf_counter() - start]
+        row.append(clf.best_params_)
+        rows.append(row)
+        print(row, flush=True)
+    print(
+        "\n| split | DropoutCNN accuracy | Tuned accuracy | DropoutCNN fit (s) "
+        "| Tuned fit (s) | time ratio | Tuned best_params_ |\n"
+        "|---|---|---|---|---|---|---|"
+    )
+    for seed, acc_d, t_d, acc_t, t_t, params in rows:
+        print(
+            f"| {seed} | {acc_d:.4f} | {acc_t:.4f} | {t_d:.1f} | {t_t:.1f} "
+            f"| {t_t / t_d:.2f} | {params} |"
+        )
+    acc_d, t_d, acc_t, t_t = (np.mean([r[i] for r in rows]) for i in (1, 2, 3, 4))
+    print(
+        f"| mean | {acc_d:.4f} | {acc_t:.4f} | {t_d:.1f} | {t_t:.1f} "
+        f"| {t_t / t_d:.2f} | |"
+    )
+    print(
+        f"\nTarget: accuracy {acc_t:.4f} >= {acc_d - 0.002:.4f}: "
+        f"{acc_t >= acc_d - 0.002}; time {t_t / t_d:.2f}x <= 5x: {t_t <= 5 * t_d}"
+    )
+
+
+def refit_options(n_splits):
+    """Test accuracy of the refit choices for DropoutCNN's configuration."""
+    print(
+        "| split | (a) early stopping, restored | (b) all data, best x "
+        "n_all/n_train | (c) all data, best epoch | best epoch | (b) epochs |\n"
+        "|---|---|---|---|---|---|"
+    )
+    scores = []
+    for seed, X_train, X_test, y_train, y_test in digit_splits(n_splits):
+        kept = DropoutCNN(random_state=seed).fit(X_train, y_train)
+        best = int(np.argmin(kept.history_["val_loss"])) + 1
+        counts = np.unique(y_train, return_counts=True)[1]  # stratified, per class
+        n_train = len(y_train) - sum(round(kept.validation_split * c) for c in counts)
+        scaled = round(best * len(y_train) / n_train)
+        row = [kept.score(X_test, y_test)]
+        for epochs in (scaled, best):
+            all_data = DropoutCNN(
+                random_state=seed,
+                validation_split=0.0,
+                early_stopping=False,
+                epochs=epochs,
+            ).fit(X_train, y_train)
+            row.append(all_data.score(X_test, y_test))
+        scores.append(row)
+        print(
+            f"| {seed} | {row[0]:.4f} | {row[1]:.4f} | {row[2]:.4f} | {best} "
+            f"| {scaled} |",
+            flush=True,
+        )
+    means = np.mean(scores, axis=0)
+    print(f"| mean | {means[0]:.4f} | {means[1]:.4f} | {means[2]:.4f} | | |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-epochs", type=int, default=10)
     parser.add_argument("--budgets", type=float, nargs="*")
+    parser.add_argument("--splits", type=int)
+    parser.add_argument("--refit-options", type=int)
     args = parser.parse_args()
     if args.budgets:
         time_budgets(args.budgets)
+        return
+    if args.splits:
+        against_dropout(args.splits)
+        return
+    if args.refit_options:
+        refit_options(args.refit_options)
         return
     X, y = load_digit_images()
     X_train, X_test, y_train, y_test = train_test_split(
@@ -184,7 +296,13 @@ def main():
     times = []
     for _ in range(2):  # the first starts the worker server (one TF import)
         start = time.perf_counter()
-        clf = TunedCNNClassifier(max_epochs=args.max_epochs, random_state=SEED)
+        clf = TunedCNNClassifier(
+            max_epochs=args.max_epochs,
+            search_space=SPACE,
+            validation_split=0.2,
+            refit=False,
+            random_state=SEED,
+        )
         clf.fit(X_train, y_train)
         times.append(time.perf_counter() - start)
         print(f"TunedCNNClassifier: {times[-1]:.0f} s", flush=True)

@@ -29,7 +29,6 @@ def test_fitted_search_attributes(fitted):
     assert type(fitted.best_params_["filters"]) is int  # plain Python
     results = fitted.search_results_
     assert len(results["trial_id"]) == 2 == len(results["param_filters"])
-    assert fitted.best_score_ == max(results["score"])
     assert set(results["status"]) == {"COMPLETED"}
     assert fitted.model_.get_layer("conv0").filters == fitted.best_params_["filters"]
 
@@ -41,10 +40,42 @@ def test_search_results_make_a_dataframe(fitted):
     assert len(frame) == fitted.n_trials_
 
 
-def test_refit_trains_on_all_data_for_the_best_epochs(fitted):
-    best = int(np.argmax(fitted.search_results_["score"]))
-    assert fitted.n_epochs_ == fitted.search_results_["best_epoch"][best]
-    assert "val_loss" not in fitted.history_  # validation data joined training
+def test_refit_keeps_the_converged_finalist(fitted):
+    history = fitted.history_
+    # Trained past the trials' max_epochs=2, up to epochs=4, with early
+    # stopping on the validation part; best_score_ is its restored epoch's.
+    assert fitted.n_epochs_ > QUICK["max_epochs"]
+    assert fitted.n_epochs_ <= QUICK["epochs"]
+    restored = int(np.argmin(history["val_loss"]))
+    assert fitted.best_score_ == pytest.approx(history["val_accuracy"][restored])
+
+
+def test_the_defaults_finalist_is_dropoutcnns_model(small_digits):
+    from cnnfix import DropoutCNN
+
+    X, y = small_digits
+    y = y + 10  # labels that are not 0..k-1
+    tuned = TunedCNNClassifier(**QUICK, n_finalists=1, verbose=0).fit(X, y)
+    assert tuned.best_params_ == {"filters": 8}  # the first choice: the defaults'
+    dropout = DropoutCNN(
+        conv_filters=(8,), dense_units=16, dropout=0.2, epochs=4, random_state=0
+    ).fit(X, y)
+    # The same split, seed and training: the same model, so the search can
+    # only replace DropoutCNN's model with one that scores better.
+    assert tuned.history_ == dropout.history_
+    np.testing.assert_allclose(
+        tuned.predict_proba(X), dropout.predict_proba(X), atol=1e-6
+    )
+
+
+def test_a_finalist_replaces_the_defaults_only_with_a_better_score(small_digits):
+    X, y = small_digits
+    space = {**QUICK["search_space"], "learning_rate": [1e-3, 1e-7]}
+    clf = TunedCNNClassifier(**{**QUICK, "search_space": space, "max_trials": 3})
+    clf.fit(X, y)
+    # Both values reached the finalists; 1e-7 learns nothing in 4 epochs.
+    assert len(set(clf.search_results_["param_learning_rate"])) == 2
+    assert clf.best_params_["learning_rate"] == 1e-3
 
 
 def test_without_refit_the_best_trial_model_is_kept(small_digits):
@@ -62,6 +93,17 @@ def test_default_search_space(small_digits):
     assert clf.best_params_["n_blocks"] in DEFAULT_SEARCH_SPACE["n_blocks"]
     assert 1e-4 <= clf.best_params_["learning_rate"] <= 1e-2
     assert type(clf.best_params_["batch_norm"]) is bool
+    assert clf.best_params_["augmentation"] in (None, "light", "standard")
+
+
+def test_augmentation_is_searched_from_the_estimators_preset(small_digits):
+    X, y = small_digits
+    space = {**QUICK["search_space"], "filters": 8, "augmentation": [None, "light"]}
+    clf = TunedCNNClassifier(
+        **{**QUICK, "search_space": space, "max_trials": 2}, augmentation="light"
+    ).fit(X, y)
+    assert clf.search_results_["param_augmentation"][0] == "light"  # the default
+    assert set(clf.search_results_["param_augmentation"]) == {None, "light"}
 
 
 #: DropoutCNN's defaults for the names of the default search space.
@@ -72,6 +114,8 @@ DEFAULTS = {
     "batch_norm": True,
     "dense_units": 128,
     "dropout": 0.5,
+    "weight_decay": 0.0,
+    "augmentation": None,
     "learning_rate": 1e-3,
 }
 
@@ -116,6 +160,7 @@ def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_pa
         max_epochs=3,
         search_space=space,
         early_stopping=False,
+        epochs=5,
         callbacks=[_EpochLog(str(log))],
         random_state=0,
     ).fit(X, y)
@@ -123,7 +168,10 @@ def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_pa
     assert _trial(clf, 0) == {"filters": 4, "dropout": 0.5}
     epochs = [int(n) for n in log.read_text().split()]
     assert epochs[0] == 3  # Hyperband's first bracket starts at 1 epoch
-    assert clf.n_trials_ == len(epochs) - 1  # and the refit
+    # Then two finalists (the defaults and the best other), each for all
+    # of epochs=5 without early stopping.
+    assert clf.n_trials_ == len(epochs) - 2
+    assert epochs[-2:] == [5, 5]
 
 
 def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
@@ -133,7 +181,9 @@ def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
     clf.fit(X, y)
     assert _trial(clf, 0)["learning_rate"] == 1e-3
     assert clf.best_params_["learning_rate"] == 1e-3
-    assert clf.best_score_ == clf.search_results_["score"][0]
+    # best_score_ is the kept finalist's, at its restored epoch.
+    restored = int(np.argmin(clf.history_["val_loss"]))
+    assert clf.best_score_ == pytest.approx(clf.history_["val_accuracy"][restored])
 
 
 @pytest.mark.slow
@@ -147,6 +197,7 @@ def test_time_budget_stops_the_search_early(digits, capsys):
         tuner="random",
         max_trials=50,
         max_epochs=3,
+        epochs=10,  # the finalists the budget reserves time for
         search_space=space,
         time_budget=budget,
         verbose=1,
@@ -285,7 +336,8 @@ def test_verbose_1_shows_the_search_progress_on_stderr(small_digits, capsys, iso
     out, err = capsys.readouterr()
     assert "Search: trial 2/2, best val_accuracy 0." in err
     assert "elapsed, ~0:" in err and "left" in err
-    assert "Search: 2 trials in " in err and "refit on 300 images" in err
+    assert "Finalist 1/2 (trial 0): val_accuracy 0." in err
+    assert "Search: 2 trials and 2 finalists in " in err
     assert "Trial 1 Complete" not in out + err  # keras-tuner's report is verbose=2
 
 
@@ -323,16 +375,16 @@ def test_verbose_2_shows_keras_tuners_report_from_the_worker(small_digits, capsy
 
 
 @pytest.mark.parametrize("isolate", ["auto", False])
-def test_search_runs_in_a_worker_and_refit_here(small_digits, tmp_path, isolate):
+def test_search_and_finalists_run_in_a_worker(small_digits, tmp_path, isolate):
     X, y = small_digits
     log = tmp_path / "pids"
     clf = TunedCNNClassifier(
         **{**QUICK, "search_space": _dense_build(log)}, isolate_search=isolate
     ).fit(X, y)
-    *search, refit = [int(pid) for pid in log.read_text().split()]
-    assert refit == os.getpid()  # the refit model lives in this process
-    assert (search[0] != os.getpid()) == (isolate == "auto")
-    assert clf.score(X, y) > 0.5
+    pids = {int(pid) for pid in log.read_text().split()}
+    assert len(pids) == 1  # the trials and the finalist: one process
+    assert (pids.pop() != os.getpid()) == (isolate == "auto")
+    assert clf.score(X, y) > 0.5  # the finalist's model came back
 
 
 def test_a_dying_worker_gives_a_clear_error(small_digits, tmp_path, monkeypatch):
@@ -499,7 +551,9 @@ def test_repeated_fits_do_not_grow_memory(small_digits):
     assert _rss_mb() - before < 30
 
 
-def test_refit_with_a_streaming_balancer_trains_on_all_the_data(small_digits):
+def test_finalists_with_a_streaming_balancer_train_on_the_training_part(
+    small_digits,
+):
     from .test_balance_estimators import RecordingBalancer
 
     X, y = small_digits
@@ -507,14 +561,15 @@ def test_refit_with_a_streaming_balancer_trains_on_all_the_data(small_digits):
     clf = TunedCNNClassifier(
         **QUICK, balancer=RecordingBalancer(stream=True), isolate_search=False
     ).fit(X, y)
-    # The refit's balancer drew its epochs from every training image,
-    # validation part included.
+    # The finalist's balancer drew its epochs from the training part (the
+    # stratified 90%), like the trials'.
     sizes = {n for n, _ in clf.balancer_.epochs_drawn}
-    assert sizes == {len(y)}
+    n_validation = sum(round(0.1 * c) for c in np.unique(y, return_counts=True)[1])
+    assert sizes == {len(y) - n_validation}
 
 
-def test_epochs_caps_the_refit(small_digits):
+def test_epochs_caps_the_finalists(small_digits):
     X, y = small_digits
-    clf = TunedCNNClassifier(**{**QUICK, "max_epochs": 4}, epochs=1).fit(X, y)
+    clf = TunedCNNClassifier(**{**QUICK, "max_epochs": 4, "epochs": 1}).fit(X, y)
     assert max(clf.search_results_["best_epoch"]) > 1  # the cap is what binds
     assert clf.n_epochs_ == 1
