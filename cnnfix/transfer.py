@@ -253,6 +253,8 @@ class TransferCNN(BaseCNNClassifier):
         class_weight=None,
         image_shape=None,
         image_size=None,
+        cache=False,
+        precision="float32",
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -277,6 +279,8 @@ class TransferCNN(BaseCNNClassifier):
         self.class_weight = class_weight
         self.image_shape = image_shape
         self.image_size = image_size
+        self.cache = cache
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -410,7 +414,9 @@ class TransferCNN(BaseCNNClassifier):
             x = layer(x)
         if normalization is not None:
             mean, variance = normalization
-            x = layers.Normalization(axis=-1, mean=mean, variance=variance)(x)
+            x = layers.Normalization(
+                axis=-1, mean=mean, variance=variance, dtype="float32"
+            )(x)
         if self.input_size_ != (height, width):
             x = layers.Resizing(*self.input_size_, name="resize")(x)
         if channels == 1:
@@ -422,7 +428,10 @@ class TransferCNN(BaseCNNClassifier):
         x = layers.GlobalAveragePooling2D(name="global_average")(x)
         if self.dropout:
             x = layers.Dropout(self.dropout, name="dropout")(x)
-        outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+        # float32 under any precision: probabilities keep their resolution.
+        outputs = layers.Dense(
+            n_classes, activation="softmax", dtype="float32", name="probabilities"
+        )(x)
         return keras.Model(inputs, outputs, name="transfer_cnn")
 
     def _make_backbone(self, input_shape, named):

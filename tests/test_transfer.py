@@ -445,3 +445,16 @@ def test_build_transfer_cnn_trains_the_top_layers_from_the_start():
         (8, 8, 1), 3, backbone=tiny_backbone, fine_tune_layers="all"
     )
     assert trainable(every) == {"low", "top", "probabilities"}  # not "bn"
+
+
+def test_mixed_precision_keeps_the_probabilities_in_float32(images):
+    X, y = images
+    clf = TransferCNN(**TINY, precision="mixed").fit(X, y)
+    backbone = clf.model_.get_layer("backbone")
+    assert backbone.get_layer("top").compute_dtype == "float16"
+    assert clf.model_.get_layer("probabilities").compute_dtype == "float32"
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    import keras as k
+
+    assert k.config.dtype_policy().name == "float32"  # the policy is restored
