@@ -193,7 +193,12 @@ default="oversample"
         only copied. SMOTE, which does arithmetic on pixels, checks it.
         """
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
-        paths = as_paths(X)
+        try:
+            paths = as_paths(X)
+        except (TypeError, ValueError):
+            # Strings in a shape the CNNs refuse as paths (a 2-D array of
+            # categories, say) are still rows to repeat or drop.
+            paths = None
         if paths is not None:
             return self._check_paths(paths, y), y, binarize_y
         if not hasattr(X, "shape"):

@@ -17,16 +17,31 @@ from cnnfix.transfer import BACKBONES, TransferCNN, caffe_preprocessing
 from .test_estimator_checks import expected_failures
 
 
-def tiny_backbone(input_shape):
+class TinyBackbone:
     """Two small convolutions with batch normalisation between them.
 
-    Module-level, so estimators holding it clone and pickle.
+    A module-level callable with a fixed repr, so estimators holding it
+    clone, pickle and get the same test ids in every pytest-xdist worker (a
+    function's repr holds its address). Stateless: copies are itself.
     """
-    inputs = keras.Input(shape=input_shape)
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="low")(inputs)
-    x = keras.layers.BatchNormalization(name="bn")(x)
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="top")(x)
-    return keras.Model(inputs, x)
+
+    def __call__(self, input_shape):
+        inputs = keras.Input(shape=input_shape)
+        x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="low")(
+            inputs
+        )
+        x = keras.layers.BatchNormalization(name="bn")(x)
+        x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="top")(x)
+        return keras.Model(inputs, x)
+
+    def __repr__(self):
+        return "tiny_backbone"
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+tiny_backbone = TinyBackbone()
 
 
 #: Fast settings for the tiny backbone: a few epochs, no early stopping.
