@@ -153,15 +153,19 @@ def input_seconds(paths, y):
 
 def peak_memory(paths, y):
     """Peak RSS (MB) of a fresh process fitting DropoutCNN on ``paths`` for
-    1 epoch; it reads them from a JSON file holding just them."""
+    1 epoch; it reads them from a JSON file holding just them.
+
+    The peak is Linux's VmHWM, which starts afresh with the new program:
+    ``ru_maxrss`` would keep this (forked) process's peak across the exec."""
     listing = Path(os.environ.get("TMPDIR", "/tmp")) / "cnnfix-bench-paths.json"
     listing.write_text(json.dumps([paths.tolist(), y.tolist()]))
     code = f"""
-import json, resource, numpy as np
+import json, numpy as np
 from cnnfix import DropoutCNN
 paths, y = (np.asarray(v) for v in json.load(open({str(listing)!r})))
 DropoutCNN(epochs=1, image_size=28, random_state=0).fit(paths, y)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+print(int(status.split()[0]) / 1024)
 """
     result = subprocess.run(
         [sys.executable, "-c", code],
