@@ -300,6 +300,7 @@ def main():
             max_epochs=args.max_epochs,
             search_space=SPACE,
             validation_split=0.2,
+            patience=3,
             refit=False,
             random_state=SEED,
         )

@@ -41,8 +41,8 @@ __all__ = ["DEFAULT_SEARCH_SPACE", "TunedCNNClassifier"]
 
 #: Epochs a finalist is assumed to train to converge, for ``time_budget``'s
 #: estimate of the work after the search (DropoutCNN's defaults stop after
-#: 30 to 40 epochs on digits); its real epochs replace it once it has run.
-FINALIST_EPOCHS = 30
+#: 33 to 46 epochs on digits, patience 10 included).
+FINALIST_EPOCHS = 40
 
 
 @fill_doc(
@@ -54,7 +54,8 @@ FINALIST_EPOCHS = 30
     validation_split="""\
     Fraction of the training data held out by a stratified shuffle to score
     the trials and the finalists (and for their early stopping); the same
-    default as DropoutCNN, so the defaults' finalist is DropoutCNN's model.
+    default as DropoutCNN (as is ``patience``), so the defaults' finalist
+    is DropoutCNN's model.
     0 scores them on the training data.""",
     verbose=(
         '"auto" or int',
@@ -133,7 +134,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         Seconds the whole ``fit`` may take, search and finalists included.
         Once one trial has ended, no new trial starts when the mean trial
         duration so far plus the estimated finalists (the trials' seconds
-        per epoch, times ``n_finalists`` times 30 epochs, or ``epochs`` if
+        per epoch, times ``n_finalists`` times 40 epochs, or ``epochs`` if
         fewer) would end past it. A finalist stops (best weights restored)
         when its next epoch would end past the budget, and no finalist but
         the first starts when it would; the fit then overruns it by at most
@@ -269,7 +270,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         learning_rate=1e-3,
         validation_split=0.1,
         early_stopping=True,
-        patience=3,
+        patience=10,
         normalize=True,
         augmentation=None,
         class_weight=None,
