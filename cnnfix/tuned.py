@@ -276,6 +276,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         class_weight=None,
         image_shape=None,
         image_size=None,
+        cache=False,
         random_state=None,
         verbose="auto",
         callbacks=None,
@@ -308,6 +309,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.class_weight = class_weight
         self.image_shape = image_shape
         self.image_size = image_size
+        self.cache = cache
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks

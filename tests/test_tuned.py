@@ -573,3 +573,4 @@ def test_epochs_caps_the_finalists(small_digits):
     clf = TunedCNNClassifier(**{**QUICK, "max_epochs": 4, "epochs": 1}).fit(X, y)
     assert max(clf.search_results_["best_epoch"]) > 1  # the cap is what binds
     assert clf.n_epochs_ == 1
+

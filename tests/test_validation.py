@@ -243,15 +243,13 @@ def test_validate_images_refuses_missing_labels(y):
     ],
     ids=["str array", "object array", "list", "Series"],
 )
-def test_file_paths_as_X_are_checked_by_estimators_and_refused_by_diagnose(make):
+def test_file_paths_as_X_are_checked_by_estimators_and_diagnose(make):
     X = make(["parts/bolt/a.png", "parts/nut/b.png"])
-    # The estimators read files: these do not exist, and the error says so.
+    # The estimators and diagnose read files: these do not exist, and the
+    # error says so.
     with pytest.raises(FileNotFoundError, match=r"2 of the 2 paths are not files"):
         DropoutCNN().fit(X, ["bolt", "nut"])
-    # diagnose does not read files yet, and says how to decode them.
-    with pytest.raises(
-        ValueError, match=r"1-D X of 2 strings, such as 'parts/bolt/a.png'.*read_images"
-    ):
+    with pytest.raises(FileNotFoundError, match=r"2 of the 2 paths are not files"):
         diagnose(X, ["bolt", "nut"], checks="data")
 
 
