@@ -17,6 +17,7 @@ __all__ = [
     "PRECISIONS",
     "build_cnn",
     "compile_cnn",
+    "input_stem",
     "make_augmentation",
     "precision_policy",
 ]
@@ -138,6 +139,25 @@ def make_augmentation(augmentation) -> list:
     return layers
 
 
+def input_stem(input_shape, normalization=None, augmentation=None):
+    """The layers every cnnfix network starts with: the image input, then
+    ``augmentation`` (see :func:`make_augmentation`) and per-channel
+    standardisation by ``normalization`` = ``(mean, variance)``, both in
+    float32 under any dtype policy. Returns ``(inputs, x)``: the Keras input
+    and the tensor after them."""
+    keras = import_keras()
+    inputs = keras.Input(shape=tuple(input_shape), name="images")
+    x = inputs
+    for layer in make_augmentation(augmentation):
+        x = layer(x)
+    if normalization is not None:
+        mean, variance = normalization
+        x = keras.layers.Normalization(
+            axis=-1, mean=mean, variance=variance, dtype="float32"
+        )(x)
+    return inputs, x
+
+
 def build_cnn(
     input_shape: tuple[int, int, int],
     n_classes: int,
@@ -228,15 +248,7 @@ def build_cnn(
     layers = keras.layers
     regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
 
-    inputs = keras.Input(shape=tuple(input_shape), name="images")
-    x = inputs
-    for layer in make_augmentation(augmentation):
-        x = layer(x)
-    if normalization is not None:
-        mean, variance = normalization
-        x = layers.Normalization(
-            axis=-1, mean=mean, variance=variance, dtype="float32"
-        )(x)
+    inputs, x = input_stem(input_shape, normalization, augmentation)
     for i, filters in enumerate(conv_filters):
         x = layers.Conv2D(
             int(filters),

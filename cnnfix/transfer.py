@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._docs import fill_doc
 from ._keras import import_keras
 from ._validation import is_path_array
-from .architectures import compile_cnn, make_augmentation
+from .architectures import compile_cnn, input_stem
 from .base import BaseCNNClassifier
 
 __all__ = ["BACKBONES", "TransferCNN", "build_transfer_cnn"]
@@ -408,15 +408,7 @@ class TransferCNN(BaseCNNClassifier):
                 "an alpha channel with X[..., :3], or pass a callable backbone."
             )
 
-        inputs = keras.Input(shape=tuple(input_shape), name="images")
-        x = inputs
-        for layer in make_augmentation(self.augmentation):
-            x = layer(x)
-        if normalization is not None:
-            mean, variance = normalization
-            x = layers.Normalization(
-                axis=-1, mean=mean, variance=variance, dtype="float32"
-            )(x)
+        inputs, x = input_stem(input_shape, normalization, self.augmentation)
         if self.input_size_ != (height, width):
             x = layers.Resizing(*self.input_size_, name="resize")(x)
         if channels == 1:
