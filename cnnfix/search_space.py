@@ -1,11 +1,14 @@
-"""The search space of TunedCNNClassifier: what it samples from build_cnn.
+"""The search space of TunedCNNClassifier: what it samples from the builders.
 
-A dict space maps :func:`cnnfix.build_cnn` arguments to choices (a list), a
-range (a ``(low, high)`` tuple, log scale for the learning rate) or a fixed
-value; :func:`make_hypermodel` turns it into a keras-tuner HyperModel. One
-architecture definition serves DropoutCNN and the search.
+A dict space maps builder arguments to choices (a list), a range (a
+``(low, high)`` tuple, log scale for the learning rate) or a fixed value;
+:func:`make_hypermodel` turns it into a keras-tuner HyperModel. A space
+without ``backbone`` samples :func:`cnnfix.build_cnn` (the network of
+DropoutCNN); a space naming ``backbone`` samples
+:func:`cnnfix.transfer.build_transfer_cnn` (the network of TransferCNN). One
+architecture definition serves each estimator and the search.
 
-Each sampled name's keras-tuner default is DropoutCNN's value where the
+Each sampled name's keras-tuner default is the estimator's value where the
 choices or the range include it; the oracle of :mod:`cnnfix._oracle` makes
 those defaults the first trial.
 """
@@ -13,11 +16,13 @@ those defaults the first trial.
 from numbers import Integral, Real
 
 from .architectures import build_cnn, compile_cnn
+from .transfer import BACKBONES, build_transfer_cnn
 
 __all__ = [
     "DEFAULT_SEARCH_SPACE",
     "FIXED_VALUES",
     "NO_AUGMENTATION",
+    "TRANSFER_VALUES",
     "build_from_values",
     "check_search_space",
     "make_hypermodel",
@@ -58,20 +63,64 @@ FIXED_VALUES = {
     "augmentation": None,
 }
 
+#: Values of the names a space with ``backbone`` does not mention. A trial
+#: trains in one phase, so the default is the head only
+#: (``fine_tune_layers=0``: TransferCNN's phase one); searching
+#: ``fine_tune_layers`` trains the top of the backbone from the start.
+TRANSFER_VALUES = {
+    "backbone": "MobileNetV3Small",
+    "weights": "imagenet",
+    "input_size": None,
+    "fine_tune_layers": 0,
+    "dropout": 0.2,
+    "learning_rate": 1e-3,
+    "optimizer": "adam",
+    "augmentation": None,
+}
+
 LOG_SCALE = {"learning_rate"}
 
-#: How a choice of no augmentation (None) is named to keras-tuner, whose
-#: choices are numbers, strings or booleans.
+#: How None is named to keras-tuner, whose choices are numbers, strings or
+#: booleans of one type: a list of choices that mixes None or types (for
+#: example ``[None, "light"]`` or ``[0, 20, "all"]``) is searched as strings.
 NO_AUGMENTATION = "none"
+
+#: Names whose choices may mix None or types (searched as strings, see
+#: :func:`plain_values`).
+MIXED_NAMES = {"augmentation", "input_size", "fine_tune_layers", "weights"}
+
+
+def fixed_values(space):
+    """The values of the names ``space`` does not sample: TransferCNN's
+    network when it names ``backbone``, else DropoutCNN's."""
+    return TRANSFER_VALUES if "backbone" in space else FIXED_VALUES
 
 
 def check_search_space(space):
     """Raise a clear error for names or values a dict space cannot use."""
-    unknown = sorted(set(space) - set(FIXED_VALUES))
+    valid = fixed_values(space)
+    unknown = sorted(set(space) - set(valid))
     if unknown:
+        builder = "build_transfer_cnn" if "backbone" in space else "build_cnn"
         raise ValueError(
-            f"search_space names {unknown}, which the CNN builder does not take. "
-            f"Valid names: {sorted(FIXED_VALUES)}."
+            f"search_space names {unknown}, which {builder} does not take. "
+            f"Valid names: {sorted(valid)}."
+            + (
+                ""
+                if "backbone" in space
+                else f" Name 'backbone' to search TransferCNN's network, with "
+                f"{sorted(set(TRANSFER_VALUES) - set(FIXED_VALUES))}."
+            )
+        )
+    backbones = space.get("backbone")
+    if isinstance(backbones, list) and not all(
+        isinstance(b, str) and b in BACKBONES for b in backbones
+    ):
+        raise ValueError(
+            f"search_space['backbone'] = {backbones!r}: choices must be names "
+            f"of {sorted(BACKBONES)}. A callable backbone of your own is one "
+            "fixed value, not a choice: search_space={'backbone': my_backbone, "
+            "...}."
         )
     for name, spec in space.items():
         if isinstance(spec, list) and not spec:
@@ -105,11 +154,10 @@ def sample(hp, name, spec, default=None):
     when ``spec`` includes it; otherwise keras-tuner's own default: the
     first choice, the low end of a range.
     """
-    if isinstance(spec, list) and any(v is None for v in spec):
-        names = [NO_AUGMENTATION if v is None else v for v in spec]
-        default = _allowed(NO_AUGMENTATION if default is None else default, names)
-        value = hp.Choice(name, names, default=default)
-        return None if value == NO_AUGMENTATION else value
+    if isinstance(spec, list) and _mixed(spec):
+        names = [_label(v) for v in spec]
+        default = _label(default) if _label(default) in names else None
+        return _unlabel(hp.Choice(name, names, default=default))
     if isinstance(spec, list):
         default = _allowed(default, spec)
         if all(isinstance(v, bool) for v in spec):  # hp.Choice would give 0/1
@@ -128,17 +176,39 @@ def sample(hp, name, spec, default=None):
     return spec  # a fixed value
 
 
+def _mixed(choices):
+    """Whether keras-tuner cannot take ``choices`` as they are: None among
+    them, or more than one type."""
+    return any(v is None for v in choices) or len({type(v) for v in choices}) > 1
+
+
+def _label(value):
+    """A choice as keras-tuner's string: None as "none", 20 as "20"."""
+    return NO_AUGMENTATION if value is None else str(value)
+
+
+def _unlabel(label):
+    """A string choice back to its value (the inverse of :func:`_label`)."""
+    if not isinstance(label, str):
+        return label
+    if label == NO_AUGMENTATION:
+        return None
+    return int(label) if label.isdigit() else label
+
+
 def plain_values(values):
-    """A trial's values as the builder takes them: keras-tuner's name of
-    "no augmentation" back to None."""
+    """A trial's values as the builder takes them: choices searched as
+    strings (None, or mixed types) back to their values."""
     return {
-        name: None if name == "augmentation" and v == NO_AUGMENTATION else v
-        for name, v in values.items()
+        name: _unlabel(v) if name in MIXED_NAMES else v for name, v in values.items()
     }
 
 
 def build_from_values(values, input_shape, n_classes, normalization):
-    """Compile the CNN for one set of search-space values."""
+    """Compile the network for one set of search-space values: TransferCNN's
+    when they name ``backbone``, else DropoutCNN's CNN."""
+    if "backbone" in values:
+        return _build_transfer(values, input_shape, n_classes, normalization)
     params = {**FIXED_VALUES, **plain_values(values)}
     filters, n_blocks = int(params.pop("filters")), int(params.pop("n_blocks"))
     learning_rate, optimizer = params.pop("learning_rate"), params.pop("optimizer")
@@ -153,16 +223,32 @@ def build_from_values(values, input_shape, n_classes, normalization):
     return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
 
 
-def make_hypermodel(space, input_shape, n_classes, normalization, defaults=None):
-    """A keras-tuner HyperModel sampling ``space`` (a dict) into build_cnn.
+def _build_transfer(values, input_shape, n_classes, normalization):
+    """Compile TransferCNN's network for one set of values. A named backbone
+    applies its own preprocessing to 0-255 pixels, so ``normalization`` is
+    used only with a callable one."""
+    params = {**TRANSFER_VALUES, **plain_values(values)}
+    learning_rate, optimizer = params.pop("learning_rate"), params.pop("optimizer")
+    if isinstance(params["backbone"], str):
+        normalization = None
+    model = build_transfer_cnn(
+        input_shape, n_classes, normalization=normalization, **params
+    )
+    return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
 
-    ``defaults`` (default :data:`FIXED_VALUES`) gives each sampled name its
-    default, which the first trial of the search takes (see
-    :mod:`cnnfix._oracle`), and fixes the names ``space`` does not sample.
+
+def make_hypermodel(space, input_shape, n_classes, normalization, defaults=None):
+    """A keras-tuner HyperModel sampling ``space`` (a dict) into build_cnn
+    (or build_transfer_cnn, when ``space`` names ``backbone``).
+
+    ``defaults`` (default :data:`FIXED_VALUES`, or :data:`TRANSFER_VALUES`
+    for a space with ``backbone``) gives each sampled name its default,
+    which the first trial of the search takes (see :mod:`cnnfix._oracle`),
+    and fixes the names ``space`` does not sample.
     """
     import keras_tuner as kt
 
-    defaults = {**FIXED_VALUES, **(defaults or {})}
+    defaults = {**fixed_values(space), **(defaults or {})}
 
     class CNNHyperModel(kt.HyperModel):
         def build(self, hp):

@@ -130,6 +130,19 @@ class TunedCNNClassifier(BaseCNNClassifier):
         callable ``build(hp) -> keras.Model`` or a ``HyperModel`` takes
         full control (it then handles input shape, classes and
         normalisation).
+
+        A dict that names ``backbone`` searches TransferCNN's network
+        instead (:func:`cnnfix.transfer.build_transfer_cnn`): its names are
+        ``backbone`` (choices of :data:`cnnfix.transfer.BACKBONES` names, or
+        one callable as a fixed value), ``weights``, ``input_size``,
+        ``fine_tune_layers`` (for example ``[0, 20, "all"]``), ``dropout``,
+        ``learning_rate``, ``optimizer`` and ``augmentation``; unnamed ones
+        take :data:`cnnfix.search_space.TRANSFER_VALUES` (ImageNet
+        weights, the head only). Each trial trains in one phase, with the
+        top ``fine_tune_layers`` layers trainable from the start; a named
+        backbone preprocesses 0-255 pixels itself, so ``normalize`` applies
+        only to a callable one. See the :doc:`transfer guide
+        </guide/transfer>`.
     time_budget : float or None, default=None
         Seconds the whole ``fit`` may take, search and finalists included.
         Once one trial has ended, no new trial starts when the mean trial
@@ -659,7 +672,7 @@ def _values(trial):
         for k, v in trial.hyperparameters.values.items()
         if not k.startswith("tuner/")
     }
-    return plain_values(values) if "augmentation" in values else values
+    return plain_values(values)
 
 
 def _deadline_callback(deadline):

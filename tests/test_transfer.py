@@ -473,3 +473,79 @@ def test_mixed_precision_keeps_the_probabilities_in_float32(images):
     import keras as k
 
     assert k.config.dtype_policy().name == "float32"  # the policy is restored
+
+
+# -- TunedCNNClassifier searching TransferCNN's network -------------------
+
+
+def backbone_search(weights, fine_tune_layers):
+    """A quick random search over ``fine_tune_layers`` of the tiny backbone."""
+    return cnnfix.TunedCNNClassifier(
+        tuner="random",
+        max_trials=2,
+        max_epochs=2,
+        epochs=3,
+        n_finalists=1,
+        search_space={
+            "backbone": tiny_backbone,
+            "weights": weights,
+            "fine_tune_layers": fine_tune_layers,
+            "learning_rate": 0.01,
+        },
+        random_state=0,
+        verbose=0,
+    )
+
+
+def test_tuned_searches_fine_tuning_depth_of_a_backbone(images, tmp_path):
+    X, y = images
+    path = tmp_path / "backbone.weights.h5"
+    saved = save_tiny_weights(path)
+    clf = backbone_search(str(path), [0, "all"]).fit(X, y)
+
+    # Mixed choices come back as given, and the first trial is the default:
+    # the head only, TransferCNN's phase one.
+    assert clf.search_results_["param_fine_tune_layers"][0] == 0
+    assert set(clf.search_results_["param_fine_tune_layers"]) == {0, "all"}
+    assert clf.best_params_["fine_tune_layers"] in (0, "all")
+    backbone = clf.model_.get_layer("backbone")
+    kept = [keras.ops.convert_to_numpy(w) for w in backbone.weights]
+    unchanged = all(
+        np.array_equal(weight, value)
+        for weight, value in zip(kept, saved.values(), strict=True)
+    )
+    # The kept model's backbone holds the file's weights exactly when the
+    # search kept the head-only configuration (frozen), and not when it kept
+    # the fine-tuned one.
+    assert unchanged == (clf.best_params_["fine_tune_layers"] == 0)
+    assert set(clf.predict(X)) <= set(y)
+
+
+def test_tuned_backbone_space_with_the_head_only_keeps_the_weights_file(
+    images, tmp_path
+):
+    X, y = images
+    path = tmp_path / "backbone.weights.h5"
+    saved = save_tiny_weights(path)
+    clf = backbone_search(str(path), 0).fit(X, y)
+    backbone = clf.model_.get_layer("backbone")
+    for weight, value in zip(backbone.weights, saved.values(), strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), value)
+    assert clf.model_.get_layer("probabilities").output.shape[-1] == 3
+    assert clf.best_params_ == {}  # nothing was searched
+
+
+@pytest.mark.parametrize(
+    "space, match",
+    [
+        ({"backbone": "MobileNetV3Small", "filters": [8]}, r"\['filters'\].*Valid"),
+        ({"backbone": [tiny_backbone]}, "one\\s+fixed value"),
+        ({"backbone": ["NoSuchNet"]}, "MobileNetV3Small"),
+        ({"fine_tune_layers": [0, 2]}, "Name 'backbone'"),
+    ],
+)
+def test_tuned_backbone_space_errors(images, space, match):
+    X, y = images
+    clf = cnnfix.TunedCNNClassifier(search_space=space, max_trials=1)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
