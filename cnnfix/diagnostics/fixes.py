@@ -236,7 +236,7 @@ HOW_TO_FIX = {
             "Correct the labels that are wrong (move the file to the right class "
             "folder, or fix y).",
             "Delete the images that belong to no class; leave the correct ones.",
-            "Diagnose again: the model will be more certain of the rest.",
+            "Diagnose again to see what is left.",
         ),
         _drop("label_noise"),
     ),
