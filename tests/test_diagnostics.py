@@ -931,3 +931,17 @@ def test_html_and_json_carry_the_steps_and_the_snippet(faulty):
     assert [f["steps"] for f in data] == [f.steps for f in report.findings]
     assert [f["snippet"] for f in data] == [f.snippet for f in report.findings]
     assert all("suggestion" in f for f in data)  # the old keys are all kept
+
+
+@pytest.mark.slow
+def test_the_guide_shows_what_clean_digits_really_print(capsys):
+    """docs/guide/diagnosis.md pastes the output of its clean-digits example;
+    run the example and compare, line for line."""
+    from pathlib import Path
+
+    guide = Path(__file__).parents[1] / "docs/guide/diagnosis.md"
+    section = guide.read_text().split("### What a clean dataset prints")[1]
+    code = section.split("```python\n")[1].split("```")[0]
+    printed = section.split("```text\n")[1].split("```")[0]
+    exec(code, {})
+    assert capsys.readouterr().out == printed
