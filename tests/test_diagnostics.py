@@ -789,3 +789,159 @@ def test_small_grey_images_are_not_photos(digits):
     photos, labels = photo_crops()
     grey = photos.mean(axis=-1, keepdims=True)
     assert not diagnose(grey, labels, checks="data").has("small_dataset_from_scratch")
+
+
+# -- fixes as steps for a person (#15 item 7) ---------------------------------
+
+
+def fix_blocks(text):
+    """The text report's findings as {code: (numbered steps, snippet lines)},
+    checking the layout on the way: under each finding a ``fix:`` line, the
+    steps numbered 1, 2, ... (wrapped lines indented under their text), then
+    the snippet, if any, under ``in Python:``."""
+    blocks, code = {}, None
+    for line in text.splitlines():
+        if line.startswith("["):
+            code = line.split("] ")[1].split(":")[0]
+            blocks[code] = []
+        elif code is not None:
+            blocks[code].append(line)
+    fixes = {}
+    for code, lines in blocks.items():
+        start = lines.index("    fix:")
+        steps, snippet, in_python = [], [], False
+        for line in lines[start + 1 :]:
+            if line == "      in Python:":
+                in_python = True
+            elif in_python:
+                assert line.startswith("        "), (code, line)
+                snippet.append(line[8:])
+            elif line[6:7].isdigit():
+                number, step = line[6:].split(". ", 1)
+                assert int(number) == len(steps) + 1, (code, line)
+                steps.append(step)
+            else:
+                assert line.startswith(" " * 9) and steps, (code, line)
+                steps[-1] += " " + line.strip()
+        assert steps, f"{code} has no steps"
+        fixes[code] = (steps, snippet)
+    return fixes
+
+
+def snippet_names(snippet):
+    """The names a snippet uses that it neither imports nor assigns."""
+    import ast
+    import builtins
+
+    tree = ast.parse(snippet)
+    defined = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+    used = {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+    return used - defined
+
+
+def test_every_code_has_steps_and_a_snippet_that_runs_on_known_names():
+    from cnnfix.diagnostics.fixes import HOW_TO_FIX, SNIPPET_NAMES
+
+    assert set(HOW_TO_FIX) == set(CODES)
+    for code, (steps, snippet) in HOW_TO_FIX.items():
+        assert steps and all(step.endswith(".") for step in steps), code
+        assert snippet_names(snippet) <= set(SNIPPET_NAMES), code
+    # A name the snippet neither imports nor is given is caught.
+    assert snippet_names("model = DropoutCNN()") == {"DropoutCNN"}
+
+
+@pytest.fixture(scope="module")
+def faulty(digits):
+    """Digits labelled 10..100 with 30 dark images and 40 copies; its report."""
+    X, y = digits
+    X = X.copy()
+    X[PLANTED[:30]] *= 0.25
+    X = np.concatenate([X, X[PLANTED[30:]], X[PLANTED[30:]], X[PLANTED[30:]]])
+    y = np.concatenate([y, y[PLANTED[30:]], y[PLANTED[30:]], y[PLANTED[30:]]])
+    y = (y + 1) * 10
+    return X, y, diagnose(X, y, DropoutCNN(normalize=False), checks="data")
+
+
+def test_summary_gives_each_fix_as_numbered_steps_then_the_snippet(faulty):
+    *_, report = faulty
+    fixes = fix_blocks(report.summary())
+    assert list(fixes) == [f.code for f in report.findings]
+    assert set(fixes) == {"dark_images", "exact_duplicates", "unnormalized_input"}
+    for finding in report.findings:
+        steps, snippet = fixes[finding.code]
+        assert steps == finding.steps
+        assert "\n".join(snippet) == finding.snippet
+    # Arrays, not files: the steps point at rows of X.
+    steps, snippet = fixes["exact_duplicates"]
+    assert steps[0].startswith("Look at the flagged samples (rows of X;")
+    assert snippet == [
+        'idx = report["exact_duplicates"].indices',
+        "X, y = np.delete(X, idx, axis=0), np.delete(y, idx)",
+    ]
+    # The estimator does not scale its input: steps and the snippet to do it.
+    steps, snippet = fixes["unnormalized_input"]
+    assert len(steps) == 2 and "DropoutCNN(normalize=True)" in snippet[-1]
+    # The one-line suggestion is still there, unchanged.
+    assert report["exact_duplicates"].suggestion.startswith("Drop the copies")
+
+
+def test_nothing_to_do_when_the_estimator_scales(clean):
+    steps, snippet = fix_blocks(clean.summary())["unnormalized_input"]
+    assert steps == [
+        "Nothing to do: the estimator scales its input itself (normalize=True)."
+    ]
+    assert snippet == [] and clean["unnormalized_input"].snippet == ""
+
+
+def test_the_snippets_fix_what_they_are_for(faulty):
+    X, y, report = faulty
+    X_before = X.copy()
+    copies = {"np": np, "X": X, "y": y, "report": report}
+    exec(report["exact_duplicates"].snippet, copies)
+    assert len(copies["X"]) == len(X) - 30
+    assert len(np.unique(copies["X"].reshape(len(copies["X"]), -1), axis=0)) == len(
+        copies["X"]
+    )
+    assert set(copies["y"]) == set(y)  # labels 10..100 kept as they were
+    lit = {"np": np, "X": X, "y": y}
+    exec(report["dark_images"].snippet, lit)
+    X_lit = lit["X"]
+    assert X_lit.min() >= 0 and X_lit.max() <= 1
+    assert not diagnose(X_lit, y, checks="data").has("dark_images")
+    np.testing.assert_array_equal(X, X_before)  # the snippets rebind X
+
+
+def test_html_and_json_carry_the_steps_and_the_snippet(faulty):
+    X, _, report = faulty
+    page = report.to_html(X)
+    finding = report["exact_duplicates"]
+    steps = "".join(f"<li>{step}</li>" for step in finding.steps)
+    assert steps in page
+    assert "<pre style='margin:0'><code>idx = report[&quot;exact_duplicates" in page
+    data = json.loads(report.to_json())["findings"]
+    assert [f["steps"] for f in data] == [f.steps for f in report.findings]
+    assert [f["snippet"] for f in data] == [f.snippet for f in report.findings]
+    assert all("suggestion" in f for f in data)  # the old keys are all kept
+
+
+@pytest.mark.slow
+def test_the_guide_shows_what_clean_digits_really_print(capsys):
+    """docs/guide/diagnosis.md pastes the output of its clean-digits example;
+    run the example and compare, line for line."""
+    from pathlib import Path
+
+    guide = Path(__file__).parents[1] / "docs/guide/diagnosis.md"
+    section = guide.read_text().split("### What a clean dataset prints")[1]
+    code = section.split("```python\n")[1].split("```")[0]
+    printed = section.split("```text\n")[1].split("```")[0]
+    exec(code, {})
+    assert capsys.readouterr().out == printed

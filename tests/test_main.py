@@ -13,6 +13,8 @@ import cnnfix.__main__
 from cnnfix.__main__ import main
 from cnnfix.demo import run_demo
 
+from .test_diagnostics import fix_blocks
+
 
 def test_help_lists_the_commands():
     out = subprocess.run(
@@ -128,3 +130,27 @@ def test_diagnose_command_explains_a_missing_folder(tmp_path, capsys):
     assert main(["diagnose", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert "nowhere" in err and "Traceback" not in err
+
+
+def test_diagnose_command_gives_each_fix_as_steps_for_a_person(part_folder, capsys):
+    """Planted: a corrupt file, a grey image, a copy in the other class, and
+    (here) a dark image. Every finding's fix is numbered steps that send the
+    person to the files, then the Python."""
+    from PIL import Image
+
+    stud = np.asarray(Image.open(part_folder / "stud/02.png"))
+    Image.fromarray((stud * 0.2).astype(np.uint8)).save(part_folder / "stud/dark.png")
+    assert main(["diagnose", str(part_folder), "--checks", "data"]) == 1
+    out = capsys.readouterr().out
+    fixes = fix_blocks(out)
+    assert {"unreadable_files", "dark_images", "conflicting_labels"} <= set(fixes)
+    for code in ("unreadable_files", "dark_images", "conflicting_labels"):
+        steps, _ = fixes[code]
+        assert steps[0].startswith("Open the flagged files in an image viewer"), code
+        assert len(steps) >= 3, code
+    dark = out.split("dark_images:")[1].split("\n[")[0]
+    assert "files: " + str(part_folder / "stud/dark.png") in dark
+    assert dark.index("files:") < dark.index("fix:") < dark.index("in Python:")
+    steps, snippet = fixes["unreadable_files"]
+    assert steps[1].startswith("Replace the corrupt files with good copies")
+    assert snippet[-1].startswith('X, y = load_image_folder(path, on_error="warn")')

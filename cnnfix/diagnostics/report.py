@@ -5,13 +5,14 @@ import html
 import io
 import json
 import os
+import textwrap
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .._convert import to_python
 from ..exceptions import MissingFindingError
-from .fixes import apply_fixes, check_diagnosed_data
+from .fixes import apply_fixes, check_diagnosed_data, how_to_fix
 
 __all__ = ["CODES", "SEVERITIES", "Diagnosis", "Finding", "MissingFindingError"]
 
@@ -66,12 +67,20 @@ class Finding:
     evidence : dict
         The numbers behind it (JSON-serialisable).
     suggestion : str
-        The cnnfix fix, with a one-line code example.
+        The fix in one line, with a code example.
     indices : list of int
         The samples involved, where that makes sense (most telling first).
     paths : list of str
         The files of ``indices``, in the same order, when the data were file
         paths; empty otherwise.
+    steps : list of str
+        The fix as steps a person follows, in order (read-only; from
+        :data:`cnnfix.diagnostics.fixes.HOW_TO_FIX`, worded for files when
+        the finding names files). The reports number them.
+    snippet : str
+        Python that does the fix (read-only; may be empty): it imports what
+        it uses, and takes ``X``, ``y`` and ``report`` as the diagnosed
+        data and its :class:`Diagnosis`.
     """
 
     code: str
@@ -89,6 +98,16 @@ class Finding:
         self.evidence = to_python(self.evidence)
         self.indices = [int(i) for i in self.indices]
         self.paths = [str(p) for p in self.paths]
+
+    @property
+    def steps(self):
+        """The fix as steps a person follows (see Attributes)."""
+        return list(how_to_fix(self).steps)
+
+    @property
+    def snippet(self):
+        """Python that does the fix, or "" (see Attributes)."""
+        return how_to_fix(self).snippet
 
 
 def _check_code(code):
@@ -203,7 +222,9 @@ class Diagnosis:
         return apply_fixes(self, X, y, estimator)
 
     def summary(self):
-        """Plain-text report, most severe first."""
+        """Plain-text report, most severe first: for each finding its title,
+        evidence, samples and files, then the fix as numbered steps and the
+        Python that does it (what ``python -m cnnfix diagnose`` prints)."""
         lines = [f"cnnfix diagnosis ({', '.join(self.checks_run)} checks)"]
         if self.ok:
             lines.append("No problem found that would lower accuracy.")
@@ -212,14 +233,13 @@ class Diagnosis:
             if f.evidence:
                 shown = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
                 lines.append(f"    evidence: {shown}")
-            if f.suggestion:
-                lines.append(f"    fix: {f.suggestion}")
             if f.indices:
                 more = f" (+{len(f.indices) - 10} more)" if len(f.indices) > 10 else ""
                 lines.append(f"    samples: {f.indices[:10]}{more}")
             if f.paths:
                 more = f" (+{len(f.paths) - 5} more)" if len(f.paths) > 5 else ""
                 lines.append(f"    files: {', '.join(f.paths[:5])}{more}")
+            lines += _fix_lines(f)
         return "\n".join(lines)
 
     def __str__(self):
@@ -270,12 +290,13 @@ class Diagnosis:
             rows.append(
                 f"<tr><td style='color:{colours[f.severity]}'><b>{f.severity}</b></td>"
                 f"<td><code>{f.code}</code></td><td>{html.escape(f.title)}</td>"
-                f"<td><code>{html.escape(f.suggestion)}</code></td></tr>"
+                f"<td>{_fix_html(f)}</td></tr>"
             )
             if thumbnails is not None and f.indices:
                 images = "".join(thumbnails.tag(i) for i in f.indices[:max_images])
             elif f.paths:
                 images = "".join(_file_thumbnail(p) for p in f.paths[:max_images])
+                images += _file_list(f.paths, max_images)
             else:
                 continue
             rows.append(f"<tr><td></td><td colspan='3'>{images}</td></tr>")
@@ -300,7 +321,10 @@ class Diagnosis:
         return {
             "checks_run": self.checks_run,
             "ok": self.ok,
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [
+                {**asdict(f), "steps": f.steps, "snippet": f.snippet}
+                for f in self.findings
+            ],
         }
 
     def to_json(self, **kwargs):
@@ -353,6 +377,14 @@ def _file_thumbnail(path):
     return _img(pixels, name)
 
 
+def _file_list(paths, shown):
+    """The full paths of the files whose thumbnails are shown (a person
+    opens them from here), and how many more the finding names."""
+    more = f" (+{len(paths) - shown} more)" if len(paths) > shown else ""
+    names = "<br>".join(html.escape(p) for p in paths[:shown])
+    return f"<div style='font-size:small'>{names}{more}</div>"
+
+
 def _img(pixels, title):
     """An inline PNG ``<img>`` of uint8 ``pixels`` (h, w, c), SIZE high."""
     from PIL import Image
@@ -373,6 +405,44 @@ def _img(pixels, title):
         f"<img src='data:image/png;base64,{data}' title='{title}' "
         f"alt='{title}' style='margin:1px'/>"
     )
+
+
+#: Width of the text report's fix steps (wrapped, each under its number).
+WIDTH = 88
+
+
+def _fix_lines(finding):
+    """The fix as the text report shows it: ``fix:``, the numbered steps
+    (wrapped at WIDTH), then the snippet under ``in Python:``."""
+    fix = how_to_fix(finding)
+    lines = ["    fix:"]
+    for number, step in enumerate(fix.steps, 1):
+        head = f"      {number}. "
+        lines += textwrap.wrap(
+            step,
+            WIDTH,
+            initial_indent=head,
+            subsequent_indent=" " * len(head),
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+    if fix.snippet:
+        lines.append("      in Python:")
+        lines += [f"        {line}" for line in fix.snippet.splitlines()]
+    return lines
+
+
+def _fix_html(finding):
+    """The fix as the HTML report shows it: an ordered list of the steps,
+    then the snippet as a code block."""
+    fix = how_to_fix(finding)
+    steps = "".join(f"<li>{html.escape(step)}</li>" for step in fix.steps)
+    code = (
+        f"<pre style='margin:0'><code>{html.escape(fix.snippet)}</code></pre>"
+        if fix.snippet
+        else ""
+    )
+    return f"<ol style='margin:0;padding-left:1.5em'>{steps}</ol>{code}"
 
 
 def _short(value):
