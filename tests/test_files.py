@@ -126,6 +126,25 @@ def test_name_files_maps_positions_back_to_paths():
     assert file.indices == [1] and file.paths == ["b.png"]
 
 
+def test_name_files_maps_the_evidence_examples_too():
+    paths = np.array(["a.png", "b.png", "c.png", "d.png"], dtype=object)
+    kept = np.array([0, 2, 3])  # b.png could not be read
+    pairs = Finding(
+        "near_duplicates", "info", "near", {"examples": [[1, 2]]}, indices=[1, 2]
+    )
+    groups = Finding(
+        "conflicting_labels",
+        "error",
+        "conflict",
+        {"examples": [{"indices": [0, 1], "labels": ["x", "y"]}]},
+        indices=[0, 1],
+    )
+    name_files([pairs, groups], paths, kept)
+    assert pairs.evidence["examples"] == [[2, 3]] == [pairs.indices]
+    assert groups.evidence["examples"] == [{"indices": [0, 2], "labels": ["x", "y"]}]
+    assert groups.paths == ["a.png", "c.png"]
+
+
 def test_nothing_readable_is_an_error_that_names_the_files(tmp_path):
     bad = [tmp_path / "a.png", tmp_path / "b.png"]
     for path in bad:

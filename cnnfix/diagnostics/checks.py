@@ -577,8 +577,10 @@ def check_image_quality(X):
     measurable = np.isfinite(sharp).all() and (~blank).any()
     blur_threshold = 0.5 * float(np.median(sharp[~blank])) if measurable else 0.0
     contrast_fix = (
-        "Normalise each image's contrast, or train with brightness "
-        "augmentation: DropoutCNN(augmentation='standard')"
+        "Stretch each image's grey levels to its own range (for training and "
+        "prediction), or train with brightness and contrast augmentation: "
+        "DropoutCNN(augmentation=[keras.layers.RandomBrightness(0.3, "
+        "value_range=(0, 255)), keras.layers.RandomContrast(0.3)])"
     )
     rules = [
         (

@@ -190,5 +190,22 @@ def name_files(findings, paths, kept):
     for finding in findings:
         if finding.code not in FILE_CODES:
             finding.indices = [int(kept[i]) for i in finding.indices]
+            if "examples" in finding.evidence:  # groups or pairs of positions
+                finding.evidence["examples"] = [
+                    _example_to_files(example, kept)
+                    for example in finding.evidence["examples"]
+                ]
         finding.paths = [str(paths[i]) for i in finding.indices]
     return findings
+
+
+def _example_to_files(example, kept):
+    """An evidence example (a list of positions, or a dict with one under
+    "indices") with its positions among the decoded images made indices
+    into the files."""
+    if isinstance(example, dict):
+        return {
+            **example,
+            "indices": [int(kept[i]) for i in example.get("indices", [])],
+        }
+    return [int(kept[i]) for i in example]
