@@ -1,7 +1,7 @@
 """diagnose() at scale: data checks on Fashion-MNIST's 60,000 training
 images, and label-noise recall/precision with 10% flipped labels.
 
-    python benchmarks/bench_diagnose.py [--noise-subset 6000]
+    python benchmarks/bench_diagnose.py [--noise-subset 10000]
 
 Needs Fashion-MNIST on disk (``apt-get install -y dataset-fashion-mnist``).
 The label check uses diagnose's default quick CNN with cv=3 on a stratified
@@ -42,7 +42,7 @@ def noise_scores(X, y, random_state=0):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--noise-subset", type=int, default=6000)
+    parser.add_argument("--noise-subset", type=int, default=10000)
     args = parser.parse_args()
     (X, y), (X_test, _) = load_fashion_mnist()
     print(

@@ -109,9 +109,10 @@ def diagnose(
       blank and blurry images, unnormalised input, NaN/inf values, and
       few photos per class for a CNN trained from scratch (where a
       :class:`~cnnfix.TransferCNN` does better);
-    - **labels**: label noise by confident learning on out-of-fold
-      probabilities from ``cv`` fits of ``estimator`` (or of a quick
-      DropoutCNN when it is None);
+    - **labels**: label noise (another class predicted, the label given
+      under ``1 / (2 * n_classes)``) on out-of-fold probabilities from
+      ``cv`` fits of ``estimator`` (or of a quick DropoutCNN when it is
+      None);
     - **training** (when ``estimator`` is given, or asked for in
       ``checks``): over- and underfitting, a learning rate too high or too
       low (judged from the training loss), collapse onto one class, and

@@ -43,49 +43,51 @@ EXPLODED_LOSS = 3.0
 
 
 def check_label_noise(proba, y_encoded, classes):
-    """Suspected label errors by confident learning (Northcutt et al. 2021).
+    """Suspected label errors, from out-of-fold probabilities, most certain
+    first.
 
-    ``proba`` are out-of-fold predicted probabilities. A sample is suspect
-    when the model is confident, by each class's own threshold (the mean
-    probability it gives that class on samples labelled with it), of a class
-    other than its label, and that class is also its top prediction
-    (cleanlab's "both" rule). Suspects are ranked by the margin of the
-    confident class over the given one.
+    A sample is suspect when a model that did not train on it predicts
+    another class and gives its label less than half the probability of a
+    uniform guess, ``1 / (2 * n_classes)`` (0.05 for ten classes). Suspects
+    are ranked by that probability, lowest first, and it is given per
+    suspect as ``label_quality`` in the evidence.
+
+    Measured on Fashion-MNIST (10,000 images, 10% of labels flipped to
+    another class, the quick CNN, 3 folds) and digits (1,797, likewise),
+    recall / precision: this rule 0.839 / 0.911 and 0.922 / 1.000;
+    confident learning's per-class thresholds (Northcutt et al. 2021, the
+    previous rule) 0.732 / 0.631 and 0.771 / 0.979; its
+    ``prune_by_noise_rate`` 0.895 / 0.590 and 0.883 / 0.946. Harder data
+    make the model itself unsure between similar classes (shirts and
+    T-shirts): those errors carry moderate probabilities, a flipped label a
+    very low one.
     """
     n, k = proba.shape
-    thresholds = np.array(
-        [
-            proba[y_encoded == j, j].mean() if np.any(y_encoded == j) else 1.0
-            for j in range(k)
-        ]
-    )
-    above = proba >= thresholds
-    confident = np.where(above, proba, -1.0).argmax(axis=1)
-    suspect = above.any(axis=1) & (confident != y_encoded)
-    suspect &= proba.argmax(axis=1) != y_encoded
-    rows = np.flatnonzero(suspect)
+    given = proba[np.arange(n), y_encoded]
+    predicted = proba.argmax(axis=1)
+    rows = np.flatnonzero((predicted != y_encoded) & (given < 1 / (2 * k)))
     if not len(rows):
         return []
-    margin = proba[rows, confident[rows]] - proba[rows, y_encoded[rows]]
-    rows = rows[np.argsort(-margin)]
+    rows = rows[np.argsort(given[rows], kind="stable")]
     share = len(rows) / n
     pairs = {}
     for i in rows:
-        key = f"{classes[y_encoded[i]]} -> {classes[confident[i]]}"
+        key = f"{classes[y_encoded[i]]} -> {classes[predicted[i]]}"
         pairs[key] = pairs.get(key, 0) + 1
     return [
         Finding(
             "label_noise",
             "warning" if share >= NOISE_WARN_FRACTION else "info",
-            f"{len(rows)} labels ({share:.1%}) look wrong: out-of-fold, the model "
-            "is confident of another class.",
+            f"{len(rows)} labels ({share:.1%}) look wrong: out of fold, the model "
+            f"predicts another class and gives the label under {1 / (2 * k):.2g}.",
             {
                 "n_suspects": len(rows),
                 "fraction": share,
                 "given -> suggested": dict(
                     sorted(pairs.items(), key=lambda kv: -kv[1])[:10]
                 ),
-                "suggested_labels": [str(classes[confident[i]]) for i in rows[:50]],
+                "suggested_labels": [str(classes[predicted[i]]) for i in rows[:50]],
+                "label_quality": [round(float(given[i]), 4) for i in rows[:50]],
             },
             "Review and relabel these samples (most suspect first), or drop "
             "them: X, y = np.delete(X, idx, 0), np.delete(y, idx)",
