@@ -280,8 +280,29 @@ def test_verbose_progress_goes_to_stderr(digits, capsys):
     report = diagnose(*digits, checks="data", verbose=1)
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("data checks: ") and err.endswith(" s\n")
+    lines = err.splitlines()
+    steps = ["invalid values", "pixel scale", "class balance", "dataset size"]
+    steps += ["duplicates", "image quality"]
+    assert [line.split(":")[0] for line in lines] == [*steps, "data checks"]
+    assert all(line.endswith(" s") for line in lines)
     assert report.details["n_samples"] == len(digits[0])
+    seconds = report.details["seconds"]
+    assert list(seconds) == steps
+    assert sum(seconds.values()) <= report.details["data_seconds"] + 0.01
+
+
+def test_step_times_of_the_model_checks(digits, capsys):
+    X, y = digits
+    report = diagnose(
+        X[:300], y[:300] * 3 + 1, checks="labels", cv=2, random_state=0, verbose=1
+    )
+    err = capsys.readouterr().err
+    steps = ["fit 1/2", "predict 1/2", "fit 2/2", "predict 2/2"]
+    assert list(report.details["seconds"]) == steps
+    assert "predict 2/2: " in err and "held-out accuracy" in err
+    assert (
+        report.details["seconds"]["fit 1/2"] > report.details["seconds"]["predict 1/2"]
+    )
 
 
 def test_every_code_is_documented():
