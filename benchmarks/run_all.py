@@ -115,11 +115,17 @@ SECTIONS = [
     ),
     Section(
         "tuned_fashion",
-        "TunedCNNClassifier on Fashion-MNIST within an hour",
+        "TunedCNNClassifier against DropoutCNN on Fashion-MNIST within an hour",
         "bench_tuned_fashion.py",
-        ("--train", "30000", "--search-minutes", "50"),
+        ("--train", "60000", "--time-budget", "3600"),
         long=True,
-        notes="Target: the best test accuracy reachable within 60 minutes here.",
+        notes=(
+            "Targets (issue: the tuned estimator must beat its defaults): on "
+            "all 60,000 training images with time_budget=3600, the whole fit "
+            "ends within 65 minutes and scores at least DropoutCNN's test "
+            "accuracy + 0.005, and at least 0.93. About 90 minutes on 2 "
+            "cores (both fits): run with `--only tuned_fashion`."
+        ),
     ),
     Section(
         "diagnose",
