@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from ._convert import to_python
 from ._docs import fill_doc
 from ._keras import import_keras
-from ._oracle import defaults_first, hyperband_trials
+from ._oracle import default_values, defaults_first, hyperband_trials
 from ._worker import run_in_worker
 from .base import BaseCNNClassifier
 from .persistence import model_from_bytes, model_to_bytes
@@ -93,15 +93,19 @@ class TunedCNNClassifier(BaseCNNClassifier):
     DropoutCNN scores 0.993); comparing converged models removes that bias.
     After ``fit`` it behaves like any fitted classifier.
 
-    The first trial and the first finalist are DropoutCNN's defaults (every
-    searched name at its DropoutCNN value, ``learning_rate``,
-    ``optimizer`` and ``augmentation`` at this estimator's; a name whose
-    choices or range exclude that value takes its first choice or the low
-    end of its range). With the same ``random_state``, split and training
-    settings, that finalist is the very model DropoutCNN trains, so the
-    search replaces it only with a model that scores better on the same
-    validation data. A callable or HyperModel space starts from the
-    defaults of its own hyperparameters.
+    The first finalist is DropoutCNN's defaults (every searched name at its
+    DropoutCNN value, ``learning_rate``, ``optimizer`` and
+    ``augmentation`` at this estimator's; a name whose choices or range
+    exclude that value takes its first choice or the low end of its range).
+    With the same ``random_state``, split and training settings, that
+    finalist is the very model DropoutCNN trains, so the search replaces it
+    only with a model that scores better on the same validation data. The
+    defaults are also one of the search's trials, in place of one the tuner
+    would sample (so it runs as many trials as keras-tuner alone): the
+    first for "random" and "bayesian"; for Hyperband the first of its last
+    bracket, which trains every trial for ``max_epochs``, so that with
+    ``refit=False`` they are compared at the full budget. A callable or
+    HyperModel space starts from the defaults of its own hyperparameters.
 
     The kept finalist is ``model_``: it was trained on the training part
     only, with its epochs chosen by early stopping on the validation part.
@@ -144,7 +148,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         Most epochs one trial trains (Hyperband's budget; the epochs of every
         trial for "random" and "bayesian"). Trials only rank configurations
         for the finalists, which train up to ``epochs``; 3 keeps the default
-        search within a few times DropoutCNN's fit (7 Hyperband trials).
+        search within a few times DropoutCNN's fit (6 Hyperband trials).
     factor : int, default=3
         Hyperband's reduction factor between rounds.
     max_trials : int, default=10
@@ -322,7 +326,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         return super()._verbosity()
 
     def _defaults(self):
-        """The first trial's values of the names this estimator sets too."""
+        """The defaults' values of the names this estimator sets too."""
         return {
             "optimizer": self.optimizer,
             "learning_rate": self.learning_rate,
@@ -365,8 +369,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         return self.isolate_search
 
     def _n_trials_planned(self):
-        if self.tuner == "hyperband":  # the brackets, after the defaults' trial
-            return 1 + hyperband_trials(self.max_epochs, self.factor)
+        if self.tuner == "hyperband":  # the brackets; the defaults are one trial
+            return hyperband_trials(self.max_epochs, self.factor)
         return self.max_trials
 
     def _make_tuner(self, hypermodel, directory, run, emit, deadline):
@@ -388,8 +392,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         tuner_class, oracle_class = searchers[self.tuner]
 
         class Tuner(tuner_class):
-            """keras-tuner's tuner with an oracle whose first trial is the
-            defaults; reports each finished trial (for the progress bar)."""
+            """keras-tuner's tuner with an oracle that runs the defaults as
+            one of its trials; reports each finished trial (for the progress bar)."""
 
             def __init__(self, oracle, hypermodel, **kwargs):
                 # The searcher's own __init__ only makes its oracle.
@@ -552,9 +556,13 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 "stopped": tuner.oracle.stopped_by_deadline,
             }
             if self.refit:
-                finalists = _distinct(
-                    [trials[0], *tuner.oracle.get_best_trials(len(trials))]
-                )[: self.n_finalists] or [best]
+                defaults = _defaults_trial(tuner.oracle, trials)
+                others = [
+                    t
+                    for t in _distinct(tuner.oracle.get_best_trials(len(trials)))
+                    if _values(t) != _values(defaults)
+                ]
+                finalists = [defaults, *others][: self.n_finalists]
                 model, history, best = self._train_finalists(
                     finalists, hypermodel, run, deadline, report
                 )
@@ -679,6 +687,25 @@ def _deadline_callback(deadline):
                 self.model.stop_training = True
 
     return Deadline()
+
+
+class _Configuration:
+    """The defaults as a finalist when no trial ran them (a ``time_budget``
+    ended the search first): a trial's ``trial_id`` (None) and
+    ``hyperparameters``."""
+
+    def __init__(self, hyperparameters):
+        self.trial_id, self.hyperparameters = None, hyperparameters
+
+
+def _defaults_trial(oracle, trials):
+    """The first trial (in creation order) that ran the defaults (see
+    :func:`cnnfix._oracle.defaults_first`), or them as a
+    :class:`_Configuration` when none did."""
+    hyperparameters = oracle.hyperparameters.copy()
+    hyperparameters.values = default_values(oracle.hyperparameters)
+    defaults = _Configuration(hyperparameters)
+    return next((t for t in trials if _values(t) == _values(defaults)), defaults)
 
 
 def _distinct(trials):
@@ -806,8 +833,10 @@ class _SearchProgress:
         if self.best is None or event["score"] > self.best:
             self.best = event["score"]  # for the log; the estimator compares
         elapsed = time.time() - self.started
+        trial = event["trial_id"]
+        trial = "the defaults, no trial" if trial is None else f"trial {trial}"
         self._write(
-            f"Finalist {number}/{total} (trial {event['trial_id']}): "
+            f"Finalist {number}/{total} ({trial}): "
             f"{self.objective} {event['score']:.4f} at epoch {event['best_epoch']} "
             f"of {event['epochs']}, {_clock(elapsed)} elapsed"
         )

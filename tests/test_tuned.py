@@ -154,7 +154,8 @@ class _EpochLog(keras.callbacks.Callback):
 def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_path):
     X, y = small_digits
     log = tmp_path / "epochs"
-    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": [0.2, 0.5]}
+    # dropout: a range, so no sample of the first bracket equals the defaults.
+    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": (0.1, 0.6)}
     clf = TunedCNNClassifier(
         tuner="hyperband",
         max_epochs=3,
@@ -164,13 +165,20 @@ def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_pa
         callbacks=[_EpochLog(str(log))],
         random_state=0,
     ).fit(X, y)
-    # filters: 32 is not a choice, so its first one; dropout: DropoutCNN's.
-    assert _trial(clf, 0) == {"filters": 4, "dropout": 0.5}
+    # keras-tuner's own number of trials: 3 of 1 epoch, the best of them
+    # continued to 3, then the last bracket's 2 trials of 3 epochs, the
+    # first of which is the defaults (filters: 32 is not a choice, so its
+    # first one; dropout: DropoutCNN's).
+    assert clf.n_trials_ == 6 == clf._n_trials_planned()
+    assert _trial(clf, 4) == {"filters": 4, "dropout": 0.5}
+    assert DEFAULTS["dropout"] not in [_trial(clf, i)["dropout"] for i in range(4)]
     epochs = [int(n) for n in log.read_text().split()]
-    assert epochs[0] == 3  # Hyperband's first bracket starts at 1 epoch
+    # keras-tuner's plan (the best of the first three resumes from epoch 1),
+    # the defaults' trial included: the whole budget, from scratch.
+    assert epochs[:6] == [1, 1, 1, 2, 3, 3]
     # Then two finalists (the defaults and the best other), each for all
     # of epochs=5 without early stopping.
-    assert clf.n_trials_ == len(epochs) - 2
+    assert len(epochs) == clf.n_trials_ + 2
     assert epochs[-2:] == [5, 5]
 
 
@@ -573,4 +581,3 @@ def test_epochs_caps_the_finalists(small_digits):
     clf = TunedCNNClassifier(**{**QUICK, "max_epochs": 4, "epochs": 1}).fit(X, y)
     assert max(clf.search_results_["best_epoch"]) > 1  # the cap is what binds
     assert clf.n_epochs_ == 1
-
