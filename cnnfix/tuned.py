@@ -11,6 +11,7 @@ Ctrl-C; ``directory=`` keeps it for resuming.
 
 import contextlib
 import copy
+import dataclasses
 import io
 import os
 import shutil
@@ -21,6 +22,7 @@ import warnings
 from numbers import Integral, Real
 from pathlib import Path
 
+from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._convert import to_python
@@ -159,6 +161,24 @@ class TunedCNNClassifier(BaseCNNClassifier):
         other distinct ones. Each costs about one DropoutCNN fit.
     executions_per_trial : int, default=1
         Models trained per trial, averaged to reduce noise.
+    cv : int, cross-validation splitter or None, default=None
+        How each trial of the search is scored. None: on the stratified
+        validation split (``validation_split``). An int k: by stratified
+        k-fold cross-validation over the training part (``StratifiedKFold``
+        with shuffling seeded by ``random_state``); a scikit-learn splitter
+        (an object with ``split`` and ``get_n_splits``, such as
+        ``RepeatedStratifiedKFold``) splits the training part its own way.
+        Each fold trains a model from scratch for the trial's epochs (no
+        Hyperband warm start from the previous round), and the trial's
+        score is the mean over the folds of each fold's best-epoch
+        objective on its held-out part, so on small data trials are ranked
+        by signal rather than by the noise of one small validation split.
+        Cost: the search trains one model per fold, about ``n_folds`` times
+        the search without ``cv`` (each fold trains on ``(k-1)/k`` of the
+        training part); the finalists are unchanged, compared on the
+        validation split. The folds are drawn from the training part, whose
+        rows are a shuffle of X's, so an iterable of index arrays is not
+        accepted (its indices would not point at X's rows).
     objective : str, default="val_accuracy"
         Metric the search maximises (names ending in "loss" are
         minimised). Without validation data the training metric of the same
@@ -205,8 +225,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
         One entry per trial, like ``cv_results_``: "trial_id", "status",
         "score", "best_epoch", "duration" (seconds, None for a trial of a
         resumed search that did not record it) and one "param_<name>"
-        column per searched argument. ``pandas.DataFrame(search_results_)``
-        makes a table.
+        column per searched argument. With ``cv``, "score" is the mean over
+        the folds, "best_epoch" the mean of their best epochs, and
+        "split<i>_score" columns hold each fold's score.
+        ``pandas.DataFrame(search_results_)`` makes a table.
     n_trials_ : int
         Number of trials run.
 
@@ -240,6 +262,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
         "max_trials": [Interval(Integral, 1, None, closed="left")],
         "n_finalists": [Interval(Integral, 1, None, closed="left")],
         "executions_per_trial": [Interval(Integral, 1, None, closed="left")],
+        "cv": [
+            None,
+            Interval(Integral, 2, None, closed="left"),
+            HasMethods(["split", "get_n_splits"]),
+        ],
         "objective": [str],
         "directory": [None, str, Path],
         "overwrite": ["boolean"],
@@ -261,6 +288,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         max_trials=10,
         n_finalists=2,
         executions_per_trial=1,
+        cv=None,
         objective="val_accuracy",
         directory=None,
         overwrite=True,
@@ -294,6 +322,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.max_trials = max_trials
         self.n_finalists = n_finalists
         self.executions_per_trial = executions_per_trial
+        self.cv = cv
         self.objective = objective
         self.directory = directory
         self.overwrite = overwrite
@@ -373,7 +402,30 @@ class TunedCNNClassifier(BaseCNNClassifier):
             return hyperband_trials(self.max_epochs, self.factor)
         return self.max_trials
 
-    def _make_tuner(self, hypermodel, directory, run, emit, deadline):
+    def _folds(self, run):
+        """The trials' cross-validation folds (``cv``) over the run's
+        training part: one ``(fit arguments, validation data)`` pair per
+        fold, made by the same machinery as the training part's (balancing,
+        file paths decoded batch by batch)."""
+        X, y, _ = run.train
+        if isinstance(self.cv, Integral):
+            # Shuffled from the fit's one seed, like every random choice.
+            splitter = StratifiedKFold(self.cv, shuffle=True, random_state=run.seed)
+        else:
+            splitter = check_cv(self.cv, y, classifier=True)
+        folds = []
+        for train, held_out in splitter.split(X, y):
+            fold = dataclasses.replace(
+                run,
+                train=tuple(None if a is None else a[train] for a in run.train),
+                validation=tuple(None if a is None else a[held_out] for a in run.train),
+            )
+            folds.append(
+                (self._fit_arguments(fold.train, fold), self._validation_data(fold))
+            )
+        return folds
+
+    def _make_tuner(self, hypermodel, directory, run, emit, deadline, folds=None):
         import keras_tuner as kt
 
         # The work after the search: the finalists, each trained to converge.
@@ -426,6 +478,46 @@ class TunedCNNClassifier(BaseCNNClassifier):
                     }
                 )
 
+            def _build_and_fit_model(self, trial, *args, **kwargs):
+                """One model per fold with ``cv``, each built and trained
+                from scratch for the trial's epochs (keras-tuner's own
+                method builds, fits and records each). keras-tuner averages
+                the folds' best-epoch metrics, as it does executions; each
+                fold's objective is kept as a metric of its own."""
+                if folds is None:
+                    return super()._build_and_fit_model(trial, *args, **kwargs)
+                fresh = copy.copy(trial)  # no Hyperband warm start
+                fresh.hyperparameters = trial.hyperparameters.copy()
+                fresh.hyperparameters.values.pop("tuner/trial_id", None)
+                kwargs["initial_epoch"] = 0
+                callbacks = kwargs.pop("callbacks", [])
+                name = self.oracle.objective.name
+                results = []
+                for number, (arguments, validation) in enumerate(folds):
+                    # Fresh copies of the user's callbacks (and early
+                    # stopping) for each model, as keras-tuner gives each
+                    # execution; its own (progress, best-epoch checkpoint)
+                    # are shared by the trial's models.
+                    result = super()._build_and_fit_model(
+                        fresh,
+                        *args,
+                        **kwargs,
+                        **arguments,
+                        validation_data=validation,
+                        callbacks=[
+                            c
+                            if type(c).__module__.startswith("keras_tuner.")
+                            else copy.deepcopy(c)
+                            for c in callbacks
+                        ],
+                    )
+                    if name in getattr(result, "history", {}):
+                        result.history[_split_metric(number)] = list(
+                            result.history[name]
+                        )
+                    results.append(result)
+                return results
+
         budget = (
             dict(max_epochs=self.max_epochs, factor=self.factor)
             if self.tuner == "hyperband"
@@ -433,7 +525,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         )
         oracle = defaults_first(oracle_class)(
             deadline=deadline,
-            objective=self._objective(run.validation is not None),
+            # With cv every trial has held-out data (its folds').
+            objective=self._objective(folds is not None or run.validation is not None),
             seed=run.seed,
             max_consecutive_failed_trials=1,
             **budget,
@@ -518,7 +611,14 @@ class TunedCNNClassifier(BaseCNNClassifier):
         keras = import_keras()
         keras.utils.set_random_seed(run.seed)
         hypermodel = self._hypermodel(run.normalization)
-        arguments = self._fit_arguments(run.train, run)
+        folds = None if self.cv is None else self._folds(run)
+        if folds is None:  # the trials train on the training part
+            data = {
+                **self._fit_arguments(run.train, run),
+                "validation_data": self._validation_data(run),
+            }
+        else:  # each trial trains one model per fold (see _make_tuner)
+            data = {}
         stdout = sys.stdout
 
         def report(event):  # the progress bar prints past the silencing below
@@ -533,12 +633,15 @@ class TunedCNNClassifier(BaseCNNClassifier):
             else contextlib.nullcontext()
         )
         with quiet, _no_optimizer_state_warning():
-            tuner = self._make_tuner(hypermodel, directory, run, report, deadline)
+            tuner = self._make_tuner(
+                hypermodel, directory, run, report, deadline, folds
+            )
             tuner.search(
-                **arguments,
-                validation_data=self._validation_data(run),
+                **data,
                 epochs=self.max_epochs,
-                callbacks=self._callbacks(run.validation is not None),
+                callbacks=self._callbacks(
+                    folds is not None or run.validation is not None
+                ),
                 verbose=2 if run.verbose == 2 else 0,
             )
             if _distributed_worker():
@@ -654,6 +757,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
             "score": [t["score"] for t in trials],
             "best_epoch": [t["best_epoch"] for t in trials],
             "duration": [t["duration"] for t in trials],
+            **{
+                f"split{i}_score": [
+                    t["splits"][i] if i < len(t["splits"]) else None for t in trials
+                ]
+                for i in range(max((len(t["splits"]) for t in trials), default=0))
+            },
             **{f"param_{n}": [t["params"].get(n) for t in trials] for n in names},
         }
         self.n_trials_ = len(trials)
@@ -760,14 +869,25 @@ def _trial_record(trial, durations):
         "score": None if trial.score is None else float(trial.score),
         "best_epoch": int(trial.best_step) + 1,
         "duration": None if duration is None else float(duration),
+        "splits": [
+            float(trial.metrics.get_last_value(_split_metric(i)))
+            for i in range(len(trial.metrics.metrics))
+            if trial.metrics.exists(_split_metric(i))
+        ],
         "params": _values(trial),
     }
+
+
+def _split_metric(number):
+    """The name under which a trial records fold ``number``'s objective."""
+    return f"cnnfix_split{number}"
 
 
 def _trial_history(trial):
     return {
         name: [float(o.value[0]) for o in trial.metrics.get_history(name)]
         for name in trial.metrics.metrics
+        if not name.startswith(_split_metric(""))
     }
 
 
