@@ -182,6 +182,27 @@ def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_pa
     assert epochs[-2:] == [5, 5]
 
 
+def test_the_defaults_are_the_first_finalist_when_no_trial_ran_them(
+    small_digits, capsys
+):
+    X, y = small_digits
+    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": (0.1, 0.6)}
+    clf = TunedCNNClassifier(
+        tuner="hyperband",
+        max_epochs=3,
+        search_space=space,
+        time_budget=0.5,  # ends the search after its first trial
+        epochs=3,
+        verbose=1,
+        random_state=0,
+    ).fit(X, y)
+    # Hyperband's last bracket, where the defaults' trial is, never came.
+    assert clf.n_trials_ == 1
+    assert _trial(clf, 0) != {"filters": 4, "dropout": 0.5}
+    assert clf.best_params_ == {"filters": 4, "dropout": 0.5}
+    assert "Finalist 1/2 (the defaults, no trial)" in capsys.readouterr().err
+
+
 def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
     X, y = small_digits
     space = {**QUICK["search_space"], "filters": 4, "learning_rate": [1e-7, 1e-5, 1e-3]}
