@@ -5,9 +5,13 @@ On digits (stratified 75/25 split), both run the same Hyperband search
 issue #14), score trials on the same stratified 20% validation split with
 early stopping (patience 3) and keep the best trial's model
 (``refit=False``: the identical trials are what is compared; the finalists
-come after them). Reports wall time (ratio, same process), test accuracy,
-and resident memory growth over 3 more consecutive fits of a smaller
-search (random, 5 trials of up to 5 epochs, default space).
+come after them). Both run keras-tuner's Hyperband plan: the same number
+of trials with the same epoch budgets (TunedCNNClassifier's defaults take
+the place of one sampled trial); the script checks it from the trials'
+records and counts the epochs each side trained. Reports wall time (ratio,
+same process), test accuracy, and resident memory growth over 3 more
+consecutive fits of a smaller search (random, 5 trials of up to 5 epochs,
+default space). ``--identical`` runs only the identical-trial comparison.
 
 ``--budgets 20 40 80`` measures ``time_budget`` instead: one default
 Hyperband search per budget on 600 training digits, its whole fit time
@@ -27,6 +31,7 @@ training data for its best epoch scaled by n_all / n_train; (c) the same
 for the unscaled best epoch.
 
     python benchmarks/bench_tuned.py
+    python benchmarks/bench_tuned.py --identical
     python benchmarks/bench_tuned.py --budgets 20 40 80
     python benchmarks/bench_tuned.py --splits 3
     python benchmarks/bench_tuned.py --refit-options 3
@@ -34,12 +39,15 @@ for the unscaled best epoch.
 
 import argparse
 import gc
+import json
 import os
 import platform
 import shutil
 import tempfile
 import time
+from collections import Counter
 from itertools import pairwise
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -65,6 +73,35 @@ SPACE = {
     "dropout": (0.0, 0.5),
     "learning_rate": (1e-4, 1e-2),
 }
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Appends one line per epoch trained to a file (also from the search's
+    worker process, where a counter in memory would not come back)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        with open(self.path, "a") as f:
+            f.write("1\n")
+
+
+def epochs_logged(path):
+    return len(Path(path).read_text().split()) if Path(path).exists() else 0
+
+
+def budgets(values):
+    """The trials' Hyperband budgets, ``{(epochs, initial epoch): count}``,
+    from their hyperparameter values."""
+    return dict(
+        sorted(
+            Counter(
+                (v["tuner/epochs"], v["tuner/initial_epoch"]) for v in values
+            ).items()
+        )
+    )
 
 
 def rss_mb(pid="self"):
@@ -96,7 +133,7 @@ def tree_rss_mb():
     return total
 
 
-def direct_keras_tuner(X, y, max_epochs):
+def direct_keras_tuner(X, y, max_epochs, log):
     """The search a user writes by hand (cf. shared/seed-article.md)."""
     rng = check_random_state(SEED)
     keras_seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -154,11 +191,13 @@ def direct_keras_tuner(X, y, max_epochs):
             batch_size=32,
             verbose=0,
             callbacks=[
-                keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)
+                keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True),
+                EpochLog(log),
             ],
         )
         best = tuner.oracle.get_best_trials(1)[0]
-        return tuner.load_model(best), len(tuner.oracle.trials)
+        values = [t.hyperparameters.values for t in tuner.oracle.trials.values()]
+        return tuner.load_model(best), budgets(values)
     finally:
         shutil.rmtree(directory)
 
@@ -267,48 +306,71 @@ def refit_options(n_splits):
     print(f"| mean | {means[0]:.4f} | {means[1]:.4f} | {means[2]:.4f} | | |")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--max-epochs", type=int, default=10)
-    parser.add_argument("--budgets", type=float, nargs="*")
-    parser.add_argument("--splits", type=int)
-    parser.add_argument("--refit-options", type=int)
-    args = parser.parse_args()
-    if args.budgets:
-        time_budgets(args.budgets)
-        return
-    if args.splits:
-        against_dropout(args.splits)
-        return
-    if args.refit_options:
-        refit_options(args.refit_options)
-        return
+def identical_trials(max_epochs):
+    """The same Hyperband search, by hand and with TunedCNNClassifier: wall
+    times, trials, their budgets and the epochs trained. Returns the table
+    rows and the fitted estimator."""
     X, y = load_digit_images()
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
     )
-    start = time.perf_counter()
-    model, n_direct = direct_keras_tuner(X_train, y_train, args.max_epochs)
-    t_direct = time.perf_counter() - start
-    acc_direct = float(np.mean(model.predict_on_batch(X_test).argmax(1) == y_test))
-    print(f"direct keras-tuner: {t_direct:.0f} s", flush=True)
-
-    times = []
-    for _ in range(2):  # the first starts the worker server (one TF import)
+    work = Path(tempfile.mkdtemp(prefix="bench-tuned-"))
+    try:
         start = time.perf_counter()
-        clf = TunedCNNClassifier(
-            max_epochs=args.max_epochs,
-            search_space=SPACE,
-            validation_split=0.2,
-            patience=3,
-            refit=False,
-            random_state=SEED,
+        model, direct = direct_keras_tuner(
+            X_train, y_train, max_epochs, str(work / "direct")
         )
-        clf.fit(X_train, y_train)
-        times.append(time.perf_counter() - start)
-        print(f"TunedCNNClassifier: {times[-1]:.0f} s", flush=True)
-    acc_ours = clf.score(X_test, y_test)
+        t_direct = time.perf_counter() - start
+        acc_direct = float(np.mean(model.predict_on_batch(X_test).argmax(1) == y_test))
+        print(f"direct keras-tuner: {t_direct:.0f} s", flush=True)
 
+        times, ours, epochs = [], [], []
+        for i in range(2):  # the first starts the worker server (one TF import)
+            log = work / f"ours{i}"
+            clf = TunedCNNClassifier(
+                max_epochs=max_epochs,
+                search_space=SPACE,
+                validation_split=0.2,
+                patience=3,
+                refit=False,
+                directory=work / f"search{i}",
+                callbacks=[EpochLog(str(log))],
+                random_state=SEED,
+            )
+            start = time.perf_counter()
+            clf.fit(X_train, y_train)
+            times.append(time.perf_counter() - start)
+            print(f"TunedCNNClassifier: {times[-1]:.0f} s", flush=True)
+            trials = (work / f"search{i}" / "search").glob("trial_*/trial.json")
+            ours.append(
+                budgets(
+                    json.loads(t.read_text())["hyperparameters"]["values"]
+                    for t in trials
+                )
+            )
+            epochs.append(epochs_logged(log))
+        acc_ours = clf.score(X_test, y_test)
+        epochs_direct = epochs_logged(work / "direct")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    same = all(b == direct for b in ours)
+    rows = [
+        f"| trials | {clf.n_trials_} | {sum(direct.values())} |",
+        f"| trial budgets {{(epochs, initial epoch): trials}} | {ours[0]} | {direct} |",
+        f"| same trial budgets | {same} | |",
+        f"| epochs trained (early stopping, patience 3) | {epochs[0]} first, "
+        f"{epochs[1]} second | {epochs_direct} |",
+        f"| wall time, first fit (s) | {times[0]:.1f} | {t_direct:.1f} |",
+        f"| wall time, second fit (s) | {times[1]:.1f} | |",
+        f"| time ratio (ours / direct) | {times[0] / t_direct:.3f} first, "
+        f"{times[1] / t_direct:.3f} second | 1 |",
+        f"| test accuracy | {acc_ours:.4f} | {acc_direct:.4f} |",
+    ]
+    return rows, clf
+
+
+def memory_growth(X_train, y_train):
+    """RSS growth over 3 fits of a small search, isolated and in-process."""
     small = dict(tuner="random", max_trials=5, max_epochs=5, random_state=SEED)
     gc.collect()
     rss, tree = [rss_mb()], [tree_rss_mb()]
@@ -327,24 +389,49 @@ def main():
         steps = ", ".join(f"{b - a:+.0f}" for a, b in pairwise(values))
         return f"{values[-1] - values[0]:+.0f} ({steps})"
 
+    return [
+        f"| RSS growth, this process, 3 fits (MB) | {growth(rss)} | |",
+        f"| RSS growth, with workers and server, 3 fits (MB) | {growth(tree)} | |",
+        f"| RSS growth, isolate_search=False, 3 fits (MB) | {growth(inline)} | |",
+        f"| RSS of the worker server (MB) | {tree[-1] - rss[-1]:.0f} | |",
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--max-epochs", type=int, default=10)
+    parser.add_argument(
+        "--identical",
+        action="store_true",
+        help="only the identical-trial comparison (no memory measurement)",
+    )
+    parser.add_argument("--budgets", type=float, nargs="*")
+    parser.add_argument("--splits", type=int)
+    parser.add_argument("--refit-options", type=int)
+    args = parser.parse_args()
+    if args.budgets:
+        time_budgets(args.budgets)
+        return
+    if args.splits:
+        against_dropout(args.splits)
+        return
+    if args.refit_options:
+        refit_options(args.refit_options)
+        return
+    rows, clf = identical_trials(args.max_epochs)
+    if not args.identical:
+        X, y = load_digit_images()
+        X_train, _, y_train, _ = train_test_split(
+            X, y, test_size=0.25, stratify=y, random_state=0
+        )
+        rows += memory_growth(X_train, y_train)
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, Keras {keras.__version__}, "
         f"keras-tuner {kt.__version__}, max_epochs={args.max_epochs}\n"
     )
     print("| measure | TunedCNNClassifier | keras-tuner directly |\n|---|---|---|")
-    print(f"| trials | {clf.n_trials_} | {n_direct} |")
-    print(f"| wall time, first fit (s) | {times[0]:.1f} | {t_direct:.1f} |")
-    print(f"| wall time, second fit (s) | {times[1]:.1f} | |")
-    print(
-        f"| time ratio (ours / direct) | {times[0] / t_direct:.3f} first, "
-        f"{times[1] / t_direct:.3f} second | 1 |"
-    )
-    print(f"| test accuracy | {acc_ours:.4f} | {acc_direct:.4f} |")
-    print(f"| RSS growth, this process, 3 fits (MB) | {growth(rss)} | |")
-    print(f"| RSS growth, with workers and server, 3 fits (MB) | {growth(tree)} | |")
-    print(f"| RSS growth, isolate_search=False, 3 fits (MB) | {growth(inline)} | |")
-    print(f"| RSS of the worker server (MB) | {tree[-1] - rss[-1]:.0f} | |")
+    print("\n".join(rows))
     print(f"\nbest_params_: {clf.best_params_}")
 
 

@@ -1,10 +1,11 @@
 """The keras-tuner oracle of TunedCNNClassifier's search.
 
-:func:`defaults_first` subclasses any keras-tuner oracle so that its first
-trial takes every hyperparameter's default (DropoutCNN's values for a dict
-space, see :mod:`cnnfix.search_space`), it times its trials, and it starts
-no trial past a deadline (``time_budget``). :func:`hyperband_trials` counts
-the trials of Hyperband's brackets, for the progress line.
+:func:`defaults_first` subclasses any keras-tuner oracle so that one of its
+trials takes every hyperparameter's default (DropoutCNN's values for a dict
+space, see :mod:`cnnfix.search_space`) in place of a sample of its own, it
+times its trials, and it starts no trial past a deadline (``time_budget``).
+:func:`hyperband_trials` counts the trials of Hyperband's brackets (all of
+them: the defaults are one), for the progress line.
 """
 
 import math
@@ -45,15 +46,34 @@ def default_values(hyperparameters):
 
 
 def defaults_first(oracle_class):
-    """A subclass of a keras-tuner oracle whose first trial takes every
-    hyperparameter's default (see :func:`default_values`), which times its
-    trials and which starts no trial past a deadline.
+    """A subclass of a keras-tuner oracle that runs every hyperparameter's
+    default (see :func:`default_values`) as one of its own trials, which
+    times its trials and which starts no trial past a deadline.
 
-    The later trials are the oracle's own, and a sample equal to the
-    defaults counts as a collision. A Hyperband oracle trains the defaults
-    for its whole budget (``max_epochs``), outside its brackets, so they are
-    compared with the configurations that survive to the last round. A
-    resumed search (trials already there) does not add them again.
+    The defaults take the place of one trial the oracle would sample, so
+    the search runs as many trials, with the same budgets, as keras-tuner's
+    own oracle (issue #14: identical trials cost what hand-written
+    keras-tuner costs). Which one:
+
+    - "random" and "bayesian": the first trial (trial 1 of ``max_trials``).
+    - Hyperband: the first trial of its last bracket, the one that trains
+      every trial for the whole budget (``max_epochs``). There the defaults
+      are compared at the full budget with the configurations that survive
+      to the last rounds, so with ``refit=False`` (the best trial's model is
+      kept) the search keeps a model only if it scored better than the
+      defaults at the same budget. As the first trial of the first bracket
+      they would train for ``max_epochs / factor**k`` epochs (1 by default)
+      and could be eliminated there by configurations that merely learn
+      faster, the bias issue #14 is about. With ``refit=True`` the
+      placement does not matter for the result: the defaults are the first
+      finalist, trained to convergence whether their trial ran or not (a
+      ``time_budget`` can end the search before the last bracket).
+
+    The other trials are the oracle's own samples, from the same seed. A
+    sample equal to the defaults counts as a collision after them; if an
+    earlier Hyperband trial sampled the defaults, the last bracket keeps its
+    own sample. A resumed search (trials already there) does not add them
+    again.
 
     The subclass takes two more keyword arguments. ``deadline`` (a
     ``time.time()`` value or None): once one trial has ended, no new trial
@@ -75,17 +95,32 @@ def defaults_first(oracle_class):
             self._started = {}
 
         def populate_space(self, trial_id):
-            if self.trials:
-                if self._past_deadline():
-                    self.stopped_by_deadline = True
-                    return {"status": "STOPPED", "values": None}
+            if self.trials and self._past_deadline():
+                self.stopped_by_deadline = True
+                return {"status": "STOPPED", "values": None}
+            if self.trials or hyperband:  # Hyperband: see _random_trial
                 return super().populate_space(trial_id)
-            values = default_values(self.hyperparameters)
-            if hyperband:  # the whole budget, as the last round's trials
-                values.update(
-                    {"tuner/epochs": self.max_epochs, "tuner/initial_epoch": 0}
-                )
-            return {"status": "RUNNING", "values": values}
+            return {"status": "RUNNING", "values": default_values(self.hyperparameters)}
+
+        def _random_trial(self, trial_id, bracket):
+            # Hyperband's sample for a bracket's first round; in the last
+            # bracket (every trial trained for max_epochs), the first one is
+            # the defaults. The oracle's own sample is drawn all the same,
+            # so the later samples are those keras-tuner would draw.
+            response = super()._random_trial(trial_id, bracket)
+            first_of_last = (
+                bracket["bracket_num"] == 0 and len(bracket["rounds"][0]) == 1
+            )
+            if response["status"] == "RUNNING" and first_of_last:
+                defaults = default_values(self.hyperparameters)
+                if not self._duplicate(defaults):
+                    budget = {
+                        k: v
+                        for k, v in response["values"].items()
+                        if k.startswith("tuner/")
+                    }
+                    response["values"] = {**defaults, **budget}
+            return response
 
         def _past_deadline(self):
             if self.deadline is None or not self.durations:

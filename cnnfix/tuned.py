@@ -11,6 +11,7 @@ Ctrl-C; ``directory=`` keeps it for resuming.
 
 import contextlib
 import copy
+import dataclasses
 import io
 import os
 import shutil
@@ -21,12 +22,13 @@ import warnings
 from numbers import Integral, Real
 from pathlib import Path
 
+from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._convert import to_python
 from ._docs import fill_doc
 from ._keras import import_keras
-from ._oracle import defaults_first, hyperband_trials
+from ._oracle import default_values, defaults_first, hyperband_trials
 from ._worker import run_in_worker
 from .base import BaseCNNClassifier
 from .persistence import model_from_bytes, model_to_bytes
@@ -93,15 +95,19 @@ class TunedCNNClassifier(BaseCNNClassifier):
     DropoutCNN scores 0.993); comparing converged models removes that bias.
     After ``fit`` it behaves like any fitted classifier.
 
-    The first trial and the first finalist are DropoutCNN's defaults (every
-    searched name at its DropoutCNN value, ``learning_rate``,
-    ``optimizer`` and ``augmentation`` at this estimator's; a name whose
-    choices or range exclude that value takes its first choice or the low
-    end of its range). With the same ``random_state``, split and training
-    settings, that finalist is the very model DropoutCNN trains, so the
-    search replaces it only with a model that scores better on the same
-    validation data. A callable or HyperModel space starts from the
-    defaults of its own hyperparameters.
+    The first finalist is DropoutCNN's defaults (every searched name at its
+    DropoutCNN value, ``learning_rate``, ``optimizer`` and
+    ``augmentation`` at this estimator's; a name whose choices or range
+    exclude that value takes its first choice or the low end of its range).
+    With the same ``random_state``, split and training settings, that
+    finalist is the very model DropoutCNN trains, so the search replaces it
+    only with a model that scores better on the same validation data. The
+    defaults are also one of the search's trials, in place of one the tuner
+    would sample (so it runs as many trials as keras-tuner alone): the
+    first for "random" and "bayesian"; for Hyperband the first of its last
+    bracket, which trains every trial for ``max_epochs``, so that with
+    ``refit=False`` they are compared at the full budget. A callable or
+    HyperModel space starts from the defaults of its own hyperparameters.
 
     The kept finalist is ``model_``: it was trained on the training part
     only, with its epochs chosen by early stopping on the validation part.
@@ -157,7 +163,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         Most epochs one trial trains (Hyperband's budget; the epochs of every
         trial for "random" and "bayesian"). Trials only rank configurations
         for the finalists, which train up to ``epochs``; 3 keeps the default
-        search within a few times DropoutCNN's fit (7 Hyperband trials).
+        search within a few times DropoutCNN's fit (6 Hyperband trials).
     factor : int, default=3
         Hyperband's reduction factor between rounds.
     max_trials : int, default=10
@@ -168,6 +174,24 @@ class TunedCNNClassifier(BaseCNNClassifier):
         other distinct ones. Each costs about one DropoutCNN fit.
     executions_per_trial : int, default=1
         Models trained per trial, averaged to reduce noise.
+    cv : int, cross-validation splitter or None, default=None
+        How each trial of the search is scored. None: on the stratified
+        validation split (``validation_split``). An int k: by stratified
+        k-fold cross-validation over the training part (``StratifiedKFold``
+        with shuffling seeded by ``random_state``); a scikit-learn splitter
+        (an object with ``split`` and ``get_n_splits``, such as
+        ``RepeatedStratifiedKFold``) splits the training part its own way.
+        Each fold trains a model from scratch for the trial's epochs (no
+        Hyperband warm start from the previous round), and the trial's
+        score is the mean over the folds of each fold's best-epoch
+        objective on its held-out part, so on small data trials are ranked
+        by signal rather than by the noise of one small validation split.
+        Cost: the search trains one model per fold, about ``n_folds`` times
+        the search without ``cv`` (each fold trains on ``(k-1)/k`` of the
+        training part); the finalists are unchanged, compared on the
+        validation split. The folds are drawn from the training part, whose
+        rows are a shuffle of X's, so an iterable of index arrays is not
+        accepted (its indices would not point at X's rows).
     objective : str, default="val_accuracy"
         Metric the search maximises (names ending in "loss" are
         minimised). Without validation data the training metric of the same
@@ -214,8 +238,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
         One entry per trial, like ``cv_results_``: "trial_id", "status",
         "score", "best_epoch", "duration" (seconds, None for a trial of a
         resumed search that did not record it) and one "param_<name>"
-        column per searched argument. ``pandas.DataFrame(search_results_)``
-        makes a table.
+        column per searched argument. With ``cv``, "score" is the mean over
+        the folds, "best_epoch" the mean of their best epochs, and
+        "split<i>_score" columns hold each fold's score.
+        ``pandas.DataFrame(search_results_)`` makes a table.
     n_trials_ : int
         Number of trials run.
 
@@ -249,6 +275,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
         "max_trials": [Interval(Integral, 1, None, closed="left")],
         "n_finalists": [Interval(Integral, 1, None, closed="left")],
         "executions_per_trial": [Interval(Integral, 1, None, closed="left")],
+        "cv": [
+            None,
+            Interval(Integral, 2, None, closed="left"),
+            HasMethods(["split", "get_n_splits"]),
+        ],
         "objective": [str],
         "directory": [None, str, Path],
         "overwrite": ["boolean"],
@@ -270,6 +301,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         max_trials=10,
         n_finalists=2,
         executions_per_trial=1,
+        cv=None,
         objective="val_accuracy",
         directory=None,
         overwrite=True,
@@ -303,6 +335,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.max_trials = max_trials
         self.n_finalists = n_finalists
         self.executions_per_trial = executions_per_trial
+        self.cv = cv
         self.objective = objective
         self.directory = directory
         self.overwrite = overwrite
@@ -335,7 +368,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         return super()._verbosity()
 
     def _defaults(self):
-        """The first trial's values of the names this estimator sets too."""
+        """The defaults' values of the names this estimator sets too."""
         return {
             "optimizer": self.optimizer,
             "learning_rate": self.learning_rate,
@@ -378,11 +411,34 @@ class TunedCNNClassifier(BaseCNNClassifier):
         return self.isolate_search
 
     def _n_trials_planned(self):
-        if self.tuner == "hyperband":  # the brackets, after the defaults' trial
-            return 1 + hyperband_trials(self.max_epochs, self.factor)
+        if self.tuner == "hyperband":  # the brackets; the defaults are one trial
+            return hyperband_trials(self.max_epochs, self.factor)
         return self.max_trials
 
-    def _make_tuner(self, hypermodel, directory, run, emit, deadline):
+    def _folds(self, run):
+        """The trials' cross-validation folds (``cv``) over the run's
+        training part: one ``(fit arguments, validation data)`` pair per
+        fold, made by the same machinery as the training part's (balancing,
+        file paths decoded batch by batch)."""
+        X, y, _ = run.train
+        if isinstance(self.cv, Integral):
+            # Shuffled from the fit's one seed, like every random choice.
+            splitter = StratifiedKFold(self.cv, shuffle=True, random_state=run.seed)
+        else:
+            splitter = check_cv(self.cv, y, classifier=True)
+        folds = []
+        for train, held_out in splitter.split(X, y):
+            fold = dataclasses.replace(
+                run,
+                train=tuple(None if a is None else a[train] for a in run.train),
+                validation=tuple(None if a is None else a[held_out] for a in run.train),
+            )
+            folds.append(
+                (self._fit_arguments(fold.train, fold), self._validation_data(fold))
+            )
+        return folds
+
+    def _make_tuner(self, hypermodel, directory, run, emit, deadline, folds=None):
         import keras_tuner as kt
 
         # The work after the search: the finalists, each trained to converge.
@@ -401,8 +457,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         tuner_class, oracle_class = searchers[self.tuner]
 
         class Tuner(tuner_class):
-            """keras-tuner's tuner with an oracle whose first trial is the
-            defaults; reports each finished trial (for the progress bar)."""
+            """keras-tuner's tuner with an oracle that runs the defaults as
+            one of its trials; reports each finished trial (for the progress bar)."""
 
             def __init__(self, oracle, hypermodel, **kwargs):
                 # The searcher's own __init__ only makes its oracle.
@@ -435,6 +491,46 @@ class TunedCNNClassifier(BaseCNNClassifier):
                     }
                 )
 
+            def _build_and_fit_model(self, trial, *args, **kwargs):
+                """One model per fold with ``cv``, each built and trained
+                from scratch for the trial's epochs (keras-tuner's own
+                method builds, fits and records each). keras-tuner averages
+                the folds' best-epoch metrics, as it does executions; each
+                fold's objective is kept as a metric of its own."""
+                if folds is None:
+                    return super()._build_and_fit_model(trial, *args, **kwargs)
+                fresh = copy.copy(trial)  # no Hyperband warm start
+                fresh.hyperparameters = trial.hyperparameters.copy()
+                fresh.hyperparameters.values.pop("tuner/trial_id", None)
+                kwargs["initial_epoch"] = 0
+                callbacks = kwargs.pop("callbacks", [])
+                name = self.oracle.objective.name
+                results = []
+                for number, (arguments, validation) in enumerate(folds):
+                    # Fresh copies of the user's callbacks (and early
+                    # stopping) for each model, as keras-tuner gives each
+                    # execution; its own (progress, best-epoch checkpoint)
+                    # are shared by the trial's models.
+                    result = super()._build_and_fit_model(
+                        fresh,
+                        *args,
+                        **kwargs,
+                        **arguments,
+                        validation_data=validation,
+                        callbacks=[
+                            c
+                            if type(c).__module__.startswith("keras_tuner.")
+                            else copy.deepcopy(c)
+                            for c in callbacks
+                        ],
+                    )
+                    if name in getattr(result, "history", {}):
+                        result.history[_split_metric(number)] = list(
+                            result.history[name]
+                        )
+                    results.append(result)
+                return results
+
         budget = (
             dict(max_epochs=self.max_epochs, factor=self.factor)
             if self.tuner == "hyperband"
@@ -442,7 +538,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         )
         oracle = defaults_first(oracle_class)(
             deadline=deadline,
-            objective=self._objective(run.validation is not None),
+            # With cv every trial has held-out data (its folds').
+            objective=self._objective(folds is not None or run.validation is not None),
             seed=run.seed,
             max_consecutive_failed_trials=1,
             **budget,
@@ -527,7 +624,14 @@ class TunedCNNClassifier(BaseCNNClassifier):
         keras = import_keras()
         keras.utils.set_random_seed(run.seed)
         hypermodel = self._hypermodel(run.normalization)
-        arguments = self._fit_arguments(run.train, run)
+        folds = None if self.cv is None else self._folds(run)
+        if folds is None:  # the trials train on the training part
+            data = {
+                **self._fit_arguments(run.train, run),
+                "validation_data": self._validation_data(run),
+            }
+        else:  # each trial trains one model per fold (see _make_tuner)
+            data = {}
         stdout = sys.stdout
 
         def report(event):  # the progress bar prints past the silencing below
@@ -542,12 +646,15 @@ class TunedCNNClassifier(BaseCNNClassifier):
             else contextlib.nullcontext()
         )
         with quiet, _no_optimizer_state_warning():
-            tuner = self._make_tuner(hypermodel, directory, run, report, deadline)
+            tuner = self._make_tuner(
+                hypermodel, directory, run, report, deadline, folds
+            )
             tuner.search(
-                **arguments,
-                validation_data=self._validation_data(run),
+                **data,
                 epochs=self.max_epochs,
-                callbacks=self._callbacks(run.validation is not None),
+                callbacks=self._callbacks(
+                    folds is not None or run.validation is not None
+                ),
                 verbose=2 if run.verbose == 2 else 0,
             )
             if _distributed_worker():
@@ -565,9 +672,13 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 "stopped": tuner.oracle.stopped_by_deadline,
             }
             if self.refit:
-                finalists = _distinct(
-                    [trials[0], *tuner.oracle.get_best_trials(len(trials))]
-                )[: self.n_finalists] or [best]
+                defaults = _defaults_trial(tuner.oracle, trials)
+                others = [
+                    t
+                    for t in _distinct(tuner.oracle.get_best_trials(len(trials)))
+                    if _values(t) != _values(defaults)
+                ]
+                finalists = [defaults, *others][: self.n_finalists]
                 model, history, best = self._train_finalists(
                     finalists, hypermodel, run, deadline, report
                 )
@@ -659,6 +770,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
             "score": [t["score"] for t in trials],
             "best_epoch": [t["best_epoch"] for t in trials],
             "duration": [t["duration"] for t in trials],
+            **{
+                f"split{i}_score": [
+                    t["splits"][i] if i < len(t["splits"]) else None for t in trials
+                ]
+                for i in range(max((len(t["splits"]) for t in trials), default=0))
+            },
             **{f"param_{n}": [t["params"].get(n) for t in trials] for n in names},
         }
         self.n_trials_ = len(trials)
@@ -692,6 +809,25 @@ def _deadline_callback(deadline):
                 self.model.stop_training = True
 
     return Deadline()
+
+
+class _Configuration:
+    """The defaults as a finalist when no trial ran them (a ``time_budget``
+    ended the search first): a trial's ``trial_id`` (None) and
+    ``hyperparameters``."""
+
+    def __init__(self, hyperparameters):
+        self.trial_id, self.hyperparameters = None, hyperparameters
+
+
+def _defaults_trial(oracle, trials):
+    """The first trial (in creation order) that ran the defaults (see
+    :func:`cnnfix._oracle.defaults_first`), or them as a
+    :class:`_Configuration` when none did."""
+    hyperparameters = oracle.hyperparameters.copy()
+    hyperparameters.values = default_values(oracle.hyperparameters)
+    defaults = _Configuration(hyperparameters)
+    return next((t for t in trials if _values(t) == _values(defaults)), defaults)
 
 
 def _distinct(trials):
@@ -746,14 +882,25 @@ def _trial_record(trial, durations):
         "score": None if trial.score is None else float(trial.score),
         "best_epoch": int(trial.best_step) + 1,
         "duration": None if duration is None else float(duration),
+        "splits": [
+            float(trial.metrics.get_last_value(_split_metric(i)))
+            for i in range(len(trial.metrics.metrics))
+            if trial.metrics.exists(_split_metric(i))
+        ],
         "params": _values(trial),
     }
+
+
+def _split_metric(number):
+    """The name under which a trial records fold ``number``'s objective."""
+    return f"cnnfix_split{number}"
 
 
 def _trial_history(trial):
     return {
         name: [float(o.value[0]) for o in trial.metrics.get_history(name)]
         for name in trial.metrics.metrics
+        if not name.startswith(_split_metric(""))
     }
 
 
@@ -819,8 +966,10 @@ class _SearchProgress:
         if self.best is None or event["score"] > self.best:
             self.best = event["score"]  # for the log; the estimator compares
         elapsed = time.time() - self.started
+        trial = event["trial_id"]
+        trial = "the defaults, no trial" if trial is None else f"trial {trial}"
         self._write(
-            f"Finalist {number}/{total} (trial {event['trial_id']}): "
+            f"Finalist {number}/{total} ({trial}): "
             f"{self.objective} {event['score']:.4f} at epoch {event['best_epoch']} "
             f"of {event['epochs']}, {_clock(elapsed)} elapsed"
         )

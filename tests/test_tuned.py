@@ -154,7 +154,8 @@ class _EpochLog(keras.callbacks.Callback):
 def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_path):
     X, y = small_digits
     log = tmp_path / "epochs"
-    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": [0.2, 0.5]}
+    # dropout: a range, so no sample of the first bracket equals the defaults.
+    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": (0.1, 0.6)}
     clf = TunedCNNClassifier(
         tuner="hyperband",
         max_epochs=3,
@@ -164,14 +165,42 @@ def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_pa
         callbacks=[_EpochLog(str(log))],
         random_state=0,
     ).fit(X, y)
-    # filters: 32 is not a choice, so its first one; dropout: DropoutCNN's.
-    assert _trial(clf, 0) == {"filters": 4, "dropout": 0.5}
+    # keras-tuner's own number of trials: 3 of 1 epoch, the best of them
+    # continued to 3, then the last bracket's 2 trials of 3 epochs, the
+    # first of which is the defaults (filters: 32 is not a choice, so its
+    # first one; dropout: DropoutCNN's).
+    assert clf.n_trials_ == 6 == clf._n_trials_planned()
+    assert _trial(clf, 4) == {"filters": 4, "dropout": 0.5}
+    assert DEFAULTS["dropout"] not in [_trial(clf, i)["dropout"] for i in range(4)]
     epochs = [int(n) for n in log.read_text().split()]
-    assert epochs[0] == 3  # Hyperband's first bracket starts at 1 epoch
+    # keras-tuner's plan (the best of the first three resumes from epoch 1),
+    # the defaults' trial included: the whole budget, from scratch.
+    assert epochs[:6] == [1, 1, 1, 2, 3, 3]
     # Then two finalists (the defaults and the best other), each for all
     # of epochs=5 without early stopping.
-    assert clf.n_trials_ == len(epochs) - 2
+    assert len(epochs) == clf.n_trials_ + 2
     assert epochs[-2:] == [5, 5]
+
+
+def test_the_defaults_are_the_first_finalist_when_no_trial_ran_them(
+    small_digits, capsys
+):
+    X, y = small_digits
+    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": (0.1, 0.6)}
+    clf = TunedCNNClassifier(
+        tuner="hyperband",
+        max_epochs=3,
+        search_space=space,
+        time_budget=0.5,  # ends the search after its first trial
+        epochs=3,
+        verbose=1,
+        random_state=0,
+    ).fit(X, y)
+    # Hyperband's last bracket, where the defaults' trial is, never came.
+    assert clf.n_trials_ == 1
+    assert _trial(clf, 0) != {"filters": 4, "dropout": 0.5}
+    assert clf.best_params_ == {"filters": 4, "dropout": 0.5}
+    assert "Finalist 1/2 (the defaults, no trial)" in capsys.readouterr().err
 
 
 def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
@@ -574,3 +603,154 @@ def test_epochs_caps_the_finalists(small_digits):
     assert max(clf.search_results_["best_epoch"]) > 1  # the cap is what binds
     assert clf.n_epochs_ == 1
 
+
+class _BestLog(keras.callbacks.Callback):
+    """Appends each training run's best ``val_accuracy`` to a file."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_train_begin(self, logs=None):
+        self.scores = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.scores.append(logs["val_accuracy"])
+
+    def on_train_end(self, logs=None):
+        with open(self.path, "a") as f:
+            f.write(f"{max(self.scores)!r}\n")
+
+
+def test_cv_scores_each_trial_as_the_mean_of_its_folds(small_digits, tmp_path):
+    X, y = small_digits
+    y = y * 3 + 5  # labels that are not 0..k-1
+    log = tmp_path / "best"
+    clf = TunedCNNClassifier(
+        **{**QUICK, "max_trials": 2}, cv=2, callbacks=[_BestLog(str(log))]
+    ).fit(X, y)
+    results = clf.search_results_
+    assert clf.n_trials_ == 2
+    # What the fold models reported, in order: trial 1's two folds, trial
+    # 2's, then the two finalists.
+    reported = [float(v) for v in log.read_text().split()]
+    assert len(reported) == 2 * 2 + 2
+    for trial in range(2):
+        folds = [results[f"split{i}_score"][trial] for i in range(2)]
+        assert folds == pytest.approx(reported[2 * trial : 2 * trial + 2])
+        assert results["score"][trial] == pytest.approx(np.mean(folds))
+    assert "split2_score" not in results
+    # The finalists are compared on the validation split, as without cv.
+    restored = int(np.argmin(clf.history_["val_loss"]))
+    assert clf.best_score_ == pytest.approx(clf.history_["val_accuracy"][restored])
+    assert set(clf.predict(X)) <= set(y)
+
+
+def test_cv_folds_hold_out_parts_of_the_training_part(small_digits, monkeypatch):
+    from cnnfix.tuned import TunedCNNClassifier as Tuned
+
+    X, y = small_digits
+    seen = []
+    folds = Tuned._folds
+
+    def recording(self, run):
+        made = folds(self, run)
+        seen.append((run, made))
+        return made
+
+    monkeypatch.setattr(Tuned, "_folds", recording)
+    TunedCNNClassifier(**QUICK, cv=3, isolate_search=False, verbose=0).fit(X, y)
+    [(run, made)] = seen
+    assert len(made) == 3
+    held_out = np.concatenate([validation[1] for _, validation in made])
+    # Every training sample is held out once; the validation part never is.
+    assert len(held_out) == len(run.train[1])
+    np.testing.assert_array_equal(np.sort(held_out), np.sort(run.train[1]))
+    for arguments, validation in made:  # stratified: each class in each fold
+        assert set(np.unique(validation[1])) == {0, 1, 2}
+        assert len(arguments["y"]) + len(validation[1]) == len(run.train[1])
+
+
+def test_cv_takes_a_splitter_object(small_digits):
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    X, y = small_digits
+    splitter = RepeatedStratifiedKFold(n_splits=2, n_repeats=2, random_state=0)
+    before = repr(splitter)
+    clf = TunedCNNClassifier(**QUICK, cv=splitter).fit(X, y)
+    assert repr(splitter) == before  # not modified
+    results = clf.search_results_
+    folds = [results[f"split{i}_score"][0] for i in range(4)]
+    assert results["score"][0] == pytest.approx(np.mean(folds))
+    assert clf.cv is splitter and clf.get_params()["cv"] is splitter
+
+
+@pytest.mark.slow  # 12 training runs: ~15 s on two shared cores
+def test_cv_with_hyperband_trains_each_fold_from_scratch(small_digits, tmp_path):
+    X, y = small_digits
+    log = tmp_path / "epochs"
+    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": (0.1, 0.6)}
+    TunedCNNClassifier(
+        tuner="hyperband",
+        max_epochs=3,
+        search_space=space,
+        cv=2,
+        early_stopping=False,
+        refit=False,
+        callbacks=[_EpochLog(str(log))],
+        random_state=0,
+    ).fit(X[:150], y[:150])
+    epochs = [int(n) for n in log.read_text().split()]
+    # Two folds per trial; the continued trial of the first bracket trains
+    # its folds for all 3 epochs (without cv it resumes from epoch 1).
+    assert epochs == [1] * 6 + [3] * 2 + [3] * 4
+
+
+@pytest.fixture(scope="module")
+def digit_files(small_digits, tmp_path_factory):
+    """The first 90 small digits as 8x8 PNG files, with string labels."""
+    from PIL import Image
+
+    X, y = small_digits
+    root = tmp_path_factory.mktemp("digit_files")
+    paths = []
+    for i in range(90):
+        path = root / f"{i}.png"
+        Image.fromarray((X[i, :, :, 0] * 15).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    return np.array(paths), np.array(["zero", "one", "two"])[y[:90]]
+
+
+def test_cv_with_file_paths_as_x(digit_files):
+    paths, y = digit_files
+    clf = TunedCNNClassifier(**QUICK, cv=2).fit(paths, y)
+    results = clf.search_results_
+    folds = [results[f"split{i}_score"][0] for i in range(2)]
+    assert results["score"][0] == pytest.approx(np.mean(folds))
+    assert set(clf.predict(paths[:10])) <= set(y)
+
+
+@pytest.mark.parametrize("cv", [1, "five", [(np.arange(10), np.arange(10, 20))]])
+def test_a_bad_cv_gets_a_clear_error(small_digits, cv):
+    X, y = small_digits
+    message = (
+        r"The 'cv' parameter of TunedCNNClassifier must be None, an int in the "
+        r"range \[2, inf\) or an object implementing 'split' and 'get_n_splits'"
+    )
+    with pytest.raises(ValueError, match=message):
+        TunedCNNClassifier(**QUICK, cv=cv).fit(X, y)
+
+
+def test_cv_survives_clone_and_get_params():
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(3, shuffle=True, random_state=1)
+    clf = TunedCNNClassifier(cv=splitter)
+    copied = clone(clf)
+    # A splitter is not an estimator: clone deep-copies it.
+    assert copied.get_params()["cv"] is not splitter
+    assert repr(copied.get_params()["cv"]) == repr(splitter)
+    assert clone(TunedCNNClassifier(cv=5)).cv == 5
+    assert TunedCNNClassifier().cv is None  # today's validation split
+    assert clone(clf.set_params(cv=None)).cv is None
