@@ -10,7 +10,8 @@ architecture definition serves each estimator and the search.
 
 Each sampled name's keras-tuner default is the estimator's value where the
 choices or the range include it; the oracle of :mod:`cnnfix._oracle` makes
-those defaults the first trial.
+those defaults a trial (the first for random and Bayesian search, the first
+of Hyperband's last bracket) and the first finalist.
 """
 
 from numbers import Integral, Real
@@ -31,7 +32,7 @@ __all__ = [
 
 #: What a search samples when ``search_space=None``. A list is a choice; a
 #: (low, high) pair a range (log scale for the learning rate).
-#: DropoutCNN's defaults are inside it (they are the first trial); it adds
+#: DropoutCNN's defaults are inside it (a trial and the first finalist); it adds
 #: the levers that move accuracy most on real images: augmentation, batch
 #: norm, width, depth, dropout, learning rate and weight decay.
 DEFAULT_SEARCH_SPACE = {
@@ -150,7 +151,7 @@ def _allowed(value, spec):
 def sample(hp, name, spec, default=None):
     """One builder argument drawn from keras-tuner's ``hp`` by ``spec``.
 
-    ``default`` is the hyperparameter's default (the first trial's value)
+    ``default`` is the hyperparameter's default (the defaults trial's value)
     when ``spec`` includes it; otherwise keras-tuner's own default: the
     first choice, the low end of a range.
     """
@@ -243,7 +244,7 @@ def make_hypermodel(space, input_shape, n_classes, normalization, defaults=None)
 
     ``defaults`` (default :data:`FIXED_VALUES`, or :data:`TRANSFER_VALUES`
     for a space with ``backbone``) gives each sampled name its default,
-    which the first trial of the search takes (see :mod:`cnnfix._oracle`),
+    which the defaults trial and finalist take (see :mod:`cnnfix._oracle`),
     and fixes the names ``space`` does not sample.
     """
     import keras_tuner as kt
