@@ -102,6 +102,18 @@ SECTIONS = [
         ),
     ),
     Section(
+        "tuned_budget",
+        "TunedCNNClassifier: is time_budget respected?",
+        "bench_tuned.py",
+        ("--budgets", "20", "40", "80"),
+        notes=(
+            "Target (#14): the whole fit, search and finalists, ends within "
+            "10% of `time_budget`, three budgets measured. The first fit also "
+            "starts the search's worker server (about 10 s here), as in a "
+            "fresh process."
+        ),
+    ),
+    Section(
         "tuned_refit",
         "TunedCNNClassifier: three ways to refit the chosen configuration",
         "bench_tuned.py",
