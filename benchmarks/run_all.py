@@ -232,10 +232,11 @@ SECTIONS = [
             "Targets: TransferCNN with the pretrained weights beats DropoutCNN "
             "from scratch and TransferCNN(weights=None) on the same few images "
             "(mean over 3 seeds), and the two-phase schedule beats head only and "
-            "all at once. The pretraining is done by the script on "
-            "Fashion-MNIST classes 0-4 (no ImageNet weights are reachable "
-            "here), so this shows the mechanism, not ImageNet's gain. About "
-            "an hour on 2 cores: run with `--only transfer`."
+            "all at once, or the docs say when it does not. The pretraining "
+            "is done by the script on Fashion-MNIST classes 0-4 (no ImageNet "
+            "weights are reachable here), so this shows the mechanism, not "
+            "ImageNet's gain. About 25 minutes on 2 cores: run with "
+            "`--only transfer`."
         ),
     ),
 ]

@@ -173,8 +173,9 @@ class TransferCNN(BaseCNNClassifier):
         With early stopping (the default) each phase stops once the
         validation loss has not improved for ``patience`` epochs; on a few
         images an epoch is a few steps, so the caps are high (with 10 and
-        20, the benchmark's fits on 100 images ran into both caps, and
-        50 and 50 raised the test accuracy, see the user guide).
+        20, the benchmark's fits on 100 images mostly ran into the caps,
+        and 50 and 50 raised the test accuracy on most seeds; see the user
+        guide).
     fine_tune_learning_rate : float or None, default=None
         Learning rate of phase two. None uses ``learning_rate / 10`` (the
         optimizer instance's own learning rate / 10 when ``optimizer`` is an
