@@ -352,6 +352,23 @@ def test_darkened_digits_are_dark_never_blank(digits, scale):
     assert quality_indices(X) == {"dark_images": set(PLANTED.tolist())}
 
 
+@pytest.mark.parametrize("scale", [0.4, 0.2])
+def test_darkened_fashion_images_are_found_dark_never_blank(scale):
+    """2,000 Fashion-MNIST images, 40 of them darkened: all 40 are
+    dark_images, none blank, and nothing else is flagged that was not
+    already flagged in the untouched images (some garments are dark)."""
+    (X, _), _ = fashion_mnist()
+    X = X[:2000].astype(np.float32)
+    before = quality_indices(X)
+    planted = np.random.default_rng(0).choice(len(X), 40, replace=False)
+    X[planted] *= scale
+    found = quality_indices(X)
+    assert set(planted.tolist()) <= found["dark_images"]
+    assert not set(planted.tolist()) & found.get("low_information_images", set())
+    for code, indices in found.items():
+        assert indices - set(planted.tolist()) <= before.get(code, set()), code
+
+
 @pytest.mark.parametrize("scale", [0.3, 0.15])
 def test_darkened_photo_is_dark_never_blank(scale):
     """Crops of a real photo (grey, 48x48); the five with the widest grey
