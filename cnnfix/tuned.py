@@ -153,13 +153,14 @@ class TunedCNNClassifier(BaseCNNClassifier):
     time_budget : float or None, default=None
         Seconds the whole ``fit`` may take, search and finalists included.
         Once one trial has ended, no new trial starts when the mean trial
-        duration so far plus the estimated finalists (the trials' seconds
-        per epoch, times ``n_finalists`` times 40 epochs, or ``epochs`` if
-        fewer) would end past it. A finalist stops (best weights restored)
-        when its next epoch would end past the budget, and no finalist but
-        the first starts when it would; the fit then overruns it by at most
-        about one epoch. None searches the whole budget of the tuner. The
-        progress line counts down to it.
+        duration so far plus the estimated finalists would end past it:
+        ``n_finalists`` times 40 epochs (or ``epochs`` if fewer) as long as
+        the trials' median epoch after their first, plus each finalist's
+        graph tracing (the trials' first epochs' extra time). A finalist
+        stops (best weights restored) when its next epoch would end past
+        the budget, and no finalist but the first starts when it would; the
+        fit then overruns it by at most about one epoch. None searches the
+        whole budget of the tuner. The progress line counts down to it.
     max_epochs : int, default=3
         Most epochs one trial trains (Hyperband's budget; the epochs of every
         trial for "random" and "bayesian"). Trials only rank configurations
@@ -443,9 +444,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         import keras_tuner as kt
 
         # The work after the search: the finalists, each trained to converge.
-        finalist_epochs = min(FINALIST_EPOCHS, self.epochs) * self.n_finalists
-        if not self.refit:
-            finalist_epochs = 0
+        finalist_epochs = min(FINALIST_EPOCHS, self.epochs)
+        n_finalists = self.n_finalists if self.refit else 0
 
         searchers = {
             "hyperband": (kt.Hyperband, kt.oracles.HyperbandOracle),
@@ -464,25 +464,41 @@ class TunedCNNClassifier(BaseCNNClassifier):
             def __init__(self, oracle, hypermodel, **kwargs):
                 # The searcher's own __init__ only makes its oracle.
                 kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
-                self.seconds, self.epochs = 0.0, 0  # over all trials so far
+                # Seconds of each model's first epoch (graph tracing
+                # included) and of its later epochs, over all trials so far.
+                self.first, self.later, self.model = [], [], None
 
             def on_trial_begin(self, trial):
                 super().on_trial_begin(trial)
                 self.started = time.time()
 
+            def on_epoch_begin(self, trial, model, epoch, logs=None):
+                super().on_epoch_begin(trial, model, epoch, logs=logs)
+                self.epoch_started = time.time()
+
             def on_epoch_end(self, trial, model, epoch, logs=None):
                 super().on_epoch_end(trial, model, epoch, logs=logs)
-                self.epochs += 1
+                seconds = time.time() - self.epoch_started
+                (self.first if model is not self.model else self.later).append(seconds)
+                self.model = model
+
+            def finalists_seconds(self):
+                """What the finalists will take: each traces its graph once
+                (a first epoch's extra time) and trains ``finalist_epochs``
+                epochs as long as the trials' later epochs."""
+                if not self.first:
+                    return 0.0
+                first = sum(self.first) / len(self.first)
+                later = sorted(self.later) or [first]
+                epoch = later[len(later) // 2]  # the median
+                return n_finalists * (first - epoch + epoch * finalist_epochs)
 
             def on_trial_end(self, trial):
                 duration = time.time() - self.started
-                self.seconds += duration
                 super().on_trial_end(trial)
                 best = self.oracle.get_best_trials(1)
                 best = best[0] if best and best[0].score is not None else None
-                refit = 0.0
-                if self.epochs:
-                    refit = self.seconds / self.epochs * finalist_epochs
+                refit = self.finalists_seconds()
                 self.oracle.refit_seconds = refit  # what the deadline needs
                 emit(
                     {
