@@ -155,8 +155,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
         Once one trial has ended, no new trial starts when the mean trial
         duration so far plus the estimated finalists would end past it:
         ``n_finalists`` times 40 epochs (or ``epochs`` if fewer) as long as
-        the trials' median epoch after their first, plus each finalist's
-        graph tracing (the trials' first epochs' extra time). A finalist
+        the trials' median epoch after their first (their first epochs
+        without the first step's graph tracing, when every trial trained
+        one epoch), plus each finalist's tracing (the trials' first epochs'
+        extra time). A finalist
         stops (best weights restored) when its next epoch would end past
         the budget, and no finalist but the first starts when it would; the
         fit then overruns it by at most about one epoch. None searches the
@@ -464,9 +466,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
             def __init__(self, oracle, hypermodel, **kwargs):
                 # The searcher's own __init__ only makes its oracle.
                 kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
-                # Seconds of each model's first epoch (graph tracing
-                # included) and of its later epochs, over all trials so far.
-                self.first, self.later, self.model = [], [], None
+                # Over all trials so far: seconds of each model's first
+                # epoch (graph tracing included), the same without the first
+                # step's extra time, and of the later epochs.
+                self.first, self.traced, self.later = [], [], []
+                self.model = None
 
             def on_trial_begin(self, trial):
                 super().on_trial_begin(trial)
@@ -474,24 +478,38 @@ class TunedCNNClassifier(BaseCNNClassifier):
 
             def on_epoch_begin(self, trial, model, epoch, logs=None):
                 super().on_epoch_begin(trial, model, epoch, logs=logs)
-                self.epoch_started = time.time()
+                self.epoch_started = self.step_started = time.time()
+                self.steps = []
+
+            def on_batch_end(self, trial, model, batch, logs=None):
+                super().on_batch_end(trial, model, batch, logs)
+                now = time.time()
+                self.steps.append(now - self.step_started)
+                self.step_started = now
 
             def on_epoch_end(self, trial, model, epoch, logs=None):
                 super().on_epoch_end(trial, model, epoch, logs=logs)
                 seconds = time.time() - self.epoch_started
-                (self.first if model is not self.model else self.later).append(seconds)
+                if model is self.model:
+                    self.later.append(seconds)
+                    return
                 self.model = model
+                self.first.append(seconds)
+                if len(self.steps) > 1:  # the first step traces the graph
+                    seconds -= self.steps[0] - _median(self.steps[1:])
+                self.traced.append(seconds)
 
             def finalists_seconds(self):
                 """What the finalists will take: each traces its graph once
                 (a first epoch's extra time) and trains ``finalist_epochs``
-                epochs as long as the trials' later epochs."""
+                epochs as long as the trials' later epochs (or, when every
+                trial trained one epoch, as their first without the first
+                step's tracing)."""
                 if not self.first:
                     return 0.0
+                epoch = _median(self.later or self.traced)
                 first = sum(self.first) / len(self.first)
-                later = sorted(self.later) or [first]
-                epoch = later[len(later) // 2]  # the median
-                return n_finalists * (first - epoch + epoch * finalist_epochs)
+                return n_finalists * (max(first - epoch, 0.0) + epoch * finalist_epochs)
 
             def on_trial_end(self, trial):
                 duration = time.time() - self.started
@@ -796,6 +814,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
             **{f"param_{n}": [t["params"].get(n) for t in trials] for n in names},
         }
         self.n_trials_ = len(trials)
+
+
+def _median(values):
+    return sorted(values)[len(values) // 2]
 
 
 def _values(trial):
