@@ -155,6 +155,9 @@ def sample(hp, name, spec, default=None):
     when ``spec`` includes it; otherwise keras-tuner's own default: the
     first choice, the low end of a range.
     """
+    if isinstance(spec, list) and all(_is_number(v) for v in spec):
+        if len({type(v) for v in spec}) > 1:  # [0, 0.25, 0.5]: floats
+            spec = [float(v) for v in spec]
     if isinstance(spec, list) and _mixed(spec):
         names = [_label(v) for v in spec]
         default = _label(default) if _label(default) in names else None
@@ -175,6 +178,10 @@ def sample(hp, name, spec, default=None):
         default = None if default is None else float(default)
         return hp.Float(name, float(low), float(high), sampling=scale, default=default)
     return spec  # a fixed value
+
+
+def _is_number(value):
+    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def _mixed(choices):

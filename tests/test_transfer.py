@@ -536,6 +536,31 @@ def test_tuned_backbone_space_with_the_head_only_keeps_the_weights_file(
 
 
 @pytest.mark.parametrize(
+    "choices, default, first, values",
+    [
+        ([0, 20, "all"], 0, 0, {0, 20, "all"}),  # mixed: searched as strings
+        ([None, 64, 96], None, None, {None, 64, 96}),
+        ([0, 0.25, 0.5], 0.5, 0.5, {0.0, 0.25, 0.5}),  # int and float: floats
+    ],
+)
+def test_choices_keras_tuner_cannot_take_come_back_as_written(
+    choices, default, first, values
+):
+    import keras_tuner as kt
+
+    from cnnfix.search_space import plain_values, sample
+
+    hp = kt.HyperParameters()
+    assert sample(hp, "fine_tune_layers", choices, default) == first
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(30):
+        drawn = {hp.name: hp.random_sample(int(rng.integers(1e6))) for hp in hp.space}
+        seen.add(plain_values(drawn)["fine_tune_layers"])
+    assert seen == values
+
+
+@pytest.mark.parametrize(
     "space, match",
     [
         ({"backbone": "MobileNetV3Small", "filters": [8]}, r"\['filters'\].*Valid"),
