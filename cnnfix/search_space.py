@@ -135,6 +135,15 @@ def check_search_space(space):
                 f"search_space[{name!r}] = {spec!r}: a tuple must be a (low, high) "
                 "range of numbers with low <= high; use a list for choices."
             )
+        numbers = isinstance(spec, list) and all(_is_number(v) for v in spec)
+        if isinstance(spec, list) and not numbers and _mixed(spec):
+            if name not in MIXED_NAMES:  # plain_values would not decode them
+                raise ValueError(
+                    f"search_space[{name!r}] = {spec!r} mixes None or types; "
+                    "keras-tuner takes choices of one type. Only "
+                    f"{sorted(MIXED_NAMES)} may mix them; give {name!r} choices "
+                    "of one type."
+                )
 
 
 def _allowed(value, spec):

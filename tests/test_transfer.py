@@ -567,6 +567,7 @@ def test_choices_keras_tuner_cannot_take_come_back_as_written(
         ({"backbone": [tiny_backbone]}, "one\\s+fixed value"),
         ({"backbone": ["NoSuchNet"]}, "MobileNetV3Small"),
         ({"fine_tune_layers": [0, 2]}, "Name 'backbone'"),
+        ({"backbone": "MobileNetV3Small", "dropout": [None, 0.2]}, "one type"),
     ],
 )
 def test_tuned_backbone_space_errors(images, space, match):
