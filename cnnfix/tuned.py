@@ -31,6 +31,7 @@ from ._keras import import_keras
 from ._oracle import default_values, defaults_first, hyperband_trials
 from ._progress import SearchProgress
 from ._worker import run_in_worker
+from .architectures import precision_policy
 from .base import BaseCNNClassifier
 from .persistence import model_from_bytes, model_to_bytes
 from .search_space import (
@@ -326,6 +327,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         image_shape=None,
         image_size=None,
         cache=False,
+        precision="float32",
         random_state=None,
         verbose="auto",
         callbacks=None,
@@ -360,6 +362,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.image_shape = image_shape
         self.image_size = image_size
         self.cache = cache
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -390,17 +393,18 @@ class TunedCNNClassifier(BaseCNNClassifier):
 
     def _hypermodel(self, normalization):
         """What keras-tuner builds: the dict space sampled into build_cnn, or
-        the user's callable or HyperModel."""
+        the user's callable or HyperModel; every model built under the dtype
+        policy of ``precision``."""
         space = self._space()
-        if not isinstance(space, dict):
-            return space
-        return make_hypermodel(
-            space,
-            self.image_shape_,
-            self.n_classes_,
-            normalization,
-            defaults=self._defaults(),
-        )
+        if isinstance(space, dict):
+            space = make_hypermodel(
+                space,
+                self.image_shape_,
+                self.n_classes_,
+                normalization,
+                defaults=self._defaults(),
+            )
+        return _in_precision(space, self.precision)
 
     def _isolated(self):
         if self.isolate_search == "auto":
@@ -814,6 +818,26 @@ class TunedCNNClassifier(BaseCNNClassifier):
             **{f"param_{n}": [t["params"].get(n) for t in trials] for n in names},
         }
         self.n_trials_ = len(trials)
+
+
+def _in_precision(hypermodel, precision):
+    """``hypermodel`` (a HyperModel or build function) whose models are built
+    under ``precision``'s dtype policy. The policy set by ``fit`` is not
+    enough: keras-tuner clears the Keras session before each build, which
+    resets the policy, and a worker process starts with the default."""
+    import keras_tuner as kt
+
+    class InPrecision(kt.HyperModel):
+        def build(self, hp):
+            with precision_policy(precision):
+                return getattr(hypermodel, "build", hypermodel)(hp)
+
+        def fit(self, hp, model, *args, **kwargs):
+            if isinstance(hypermodel, kt.HyperModel):  # its own fit, if any
+                return hypermodel.fit(hp, model, *args, **kwargs)
+            return model.fit(*args, **kwargs)
+
+    return InPrecision()
 
 
 def _median(values):

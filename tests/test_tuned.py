@@ -304,6 +304,28 @@ def test_callable_space(small_digits):
     assert clf.predict_proba(X).shape == (len(X), 3)
 
 
+def test_a_hypermodel_keeps_its_own_fit_and_the_precision(small_digits, tmp_path):
+    import keras_tuner as kt
+
+    X, y = small_digits
+    log = tmp_path / "fits"
+
+    class Dense(kt.HyperModel):
+        def build(self, hp):
+            return _dense_build()(hp)
+
+        def fit(self, hp, model, *args, **kwargs):
+            with open(log, "a") as f:
+                f.write("fit\n")
+            return model.fit(*args, **kwargs)
+
+    settings = {**QUICK, "search_space": Dense(), "max_trials": 2}
+    clf = TunedCNNClassifier(**settings, precision="mixed").fit(X, y)
+    assert log.read_text().split() == ["fit"] * clf.n_trials_  # each trial
+    assert clf.model_.layers[-2].compute_dtype == "float16"
+    assert clf.model_.layers[-1].compute_dtype == "float16"  # the whole network follows the policy
+
+
 @pytest.mark.parametrize("tuner", ["hyperband", "random", "bayesian"])
 def test_each_tuner(small_digits, tuner):
     X, y = small_digits
@@ -414,6 +436,21 @@ def test_search_and_finalists_run_in_a_worker(small_digits, tmp_path, isolate):
     assert len(pids) == 1  # the trials and the finalist: one process
     assert (pids.pop() != os.getpid()) == (isolate == "auto")
     assert clf.score(X, y) > 0.5  # the finalist's model came back
+
+
+@pytest.mark.parametrize("isolate", ["auto", False])
+def test_mixed_precision_reaches_the_search_and_the_finalists(small_digits, isolate):
+    X, y = small_digits
+    labels = np.array(["zero", "one", "two"])[y]
+    before = keras.config.dtype_policy().name
+    clf = TunedCNNClassifier(
+        **{**QUICK, "max_trials": 2}, precision="mixed", isolate_search=isolate
+    ).fit(X * 16, labels)
+    assert keras.config.dtype_policy().name == before  # not leaked
+    # The kept model was built in the worker (isolate="auto") under the policy.
+    assert clf.model_.get_layer("conv0").compute_dtype == "float16"
+    assert clf.model_.get_layer("probabilities").compute_dtype == "float32"
+    assert clf.score(X * 16, labels) > 0.5  # it learned (chance: 0.33)
 
 
 def test_a_dying_worker_gives_a_clear_error(small_digits, tmp_path, monkeypatch):
