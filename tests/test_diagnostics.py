@@ -309,8 +309,8 @@ def test_verbose_progress_goes_to_stderr(digits, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     lines = err.splitlines()
-    steps = ["invalid values", "pixel scale", "class balance", "dataset size"]
-    steps += ["duplicates", "image quality"]
+    steps = ["image summary", "invalid values", "pixel scale", "class balance"]
+    steps += ["dataset size", "duplicates", "image quality"]
     assert [line.split(":")[0] for line in lines] == [*steps, "data checks"]
     assert all(line.endswith(" s") for line in lines)
     assert report.details["n_samples"] == len(digits[0])

@@ -15,10 +15,12 @@ from cnnfix.diagnostics.files import (
     ODD_ASPECT,
     check_files,
     name_files,
-    read_for_diagnosis,
+    summarize_files,
 )
 from cnnfix.exceptions import UnreadableImageError
 from cnnfix.images import list_image_folder, read_headers
+
+from .conftest import fashion_mnist
 
 
 def colour_digit(image, tint):
@@ -68,7 +70,7 @@ def test_planted_file_faults_are_named(photo_tree):
     root, _ = photo_tree
     before = snapshot(root)
     paths, _ = list_image_folder(root)
-    images, kept, findings = read_for_diagnosis(paths)
+    summary, kept, findings = summarize_files(paths)
     by_code = {f.code: f for f in findings}
 
     unreadable = {Path(paths[i]).name for i in by_code["unreadable_files"].indices}
@@ -79,7 +81,8 @@ def test_planted_file_faults_are_named(photo_tree):
     grey = [Path(paths[i]).name for i in by_code["grey_images"].indices]
     assert grey == ["grey.png"]
     # Every readable file is decoded, at the common size, in colour.
-    assert images.shape == (len(paths) - 2, 24, 24, 3)
+    assert len(summary) == len(kept) == len(paths) - 2
+    assert summary.image_shape == (24, 24, 3)
     assert {Path(paths[i]).name for i in kept} & unreadable == set()
     assert snapshot(root) == before  # nothing on disk touched
 
@@ -91,10 +94,10 @@ def test_clean_tree_has_no_file_findings(tmp_path, digits):
         path.parent.mkdir(exist_ok=True)
         Image.fromarray(colour_digit(X[i], (0.3, 1, 0.6))).save(path)
     paths, _ = list_image_folder(tmp_path)
-    images, kept, findings = read_for_diagnosis(paths)
+    summary, kept, findings = summarize_files(paths)
     assert findings == []
     assert kept.tolist() == list(range(12))
-    assert images.shape == (12, 24, 24, 3)
+    assert (len(summary), summary.image_shape) == (12, (24, 24, 3))
 
 
 def test_aspect_threshold_is_a_factor_both_ways():
@@ -150,7 +153,7 @@ def test_nothing_readable_is_an_error_that_names_the_files(tmp_path):
     for path in bad:
         path.write_bytes(b"no")
     with pytest.raises(UnreadableImageError, match=r"a\.png"):
-        read_for_diagnosis(np.array([str(p) for p in bad], dtype=object))
+        summarize_files(np.array([str(p) for p in bad], dtype=object))
 
 
 def test_read_headers_reads_sizes_without_decoding(photo_tree):
@@ -214,3 +217,109 @@ def test_diagnose_reads_test_files_like_the_training_files(tmp_path, digits):
     )
     assert report.has("train_test_leakage")
     assert report["train_test_leakage"].paths == [str(tmp_path / "train/c0/0.png")]
+
+
+# -- streaming the pixel checks over files -----------------------------------
+
+
+def _tinted(images):
+    """Grey uint8 images (n, h, w) as colour ones, a different tint each."""
+    tints = np.random.default_rng(0).uniform(0.3, 1.0, (len(images), 1, 1, 3))
+    return (images[..., None] * tints).astype(np.uint8)
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_a_summary_of_chunks_equals_the_summary_of_the_array(colour):
+    from cnnfix.diagnostics.checks import summarize, summarize_chunks
+
+    (X, _), _ = fashion_mnist()
+    X = _tinted(X[:700, ..., 0]) if colour else X[:700].copy()
+    X[5] = X[3]  # an exact copy
+    X[9] //= 4  # a dark image
+    whole = summarize(X)
+    bounds = [0, 7, 300, 301, 700]  # uneven chunks, one of a single image
+    parts = summarize_chunks(X[a:b] for a, b in zip(bounds, bounds[1:]))
+    assert parts.hashes == whole.hashes and parts.image_shape == whole.image_shape
+    np.testing.assert_allclose(parts.thumbs, whole.thumbs, atol=1e-6)
+    assert parts.grey_range == pytest.approx(whole.grey_range, abs=1e-4)
+    for name, values in whole.statistics.items():
+        np.testing.assert_allclose(parts.statistics[name], values, atol=1e-5)
+    for name, value in whole.moments.items():
+        assert parts.moments[name] == pytest.approx(value, rel=1e-9)
+
+
+def test_diagnose_streams_files_and_finds_what_the_array_shows(tmp_path, monkeypatch):
+    """diagnose on files decodes them a chunk at a time, and its data
+    findings equal those on the decoded array, indices and all."""
+    from cnnfix import diagnose
+    from cnnfix.datasets import load_image_folder
+    from cnnfix.diagnostics import files
+
+    (X, y), _ = fashion_mnist()
+    X, y = X[:400].copy(), np.array(["top", "trouser", "pullover"] * 134)[:400]
+    X[10:14] //= 5  # dark
+    X[20] = X[21]  # copies with different labels
+    for i, (image, label) in enumerate(zip(X, y, strict=True)):
+        (tmp_path / label).mkdir(exist_ok=True)
+        Image.fromarray(image[..., 0]).save(tmp_path / label / f"{i:03d}.png")
+    paths, labels = load_image_folder(tmp_path, as_paths=True)
+    images, _ = load_image_folder(tmp_path)
+
+    decoded = []
+    read = files.read_images
+
+    def counting(chunk, **kwargs):
+        decoded.append(len(chunk))
+        return read(chunk, **kwargs)
+
+    monkeypatch.setattr(files, "CHUNK_BYTES", 100 * 28 * 28)  # 100 images
+    monkeypatch.setattr(files, "read_images", counting)
+    on_files = diagnose(paths, labels, checks="data")
+    on_array = diagnose(images, labels, checks="data")
+    assert decoded == [100] * 4  # never more than a chunk at once
+    found = {f.code: f.indices for f in on_files.findings}
+    assert found == {f.code: f.indices for f in on_array.findings}
+    assert {"dark_images", "conflicting_labels"} <= set(found)
+    dark = on_files["dark_images"]
+    assert {str(paths[i]) for i in dark.indices} == set(dark.paths)
+
+
+def test_model_checks_on_files_get_paths_or_decoded_images(tmp_path, monkeypatch):
+    """A cnnfix CNN trains on the paths (decoding batch by batch); any other
+    estimator gets the files decoded into one array."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from cnnfix import DropoutCNN, diagnose
+    from cnnfix.datasets import load_image_folder
+
+    from .conftest import TINY
+
+    (X, y), _ = fashion_mnist()
+    names = {0: "top", 1: "trouser", 7: "sneaker"}
+    rows = np.flatnonzero(np.isin(y, list(names)))[:60]
+    for i in rows:
+        (tmp_path / names[y[i]]).mkdir(exist_ok=True)
+        Image.fromarray(X[i, ..., 0]).save(tmp_path / names[y[i]] / f"{i}.png")
+    paths, labels = load_image_folder(tmp_path, as_paths=True)
+
+    seen = []
+    fit = DropoutCNN.fit
+
+    def recording(self, X, y, **kwargs):
+        seen.append(np.asarray(X).dtype.kind)
+        return fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(DropoutCNN, "fit", recording)
+    cnn = diagnose(paths, labels, DropoutCNN(**TINY), checks="labels", cv=2)
+    assert len(seen) == 2 and set(seen) <= {"U", "O"}  # strings: paths
+    flat = make_pipeline(
+        FunctionTransformer(lambda images: images.reshape(len(images), -1) / 255),
+        LogisticRegression(max_iter=300),
+    )
+    linear = diagnose(paths, labels, flat, checks="labels", cv=2)
+    for report in (cnn, linear):
+        assert "labels" in report.to_dict()["checks_run"]
+        assert 0 <= report.details["held_out_accuracy"] <= 1
+    assert linear.details["held_out_accuracy"] > 0.8  # the pixels arrived

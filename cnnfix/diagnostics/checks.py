@@ -8,16 +8,24 @@ dataset, after cleanvision: an image is dark, bright, low in contrast or
 blurry *relative to* the typical image, so a dataset of dim X-rays is not one
 big "dark" finding. Blank is judged on the image alone (no structure), so a
 darkened image is dark, never blank.
+
+The pixel checks read an :class:`ImageSummary`, what they need of each image
+(a digest, a thumbnail, a few statistics) and of the dataset (pixel range and
+moments), gathered in one pass: :func:`summarize` from an array, or
+:func:`summarize_chunks` from uint8 chunks decoded one after another, so
+diagnosing a folder of files never holds more than one chunk of pixels.
 """
 
 import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
 from .report import Finding
 
 __all__ = [
+    "ImageSummary",
     "check_class_balance",
     "check_duplicates",
     "check_image_quality",
@@ -25,6 +33,8 @@ __all__ = [
     "check_leakage",
     "check_scale",
     "image_statistics",
+    "summarize",
+    "summarize_chunks",
     "thumbnails",
 ]
 
@@ -43,21 +53,153 @@ IMBALANCE_RATIO = 3.0
 NEAR_DUPLICATE_RATIO = 0.2
 
 
+# -- what the checks read of the images --------------------------------------
+
+#: The dataset's grey range for the image statistics: these percentiles of
+#: all grey levels (robust to a few extreme pixels).
+GREY_RANGE_PERCENTILES = (0.1, 99.9)
+
+
+@dataclass
+class ImageSummary:
+    """What the pixel checks need of images (n, height, width, channels).
+
+    Attributes
+    ----------
+    image_shape : tuple of int
+        ``(height, width, channels)`` of one image.
+    nonfinite : ndarray of int
+        Rows with a NaN or infinite pixel.
+    moments : dict
+        Over the finite pixels: ``count``, ``min``, ``max``, ``mean``, ``std``.
+    hashes : list of bytes
+        A 16-byte digest of each image's bytes.
+    thumbs : ndarray of shape (n, 64)
+        :func:`thumbnails` of the images.
+    raw : dict of ndarray
+        Per-image statistics in the images' own grey units (see
+        :func:`image_statistics`, which scales them).
+    grey_range : (float, float)
+        The dataset's grey range, :data:`GREY_RANGE_PERCENTILES` of all grey
+        levels.
+    """
+
+    image_shape: tuple
+    nonfinite: np.ndarray
+    moments: dict
+    hashes: list
+    thumbs: np.ndarray
+    raw: dict
+    grey_range: tuple
+
+    def __len__(self):
+        return len(self.hashes)
+
+    @property
+    def statistics(self):
+        """:func:`image_statistics` of the images."""
+        return _scaled_statistics(self.raw, *self.grey_range)
+
+
+def summarize(X):
+    """The :class:`ImageSummary` of images ``X`` (never modified)."""
+    parts = _chunk_parts(X)
+    grey_range = tuple(
+        float(v) for v in np.percentile(_grey(X), GREY_RANGE_PERCENTILES)
+    )
+    return _summary(X.shape[1:], [parts], grey_range)
+
+
+def summarize_chunks(chunks):
+    """The :class:`ImageSummary` of the images of ``chunks``, an iterable of
+    uint8 arrays (n_i, height, width, channels) of one image shape, taken
+    one at a time (only one is held). Equals :func:`summarize` of their
+    concatenation (the grey range comes from exact counts of grey levels).
+    Returns None when there are no chunks."""
+    parts, counts, shape = [], None, None
+    for chunk in chunks:
+        if chunk.dtype != np.uint8:
+            raise TypeError(f"summarize_chunks takes uint8 chunks; got {chunk.dtype}.")
+        shape = chunk.shape[1:]
+        parts.append(_chunk_parts(chunk, offset=sum(len(p["hashes"]) for p in parts)))
+        # Grey levels times the channels are integers: count them exactly.
+        levels = chunk.reshape(-1, shape[-1]).sum(axis=1, dtype=np.int64)
+        found = np.bincount(levels, minlength=255 * shape[-1] + 1)
+        counts = found if counts is None else counts + found
+    if shape is None:
+        return None
+    grey_range = tuple(
+        _percentile_of_counts(counts, q) / shape[-1] for q in GREY_RANGE_PERCENTILES
+    )
+    return _summary(shape, parts, grey_range)
+
+
+def _chunk_parts(X, offset=0):
+    """The per-image parts of a summary, and the chunk's pixel sums."""
+    flat = X.reshape(len(X), -1)
+    finite_rows = np.isfinite(flat).all(axis=1)
+    values = flat if finite_rows.all() else flat[np.isfinite(flat)][None, :]
+    return {
+        "nonfinite": np.flatnonzero(~finite_rows) + offset,
+        "count": values.size,
+        "min": float(values.min()) if values.size else np.inf,
+        "max": float(values.max()) if values.size else -np.inf,
+        "sum": float(values.sum(dtype=np.float64)),
+        # float64 sums without a float64 copy of the pixels
+        "sum_squares": float(np.einsum("ij,ij->", values, values, dtype=np.float64)),
+        "hashes": _row_hashes(X),
+        "thumbs": thumbnails(X),
+        "raw": _raw_statistics(_grey(X)),
+    }
+
+
+def _summary(shape, parts, grey_range):
+    count = sum(p["count"] for p in parts)
+    mean = sum(p["sum"] for p in parts) / max(count, 1)
+    second = sum(p["sum_squares"] for p in parts) / max(count, 1)
+    return ImageSummary(
+        image_shape=tuple(int(v) for v in shape),
+        nonfinite=np.concatenate([p["nonfinite"] for p in parts]).astype(int),
+        moments={
+            "count": count,
+            "min": min(p["min"] for p in parts),
+            "max": max(p["max"] for p in parts),
+            "mean": mean,
+            "std": float(np.sqrt(max(second - mean * mean, 0.0))),
+        },
+        hashes=[h for p in parts for h in p["hashes"]],
+        thumbs=np.concatenate([p["thumbs"] for p in parts]),
+        raw={k: np.concatenate([p["raw"][k] for p in parts]) for k in parts[0]["raw"]},
+        grey_range=grey_range,
+    )
+
+
+def _percentile_of_counts(counts, q):
+    """``np.percentile`` (linear interpolation) of the values 0, 1, ...
+    occurring ``counts`` times."""
+    position = q / 100 * (counts.sum() - 1)
+    below, frac = int(np.floor(position)), position - np.floor(position)
+    cumulative = np.cumsum(counts)
+    lo = int(np.searchsorted(cumulative, below, side="right"))
+    hi = int(np.searchsorted(cumulative, below + 1, side="right")) if frac else lo
+    return lo + frac * (hi - lo)
+
+
 # -- values and scale --------------------------------------------------------
 
 
 def check_invalid_values(X):
-    """NaN or infinite pixels."""
-    bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
-    if not bad.any():
+    """NaN or infinite pixels (``X``: images or their :class:`ImageSummary`)."""
+    summary = _summarized(X)
+    rows = summary.nonfinite
+    if not len(rows):
         return []
-    rows = np.flatnonzero(bad)
     return [
         Finding(
             "invalid_values",
             "error",
             f"{len(rows)} images contain NaN or infinite pixels.",
-            {"n_images": len(rows), "fraction": len(rows) / len(X)},
+            {"n_images": len(rows), "fraction": len(rows) / len(summary)},
             "Drop or repair them before training: "
             "keep = np.isfinite(X).all(axis=(1, 2, 3)); X, y = X[keep], y[keep]",
             rows,
@@ -70,12 +212,13 @@ def check_scale(X, normalizes):
 
     ``normalizes`` says whether the estimator standardises its input itself
     (cnnfix's estimators do with ``normalize=True``): then this is info.
+    ``X``: images or their :class:`ImageSummary`.
     """
-    finite = X[np.isfinite(X)] if not np.isfinite(X).all() else X
-    if finite.size == 0:
+    moments = _summarized(X).moments
+    if moments["count"] == 0:
         return []
-    low, high = float(finite.min()), float(finite.max())
-    mean, std = float(finite.mean()), float(finite.std())
+    low, high = moments["min"], moments["max"]
+    mean, std = moments["mean"], moments["std"]
     if -3.0 <= low and high <= 3.0 and abs(mean) <= 2.0 and 0.05 <= std <= 3.0:
         return []
     return [
@@ -160,10 +303,11 @@ PHOTO_SIDE = 32
 FEW_PER_CLASS = 1000
 
 
-def check_dataset_size(X, y, from_scratch):
-    """``small_dataset_from_scratch``: few photos per class, and a CNN that
-    starts from random weights (``from_scratch``)."""
-    height, width, channels = X.shape[1:]
+def check_dataset_size(image_shape, y, from_scratch):
+    """``small_dataset_from_scratch``: few photos per class of
+    ``image_shape`` (height, width, channels), and a CNN that starts from
+    random weights (``from_scratch``)."""
+    height, width, channels = image_shape
     per_class = float(np.median(np.unique(y, return_counts=True)[1]))
     photos = channels == 3 and min(height, width) >= PHOTO_SIDE
     if not (from_scratch and photos and per_class < FEW_PER_CLASS):
@@ -196,10 +340,11 @@ def _row_hashes(X):
     return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in rows]
 
 
-def _exact_groups(X):
-    """Groups (lists of indices, more than one each) of byte-identical images."""
+def _exact_groups(hashes):
+    """Groups (lists of indices, more than one each) of byte-identical images,
+    from their digests."""
     groups = defaultdict(list)
-    for i, digest in enumerate(_row_hashes(X)):
+    for i, digest in enumerate(hashes):
         groups[digest].append(i)
     return [g for g in groups.values() if len(g) > 1], groups
 
@@ -239,7 +384,7 @@ def _reduced(thumbs, n_components=16, random_state=0):
     return PCA(n_components, random_state=random_state).fit_transform(thumbs)
 
 
-def _near_pairs(X, exact_of):
+def _near_pairs(thumbs, exact_of):
     """Pairs (i, j) of near-duplicate images, plus the distance threshold.
 
     Thumbnails are reduced to 16 principal components and searched with a
@@ -249,7 +394,6 @@ def _near_pairs(X, exact_of):
     """
     from sklearn.neighbors import KDTree
 
-    thumbs = thumbnails(X)
     reduced = _reduced(thumbs)
     tree = KDTree(reduced)
     neighbour = tree.query(reduced, k=2, return_distance=False)[:, 1]
@@ -273,11 +417,13 @@ def _near_pairs(X, exact_of):
 
 
 def check_duplicates(X, y):
-    """Exact duplicates, conflicting labels and near duplicates."""
-    groups, by_hash = _exact_groups(X)
-    findings = _exact_findings(groups, np.asarray(y), len(X))
-    if len(X) >= 3:
-        findings += _near_findings(X, by_hash)
+    """Exact duplicates, conflicting labels and near duplicates (``X``:
+    images or their :class:`ImageSummary`)."""
+    summary = _summarized(X)
+    groups, by_hash = _exact_groups(summary.hashes)
+    findings = _exact_findings(groups, np.asarray(y), len(summary))
+    if len(summary) >= 3:
+        findings += _near_findings(summary.thumbs, by_hash)
     return findings
 
 
@@ -329,14 +475,14 @@ def _exact_findings(groups, y, n):
     return findings
 
 
-def _near_findings(X, by_hash):
+def _near_findings(thumbs, by_hash):
     """near_duplicates: pairs of images that differ only slightly (copies
     of one another, the groups of ``by_hash``, are not counted again)."""
-    n = len(X)
+    n = len(thumbs)
     exact_of = np.empty(n, dtype=np.int64)
     for gid, members in enumerate(by_hash.values()):
         exact_of[members] = gid
-    pairs, threshold = _near_pairs(X, exact_of)
+    pairs, threshold = _near_pairs(thumbs, exact_of)
     if not pairs:
         return []
     involved = sorted({j for _, j in pairs})
@@ -360,16 +506,18 @@ def _near_findings(X, by_hash):
 
 
 def check_leakage(X, X_test):
-    """Test images found (exactly or nearly) in the training images."""
-    train_hashes = set(_row_hashes(X))
-    exact = np.array([h in train_hashes for h in _row_hashes(X_test)], dtype=bool)
+    """Test images found (exactly or nearly) in the training images (each
+    of ``X`` and ``X_test``: images or their :class:`ImageSummary`)."""
+    train, test = _summarized(X), _summarized(X_test)
+    train_hashes = set(train.hashes)
+    exact = np.array([h in train_hashes for h in test.hashes], dtype=bool)
     # Near copies: a test thumbnail closer to a training one than the
     # training set's own near-duplicate threshold (from a sample of 2,000).
     from sklearn.neighbors import NearestNeighbors
 
-    train_t, test_t = thumbnails(X), thumbnails(X_test)
+    train_t, test_t = train.thumbs, test.thumbs
     index = NearestNeighbors(n_neighbors=2).fit(train_t)
-    sample = train_t[np.random.default_rng(0).permutation(len(X))[:2000]]
+    sample = train_t[np.random.default_rng(0).permutation(len(train))[:2000]]
     threshold = _near_threshold(index.kneighbors(sample)[0][:, 1])
     nearest = index.kneighbors(test_t, n_neighbors=1)[0][:, 0]
     leaked = exact | (nearest < threshold)
@@ -380,12 +528,12 @@ def check_leakage(X, X_test):
         Finding(
             "train_test_leakage",
             "error",
-            f"{len(rows)} test images ({len(rows) / len(X_test):.1%}) also appear "
+            f"{len(rows)} test images ({len(rows) / len(test):.1%}) also appear "
             "in the training data, so test accuracy overstates real accuracy.",
             {
                 "n_leaked": len(rows),
                 "n_exact": int(exact.sum()),
-                "fraction": len(rows) / len(X_test),
+                "fraction": len(rows) / len(test),
             },
             "Remove them from the test set: X_test = np.delete(X_test, idx, 0)",
             rows,
@@ -417,23 +565,6 @@ LIGHTING_RATIO = 0.55
 OTHER_END_SHARE = 0.1
 
 
-def _neighbour_correlation(grey, std):
-    """Correlation of horizontally and vertically adjacent pixels of each
-    image, from the mean squared difference of neighbours: 1 for smooth
-    images, about 0 for noise (1 where it cannot be measured)."""
-    n = len(grey)
-    squared, terms = np.zeros(n, dtype=np.float32), 0
-    for axis in (1, 2):
-        if grey.shape[axis] >= 2:
-            squared += np.square(np.diff(grey, axis=axis)).mean(axis=(1, 2))
-            terms += 1
-    if not terms:
-        return np.ones(n, dtype=np.float32)
-    variance = np.square(std)
-    ok = variance > 1e-12
-    return np.where(ok, 1 - squared / terms / (2 * np.where(ok, variance, 1)), 1.0)
-
-
 def image_statistics(X):
     """Per-image statistics of images ``X`` of shape (n, height, width,
     channels), on grey values scaled to the dataset's [0, 1] (its 0.1th to
@@ -455,13 +586,23 @@ def image_statistics(X):
     >>> s["p99"].round(2).tolist(), s["std"].round(2).tolist()
     ([1.0, 0.0], [0.43, 0.0])
     """
-    grey = _grey(X)
-    low, high = np.percentile(grey, [0.1, 99.9])
-    grey = (grey - np.float32(low)) / np.float32(max(high - low, 1e-12))
-    flat = grey.reshape(len(grey), -1)
+    return summarize(X).statistics
+
+
+def _raw_statistics(grey):
+    """The statistics of :func:`image_statistics` in the grey units of
+    ``grey`` (n, height, width): every one moves with an affine change of
+    units, so :func:`_scaled_statistics` gets the scaled ones from these
+    once the dataset's range is known (after the last chunk)."""
+    n = len(grey)
+    flat = grey.reshape(n, -1)
     p1, p99 = np.percentile(flat, [1, 99], axis=1)
-    std = flat.std(axis=1, dtype=np.float64)
-    correlation = _neighbour_correlation(grey, std)
+    # Mean squared difference of horizontal and vertical neighbours.
+    squared, terms = np.zeros(n, dtype=np.float64), 0
+    for axis in (1, 2):
+        if grey.shape[axis] >= 2:
+            squared += np.square(np.diff(grey, axis=axis)).mean(axis=(1, 2))
+            terms += 1
     if grey.shape[1] >= 3 and grey.shape[2] >= 3:
         lap = (
             4 * grey[:, 1:-1, 1:-1]
@@ -470,15 +611,35 @@ def image_statistics(X):
             - grey[:, 1:-1, :-2]
             - grey[:, 1:-1, 2:]
         )
-        sharpness = np.abs(lap).mean(axis=(1, 2)) / np.maximum(std, 1e-6)
+        laplacian = np.abs(lap).mean(axis=(1, 2), dtype=np.float64)
     else:
-        sharpness = np.full(len(grey), np.nan)
+        laplacian = np.full(n, np.nan)
     return {
-        "p1": p1,
-        "p99": p99,
+        "p1": p1.astype(np.float64),
+        "p99": p99.astype(np.float64),
+        "std": flat.std(axis=1, dtype=np.float64),
+        "neighbour_msd": squared / terms if terms else np.full(n, np.nan),
+        "laplacian": laplacian,
+    }
+
+
+def _scaled_statistics(raw, low, high):
+    """:func:`image_statistics` from :func:`_raw_statistics`, grey levels
+    mapped from [low, high] to [0, 1]."""
+    span = max(high - low, 1e-12)
+    std = raw["std"] / span
+    # Correlation of neighbouring pixels, from their mean squared difference:
+    # 1 for smooth images, about 0 for noise (1 where it cannot be measured).
+    variance = np.square(std)
+    ok = (variance > 1e-12) & np.isfinite(raw["neighbour_msd"])
+    msd = np.where(ok, raw["neighbour_msd"], 0) / span**2
+    correlation = np.where(ok, 1 - msd / (2 * np.where(ok, variance, 1)), 1.0)
+    return {
+        "p1": (raw["p1"] - low) / span,
+        "p99": (raw["p99"] - low) / span,
         "std": std,
         "correlation": correlation,
-        "sharpness": sharpness,
+        "sharpness": raw["laplacian"] / span / np.maximum(std, 1e-6),
     }
 
 
@@ -554,7 +715,8 @@ def _lighting(stats):
 
 
 def check_image_quality(X):
-    """Blank, dark, bright, low-contrast and blurry images.
+    """Blank, dark, bright, low-contrast and blurry images (``X``: images or
+    their :class:`ImageSummary`).
 
     Blank is judged on each image alone (no structure relative to its own
     grey range); the others relative to the dataset, so a dataset of dim
@@ -570,7 +732,7 @@ def check_image_quality(X):
     >>> [(f.code, f.severity, len(f.indices)) for f in check_image_quality(X)]
     [('dark_images', 'warning', 30)]
     """
-    s = image_statistics(X)
+    s = _summarized(X).statistics
     flags, ref = _lighting(s)
     blank = flags["blank"]
     sharp = s["sharpness"]
@@ -633,3 +795,7 @@ def check_image_quality(X):
         ),
     ]
     return [_quality_finding(*rule) for rule in rules if rule[1].any()]
+
+
+def _summarized(X):
+    return X if isinstance(X, ImageSummary) else summarize(X)

@@ -25,6 +25,7 @@ from .._validation import (
 )
 from ..images import read_images
 from .checks import (
+    ImageSummary,
     check_class_balance,
     check_dataset_size,
     check_duplicates,
@@ -32,8 +33,10 @@ from .checks import (
     check_invalid_values,
     check_leakage,
     check_scale,
+    summarize,
+    summarize_chunks,
 )
-from .files import name_files, read_for_diagnosis
+from .files import CHUNK_BYTES, name_files, summarize_files
 from .fixes import final_step
 from .model_checks import (
     check_calibration,
@@ -139,9 +142,14 @@ def diagnose(
     Then every file's header is read first, and three more findings can
     come: unreadable files (corrupt, truncated, not images), images of an
     odd size or aspect ratio compared with the rest, grey images in a colour
-    dataset. The readable files are decoded at the most common size for the
-    other checks, and every finding names its files in ``Finding.paths``,
-    with ``indices`` as positions in ``X``.
+    dataset. The readable files are then decoded at the most common size,
+    32 MB of pixels at a time (``cnnfix.diagnostics.files.CHUNK_BYTES``),
+    into what the other data checks need of each image (a digest, a
+    thumbnail, a few statistics), so their memory does not grow
+    with the number of files. The model checks train a cnnfix CNN (or the
+    quick CNN) on the paths themselves, decoded batch by batch; any other
+    estimator gets the files decoded into one array. Every finding names
+    its files in ``Finding.paths``, with ``indices`` as positions in ``X``.
 
     Parameters
     ----------
@@ -197,12 +205,14 @@ def diagnose(
     if paths is None:
         X = as_images(X)
         y = check_labels(y, n_samples=len(X))
-        file_findings = []
+        file_findings, summary = [], None
     else:
         y = check_labels(y, n_samples=len(paths))
         check_paths_exist(paths)
+        # One pass over the files, chunk by chunk: the pixel checks read the
+        # summary, never all the pixels at once.
         with _step(f"reading {len(paths)} files", timings, verbose):
-            X, kept, file_findings = read_for_diagnosis(paths)
+            summary, kept, file_findings = summarize_files(paths)
         y = y[kept]
     classes, y_encoded = encode_labels(y, owner="diagnose")
     counts = np.bincount(y_encoded)
@@ -213,10 +223,13 @@ def diagnose(
     }
     findings, run = [], []
     if "data" in groups:
-        findings += _data_checks(X, y, estimator, X_test, details, verbose)
+        images = X if summary is None else summary
+        findings += _data_checks(images, y, estimator, X_test, details, verbose)
         run.append("data")
     model_groups = [g for g in groups if g != "data"]
     if model_groups:
+        if paths is not None:
+            X = _model_input(paths[kept], summary.image_shape, estimator)
         found, ran = _model_checks(
             X,
             y,
@@ -235,25 +248,36 @@ def diagnose(
     return Diagnosis(findings, run, details)
 
 
-def _data_checks(X, y, estimator, X_test, details, verbose):
-    """Findings of the data checks (no model); the time of each goes to
-    ``details["seconds"]``, their total to ``details["data_seconds"]``."""
+def _data_checks(images, y, estimator, X_test, details, verbose):
+    """Findings of the data checks (no model) on ``images``, an array or the
+    :class:`~cnnfix.diagnostics.checks.ImageSummary` of files; the time of
+    each step goes to ``details["seconds"]``, their total to
+    ``details["data_seconds"]``."""
     start = time.perf_counter()
+    if isinstance(images, ImageSummary):
+        summary = images
+    else:  # one pass over the pixels for every check
+        with _step("image summary", details, verbose):
+            summary = summarize(images)
     normalizes = estimator is None or bool(
         getattr(final_step(estimator), "normalize", False)
     )
+    from_scratch = _from_scratch(estimator)
     steps = [
-        ("invalid values", lambda: check_invalid_values(X)),
-        ("pixel scale", lambda: check_scale(X, normalizes)),
+        ("invalid values", lambda: check_invalid_values(summary)),
+        ("pixel scale", lambda: check_scale(summary, normalizes)),
         ("class balance", lambda: check_class_balance(y)),
-        ("dataset size", lambda: check_dataset_size(X, y, _from_scratch(estimator))),
-        ("duplicates", lambda: check_duplicates(X, y)),
+        (
+            "dataset size",
+            lambda: check_dataset_size(summary.image_shape, y, from_scratch),
+        ),
+        ("duplicates", lambda: check_duplicates(summary, y)),
     ]
     if X_test is not None:
         steps.append(
-            ("leakage", lambda: check_leakage(X, _validate_test_images(X_test, X)))
+            ("leakage", lambda: check_leakage(summary, _test_summary(X_test, summary)))
         )
-    steps.append(("image quality", lambda: check_image_quality(X)))
+    steps.append(("image quality", lambda: check_image_quality(summary)))
     findings = []
     for name, check in steps:
         with _step(name, details, verbose):
@@ -275,19 +299,38 @@ def _from_scratch(estimator):
     return isinstance(step, BaseCNNClassifier) and not isinstance(step, TransferCNN)
 
 
-def _validate_test_images(X_test, X):
+def _test_summary(X_test, summary):
+    """The summary of the test images (or files, decoded chunk by chunk at
+    the training images' size and channels)."""
     test_paths = as_paths(X_test)
-    if test_paths is not None:  # decoded like X: its size and channels
+    shape = summary.image_shape
+    if test_paths is not None:
         check_paths_exist(test_paths)
-        mode = "rgb" if X.shape[3] == 3 else "grayscale"
-        return read_images(test_paths, image_size=X.shape[1:3], color_mode=mode)
+        mode = "rgb" if shape[2] == 3 else "grayscale"
+        rows = max(1, CHUNK_BYTES // int(np.prod(shape)))
+        return summarize_chunks(
+            read_images(test_paths[i : i + rows], image_size=shape[:2], color_mode=mode)
+            for i in range(0, len(test_paths), rows)
+        )
     X_test = as_images(X_test, name="X_test")
-    if X_test.shape[1:] != X.shape[1:]:
+    if X_test.shape[1:] != shape:
         raise ValueError(
             f"X_test images have shape {X_test.shape[1:]}; X has "
-            f"{X.shape[1:]}. Pass test images of the training shape."
+            f"{shape}. Pass test images of the training shape."
         )
-    return X_test
+    return summarize(X_test)
+
+
+def _model_input(paths, image_shape, estimator):
+    """What the model checks train on when X is files: the paths themselves
+    for a cnnfix CNN (it decodes batch by batch) or the quick CNN, else the
+    files decoded into one array (what any scikit-learn estimator takes)."""
+    from ..base import BaseCNNClassifier
+
+    if estimator is None or isinstance(final_step(estimator), BaseCNNClassifier):
+        return paths
+    mode = "rgb" if image_shape[2] == 3 else "grayscale"
+    return read_images(paths, image_size=image_shape[:2], color_mode=mode)
 
 
 def _model_checks(
@@ -339,7 +382,7 @@ def _training_checks(fits, y_encoded, classes):
 
 
 def _why_not_train(X, y_encoded, cv):
-    if not np.isfinite(X).all():
+    if X.dtype.kind not in "OUS" and not np.isfinite(X).all():  # not paths
         return "X has NaN or infinite values (see invalid_values)"
     counts = np.bincount(y_encoded)
     if counts.min() < cv:
