@@ -1,8 +1,10 @@
 """File paths as X at scale: epoch time, memory, loading and accuracy (#13).
 
-Two class-folder trees of Fashion-MNIST as 28x28 grey PNG files, written by
-make_image_folder.py when missing: SMALL (the first 10,000 images) and
-LARGE (all 70,000; file names 60000-69999 are the test set). In one run:
+Two class-folder trees of Fashion-MNIST as PNG files, written by
+make_image_folder.py when missing (28x28 grey, or with ``--size 64 --rgb``
+upscaled to 64x64 RGB for the second run): SMALL (the first 10,000 images)
+and LARGE (all 70,000; file names 60000-69999 are the test set). The image
+size and colour come from SMALL's first file. In one run:
 
 - **Epoch time**: the same Keras model (``build_cnn`` and ``compile_cnn``
   with DropoutCNN's defaults, normalisation statistics included) trained
@@ -24,6 +26,7 @@ LARGE (all 70,000; file names 60000-69999 are the test set). In one run:
   files.
 
     python benchmarks/bench_paths.py SMALL LARGE [--epochs 3] [--repeats 2]
+    python benchmarks/bench_paths.py SMALL64 LARGE64 --size 64 --rgb
     python benchmarks/bench_paths.py SMALL LARGE --quick   # a smoke run
 
 ``--quick`` uses 2,000 files, 2 epochs, 1 repeat, 1,000 and 2,000 files
@@ -46,17 +49,17 @@ from make_image_folder import write_tree
 
 from cnnfix import DropoutCNN
 from cnnfix.architectures import build_cnn, compile_cnn
-from cnnfix.images import list_image_folder
+from cnnfix.images import list_image_folder, read_image
 
 #: Fashion-MNIST's first test image: files numbered from here are the test set.
 FIRST_TEST = 60_000
 
 
-def ensure_tree(root, limit):
+def ensure_tree(root, limit, size=None, rgb=False):
     """The tree at ``root``, written with make_image_folder when missing."""
     if not Path(root).is_dir():
-        print(f"Writing {limit:,} files under {root} ...", file=sys.stderr)
-        write_tree(root, limit=limit)
+        print(f"Writing {limit or 70_000:,} files under {root} ...", file=sys.stderr)
+        write_tree(root, limit=limit, size=size, rgb=rgb)
     return Path(root)
 
 
@@ -83,19 +86,19 @@ def later_epochs(timer):
     return timer.times[1:] or timer.times
 
 
-def estimator(epochs, timer, **params):
+def estimator(epochs, timer, shape, **params):
     return DropoutCNN(
         epochs=epochs,
         validation_split=0.0,
         early_stopping=False,
-        image_size=28,
+        image_size=shape[:2],
         random_state=0,
         callbacks=[timer],
         **params,
     )
 
 
-def keras_directory_fit(root, epochs, normalization, timer):
+def keras_directory_fit(root, epochs, normalization, timer, shape):
     """The hand-written baseline: image_dataset_from_directory + model.fit."""
     import keras
     import tensorflow as tf
@@ -103,20 +106,21 @@ def keras_directory_fit(root, epochs, normalization, timer):
     keras.utils.set_random_seed(0)
     dataset = keras.utils.image_dataset_from_directory(
         root,
-        color_mode="grayscale",
-        image_size=(28, 28),
+        color_mode="grayscale" if shape[2] == 1 else "rgb",
+        image_size=shape[:2],
         batch_size=32,
         shuffle=True,
         seed=0,
         verbose=False,
     ).prefetch(tf.data.AUTOTUNE)
     model = compile_cnn(
-        build_cnn((28, 28, 1), 10, normalization=normalization, name="dropout_cnn")
+        build_cnn(shape, 10, normalization=normalization, name="dropout_cnn")
     )
     model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0)
 
 
 def epoch_times(paths, X, y, root, epochs, repeats):
+    shape = X.shape[1:]
     """Seconds per epoch of each way to train, the fitted array and paths
     estimators of the first repeat, and the input-only time of an epoch."""
     times = {k: [] for k in ("array", "paths", "paths, cache=True", "keras")}
@@ -128,30 +132,31 @@ def epoch_times(paths, X, y, root, epochs, repeats):
             ("paths, cache=True", paths, {"cache": True}),
         ]:
             timer = EpochTimer()
-            clf = estimator(epochs, timer, **params).fit(data, y)
+            clf = estimator(epochs, timer, shape, **params).fit(data, y)
             times[name] += later_epochs(timer)
             if repeat == 0:
                 fitted[name] = clf
         timer = EpochTimer()
         # DropoutCNN's statistics: per channel, over every training image.
         mean, variance = X.mean(axis=(0, 1, 2)), X.var(axis=(0, 1, 2))
-        keras_directory_fit(root, epochs, (mean.tolist(), variance.tolist()), timer)
+        moments = (mean.tolist(), variance.tolist())
+        keras_directory_fit(root, epochs, moments, timer, shape)
         times["keras"] += later_epochs(timer)
     return {k: statistics.median(v) for k, v in times.items()}, fitted
 
 
-def input_seconds(paths, y):
+def input_seconds(paths, shape):
     """Seconds to decode one epoch of batches (32 files) in one thread, as
     the pipeline's worker does, with nothing training."""
     from cnnfix.streaming import decode
 
     start = time.perf_counter()
     for i in range(0, len(paths), 32):
-        decode(paths[i : i + 32], (28, 28, 1))
+        decode(paths[i : i + 32], shape)
     return time.perf_counter() - start
 
 
-def peak_memory(paths, y):
+def peak_memory(paths, y, shape):
     """Peak RSS (MB) of a fresh process fitting DropoutCNN on ``paths`` for
     1 epoch; it reads them from a JSON file holding just them.
 
@@ -163,7 +168,7 @@ def peak_memory(paths, y):
 import json, numpy as np
 from cnnfix import DropoutCNN
 paths, y = (np.asarray(v) for v in json.load(open({str(listing)!r})))
-DropoutCNN(epochs=1, image_size=28, random_state=0).fit(paths, y)
+DropoutCNN(epochs=1, image_size={tuple(shape[:2])}, random_state=0).fit(paths, y)
 status = open("/proc/self/status").read().split("VmHWM:")[1]
 print(int(status.split()[0]) / 1024)
 """
@@ -199,9 +204,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument("--size", type=int, default=None, help="side of new trees")
+    parser.add_argument("--rgb", action="store_true", help="new trees in RGB")
     args = parser.parse_args()
-    small = ensure_tree(args.small, 10_000)
-    large = ensure_tree(args.large, None)
+    small = ensure_tree(args.small, 10_000, args.size, args.rgb)
+    large = ensure_tree(args.large, None, args.size, args.rgb)
     n_timed, memory_sizes = 10_000, (10_000, 70_000)
     if args.quick:
         args.epochs, args.repeats, n_timed, memory_sizes = 2, 1, 2_000, (1_000, 2_000)
@@ -215,21 +222,26 @@ def main():
     small_paths, small_y = list_image_folder(small)
     order = np.argsort([int(Path(p).stem) for p in small_paths])[:n_timed]
     paths, y = small_paths[order], small_y[order]
-    X, _ = load_image_folder(small, image_size=28)
+    shape = read_image(paths[0]).shape
+    X, _ = load_image_folder(small, image_size=shape[:2])
     X = X[order]
     if args.quick:  # the baseline reads a whole folder: give it the subset
-        root = Path(os.environ.get("TMPDIR", "/tmp")) / "cnnfix-bench-paths-quick"
+        root = Path(os.environ.get("TMPDIR", "/tmp")) / (
+            f"cnnfix-bench-paths-quick-{shape[0]}x{shape[1]}x{shape[2]}"
+        )
         if not root.is_dir():
-            write_tree(root, limit=n_timed)
+            write_tree(root, limit=n_timed, size=shape[0], rgb=shape[2] == 3)
     else:
         root = small
 
+    kind = "grey" if shape[2] == 1 else "RGB"
     print(
-        f"Fashion-MNIST as 28x28 grey PNG files; {os.cpu_count()} CPUs, load "
+        f"Fashion-MNIST as {shape[0]}x{shape[1]} {kind} PNG files; "
+        f"{os.cpu_count()} CPUs, load "
         f"average {', '.join(f'{v:.1f}' for v in os.getloadavg())} at the start."
     )
     seconds, fitted = epoch_times(paths, X, y, root, args.epochs, args.repeats)
-    decoding = input_seconds(paths, y)
+    decoding = input_seconds(paths, shape)
     print(
         f"\n### Epoch time ({len(paths):,} training files, DropoutCNN defaults, "
         f"median of epochs 2-{args.epochs} over {args.repeats} run(s))\n"
@@ -266,7 +278,8 @@ def main():
     print("\n### Peak resident memory (fresh process, DropoutCNN on paths, 1 epoch)\n")
     print("| files | peak RSS (MB) |\n|---|---|")
     peaks = [
-        peak_memory(all_paths[shuffled[:n]], all_y[shuffled[:n]]) for n in memory_sizes
+        peak_memory(all_paths[shuffled[:n]], all_y[shuffled[:n]], shape)
+        for n in memory_sizes
     ]
     for n, peak in zip(memory_sizes, peaks, strict=True):
         print(f"| {n:,} | {peak:,.0f} |")
@@ -274,7 +287,8 @@ def main():
 
     tree = small if args.quick else large
     print(f"\n### load_image_folder throughput ({tree})\n")
-    n, plain, ours, same = measure(tree, (28, 28), "L", {}, 1)
+    mode = "L" if shape[2] == 1 else "RGB"
+    n, plain, ours, same = measure(tree, shape[:2], mode, {}, 1)
     print("| n | plain Pillow loop (images/s) | load_image_folder (images/s) | ratio |")
     print("|---|---|---|---|")
     print(f"| {n:,} | {plain:,.0f} | {ours:,.0f} | {ours / plain:.2f}x |")

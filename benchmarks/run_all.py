@@ -224,6 +224,28 @@ SECTIONS = [
         ),
     ),
     Section(
+        "paths_rgb64",
+        "Training on image files, second run: 64x64 RGB PNGs",
+        "bench_paths.py",
+        (
+            str(PNG_TREES / "10k_rgb64"),
+            str(PNG_TREES / "70k_rgb64"),
+            "--size",
+            "64",
+            "--rgb",
+            "--repeats",
+            "1",
+        ),
+        notes=(
+            "The same measurements and targets as the first run, on "
+            "Fashion-MNIST upscaled (bilinear) to 64x64 and written as RGB "
+            "PNG files: about 5x the pixels of each image, a step closer to "
+            "photos. One repeat (an epoch takes about 5x longer); about 30 "
+            "minutes: run with `--only paths_rgb64`."
+        ),
+        long=True,
+    ),
+    Section(
         "transfer",
         "TransferCNN on few images: a pretrained backbone vs from scratch",
         "bench_transfer.py",
