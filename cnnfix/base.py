@@ -381,7 +381,6 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             **self._fit_arguments(run.train, run),
             validation_data=self._validation_data(run),
             epochs=self.epochs if epochs is None else epochs,
-            shuffle=True,
             callbacks=self._callbacks(run.validation is not None),
             verbose=run.verbose,
         )

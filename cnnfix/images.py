@@ -36,6 +36,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "inspect_images",
     "list_image_folder",
+    "plain_pngs",
     "read_headers",
     "read_image",
     "read_images",
@@ -548,6 +549,57 @@ def _n_threads(n_jobs, first_size):
     if n_jobs is None and first_size[0] * first_size[1] < SMALL_IMAGE:
         return 1
     return check_n_jobs(n_jobs)
+
+
+#: The first bytes of every PNG file, and of its IHDR chunk's header.
+PNG_START = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+
+#: The last bytes of a complete PNG file: its IEND chunk.
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+#: IHDR colour types of PNG files whose 8-bit pixels need no conversion,
+#: by the channels wanted: grey for grey; grey (repeated) or RGB for RGB.
+PLAIN_PNG_TYPES = {1: {0}, 3: {0, 2}}
+
+
+def plain_pngs(paths, image_shape):
+    """Whether every file is a complete 8-bit grey or RGB PNG file of
+    ``image_shape``'s size, with pixels that need no conversion to its
+    channels (grey stays grey; RGB, or grey repeated, for three).
+
+    Such files decode to the same pixels with any conforming PNG decoder
+    (PNG is lossless and nothing is resized or converted), so
+    :mod:`cnnfix.streaming` may decode them with TensorFlow's. Reads the
+    first 26 and last 12 bytes of each file; stops at the first that is not
+    plain (a truncated file has no IEND chunk at its end).
+
+    Parameters
+    ----------
+    paths : sequence of str
+        The files.
+    image_shape : (int, int, int)
+        ``(height, width, channels)`` wanted, channels 1 or 3.
+
+    Returns
+    -------
+    bool
+    """
+    height, width, channels = image_shape
+    types = PLAIN_PNG_TYPES.get(channels, set())
+    for path in paths:
+        try:
+            with open(path, "rb") as file:
+                head = file.read(26)
+                file.seek(-len(PNG_END), os.SEEK_END)
+                tail = file.read()
+        except OSError:
+            return False
+        if not (head.startswith(PNG_START) and len(head) == 26 and tail == PNG_END):
+            return False
+        size = int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+        if size != (height, width) or head[24] != 8 or head[25] not in types:
+            return False
+    return True
 
 
 def read_headers(paths):

@@ -34,6 +34,17 @@ bytes of bookkeeping (70 MB for 70,000 28x28 grey images, 1.5 GB for
 
 Shuffling: the rows are permuted anew every epoch from the fit's seed (a
 PyDataset is not shuffled by Keras beyond the order of its batches).
+
+Plain PNG files (:func:`cnnfix.images.plain_pngs`: 8-bit grey or RGB, at
+the wanted size, needing no colour conversion) take :func:`png_dataset`
+instead, unless ``cache=True``: ``tf.data`` with TensorFlow's own PNG
+decoder, as ``keras.utils.image_dataset_from_directory`` uses. The decoding
+rule still holds (PNG is lossless and such files need no resizing or
+conversion, so every decoder gives the same pixels; a test compares them),
+and the per-file work leaves Python, where it and the GIL competed with the
+training loop for 2 cores: the PyDataset's epoch measured 1.30-1.43x the
+decoded array's on a loaded machine (``benchmarks/bench_paths.py``; the
+current numbers are in docs/benchmarks.md).
 """
 
 import os
@@ -44,7 +55,7 @@ import numpy as np
 
 from ._keras import import_keras
 from .exceptions import UnreadableImageError
-from .images import read_images
+from .images import plain_pngs, read_images
 
 __all__ = [
     "NORMALIZATION_SAMPLE",
@@ -53,6 +64,7 @@ __all__ = [
     "file_arguments",
     "file_validation_data",
     "normalization_sample",
+    "png_dataset",
     "unreadable_in_X",
 ]
 
@@ -146,12 +158,24 @@ def file_arguments(arguments, image_shape, seed, cache=False):
     becomes ``{"x": FileBatches}``, reshuffled every epoch from ``seed``;
     ``{"x": PyDataset}`` yielding batches of paths (``stream=True``) becomes
     ``{"x": DecodedBatches}`` around it. With ``cache``, each file is decoded
-    once and kept (uint8) for the later epochs.
+    once and kept (uint8) for the later epochs. Plain PNG files
+    (:func:`cnnfix.images.plain_pngs`) without ``cache`` become
+    ``{"x": tf.data.Dataset, "shuffle": False}`` (:func:`png_dataset`).
     """
     x = arguments["x"]
     store = {} if cache else None
     if not isinstance(x, np.ndarray):  # a PyDataset of path batches
         return dict(x=_decoded_batches_class()(x, image_shape, store))
+    if not cache and plain_pngs(x, image_shape):
+        dataset = png_dataset(
+            x,
+            arguments["y"],
+            arguments.get("sample_weight"),
+            image_shape=image_shape,
+            batch_size=arguments["batch_size"],
+            seed=seed,
+        )
+        return dict(x=dataset, shuffle=False)  # it shuffles itself
     batches = _file_batches_class()(
         x,
         arguments["y"],
@@ -168,6 +192,10 @@ def file_validation_data(validation, image_shape, batch_size, cache=False):
     """``validation_data`` for ``model.fit``: ``(paths, y, sample_weight)``
     as batches decoded in order (once, with ``cache``)."""
     paths, y, weights = validation
+    if not cache and plain_pngs(paths, image_shape):
+        return png_dataset(
+            paths, y, weights, image_shape=image_shape, batch_size=batch_size, seed=None
+        )
     return _file_batches_class()(
         paths,
         y,
@@ -193,6 +221,39 @@ def decoded_chunks(paths, image_shape):
             if following is not None:
                 pending = pool.submit(decode, following, image_shape)
             yield current
+
+
+def png_dataset(paths, y, sample_weight, *, image_shape, batch_size, seed):
+    """A ``tf.data`` pipeline of batches ``(images, y[, sample_weight])``
+    decoded from plain PNG files (:func:`cnnfix.images.plain_pngs`) by
+    TensorFlow's PNG decoder, in parallel threads outside Python; the rows
+    are shuffled anew every epoch from ``seed`` unless it is None.
+
+    The pixels equal :func:`cnnfix.images.read_images`'s (plain PNG files
+    need no resizing or colour conversion, and PNG is lossless); only the
+    work moves out of Python, where per-file overhead and the GIL, not
+    decoding, made the PyDataset slower than the decoded array.
+    """
+    import tensorflow as tf
+
+    files = tf.constant(np.asarray(paths, dtype=str))
+    columns = [tf.constant(y)]
+    if sample_weight is not None:
+        columns.append(tf.constant(np.asarray(sample_weight, dtype=np.float32)))
+    rows = tf.data.Dataset.range(len(paths))
+    if seed is not None:
+        rows = rows.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+
+    def load(i):
+        image = tf.io.decode_png(tf.io.read_file(files[i]), channels=image_shape[2])
+        image = tf.ensure_shape(tf.cast(image, tf.float32), image_shape)
+        return (image, *(column[i] for column in columns))
+
+    return (
+        rows.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 @cache

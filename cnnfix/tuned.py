@@ -778,7 +778,6 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 **self._fit_arguments(run.train, run),
                 validation_data=self._validation_data(run),
                 epochs=self.epochs,
-                shuffle=True,
                 callbacks=callbacks,
                 verbose=2 if run.verbose == 2 else 0,
             ).history

@@ -390,6 +390,8 @@ def _count_reads(monkeypatch):
 @pytest.mark.parametrize("cache", [False, True])
 def test_cache_decodes_each_file_once(data, monkeypatch, cache):
     paths, _, y, train, _ = data
+    # The Pillow pipeline, also for plain PNG files (see the tests below).
+    monkeypatch.setattr(streaming, "plain_pngs", lambda paths, shape: False)
     reads = _count_reads(monkeypatch)
     params = {**QUICK, "epochs": 3, "validation_split": 0.25}
     clf = DropoutCNN(**params, cache=cache).fit(paths[train], y[train])
@@ -450,3 +452,104 @@ def test_cache_serves_stream_balanced_batches_from_memory(data, monkeypatch):
         assert {tuple(x.ravel()) for b in epoch for x in b[0]} <= {
             tuple(x.ravel()) for x in images[rows].astype(np.float32)
         }
+
+
+# -- plain PNG files: TensorFlow's decoder ---------------------------------------
+
+
+def _png(path, pixels, **options):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, **options)
+    return str(path)
+
+
+@pytest.fixture
+def png_files(tmp_path):
+    """Plain PNG files: 12 grey and 12 RGB 10x14 images, not digits."""
+    rng = np.random.default_rng(0)
+    grey = [
+        _png(tmp_path / "grey" / f"{i}.png", rng.integers(0, 256, (10, 14), np.uint8))
+        for i in range(12)
+    ]
+    rgb = [
+        _png(tmp_path / "rgb" / f"{i}.png", rng.integers(0, 256, (10, 14, 3), np.uint8))
+        for i in range(12)
+    ]
+    return np.array(grey, dtype=object), np.array(rgb, dtype=object)
+
+
+@pytest.mark.parametrize(
+    "kind, channels", [("grey", 1), ("grey", 3), ("rgb", 3)]
+)
+def test_png_dataset_gives_read_images_pixels(png_files, kind, channels):
+    paths = png_files[0] if kind == "grey" else png_files[1]
+    shape = (10, 14, channels)
+    assert cnnfix.images.plain_pngs(paths, shape)
+    y, weights = np.arange(12) * 7 + 3, np.linspace(0.5, 2, 12)
+    dataset = streaming.png_dataset(
+        paths, y, weights, image_shape=shape, batch_size=5, seed=None
+    )
+    batches = [[t.numpy() for t in batch] for batch in dataset]
+    assert [len(b[0]) for b in batches] == [5, 5, 2]
+    images, labels, got = (np.concatenate(column) for column in zip(*batches))
+    mode = "grayscale" if channels == 1 else "rgb"
+    expected = read_images(paths, shape[:2], mode).astype(np.float32)
+    np.testing.assert_array_equal(images, expected)
+    np.testing.assert_array_equal(labels, y)
+    np.testing.assert_allclose(got, weights, rtol=1e-6)
+
+
+def test_png_dataset_reshuffles_every_epoch_from_its_seed(png_files):
+    paths = png_files[0]
+    y = np.arange(len(paths)) + 100
+
+    def epochs(seed):
+        dataset = streaming.png_dataset(
+            paths, y, None, image_shape=(10, 14, 1), batch_size=4, seed=seed
+        )
+        return [np.concatenate([b[1].numpy() for b in dataset]) for _ in range(2)]
+
+    first, second = epochs(0)
+    assert sorted(first) == sorted(second) == list(y)
+    assert list(first) != list(second)  # a new order each epoch
+    assert [list(e) for e in epochs(0)] == [list(first), list(second)]
+
+
+def test_only_plain_png_files_go_to_tensorflow(png_files, tmp_path):
+    grey, rgb = png_files
+    pixels = np.random.default_rng(1).integers(0, 256, (10, 14), np.uint8)
+    assert not cnnfix.images.plain_pngs(rgb, (10, 14, 1))  # RGB to grey: Pillow
+    assert not cnnfix.images.plain_pngs(grey, (10, 16, 1))  # a resize: Pillow
+    palette = Image.fromarray(pixels).convert("P")
+    palette.save(tmp_path / "palette.png")
+    wide = Image.fromarray(pixels.astype(np.uint16) * 200)  # 16-bit grey
+    wide.save(tmp_path / "sixteen.png")
+    assert Image.open(tmp_path / "sixteen.png").mode.startswith("I")
+    _png(tmp_path / "photo.png", pixels, format="JPEG")  # JPEG bytes, .png name
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(Path(grey[0]).read_bytes()[:-20])
+    for odd in ("palette.png", "sixteen.png", "photo.png", "truncated.png", "none.png"):
+        assert not cnnfix.images.plain_pngs([*grey, str(tmp_path / odd)], (10, 14, 1))
+
+
+def test_fit_on_plain_pngs_uses_tensorflow_and_learns_as_with_pillow(
+    data, monkeypatch
+):
+    paths, _, y, train, test = data
+    train = [i for i in train if Image.open(paths[i]).size == (16, 16)]
+    made = []
+    png_dataset = streaming.png_dataset
+
+    def spying(*args, **kwargs):
+        made.append(kwargs["seed"])
+        return png_dataset(*args, **kwargs)
+
+    monkeypatch.setattr(streaming, "png_dataset", spying)
+    fast = DropoutCNN(**QUICK).fit(paths[train], y[train])
+    assert len(made) == 2 and made[1] is None  # training (shuffled), validation
+    monkeypatch.setattr(streaming, "plain_pngs", lambda paths, shape: False)
+    pillow = DropoutCNN(**QUICK).fit(paths[train], y[train])
+    assert fast.n_epochs_ == pillow.n_epochs_ == QUICK["epochs"]
+    accuracy = fast.score(paths[test], y[test])
+    assert accuracy > 0.8
+    assert abs(accuracy - pillow.score(paths[test], y[test])) < 0.1
