@@ -229,9 +229,15 @@ def _tinted(images):
 
 
 @pytest.mark.parametrize("colour", [False, True])
-def test_a_summary_of_chunks_equals_the_summary_of_the_array(colour):
+@pytest.mark.parametrize("block", [None, 100])
+def test_a_summary_of_chunks_equals_the_summary_of_the_array(
+    colour, block, monkeypatch
+):
+    from cnnfix.diagnostics import checks
     from cnnfix.diagnostics.checks import summarize, summarize_chunks
 
+    if block:  # images summarised 100 at a time, across the chunks' bounds
+        monkeypatch.setattr(checks, "BLOCK_PIXELS", block * 28 * 28)
     (X, _), _ = fashion_mnist()
     X = _tinted(X[:700, ..., 0]) if colour else X[:700].copy()
     X[5] = X[3]  # an exact copy

@@ -101,13 +101,18 @@ class ImageSummary:
         return _scaled_statistics(self.raw, *self.grey_range)
 
 
+#: Pixels per block of images summarised at once: bounds the float
+#: temporaries of the statistics (about 10 bytes a pixel) to ~40 MB.
+BLOCK_PIXELS = 2**22
+
+
 def summarize(X):
     """The :class:`ImageSummary` of images ``X`` (never modified)."""
-    parts = _chunk_parts(X)
+    parts = list(_blocks_parts(X))
     grey_range = tuple(
         float(v) for v in np.percentile(_grey(X), GREY_RANGE_PERCENTILES)
     )
-    return _summary(X.shape[1:], [parts], grey_range)
+    return _summary(X.shape[1:], parts, grey_range)
 
 
 def summarize_chunks(chunks):
@@ -116,26 +121,33 @@ def summarize_chunks(chunks):
     one at a time (only one is held). Equals :func:`summarize` of their
     concatenation (the grey range comes from exact counts of grey levels).
     Returns None when there are no chunks."""
-    parts, counts, shape = [], None, None
+    parts, shape = [], None
     for chunk in chunks:
         if chunk.dtype != np.uint8:
             raise TypeError(f"summarize_chunks takes uint8 chunks; got {chunk.dtype}.")
         shape = chunk.shape[1:]
-        parts.append(_chunk_parts(chunk, offset=sum(len(p["hashes"]) for p in parts)))
-        # Grey levels times the channels are integers: count them exactly.
-        levels = chunk.reshape(-1, shape[-1]).sum(axis=1, dtype=np.int64)
-        found = np.bincount(levels, minlength=255 * shape[-1] + 1)
-        counts = found if counts is None else counts + found
+        parts += _blocks_parts(chunk, offset=sum(len(p["hashes"]) for p in parts))
     if shape is None:
         return None
+    counts = sum(p["levels"] for p in parts)
     grey_range = tuple(
         _percentile_of_counts(counts, q) / shape[-1] for q in GREY_RANGE_PERCENTILES
     )
     return _summary(shape, parts, grey_range)
 
 
-def _chunk_parts(X, offset=0):
-    """The per-image parts of a summary, and the chunk's pixel sums."""
+def _blocks_parts(X, offset=0):
+    """The parts of a summary of ``X`` (see :func:`_parts`), a block of at
+    most :data:`BLOCK_PIXELS` pixels at a time; ``offset`` is the index of
+    X's first image."""
+    rows = max(1, BLOCK_PIXELS // max(1, int(np.prod(X.shape[1:3]))))
+    return [_parts(X[i : i + rows], offset + i) for i in range(0, len(X), rows)]
+
+
+def _parts(X, offset):
+    """The per-image parts of a summary of ``X``, and its pixel sums; for
+    uint8 images, also the counts of their grey levels times the channels
+    (integers: exact percentiles over chunks)."""
     flat = X.reshape(len(X), -1)
     finite_rows = np.isfinite(flat).all(axis=1)
     values = flat if finite_rows.all() else flat[np.isfinite(flat)][None, :]
@@ -150,6 +162,14 @@ def _chunk_parts(X, offset=0):
         "hashes": _row_hashes(X),
         "thumbs": thumbnails(X),
         "raw": _raw_statistics(_grey(X)),
+        "levels": (
+            np.bincount(
+                X.reshape(-1, X.shape[-1]).sum(axis=1, dtype=np.intp),
+                minlength=255 * X.shape[-1] + 1,
+            )
+            if X.dtype == np.uint8
+            else None
+        ),
     }
 
 
