@@ -116,7 +116,8 @@ def keras_directory_fit(root, epochs, normalization, timer, shape):
     model = compile_cnn(
         build_cnn(shape, 10, normalization=normalization, name="dropout_cnn")
     )
-    model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0)
+    # shuffle=False: the dataset shuffles itself (Keras would warn).
+    model.fit(dataset, epochs=epochs, callbacks=[timer], shuffle=False, verbose=0)
 
 
 def epoch_times(paths, X, y, root, epochs, repeats):
