@@ -23,6 +23,7 @@ import os
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from numbers import Integral
 from pathlib import Path
 
@@ -268,6 +269,17 @@ def _open(path):
         except Image.UnidentifiedImageError:
             pass
     return Image.open(path)
+
+
+@cache
+def _spng():
+    """pyspng, a fast decoder of PNG files, when installed (``pip install
+    cnnfix[fast]``); None otherwise."""
+    try:
+        import pyspng
+    except ImportError:
+        return None
+    return pyspng
 
 
 def _is_grey(image):
@@ -585,7 +597,6 @@ def plain_pngs(paths, image_shape):
     bool
     """
     height, width, channels = image_shape
-    types = PLAIN_PNG_TYPES.get(channels, set())
     for path in paths:
         try:
             with open(path, "rb") as file:
@@ -594,12 +605,23 @@ def plain_pngs(paths, image_shape):
                 tail = file.read()
         except OSError:
             return False
-        if not (head.startswith(PNG_START) and len(head) == 26 and tail == PNG_END):
+        layout = _plain_png_layout(head, tail)
+        if layout is None or layout[:2] != (height, width):
             return False
-        size = int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
-        if size != (height, width) or head[24] != 8 or head[25] not in types:
+        if channels == 1 and not layout[2]:  # RGB to grey: a conversion
             return False
     return True
+
+
+def _plain_png_layout(head, tail):
+    """``(height, width, grey)`` of a complete 8-bit grey or RGB PNG file
+    from its first 26 and last 12 bytes; None for any other file."""
+    if len(head) < 26 or not head.startswith(PNG_START) or tail != PNG_END:
+        return None
+    if head[24] != 8 or head[25] not in PLAIN_PNG_TYPES[3]:
+        return None
+    height, width = int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+    return height, width, head[25] == 0
 
 
 def read_headers(paths):
@@ -663,10 +685,30 @@ def _decode_into(out, paths, indices, mode, headers, failed, n_threads, guessing
     size = out.shape[1:3][::-1]
     shape = out.shape[1:]
 
+    spng = _spng()
+
     def decode(chunk):
         errors, colour = {}, []
         for i in chunk:
             try:
+                layout = None
+                if spng is not None:
+                    with open(paths[i], "rb") as file:
+                        data = file.read()
+                    layout = _plain_png_layout(data[:26], data[-len(PNG_END) :])
+                if layout is not None:
+                    height, width, grey = layout
+                    headers[i] = ((height, width), grey)
+                    if mode == "L" and not grey and guessing:
+                        colour.append(i)
+                        continue
+                    if (width, height) == size and (grey or mode == "RGB"):
+                        # Plain PNG, no conversion but repeating grey: the
+                        # same pixels as Pillow's, several times faster.
+                        pixels = spng.load(data)
+                        out[i] = pixels.reshape(height, width, -1)
+                        continue
+                # Any other file (read again: Pillow's errors name the path).
                 with _open(paths[i]) as image:
                     grey = _is_grey(image)
                     headers[i] = (image.size[::-1], grey)

@@ -6,6 +6,7 @@ photos (JPEG) and PNG files made with NumPy, grey and colour, of mixed sizes.
 
 import os
 import shutil
+import types
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from sklearn.datasets import load_sample_images
 from cnnfix.datasets import load_image_folder
 from cnnfix.exceptions import UnreadableImageError
 from cnnfix.images import list_image_folder, read_image, read_images
+
+from .conftest import require
 
 CHINA, FLOWER = sorted(load_sample_images().filenames)  # 427x640 RGB JPEG
 
@@ -332,3 +335,49 @@ def test_bad_parameters(tree, kwargs, match):
         load_image_folder(root, **kwargs)
     with pytest.raises(ValueError, match=match):
         load_image_folder(root, as_paths=True, **kwargs)
+
+
+# -- plain PNG files: pyspng (cnnfix[fast]) ------------------------------------
+
+
+def test_plain_pngs_decode_with_pyspng_to_pillows_pixels(tmp_path, monkeypatch):
+    """With pyspng, plain 8-bit grey and RGB PNG files (with or without a
+    transparent colour) decode to exactly Pillow's pixels, in every colour
+    mode; other files, and conversions from RGB to grey, go to Pillow."""
+    from cnnfix import images
+
+    if images._spng() is None:
+        require("pyspng", "pip install cnnfix[fast]")
+    rng = np.random.default_rng(7)
+    grey = rng.integers(0, 256, (10, 14), np.uint8)
+    colour = rng.integers(0, 256, (10, 14, 3), np.uint8)
+    files = {
+        "grey": (grey, {}),
+        "colour": (colour, {}),
+        "grey_transparent": (grey, {"transparency": 5}),
+        "colour_transparent": (colour, {"transparency": (1, 2, 3)}),
+        "palette": (grey, {"bits": 4}),
+    }
+    paths = []
+    for name, (pixels, options) in files.items():
+        image = Image.fromarray(pixels)
+        if name == "palette":
+            image = image.convert("P")
+        image.save(tmp_path / f"{name}.png", **options)
+        paths.append(str(tmp_path / f"{name}.png"))
+    decoded = []
+    spng = images._spng()
+
+    def counting(data):
+        decoded.append(data[:8])
+        return spng.load(data)
+
+    for mode in ("auto", "rgb", "grayscale"):
+        monkeypatch.setattr(images, "_spng", lambda: types.SimpleNamespace(load=counting))
+        fast = [images.read_images([p], None, mode) for p in paths]
+        monkeypatch.setattr(images, "_spng", lambda: None)
+        pillow = [images.read_images([p], None, mode) for p in paths]
+        for path, a, b in zip(paths, fast, pillow, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=f"{path} {mode}")
+    # pyspng read the 4 plain files in auto and rgb, the grey ones to grey.
+    assert len(decoded) == 4 + 4 + 2
