@@ -620,7 +620,8 @@ def _plain_png_layout(head, tail):
         return None
     if head[24] != 8 or head[25] not in PLAIN_PNG_TYPES[3]:
         return None
-    height, width = int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+    height = int.from_bytes(head[20:24], "big")
+    width = int.from_bytes(head[16:20], "big")
     return height, width, head[25] == 0
 
 

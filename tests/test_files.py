@@ -4,6 +4,7 @@ The trees are real files written into tmp_path: colour and grey PNGs of
 digits upscaled with Pillow, odd-sized ones, a panorama, and corrupt files.
 """
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -244,7 +245,7 @@ def test_a_summary_of_chunks_equals_the_summary_of_the_array(
     X[9] //= 4  # a dark image
     whole = summarize(X)
     bounds = [0, 7, 300, 301, 700]  # uneven chunks, one of a single image
-    parts = summarize_chunks(X[a:b] for a, b in zip(bounds, bounds[1:]))
+    parts = summarize_chunks(X[a:b] for a, b in itertools.pairwise(bounds))
     assert parts.hashes == whole.hashes and parts.image_shape == whole.image_shape
     np.testing.assert_allclose(parts.thumbs, whole.thumbs, atol=1e-6)
     assert parts.grey_range == pytest.approx(whole.grey_range, abs=1e-4)

@@ -372,8 +372,9 @@ def test_plain_pngs_decode_with_pyspng_to_pillows_pixels(tmp_path, monkeypatch):
         decoded.append(data[:8])
         return spng.load(data)
 
+    counted = types.SimpleNamespace(load=counting)
     for mode in ("auto", "rgb", "grayscale"):
-        monkeypatch.setattr(images, "_spng", lambda: types.SimpleNamespace(load=counting))
+        monkeypatch.setattr(images, "_spng", lambda: counted)
         fast = [images.read_images([p], None, mode) for p in paths]
         monkeypatch.setattr(images, "_spng", lambda: None)
         pillow = [images.read_images([p], None, mode) for p in paths]

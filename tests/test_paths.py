@@ -478,9 +478,7 @@ def png_files(tmp_path):
     return np.array(grey, dtype=object), np.array(rgb, dtype=object)
 
 
-@pytest.mark.parametrize(
-    "kind, channels", [("grey", 1), ("grey", 3), ("rgb", 3)]
-)
+@pytest.mark.parametrize("kind, channels", [("grey", 1), ("grey", 3), ("rgb", 3)])
 def test_png_dataset_gives_read_images_pixels(png_files, kind, channels):
     paths = png_files[0] if kind == "grey" else png_files[1]
     shape = (10, 14, channels)
@@ -491,7 +489,9 @@ def test_png_dataset_gives_read_images_pixels(png_files, kind, channels):
     )
     batches = [[t.numpy() for t in batch] for batch in dataset]
     assert [len(b[0]) for b in batches] == [5, 5, 2]
-    images, labels, got = (np.concatenate(column) for column in zip(*batches))
+    images, labels, got = (
+        np.concatenate(column) for column in zip(*batches, strict=True)
+    )
     mode = "grayscale" if channels == 1 else "rgb"
     expected = read_images(paths, shape[:2], mode).astype(np.float32)
     np.testing.assert_array_equal(images, expected)
@@ -532,9 +532,7 @@ def test_only_plain_png_files_go_to_tensorflow(png_files, tmp_path):
         assert not cnnfix.images.plain_pngs([*grey, str(tmp_path / odd)], (10, 14, 1))
 
 
-def test_fit_on_plain_pngs_uses_tensorflow_and_learns_as_with_pillow(
-    data, monkeypatch
-):
+def test_fit_on_plain_pngs_uses_tensorflow_and_learns_as_with_pillow(data, monkeypatch):
     paths, _, y, train, test = data
     train = [i for i in train if Image.open(paths[i]).size == (16, 16)]
     made = []

@@ -322,8 +322,9 @@ def test_a_hypermodel_keeps_its_own_fit_and_the_precision(small_digits, tmp_path
     settings = {**QUICK, "search_space": Dense(), "max_trials": 2}
     clf = TunedCNNClassifier(**settings, precision="mixed").fit(X, y)
     assert log.read_text().split() == ["fit"] * clf.n_trials_  # each trial
+    # The whole network follows the policy, its output layer included.
     assert clf.model_.layers[-2].compute_dtype == "float16"
-    assert clf.model_.layers[-1].compute_dtype == "float16"  # the whole network follows the policy
+    assert clf.model_.layers[-1].compute_dtype == "float16"
 
 
 @pytest.mark.parametrize("tuner", ["hyperband", "random", "bayesian"])
