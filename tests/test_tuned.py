@@ -242,6 +242,48 @@ def test_time_budget_stops_the_search_early(digits, capsys):
     assert f"stopped by time_budget={budget:g} s" in capsys.readouterr().err
 
 
+def test_the_search_keeps_half_the_budget_whatever_the_finalists_estimate(
+    small_digits, monkeypatch
+):
+    """Finalists estimated longer than the whole budget (as on 60,000
+    Fashion-MNIST images in an hour) no longer leave the search one trial:
+    their estimate counts at most half the budget."""
+    from cnnfix import tuned
+
+    monkeypatch.setattr(tuned, "FINALIST_EPOCHS", 10**5)
+    X, y = small_digits
+    settings = {**QUICK, "max_trials": 3, "epochs": 10**5, "patience": 1}
+    clf = TunedCNNClassifier(**settings, time_budget=120, verbose=0).fit(X, y)
+    assert clf.n_trials_ == 3  # with the uncapped estimate: 1
+    assert clf.n_epochs_ < 50  # early stopping, not the budget, ended it
+
+
+def test_finalists_share_the_time_left(small_digits, monkeypatch):
+    import time
+
+    from cnnfix import tuned
+
+    shares, callback = [], tuned._deadline_callback
+
+    def recording(deadline):
+        shares.append((time.time(), deadline))
+        return callback(deadline)
+
+    monkeypatch.setattr(tuned, "_deadline_callback", recording)
+    X, y = small_digits
+    budget = 1000
+    started = time.time()
+    settings = {**QUICK, "max_trials": 2}  # two configurations: two finalists
+    TunedCNNClassifier(**settings, time_budget=budget, verbose=0).fit(X, y)
+    deadline = started + budget
+    (first_start, first), (second_start, second) = shares
+    # Half the time left to the first finalist, all of the rest to the last
+    # (a few seconds of preparation before the search starts its clock).
+    assert first - first_start == pytest.approx((deadline - first_start) / 2, abs=5)
+    assert second == pytest.approx(deadline, abs=5)
+    assert second_start >= first_start
+
+
 def test_dict_space_choices_and_ranges(small_digits):
     X, y = small_digits
     space = {
