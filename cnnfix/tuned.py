@@ -467,7 +467,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         # The work after the search: the finalists, each trained to converge.
         finalist_epochs = min(FINALIST_EPOCHS, self.epochs)
         n_finalists = self.n_finalists if self.refit else 0
-        budget = self.time_budget
+        time_budget = self.time_budget
 
         searchers = {
             "hyperband": (kt.Hyperband, kt.oracles.HyperbandOracle),
@@ -537,8 +537,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 best = self.oracle.get_best_trials(1)
                 best = best[0] if best and best[0].score is not None else None
                 refit = self.finalists_seconds()
-                if budget is not None:  # the search keeps its share
-                    refit = min(refit, (1 - SEARCH_SHARE) * budget)
+                if time_budget is not None:  # the search keeps its share
+                    refit = min(refit, (1 - SEARCH_SHARE) * time_budget)
                 self.oracle.refit_seconds = refit  # what the deadline needs
                 emit(
                     {

@@ -252,7 +252,9 @@ def test_the_search_keeps_half_the_budget_whatever_the_finalists_estimate(
 
     monkeypatch.setattr(tuned, "FINALIST_EPOCHS", 10**5)
     X, y = small_digits
-    settings = {**QUICK, "max_trials": 3, "epochs": 10**5, "patience": 1}
+    space = {**QUICK["search_space"], "dropout": (0.0, 0.5)}
+    settings = {**QUICK, "search_space": space, "max_trials": 3}
+    settings.update(epochs=10**5, patience=1, isolate_search=False)  # patched here
     clf = TunedCNNClassifier(**settings, time_budget=120, verbose=0).fit(X, y)
     assert clf.n_trials_ == 3  # with the uncapped estimate: 1
     assert clf.n_epochs_ < 50  # early stopping, not the budget, ended it
@@ -273,7 +275,8 @@ def test_finalists_share_the_time_left(small_digits, monkeypatch):
     X, y = small_digits
     budget = 1000
     started = time.time()
-    settings = {**QUICK, "max_trials": 2}  # two configurations: two finalists
+    # Two configurations: two finalists; in this process, where it is patched.
+    settings = {**QUICK, "max_trials": 2, "isolate_search": False}
     TunedCNNClassifier(**settings, time_budget=budget, verbose=0).fit(X, y)
     deadline = started + budget
     (first_start, first), (second_start, second) = shares
