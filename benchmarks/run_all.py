@@ -191,9 +191,11 @@ SECTIONS = [
         ("--limit", "10000", "--photos", "300", "--repeats", "3"),
         notes=(
             "Target (issue: own images): at least 3x a plain Pillow loop on "
-            "2 cores. Small PNG files cost Pillow about 100 microseconds of "
-            "Python each, of which decoding is a tenth, so neither threads "
-            "nor processes help there; JPEG photos gain from decoding at a "
+            "2 cores. Measured with the `fast` extra (pyspng), which decodes "
+            "plain PNG files with libspng: small PNG files cost Pillow about "
+            "100 microseconds of Python each, of which decoding is a tenth. "
+            "pyspng holds the GIL, so threads add nothing on 64x64 RGB files, "
+            "where decoding dominates; JPEG photos gain from decoding at a "
             "reduced scale."
         ),
     ),
