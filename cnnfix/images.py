@@ -695,8 +695,9 @@ def _decode_into(out, paths, indices, mode, headers, failed, n_threads, guessing
                 layout = None
                 if spng is not None:
                     with open(paths[i], "rb") as file:
-                        data = file.read()
-                    layout = _plain_png_layout(data[:26], data[-len(PNG_END) :])
+                        head = file.read(26)  # all of it only for a PNG file
+                        data = head + file.read() if head.startswith(PNG_START) else b""
+                    layout = _plain_png_layout(head, data[-len(PNG_END) :])
                 if layout is not None:
                     height, width, grey = layout
                     headers[i] = ((height, width), grey)
