@@ -63,8 +63,11 @@ def measure(root, size, mode, kwargs, repeats):
         X, _ = load_image_folder(root, **kwargs)
         ours.append(len(paths) / (time.perf_counter() - start))
     X = X.reshape(expected.shape)
-    difference = np.abs(X.astype(int) - expected).mean()
-    same = "yes" if difference == 0 else f"mean difference {difference:.2f}"
+    if np.array_equal(X, expected):
+        same = "yes"
+    else:  # int16: no int64 copies of 70,000 images (13 GB at 64x64 RGB)
+        difference = np.abs(X.astype(np.int16) - expected).mean()
+        same = f"mean difference {difference:.2f}"
     return len(paths), statistics.median(plain), statistics.median(ours), same
 
 
