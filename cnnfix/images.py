@@ -569,9 +569,8 @@ PNG_START = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 #: The last bytes of a complete PNG file: its IEND chunk.
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
-#: IHDR colour types of PNG files whose 8-bit pixels need no conversion,
-#: by the channels wanted: grey for grey; grey (repeated) or RGB for RGB.
-PLAIN_PNG_TYPES = {1: {0}, 3: {0, 2}}
+#: IHDR colour types of plain PNG files: 8-bit grey (0) and RGB (2).
+PLAIN_PNG_TYPES = frozenset({0, 2})
 
 
 def plain_pngs(paths, image_shape):
@@ -605,12 +604,20 @@ def plain_pngs(paths, image_shape):
                 tail = file.read()
         except OSError:
             return False
-        layout = _plain_png_layout(head, tail)
-        if layout is None or layout[:2] != (height, width):
-            return False
-        if channels == 1 and not layout[2]:  # RGB to grey: a conversion
+        if not _decodes_as_is(_plain_png_layout(head, tail), (height, width), channels):
             return False
     return True
+
+
+def _decodes_as_is(layout, size, channels):
+    """Whether a file of ``layout`` (from :func:`_plain_png_layout`) gives
+    ``size`` (height, width) and ``channels`` with no resizing or colour
+    conversion but repeating grey: grey for 1 channel, grey or RGB for 3."""
+    return (
+        layout is not None
+        and layout[:2] == tuple(size)
+        and (layout[2] or channels == 3)
+    )
 
 
 def _plain_png_layout(head, tail):
@@ -618,7 +625,7 @@ def _plain_png_layout(head, tail):
     from its first 26 and last 12 bytes; None for any other file."""
     if len(head) < 26 or not head.startswith(PNG_START) or tail != PNG_END:
         return None
-    if head[24] != 8 or head[25] not in PLAIN_PNG_TYPES[3]:
+    if head[24] != 8 or head[25] not in PLAIN_PNG_TYPES:
         return None
     height = int.from_bytes(head[20:24], "big")
     width = int.from_bytes(head[16:20], "big")
@@ -704,7 +711,7 @@ def _decode_into(out, paths, indices, mode, headers, failed, n_threads, guessing
                     if mode == "L" and not grey and guessing:
                         colour.append(i)
                         continue
-                    if (width, height) == size and (grey or mode == "RGB"):
+                    if _decodes_as_is(layout, size[::-1], CHANNELS[mode]):
                         # Plain PNG, no conversion but repeating grey: the
                         # same pixels as Pillow's, several times faster.
                         pixels = spng.load(data)
