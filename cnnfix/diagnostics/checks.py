@@ -126,7 +126,8 @@ def summarize_chunks(chunks):
         if chunk.dtype != np.uint8:
             raise TypeError(f"summarize_chunks takes uint8 chunks; got {chunk.dtype}.")
         shape = chunk.shape[1:]
-        parts += _blocks_parts(chunk, offset=sum(len(p["hashes"]) for p in parts))
+        offset = sum(len(p["hashes"]) for p in parts)
+        parts += _blocks_parts(chunk, offset, levels=True)
     if shape is None:
         return None
     counts = sum(p["levels"] for p in parts)
@@ -136,18 +137,18 @@ def summarize_chunks(chunks):
     return _summary(shape, parts, grey_range)
 
 
-def _blocks_parts(X, offset=0):
+def _blocks_parts(X, offset=0, levels=False):
     """The parts of a summary of ``X`` (see :func:`_parts`), a block of at
     most :data:`BLOCK_PIXELS` pixels at a time; ``offset`` is the index of
     X's first image."""
     rows = max(1, BLOCK_PIXELS // max(1, int(np.prod(X.shape[1:3]))))
-    return [_parts(X[i : i + rows], offset + i) for i in range(0, len(X), rows)]
+    return [_parts(X[i : i + rows], offset + i, levels) for i in range(0, len(X), rows)]
 
 
-def _parts(X, offset):
-    """The per-image parts of a summary of ``X``, and its pixel sums; for
-    uint8 images, also the counts of their grey levels times the channels
-    (integers: exact percentiles over chunks)."""
+def _parts(X, offset, levels):
+    """The per-image parts of a summary of ``X``, and its pixel sums; with
+    ``levels`` (uint8 images), also the counts of their grey levels times
+    the channels (integers: exact percentiles over chunks)."""
     flat = X.reshape(len(X), -1)
     finite_rows = np.isfinite(flat).all(axis=1)
     values = flat if finite_rows.all() else flat[np.isfinite(flat)][None, :]
@@ -167,7 +168,7 @@ def _parts(X, offset):
                 X.reshape(-1, X.shape[-1]).sum(axis=1, dtype=np.intp),
                 minlength=255 * X.shape[-1] + 1,
             )
-            if X.dtype == np.uint8
+            if levels
             else None
         ),
     }
