@@ -21,6 +21,8 @@ class SearchProgress:
     score so far, the time elapsed and an estimate of the time left."""
 
     def __init__(self, n_trials, objective, started, budget):
+        # n_trials: trials planned, or None when the budget decides (then
+        # the time left is the budget's).
         self.n_trials, self.objective = n_trials, objective
         self.started, self.budget = started, budget
         self.durations, self.best, self.refit = [], None, 0.0
@@ -51,11 +53,15 @@ class SearchProgress:
         elapsed = time.time() - self.started
         mean = sum(self.durations) / len(self.durations)
         done = len(self.durations)
-        left = mean * max(self.n_trials - done, 0) + self.refit
-        if self.budget is not None:
-            left = min(left, max(self.budget - elapsed, 0.0))
+        left = max(self.budget - elapsed, 0.0) if self.budget is not None else None
+        if self.n_trials is None:  # the budget decides how many
+            trials = f"trial {done}"
+        else:
+            trials = f"trial {min(done, self.n_trials)}/{self.n_trials}"
+            planned = mean * max(self.n_trials - done, 0) + self.refit
+            left = planned if left is None else min(planned, left)
         self._write(
-            f"Search: trial {min(done, self.n_trials)}/{self.n_trials}{self._best()}, "
+            f"Search: {trials}{self._best()}, "
             f"{clock(elapsed)} elapsed, ~{clock(left)} left"
         )
 

@@ -55,6 +55,13 @@ FINALIST_EPOCHS = 40
 #: 2 cores: one trial of 138 s, then the finalists until the deadline).
 SEARCH_SHARE = 0.5
 
+#: Hyperband iterations a search with a ``time_budget`` may run: it repeats
+#: its brackets, with new samples, until the deadline rule stops it (or a
+#: small space runs out of new configurations), so it spends its share of
+#: the budget. One iteration of the default search (6 trials) used 3 of
+#: 20 minutes on 20,000 Fashion-MNIST images and left the rest unused.
+BUDGET_ITERATIONS = 1000
+
 #: A finalist after the first starts only when the time left holds this many
 #: epochs as long as the previous finalist's (tracing included).
 MIN_FINALIST_EPOCHS = 3
@@ -434,7 +441,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
         return self.isolate_search
 
     def _n_trials_planned(self):
+        """Trials the search plans; None when the ``time_budget`` decides."""
         if self.tuner == "hyperband":  # the brackets; the defaults are one trial
+            if self.time_budget is not None:  # iterations until the deadline
+                return None
             return hyperband_trials(self.max_epochs, self.factor)
         return self.max_trials
 
@@ -589,7 +599,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 return results
 
         budget = (
-            dict(max_epochs=self.max_epochs, factor=self.factor)
+            dict(
+                max_epochs=self.max_epochs,
+                factor=self.factor,
+                hyperband_iterations=1 if time_budget is None else BUDGET_ITERATIONS,
+            )
             if self.tuner == "hyperband"
             else dict(max_trials=self.max_trials)
         )

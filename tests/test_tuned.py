@@ -260,6 +260,41 @@ def test_the_search_keeps_half_the_budget_whatever_the_finalists_estimate(
     assert clf.n_epochs_ < 50  # early stopping, not the budget, ended it
 
 
+def test_a_hyperband_search_with_a_time_budget_spends_its_share(
+    small_digits, monkeypatch, capsys
+):
+    """With a budget, Hyperband repeats its brackets until the deadline rule
+    stops it, instead of ending after one iteration with time unused."""
+    from cnnfix import _oracle, tuned
+
+    monkeypatch.setattr(tuned, "FINALIST_EPOCHS", 2)  # a short reserve
+    X, y = small_digits
+    space = {**QUICK["search_space"], "dropout": (0.0, 0.5)}  # never runs out
+    settings = dict(
+        QUICK, tuner="hyperband", search_space=space, max_epochs=2, factor=2
+    )
+    settings.update(epochs=2, isolate_search=False)  # patched in this process
+    one_iteration = _oracle.hyperband_trials(2, 2)
+    budget = 25
+    clf = TunedCNNClassifier(**settings, time_budget=budget, verbose=1).fit(X, y)
+    err = capsys.readouterr().err
+    assert clf.n_trials_ > one_iteration
+    assert f"stopped by time_budget={budget} s" in err
+    assert f"Search: trial {clf.n_trials_}, best" in err  # no planned count
+    # Without a budget: one iteration, as keras-tuner plans it.
+    plain = TunedCNNClassifier(**settings, verbose=0).fit(X, y)
+    assert plain.n_trials_ == one_iteration
+
+
+def test_a_budgeted_hyperband_search_ends_when_the_space_runs_out(small_digits):
+    X, y = small_digits
+    space = {**QUICK["search_space"], "filters": [4, 8]}  # two configurations
+    settings = dict(QUICK, tuner="hyperband", search_space=space, max_epochs=2)
+    clf = TunedCNNClassifier(**settings, time_budget=600, verbose=0).fit(X, y)
+    assert clf.n_trials_ <= 4  # no endless repeats of the same two
+    assert sorted({_trial(clf, i)["filters"] for i in range(clf.n_trials_)}) == [4, 8]
+
+
 def test_finalists_share_the_time_left(small_digits, monkeypatch):
     import time
 
