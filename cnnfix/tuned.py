@@ -184,8 +184,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
         restored) when its next epoch would end past its share; a finalist
         after the first starts only when the time left holds 3 of the
         previous one's epochs. The fit overruns the budget by at most about
-        one epoch. None searches the whole budget of the tuner. The progress
-        line counts down to it.
+        one epoch. With Hyperband the search repeats its brackets (new
+        samples each iteration, up to ``BUDGET_ITERATIONS``) until that rule
+        stops it or the space has no new configuration, so it spends its
+        share rather than ending after one iteration; "random" and
+        "bayesian" still run at most ``max_trials``. None runs one
+        Hyperband iteration. The progress line counts down to it.
     max_epochs : int, default=3
         Most epochs one trial trains (Hyperband's budget; the epochs of every
         trial for "random" and "bayesian"). Trials only rank configurations
