@@ -60,7 +60,8 @@ def main():
     tuned = rows[0][3]
     trials = sum(d or 0 for d in tuned.search_results_["duration"]) / 60
     print(
-        f"\nTuned: {tuned.n_trials_} trials ({trials:.1f} min), kept {tuned.best_params_} "
+        f"\nTuned: {tuned.n_trials_} trials ({trials:.1f} min), "
+        f"kept {tuned.best_params_} "
         f"(validation score {tuned.best_score_:.4f}, {tuned.n_epochs_} epochs). "
         f"Difference in test accuracy, tuned - DropoutCNN: "
         f"{rows[0][1] - rows[1][1]:+.4f}."

@@ -198,7 +198,9 @@ def load_image_folder(
         "warn" once (a UserWarning listing them) and leave them out of X and
         y.
     n_jobs : int or None, default=None
-        Decoding threads. None: one per CPU, at most 8; -1: one per CPU.
+        Decoding workers (see :func:`cnnfix.images.read_images`: processes
+        from 4,000 files, threads below). None: one per CPU, at most 8;
+        -1: one per CPU.
 
     Returns
     -------

@@ -19,7 +19,9 @@ which makes large photos several times cheaper to read. Nothing on disk is
 written.
 """
 
+import multiprocessing
 import os
+import threading
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +85,12 @@ CHUNK = 64
 # 2 threads read 10-20% fewer files per second than 1 (benchmarks/bench_images.py).
 SMALL_IMAGE = 64 * 64
 
+# Files from which read_images decodes in worker processes (joblib's loky,
+# reused between calls) rather than threads: Python's per-file work and
+# pyspng hold the GIL, so threads use one core. Below it, starting the
+# workers (about a second the first time) would cost more than they save.
+PROCESS_FILES = 4000
+
 # Shown in error messages, so that a thousand bad files stay readable.
 MAX_LISTED = 10
 
@@ -135,13 +143,13 @@ def check_on_error(on_error):
 
 
 def check_n_jobs(n_jobs):
-    """The number of decoding threads ``n_jobs`` asks for (see read_images)."""
+    """The number of decoding workers ``n_jobs`` asks for (see read_images)."""
     if n_jobs is None:
         return min(os.cpu_count() or 1, 8)
     if not _is_int(n_jobs) or n_jobs == 0:
         raise ValueError(
-            "n_jobs must be None (up to 8 threads, one per CPU), a positive int, "
-            f"or a negative int (-1: one thread per CPU); got {n_jobs!r}."
+            "n_jobs must be None (up to 8 workers, one per CPU), a positive int, "
+            f"or a negative int (-1: one worker per CPU); got {n_jobs!r}."
         )
     if n_jobs < 0:
         return max((os.cpu_count() or 1) + 1 + int(n_jobs), 1)
@@ -461,11 +469,18 @@ def read_images(
         "rgb" gives 3 channels, "grayscale" 1; "auto" gives 1 when every
         image is stored grey and 3 otherwise.
     n_jobs : int or None, default=None
-        Decoding threads (Pillow releases the GIL while it decodes and
-        resizes). None: one thread per CPU, at most 8, for images of 64x64
-        pixels or more (judged on the first file), and one thread for
-        smaller ones, where Python's per-file work outweighs the decoding and
-        threads only contend for the GIL; -1: one thread per CPU.
+        Decoding workers. For :data:`PROCESS_FILES` (4,000) files or more,
+        worker processes (joblib's loky executor, reused from one call to
+        the next), each decoding a share of the files: Python's per-file
+        work and pyspng hold the GIL, so threads would use one core. For
+        fewer files (where starting the processes would cost more than
+        they save), or when called from a thread or from a worker process
+        (a joblib worker of GridSearchCV, for example), threads (Pillow
+        releases the GIL while it decodes and resizes). None: one worker
+        per CPU, at most 8; but one thread, not several, for images under
+        64x64 pixels (judged on the first file), where the per-file work
+        outweighs the decoding and threads only contend for the GIL; -1:
+        one worker per CPU.
     on_error : {"raise", "warn"}, default="raise"
         What to do with files that cannot be decoded: "raise" an
         :class:`~cnnfix.exceptions.UnreadableImageError` that lists them
@@ -512,7 +527,7 @@ def read_images(
                 "file, or both image_size and color_mode for an empty result."
             )
         _raise_unreadable(paths, failed)
-    n_threads = _n_threads(n_jobs, first[0])
+    workers = _workers(n_jobs, first[0])
     todo = [i for i in range(len(paths)) if i not in failed]
     headers = [None] * len(paths)
     guess_size = size or first[0]
@@ -520,7 +535,7 @@ def read_images(
     out = np.empty((len(paths), *guess_size, CHANNELS[guess_mode]), np.uint8)
     # Colour files met while decoding into a grey guess wait for the end.
     colour = _decode_into(
-        out, paths, todo, guess_mode, headers, failed, n_threads, mode is None
+        out, paths, todo, guess_mode, headers, failed, workers, mode is None
     )
     if failed and on_error == "raise":
         _raise_unreadable(paths, failed)
@@ -539,7 +554,7 @@ def read_images(
     else:
         redo = []
     if redo:
-        _decode_into(out, paths, redo, final_mode, headers, failed, n_threads, False)
+        _decode_into(out, paths, redo, final_mode, headers, failed, workers, False)
         if failed and on_error == "raise":
             _raise_unreadable(paths, failed)
     if failed:
@@ -557,10 +572,13 @@ def _returned(images, kept):
     return images, np.asarray(kept, dtype=np.intp)
 
 
-def _n_threads(n_jobs, first_size):
+def _workers(n_jobs, first_size):
+    """(processes, threads) to decode with: ``n_jobs`` of each, but one
+    thread by default for images under :data:`SMALL_IMAGE` pixels."""
+    n_workers = check_n_jobs(n_jobs)
     if n_jobs is None and first_size[0] * first_size[1] < SMALL_IMAGE:
-        return 1
-    return check_n_jobs(n_jobs)
+        return n_workers, 1
+    return n_workers, n_workers
 
 
 #: The first bytes of every PNG file, and of its IHDR chunk's header.
@@ -686,60 +704,105 @@ def _read_header(path):
         return error
 
 
-def _decode_into(out, paths, indices, mode, headers, failed, n_threads, guessing):
+def _decode_into(out, paths, indices, mode, headers, failed, workers, guessing):
     """Decode ``paths[i]`` into ``out[i]`` for each i of ``indices``, in
-    ``n_threads`` threads; record headers and failures; return the indices of
-    colour files skipped because ``out`` is grey and the mode a guess."""
-    size = out.shape[1:3][::-1]
+    ``workers`` ((processes, threads), from :func:`_workers`): processes
+    for :data:`PROCESS_FILES` files or more (from the main thread of the
+    main process only), threads otherwise; record headers
+    and failures; return the indices of colour files skipped because
+    ``out`` is grey and the mode a guess."""
+    n_processes, n_threads = workers
     shape = out.shape[1:]
 
-    spng = _spng()
+    if n_processes > 1 and len(indices) >= PROCESS_FILES and _at_top_level():
+        # Worker processes: each decodes a share of the files and sends its
+        # pixels back; they are taken as they come (a few chunks in memory).
+        from joblib import Parallel, delayed
+
+        per_chunk = -(-len(indices) // (4 * n_processes))
+        chunks = [indices[i : i + per_chunk] for i in range(0, len(indices), per_chunk)]
+        results = Parallel(n_jobs=n_processes, backend="loky", return_as="generator")(
+            delayed(_decode_files)([paths[i] for i in chunk], shape, mode, guessing)
+            for chunk in chunks
+        )
+        return _collect(out, chunks, results, headers, failed)
+    chunks = [indices[i : i + CHUNK] for i in range(0, len(indices), CHUNK)]
 
     def decode(chunk):
-        errors, colour = {}, []
-        for i in chunk:
-            try:
-                layout = None
-                if spng is not None:
-                    with open(paths[i], "rb") as file:
-                        head = file.read(26)  # all of it only for a PNG file
-                        data = head + file.read() if head.startswith(PNG_START) else b""
-                    layout = _plain_png_layout(head, data[-len(PNG_END) :])
-                if layout is not None:
-                    height, width, grey = layout
-                    headers[i] = ((height, width), grey)
-                    if mode == "L" and not grey and guessing:
-                        colour.append(i)
-                        continue
-                    if _decodes_as_is(layout, size[::-1], CHANNELS[mode]):
-                        # Plain PNG, no conversion but repeating grey: the
-                        # same pixels as Pillow's, several times faster.
-                        pixels = spng.load(data)
-                        out[i] = pixels.reshape(height, width, -1)
-                        continue
-                # Any other file (read again: Pillow's errors name the path).
-                with _open(paths[i]) as image:
-                    grey = _is_grey(image)
-                    headers[i] = (image.size[::-1], grey)
-                    if mode == "L" and not grey and guessing:
-                        colour.append(i)
-                        continue
-                    out[i] = _decode(image, size, mode).reshape(shape)
-            except (OSError, ValueError, SyntaxError) as error:
-                errors[i] = error
-        return errors, colour
+        return _decode_files([paths[i] for i in chunk], shape, mode, guessing)
 
-    chunks = [indices[i : i + CHUNK] for i in range(0, len(indices), CHUNK)]
     if n_threads == 1 or len(chunks) <= 1:
-        results = [decode(chunk) for chunk in chunks]
-    else:
-        with ThreadPoolExecutor(min(n_threads, len(chunks))) as pool:
-            results = list(pool.map(decode, chunks))
+        return _collect(out, chunks, map(decode, chunks), headers, failed)
+    with ThreadPoolExecutor(min(n_threads, len(chunks))) as pool:
+        return _collect(out, chunks, pool.map(decode, chunks), headers, failed)
+
+
+def _at_top_level():
+    """Whether this is the main thread of the main process: not a joblib or
+    multiprocessing worker (whose cores are already shared out) nor a
+    thread, the only place where read_images starts worker processes."""
+    return (
+        multiprocessing.current_process().name == "MainProcess"
+        and threading.current_thread() is threading.main_thread()
+    )
+
+
+def _collect(out, chunks, results, headers, failed):
+    """Put each chunk's result from :func:`_decode_files` in place: pixels
+    into ``out``, headers, failures; return the skipped colour files."""
     colour = []
-    for errors, skipped in results:
-        failed.update(errors)
-        colour += skipped
+    for chunk, (pixels, found, errors, skipped) in zip(chunks, results, strict=True):
+        chunk = np.asarray(chunk, dtype=np.intp)
+        decoded = np.ones(len(chunk), bool)
+        decoded[[*errors, *skipped]] = False
+        out[chunk[decoded]] = pixels[decoded]
+        for j, header in enumerate(found):
+            headers[chunk[j]] = header
+        failed.update({int(chunk[j]): error for j, error in errors.items()})
+        colour += [int(chunk[j]) for j in skipped]
     return colour
+
+
+def _decode_files(paths, shape, mode, guessing):
+    """Decode each of ``paths`` to ``shape`` ((height, width, channels)) in
+    ``mode``; return the pixels ``(len(paths), *shape)``, each file's header
+    (``((height, width), grey)``, None if unread), the errors by position
+    and the positions of colour files skipped because ``mode`` is a grey
+    guess. A module-level function: worker processes run it."""
+    size = shape[:2][::-1]  # Pillow's (width, height)
+    out = np.empty((len(paths), *shape), np.uint8)
+    headers, errors, colour = [None] * len(paths), {}, []
+    spng = _spng()
+    for i, path in enumerate(paths):
+        try:
+            layout = None
+            if spng is not None:
+                with open(path, "rb") as file:
+                    head = file.read(26)  # all of it only for a PNG file
+                    data = head + file.read() if head.startswith(PNG_START) else b""
+                layout = _plain_png_layout(head, data[-len(PNG_END) :])
+            if layout is not None:
+                height, width, grey = layout
+                headers[i] = ((height, width), grey)
+                if mode == "L" and not grey and guessing:
+                    colour.append(i)
+                    continue
+                if _decodes_as_is(layout, shape[:2], CHANNELS[mode]):
+                    # Plain PNG, no conversion but repeating grey: the same
+                    # pixels as Pillow's, several times faster.
+                    out[i] = spng.load(data).reshape(height, width, -1)
+                    continue
+            # Any other file (read again: Pillow's errors name the path).
+            with _open(path) as image:
+                grey = _is_grey(image)
+                headers[i] = (image.size[::-1], grey)
+                if mode == "L" and not grey and guessing:
+                    colour.append(i)
+                    continue
+                out[i] = _decode(image, size, mode).reshape(shape)
+        except (OSError, ValueError, SyntaxError) as error:
+            errors[i] = error
+    return out, headers, errors, colour
 
 
 def _most_common_size(sizes):

@@ -170,6 +170,46 @@ def test_threads_give_the_same_images(tmp_path):
     np.testing.assert_array_equal(read_images(paths, n_jobs=-1), one)
 
 
+@pytest.mark.filterwarnings("ignore:The images have 3 different sizes")
+def test_worker_processes_give_the_same_images_and_errors(tmp_path, monkeypatch):
+    """From PROCESS_FILES files, loky worker processes decode: the same
+    pixels, headers, guesses redone and failures as one thread."""
+    import joblib
+
+    from cnnfix import images
+
+    paths = [tmp_path / "first.png"]
+    save(paths[0], pixels((10, 12), 0))  # grey first: the mode guess is wrong
+    for i in range(1, 60):
+        shape = (10, 12, 3) if i % 3 else (10, 12)
+        if i % 7 == 0:
+            shape = (9, 14, 3)  # another size: resized
+        save(tmp_path / f"{i:03d}.png", pixels(shape, i))
+        paths.append(tmp_path / f"{i:03d}.png")
+    Image.open(CHINA).resize((24, 20)).save(tmp_path / "photo.jpg")
+    (tmp_path / "garbage.png").write_bytes(os.urandom(300))
+    paths[5:5] = [tmp_path / "photo.jpg", tmp_path / "garbage.png"]
+    with pytest.warns(UserWarning):
+        one, kept_one = read_images(paths, n_jobs=1, on_error="warn", return_kept=True)
+    calls = []
+
+    class Spy(joblib.Parallel):
+        def __init__(self, *args, **kwargs):
+            calls.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(images, "PROCESS_FILES", 20)
+    monkeypatch.setattr(joblib, "Parallel", Spy)
+    with pytest.warns(UserWarning, match=r"Skipped 1 of 62.*garbage\.png"):
+        two, kept_two = read_images(paths, n_jobs=2, on_error="warn", return_kept=True)
+    assert calls and calls[0]["backend"] == "loky" and calls[0]["n_jobs"] == 2
+    assert one.shape == (61, 10, 12, 3)
+    np.testing.assert_array_equal(two, one)
+    np.testing.assert_array_equal(kept_two, kept_one)
+    with pytest.raises(UnreadableImageError, match=r"garbage\.png"):
+        read_images(paths, n_jobs=2)
+
+
 def test_a_wrong_first_guess_is_corrected(tmp_path):
     """The first file is grey and of an uncommon size: its guesses are redone."""
     paths = [tmp_path / f"{i}.png" for i in range(4)]
