@@ -6,6 +6,7 @@ photos (JPEG) and PNG files made with NumPy, grey and colour, of mixed sizes.
 
 import os
 import shutil
+import tempfile
 import types
 from pathlib import Path
 
@@ -208,6 +209,9 @@ def test_worker_processes_give_the_same_images_and_errors(tmp_path, monkeypatch)
     np.testing.assert_array_equal(kept_two, kept_one)
     with pytest.raises(UnreadableImageError, match=r"garbage\.png"):
         read_images(paths, n_jobs=2)
+    # The pixels went through a shared file, removed after each call.
+    shared = images._shared_folder(two.nbytes) or tempfile.gettempdir()
+    assert not list(Path(shared).glob("cnnfix-images-*"))
 
 
 def test_a_wrong_first_guess_is_corrected(tmp_path):
