@@ -16,8 +16,10 @@ size and colour come from SMALL's first file. In one run:
   first (which builds and traces the model) and over ``--repeats``
   alternating runs. The input/compute split: one worker thread decoding an
   epoch of batches alone, against the epoch on the decoded array.
-- **Accuracy** of the first repeat's array and paths fits (same seed, same
-  files) on LARGE's 10,000 test files.
+- **Accuracy** of the array and paths fits of every repeat (repeat r uses
+  ``random_state=r`` on both sides, same files) on LARGE's 10,000 test
+  files; the spread between seeds on one side is the noise to compare the
+  difference of the means with.
 - **Peak resident memory** (``ru_maxrss``) of a fresh process fitting
   DropoutCNN (defaults, 1 epoch) on SMALL's paths and on LARGE's.
 - **load_image_folder throughput** against a plain Pillow loop over LARGE
@@ -86,31 +88,31 @@ def later_epochs(timer):
     return timer.times[1:] or timer.times
 
 
-def estimator(epochs, timer, shape, **params):
+def estimator(epochs, timer, shape, seed, **params):
     return DropoutCNN(
         epochs=epochs,
         validation_split=0.0,
         early_stopping=False,
         image_size=shape[:2],
-        random_state=0,
+        random_state=seed,
         callbacks=[timer],
         **params,
     )
 
 
-def keras_directory_fit(root, epochs, normalization, timer, shape):
+def keras_directory_fit(root, epochs, normalization, timer, shape, seed):
     """The hand-written baseline: image_dataset_from_directory + model.fit."""
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     dataset = keras.utils.image_dataset_from_directory(
         root,
         color_mode="grayscale" if shape[2] == 1 else "rgb",
         image_size=shape[:2],
         batch_size=32,
         shuffle=True,
-        seed=0,
+        seed=seed,
         verbose=False,
     ).prefetch(tf.data.AUTOTUNE)
     model = compile_cnn(
@@ -122,10 +124,10 @@ def keras_directory_fit(root, epochs, normalization, timer, shape):
 
 def epoch_times(paths, X, y, root, epochs, repeats):
     shape = X.shape[1:]
-    """Seconds per epoch of each way to train, the fitted array and paths
-    estimators of the first repeat, and the input-only time of an epoch."""
+    """Seconds per epoch of each way to train and the fitted array and paths
+    estimators of every repeat (repeat r: random_state=r)."""
     times = {k: [] for k in ("array", "paths", "paths, cache=True", "keras")}
-    fitted = {}
+    fitted = {"array": [], "paths": []}
     for repeat in range(repeats):
         for name, data, params in [
             ("array", X, {}),
@@ -133,15 +135,15 @@ def epoch_times(paths, X, y, root, epochs, repeats):
             ("paths, cache=True", paths, {"cache": True}),
         ]:
             timer = EpochTimer()
-            clf = estimator(epochs, timer, shape, **params).fit(data, y)
+            clf = estimator(epochs, timer, shape, repeat, **params).fit(data, y)
             times[name] += later_epochs(timer)
-            if repeat == 0:
-                fitted[name] = clf
+            if name in fitted:
+                fitted[name].append(clf)
         timer = EpochTimer()
         # DropoutCNN's statistics: per channel, over every training image.
         mean, variance = X.mean(axis=(0, 1, 2)), X.var(axis=(0, 1, 2))
         moments = (mean.tolist(), variance.tolist())
-        keras_directory_fit(root, epochs, moments, timer, shape)
+        keras_directory_fit(root, epochs, moments, timer, shape, repeat)
         times["keras"] += later_epochs(timer)
     return {k: statistics.median(v) for k, v in times.items()}, fitted
 
@@ -184,17 +186,11 @@ print(int(status.split()[0]) / 1024)
 
 
 def diagnose_seconds(paths, y):
-    """Seconds of diagnose(paths, y, checks="data"), or why it did not run.
-
-    HOOK: cnnfix.diagnose on file paths is being built separately; this
-    measures it as soon as it accepts paths."""
+    """Seconds of diagnose(paths, y, checks="data")."""
     from cnnfix import diagnose
 
     start = time.perf_counter()
-    try:
-        diagnose(paths, y, checks="data")
-    except (TypeError, ValueError) as error:
-        return f"not available ({type(error).__name__}: {str(error)[:80]}...)"
+    diagnose(paths, y, checks="data")
     return f"{time.perf_counter() - start:.1f} s"
 
 
@@ -270,10 +266,24 @@ def main():
     )
 
     test_paths, test_y = all_paths[test], all_y[test]
-    print(f"\n### Test accuracy ({test.sum():,} test files, same seed, same files)\n")
-    print("| trained on | accuracy |\n|---|---|")
+    print(
+        f"\n### Test accuracy ({test.sum():,} test files; the same files and "
+        f"seeds, random_state 0-{args.repeats - 1})\n"
+    )
+    seeds = range(args.repeats)
+    print(f"| trained on | {' | '.join(f'seed {s}' for s in seeds)} | mean |")
+    print(f"|---|{'---|' * args.repeats}---|")
+    scores = {}
     for name in ("array", "paths"):
-        print(f"| {name} | {fitted[name].score(test_paths, test_y):.4f} |")
+        scores[name] = [c.score(test_paths, test_y) for c in fitted[name]]
+        row = " | ".join(f"{a:.4f}" for a in scores[name])
+        print(f"| {name} | {row} | {np.mean(scores[name]):.4f} |")
+    spread = max(max(v) - min(v) for v in scores.values())
+    print(
+        f"\nDifference of the means, paths - array: "
+        f"{np.mean(scores['paths']) - np.mean(scores['array']):+.4f}; largest "
+        f"difference between two seeds on one side (the noise): {spread:.4f}."
+    )
 
     shuffled = np.random.default_rng(0).permutation(len(all_paths))
     print("\n### Peak resident memory (fresh process, DropoutCNN on paths, 1 epoch)\n")

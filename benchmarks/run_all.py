@@ -239,14 +239,14 @@ SECTIONS = [
             "64",
             "--rgb",
             "--repeats",
-            "1",
+            "2",
         ),
         notes=(
             "The same measurements and targets as the first run, on "
             "Fashion-MNIST upscaled (bilinear) to 64x64 and written as RGB "
             "PNG files: about 5x the pixels of each image, a step closer to "
-            "photos. One repeat (an epoch takes about 4x longer); about 12 "
-            "minutes: run with `--only paths_rgb64`."
+            "photos. An epoch takes about 4x longer; about 20 minutes: run "
+            "with `--only paths_rgb64`."
         ),
         long=True,
     ),
