@@ -251,6 +251,19 @@ SECTIONS = [
         long=True,
     ),
     Section(
+        "gpu",
+        "Images per second on a GPU: arrays and paths, float32 and mixed",
+        "bench_gpu.py",
+        (str(PNG_TREES / "10k_rgb64"), "--epochs", "3"),
+        long=True,
+        notes=(
+            "Target (issue: own images): the input pipeline keeps the GPU "
+            "busy (its time per batch below the training step's), and "
+            "`precision=\"mixed\"` is faster than float32 on the GPU. Run "
+            "with `--only gpu` on a GPU machine; the 2-CPU machine has none."
+        ),
+    ),
+    Section(
         "transfer",
         "TransferCNN on few images: a pretrained backbone vs from scratch",
         "bench_transfer.py",
