@@ -30,24 +30,9 @@ import statistics
 import time
 
 import numpy as np
+from bench_paths import EpochTimer, later_epochs
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def epoch_timer():
-    import keras
-
-    class Timer(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-
-    return Timer()
 
 
 def input_only_seconds(clf, paths, y, epochs):
@@ -108,7 +93,7 @@ def main():
     for _ in range(args.repeats):
         for precision in ("float32", "mixed"):
             for name, data in (("array", X), ("paths", paths)):
-                timer = epoch_timer()
+                timer = EpochTimer()
                 clf = DropoutCNN(
                     epochs=args.epochs,
                     batch_size=args.batch_size,
@@ -119,9 +104,7 @@ def main():
                     random_state=0,
                     callbacks=[timer],
                 ).fit(data, y)
-                runs.setdefault((name, precision), []).extend(
-                    timer.times[1:] or timer.times
-                )
+                runs.setdefault((name, precision), []).extend(later_epochs(timer))
                 fitted = clf
     seconds = {k: statistics.median(v) for k, v in runs.items()}
     feeding = input_only_seconds(fitted, paths, y, args.epochs)
