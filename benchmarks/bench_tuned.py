@@ -23,6 +23,11 @@ splits (random_state 0, 1, 2), defaults on both sides (only
 DropoutCNN's test accuracy and fit time, per split and mean, as a Markdown
 table.
 
+``--cv 3 5`` measures what ``cv=`` costs: the default search on the first
+split scored on the validation split, then with ``cv=3`` and ``cv=5``: the
+search's seconds, the whole fit's and their ratios to ``cv=None``, and the
+test accuracy.
+
 ``--refit-options 3`` measures the refit choices on the same splits, with
 DropoutCNN's configuration (the search's first finalist): (a) the model
 trained with early stopping on the stratified 80% and restored best
@@ -35,6 +40,7 @@ for the unscaled best epoch.
     python benchmarks/bench_tuned.py --budgets 20 40 80
     python benchmarks/bench_tuned.py --splits 3
     python benchmarks/bench_tuned.py --refit-options 3
+    python benchmarks/bench_tuned.py --cv 3 5
 """
 
 import argparse
@@ -273,6 +279,32 @@ def against_dropout(n_splits):
     )
 
 
+def cv_cost(folds):
+    """What ``cv=`` costs: the default search on one digits split (75/25,
+    random_state 0) scored on the validation split and by ``cv=k`` for
+    each k in ``folds``: the search's seconds (sum of the trials'), the
+    whole fit's, and the test accuracy."""
+    _, X_train, X_test, y_train, y_test = next(digit_splits(1))
+    print(
+        "| cv | search (s) | ratio | whole fit (s) | ratio | trials "
+        "| test accuracy |\n|---|---|---|---|---|---|---|"
+    )
+    base = None
+    for cv in (None, *folds):
+        clf = TunedCNNClassifier(cv=cv, random_state=SEED, verbose=0)
+        start = time.perf_counter()
+        clf.fit(X_train, y_train)
+        elapsed = time.perf_counter() - start
+        search = sum(clf.search_results_["duration"])
+        base = base or (search, elapsed)
+        print(
+            f"| {cv} | {search:.1f} | {search / base[0]:.2f} | {elapsed:.1f} | "
+            f"{elapsed / base[1]:.2f} | {clf.n_trials_} | "
+            f"{clf.score(X_test, y_test):.4f} |",
+            flush=True,
+        )
+
+
 def refit_options(n_splits):
     """Test accuracy of the refit choices for DropoutCNN's configuration."""
     print(
@@ -408,7 +440,11 @@ def main():
     parser.add_argument("--budgets", type=float, nargs="*")
     parser.add_argument("--splits", type=int)
     parser.add_argument("--refit-options", type=int)
+    parser.add_argument("--cv", type=int, nargs="*")
     args = parser.parse_args()
+    if args.cv:
+        cv_cost(args.cv)
+        return
     if args.budgets:
         time_budgets(args.budgets)
         return
