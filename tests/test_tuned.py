@@ -263,11 +263,12 @@ def test_the_search_keeps_half_the_budget_whatever_the_finalists_estimate(
 def test_a_hyperband_search_with_a_time_budget_spends_its_share(
     small_digits, monkeypatch, capsys
 ):
-    """With a budget, Hyperband repeats its brackets until the deadline rule
-    stops it, instead of ending after one iteration with time unused."""
+    """With a budget, Hyperband repeats its brackets (here at most twice, so
+    that the test does not depend on the machine's speed) instead of ending
+    after one iteration with time unused."""
     from cnnfix import _oracle, tuned
 
-    monkeypatch.setattr(tuned, "FINALIST_EPOCHS", 2)  # a short reserve
+    monkeypatch.setattr(tuned, "BUDGET_ITERATIONS", 2)
     X, y = small_digits
     space = {**QUICK["search_space"], "dropout": (0.0, 0.5)}  # never runs out
     settings = dict(
@@ -275,11 +276,10 @@ def test_a_hyperband_search_with_a_time_budget_spends_its_share(
     )
     settings.update(epochs=2, isolate_search=False)  # patched in this process
     one_iteration = _oracle.hyperband_trials(2, 2)
-    budget = 25
-    clf = TunedCNNClassifier(**settings, time_budget=budget, verbose=1).fit(X, y)
+    clf = TunedCNNClassifier(**settings, time_budget=600, verbose=1).fit(X, y)
     err = capsys.readouterr().err
-    assert clf.n_trials_ > one_iteration
-    assert f"stopped by time_budget={budget} s" in err
+    assert one_iteration < clf.n_trials_ <= 2 * one_iteration
+    assert "stopped by time_budget" not in err  # the iterations ended it
     assert f"Search: trial {clf.n_trials_}, best" in err  # no planned count
     # Without a budget: one iteration, as keras-tuner plans it.
     plain = TunedCNNClassifier(**settings, verbose=0).fit(X, y)
