@@ -218,11 +218,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
         objective on its held-out part, so on small data trials are ranked
         by signal rather than by the noise of one small validation split.
         Cost: the search trains one model per fold, about ``n_folds`` times
-        the search without ``cv`` (each fold trains on ``(k-1)/k`` of the
-        training part); the finalists are unchanged, compared on the
-        validation split. The folds are drawn from the training part, whose
-        rows are a shuffle of X's, so an iterable of index arrays is not
-        accepted (its indices would not point at X's rows).
+        the search without ``cv`` (measured on digits: 3.1x with ``cv=3``,
+        5.5x with ``cv=5``; the whole fit 1.7x and 2.6x); the finalists are
+        unchanged, compared on the validation split. The folds are drawn
+        from the training part, whose rows are a shuffle of X's, so an
+        iterable of index arrays is not accepted (its indices would not
+        point at X's rows).
     objective : str, default="val_accuracy"
         Metric the search maximises (names ending in "loss" are
         minimised). Without validation data the training metric of the same
