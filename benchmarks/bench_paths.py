@@ -123,9 +123,9 @@ def keras_directory_fit(root, epochs, normalization, timer, shape, seed):
 
 
 def epoch_times(paths, X, y, root, epochs, repeats):
-    shape = X.shape[1:]
     """Seconds per epoch of each way to train and the fitted array and paths
     estimators of every repeat (repeat r: random_state=r)."""
+    shape = X.shape[1:]
     times = {k: [] for k in ("array", "paths", "paths, cache=True", "keras")}
     fitted = {"array": [], "paths": []}
     for repeat in range(repeats):
