@@ -23,7 +23,8 @@ size and colour come from SMALL's first file. In one run:
 - **Peak resident memory** (``ru_maxrss``) of a fresh process fitting
   DropoutCNN (defaults, 1 epoch) on SMALL's paths and on LARGE's.
 - **load_image_folder throughput** against a plain Pillow loop over LARGE
-  (bench_images.py's measurement).
+  (bench_images.py's measurement; median of ``--load-repeats`` alternating
+  runs, 3).
 - **diagnose(paths, y, checks="data")** on LARGE, when cnnfix.diagnose reads
   files.
 
@@ -200,6 +201,9 @@ def main():
     parser.add_argument("large", help="tree of all 70,000 images")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--load-repeats", type=int, default=3, help="alternating load runs (median)"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     parser.add_argument("--size", type=int, default=None, help="side of new trees")
     parser.add_argument("--rgb", action="store_true", help="new trees in RGB")
@@ -209,6 +213,7 @@ def main():
     n_timed, memory_sizes = 10_000, (10_000, 70_000)
     if args.quick:
         args.epochs, args.repeats, n_timed, memory_sizes = 2, 1, 2_000, (1_000, 2_000)
+        args.load_repeats = 1
 
     from cnnfix.datasets import load_image_folder
 
@@ -297,9 +302,12 @@ def main():
     print(f"\nDifference: {peaks[1] - peaks[0]:+.0f} MB.")
 
     tree = small if args.quick else large
-    print(f"\n### load_image_folder throughput ({tree})\n")
+    print(
+        f"\n### load_image_folder throughput ({tree}; median of "
+        f"{args.load_repeats} alternating runs)\n"
+    )
     mode = "L" if shape[2] == 1 else "RGB"
-    n, plain, ours, same = measure(tree, shape[:2], mode, {}, 1)
+    n, plain, ours, same = measure(tree, shape[:2], mode, {}, args.load_repeats)
     print("| n | plain Pillow loop (images/s) | load_image_folder (images/s) | ratio |")
     print("|---|---|---|---|")
     print(f"| {n:,} | {plain:,.0f} | {ours:,.0f} | {ours / plain:.2f}x |")
