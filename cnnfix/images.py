@@ -19,6 +19,7 @@ which makes large photos several times cheaper to read. Nothing on disk is
 written.
 """
 
+import mmap
 import multiprocessing
 import os
 import shutil
@@ -537,7 +538,7 @@ def read_images(
     guess_mode = mode or ("L" if first[1] else "RGB")
     out = np.empty((len(paths), *guess_size, CHANNELS[guess_mode]), np.uint8)
     # Colour files met while decoding into a grey guess wait for the end.
-    colour = _decode_into(
+    out, colour = _decode_into(
         out, paths, todo, guess_mode, headers, failed, workers, mode is None
     )
     if failed and on_error == "raise":
@@ -557,7 +558,9 @@ def read_images(
     else:
         redo = []
     if redo:
-        _decode_into(out, paths, redo, final_mode, headers, failed, workers, False)
+        out, _ = _decode_into(
+            out, paths, redo, final_mode, headers, failed, workers, False
+        )
         if failed and on_error == "raise":
             _raise_unreadable(paths, failed)
     if failed:
@@ -711,9 +714,10 @@ def _decode_into(out, paths, indices, mode, headers, failed, workers, guessing):
     """Decode ``paths[i]`` into ``out[i]`` for each i of ``indices``, in
     ``workers`` ((processes, threads), from :func:`_workers`): processes
     for :data:`PROCESS_FILES` files or more (from the main thread of the
-    main process only), threads otherwise; record headers
-    and failures; return the indices of colour files skipped because
-    ``out`` is grey and the mode a guess."""
+    main process only), threads otherwise; record headers and failures.
+    Return the output (``out``, or an array over the processes' shared
+    memory in its place: see :func:`_decode_in_processes`) and the indices
+    of colour files skipped because ``out`` is grey and the mode a guess."""
     n_processes, n_threads = workers
     shape = out.shape[1:]
 
@@ -727,26 +731,33 @@ def _decode_into(out, paths, indices, mode, headers, failed, workers, guessing):
         return _decode_files([paths[i] for i in chunk], shape, mode, guessing)
 
     if n_threads == 1 or len(chunks) <= 1:
-        return _collect(out, chunks, map(decode, chunks), headers, failed)
+        return out, _collect(out, chunks, map(decode, chunks), headers, failed)
     with ThreadPoolExecutor(min(n_threads, len(chunks))) as pool:
-        return _collect(out, chunks, pool.map(decode, chunks), headers, failed)
+        results = pool.map(decode, chunks)
+        return out, _collect(out, chunks, results, headers, failed)
 
 
 def _decode_in_processes(out, paths, indices, mode, headers, failed, n, guessing):
     """:func:`_decode_into` in ``n`` worker processes (joblib's loky
     executor, reused from call to call). Each decodes a share of the files
-    into a shared memory-mapped file (in ``/dev/shm`` when it has room,
-    removed at the end), so that only headers and errors travel back:
-    sending the pixels through pipes cost a third of the decoding of 64x64
-    RGB PNG files."""
+    into a shared memory-mapped file, so that only headers and errors
+    travel back: sending the pixels through pipes cost a third of the
+    decoding of 64x64 RGB PNG files. The file is removed at the end. When it
+    is in ``/dev/shm`` (memory, when that has room) and every row of
+    ``out`` was decoded here, an array over its memory is returned in place
+    of ``out``: no copy (0.86 s of 4.4 s for 70,000 64x64 RGB files), and
+    the output is in memory once, not twice. The memory goes back when the
+    array is freed. Otherwise the rows are copied into ``out``."""
     from joblib import Parallel, delayed
 
     shape = out.shape[1:]
     per_chunk = -(-len(indices) // (4 * n))
     starts = range(0, len(indices), per_chunk)
     chunks = [indices[start : start + per_chunk] for start in starts]
-    folder = tempfile.mkdtemp(prefix="cnnfix-images-", dir=_shared_folder(out.nbytes))
+    in_memory = _shared_folder(out.nbytes)
+    folder = tempfile.mkdtemp(prefix="cnnfix-images-", dir=in_memory)
     file = os.path.join(folder, "pixels.npy")
+    in_place = in_memory is not None and len(indices) == len(out)
     try:
         shared = np.lib.format.open_memmap(
             file, mode="w+", dtype=np.uint8, shape=(len(indices), *shape)
@@ -758,14 +769,30 @@ def _decode_in_processes(out, paths, indices, mode, headers, failed, n, guessing
             for start, chunk in zip(starts, chunks, strict=True)
         )
         results = (
-            (shared[start : start + len(chunk)], *result[1:])
+            (None if in_place else shared[start : start + len(chunk)], *result[1:])
             for start, chunk, result in zip(starts, chunks, results, strict=True)
         )
         colour = _collect(out, chunks, results, headers, failed)
+        offset = shared.offset
         del shared  # unmapped, so that the file can go (Windows)
+        if in_place:  # indices are every row, in order: the file is the output
+            out = _mapped(file, offset, out.shape)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return colour
+    return out, colour
+
+
+def _mapped(file, offset, shape):
+    """A writable uint8 array of ``shape`` over ``file``'s bytes from
+    ``offset``, mapped (and its pages populated, where the system can) so
+    that it stays valid once the file is removed. A plain array over an
+    ``mmap``, not an ``np.memmap``, whose file name joblib would pass to its
+    workers in place of the data."""
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+    with open(file, "r+b") as handle:
+        memory = mmap.mmap(handle.fileno(), 0, flags=flags)
+    count = int(np.prod(shape))
+    return np.frombuffer(memory, np.uint8, count=count, offset=offset).reshape(shape)
 
 
 def _shared_folder(nbytes):
@@ -791,11 +818,14 @@ def _at_top_level():
 
 def _collect(out, chunks, results, headers, failed):
     """Put each chunk's result from :func:`_decode_files` in place: pixels
-    into ``out``, headers, failures; return the skipped colour files."""
+    into ``out`` (unless None: written there already), headers, failures;
+    return the skipped colour files."""
     colour = []
     for chunk, (pixels, found, errors, skipped) in zip(chunks, results, strict=True):
         chunk = np.asarray(chunk, dtype=np.intp)
-        if not errors and not skipped and chunk[-1] - chunk[0] == len(chunk) - 1:
+        if pixels is None:  # already in place
+            pass
+        elif not errors and not skipped and chunk[-1] - chunk[0] == len(chunk) - 1:
             out[chunk[0] : chunk[-1] + 1] = pixels  # consecutive files: a copy
         else:
             decoded = np.ones(len(chunk), bool)

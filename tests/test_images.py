@@ -4,6 +4,7 @@ Every test reads real files written into tmp_path: scikit-learn's two sample
 photos (JPEG) and PNG files made with NumPy, grey and colour, of mixed sizes.
 """
 
+import mmap
 import os
 import shutil
 import tempfile
@@ -171,8 +172,24 @@ def test_threads_give_the_same_images(tmp_path):
     np.testing.assert_array_equal(read_images(paths, n_jobs=-1), one)
 
 
+@pytest.fixture
+def made_folders(monkeypatch):
+    """The temporary folders made during the test (other tests, in parallel
+    workers, make their own)."""
+    made, mkdtemp = [], tempfile.mkdtemp
+
+    def recording(*args, **kwargs):
+        made.append(mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording)
+    return made
+
+
 @pytest.mark.filterwarnings("ignore:The images have 3 different sizes")
-def test_worker_processes_give_the_same_images_and_errors(tmp_path, monkeypatch):
+def test_worker_processes_give_the_same_images_and_errors(
+    tmp_path, monkeypatch, made_folders
+):
     """From PROCESS_FILES files, loky worker processes decode: the same
     pixels, headers, guesses redone and failures as one thread."""
     import joblib
@@ -210,8 +227,54 @@ def test_worker_processes_give_the_same_images_and_errors(tmp_path, monkeypatch)
     with pytest.raises(UnreadableImageError, match=r"garbage\.png"):
         read_images(paths, n_jobs=2)
     # The pixels went through a shared file, removed after each call.
-    shared = images._shared_folder(two.nbytes) or tempfile.gettempdir()
-    assert not list(Path(shared).glob("cnnfix-images-*"))
+    assert len(made_folders) == 3
+    assert not any(os.path.exists(f) for f in made_folders)
+
+
+def _bases(array):
+    """The objects whose memory ``array`` views, down to the last (a
+    memoryview's is its ``obj``)."""
+    while array is not None:
+        yield array
+        array = getattr(array, "base", getattr(array, "obj", None))
+
+
+def test_worker_processes_return_the_shared_memory_itself(
+    tmp_path, monkeypatch, made_folders
+):
+    """When every file decodes, the output is an array over the workers'
+    shared memory (no copy): a plain writable array that outlives the
+    removed file and travels to joblib workers by value, not by file name;
+    the same pixels as one thread, and as the copy where /dev/shm has no
+    room."""
+    import joblib
+
+    from cnnfix import images
+
+    paths = []
+    for i in range(40):
+        paths.append(tmp_path / f"{i:03d}.png")
+        save(paths[-1], pixels((10, 12) if i % 4 == 1 else (10, 12, 3), i))
+    one = read_images(paths, n_jobs=1)
+    monkeypatch.setattr(images, "PROCESS_FILES", 20)
+    mapped = read_images(paths, n_jobs=2)
+    np.testing.assert_array_equal(mapped, one)
+    assert not any(isinstance(a, np.memmap) for a in _bases(mapped))
+    (folder,) = made_folders
+    assert not os.path.exists(folder)
+    if folder.startswith("/dev/shm"):
+        # No copy was made: the memory is the mapping of the removed file.
+        assert any(isinstance(a, mmap.mmap) for a in _bases(mapped))
+    mapped[0] = 7  # writable, and still valid after the file went
+    assert (mapped[0] == 7).all() and (mapped[1:] == one[1:]).all()
+    sums = joblib.Parallel(n_jobs=2, backend="loky", max_nbytes=100)(
+        joblib.delayed(np.sum)(mapped[i::2], dtype=np.int64) for i in range(2)
+    )
+    assert sum(sums) == mapped.sum(dtype=np.int64)
+    monkeypatch.setattr(images, "_shared_folder", lambda nbytes: None)  # no room
+    copied = read_images(paths, n_jobs=2)
+    np.testing.assert_array_equal(copied, one)
+    assert copied.base is None  # decoded into a file on disk, then copied
 
 
 def test_a_wrong_first_guess_is_corrected(tmp_path):
