@@ -78,11 +78,60 @@ def test_a_finalist_replaces_the_defaults_only_with_a_better_score(small_digits)
     assert clf.best_params_["learning_rate"] == 1e-3
 
 
+def test_every_finalist_is_recorded(fitted):
+    first, second = fitted.finalists_
+    assert first["params"] == {"filters": 8}  # the defaults first
+    assert second["params"] == {"filters": 4}
+    kept = max(fitted.finalists_, key=lambda f: f["score"])  # first on a tie
+    assert fitted.best_params_ == kept["params"]
+    assert fitted.best_score_ == kept["score"]
+    assert kept["epochs"] == fitted.n_epochs_
+    for finalist in fitted.finalists_:
+        assert 1 <= finalist["best_epoch"] <= finalist["epochs"] <= QUICK["epochs"]
+        assert finalist["duration"] > 0
+        assert finalist["trial_id"] in fitted.search_results_["trial_id"]
+
+
 def test_without_refit_the_best_trial_model_is_kept(small_digits):
     X, y = small_digits
     clf = TunedCNNClassifier(**QUICK, refit=False).fit(X, y)
     assert "val_accuracy" in clf.history_
     assert clf.predict(X).shape == (len(X),)
+    assert clf.finalists_ == []
+
+
+def test_trials_train_on_a_sample_and_finalists_on_all(small_digits):
+    """With more training images than max_search_samples, every trial (and
+    each cv fold) trains on the same stratified sample; the finalists on the
+    whole training part. Steps per epoch show how many images each saw."""
+    X, y = small_digits
+    y = np.array(["cat", "dog", "emu"])[y]  # labels that are not numbers
+
+    class Steps(keras.callbacks.Callback):
+        seen = []  # on the class: keras-tuner trains deep copies
+
+        def on_train_begin(self, logs=None):
+            type(self).seen.append(self.params["steps"])
+
+    settings = {**QUICK, "max_trials": 2, "isolate_search": False, "batch_size": 10}
+    TunedCNNClassifier(
+        **settings, max_search_samples=None, callbacks=[Steps()], verbose=0
+    ).fit(X, y)
+    (whole,) = set(Steps.seen)  # every model on the whole training part
+    assert whole == 27  # 270 images: the 300 less the validation split
+
+    Steps.seen.clear()
+    clf = TunedCNNClassifier(
+        **settings, max_search_samples=60, callbacks=[Steps()], verbose=0
+    ).fit(X, y)
+    assert Steps.seen == [6, 6, whole, whole]  # 2 trials, then 2 finalists
+    assert clf.score(X, y) > 0.5
+
+    Steps.seen.clear()
+    TunedCNNClassifier(
+        **settings, max_search_samples=60, cv=3, callbacks=[Steps()], verbose=0
+    ).fit(X, y)
+    assert Steps.seen == [4] * 6 + [whole, whole]  # 3 folds of 40 of the 60
 
 
 def test_default_search_space(small_digits):
@@ -242,12 +291,12 @@ def test_time_budget_stops_the_search_early(digits, capsys):
     assert f"stopped by time_budget={budget:g} s" in capsys.readouterr().err
 
 
-def test_the_search_keeps_half_the_budget_whatever_the_finalists_estimate(
+def test_the_search_keeps_a_share_of_the_budget_whatever_the_finalists_estimate(
     small_digits, monkeypatch
 ):
     """Finalists estimated longer than the whole budget (as on 60,000
     Fashion-MNIST images in an hour) no longer leave the search one trial:
-    their estimate counts at most half the budget."""
+    their estimate counts at most 1 - SEARCH_SHARE of the budget."""
     from cnnfix import tuned
 
     monkeypatch.setattr(tuned, "FINALIST_EPOCHS", 10**5)
@@ -255,7 +304,8 @@ def test_the_search_keeps_half_the_budget_whatever_the_finalists_estimate(
     space = {**QUICK["search_space"], "dropout": (0.0, 0.5)}
     settings = {**QUICK, "search_space": space, "max_trials": 3}
     settings.update(epochs=10**5, patience=1, isolate_search=False)  # patched here
-    clf = TunedCNNClassifier(**settings, time_budget=120, verbose=0).fit(X, y)
+    # SEARCH_SHARE (a quarter) of 240 s: 60 s for three trials of a few.
+    clf = TunedCNNClassifier(**settings, time_budget=240, verbose=0).fit(X, y)
     assert clf.n_trials_ == 3  # with the uncapped estimate: 1
     assert clf.n_epochs_ < 50  # early stopping, not the budget, ended it
 
