@@ -178,15 +178,16 @@ class TunedCNNClassifier(BaseCNNClassifier):
         Seconds the whole ``fit`` may take, search and finalists included.
         Once one trial has ended, no new trial starts when the mean trial
         duration so far plus the estimated finalists would end past it:
-        ``n_finalists`` times 40 epochs (or ``epochs`` if fewer) as long as
-        the trials' median epoch after their first (their first epochs
-        without the first step's graph tracing, when every trial trained
-        one epoch), scaled to the finalists' training images (see
-        ``max_search_samples``), plus each finalist's tracing (the trials'
-        first epochs' extra time). That estimate counts at most three
-        quarters of the budget, so the search always has at least a
-        quarter of it (``SEARCH_SHARE``), however long the finalists would
-        train. Each finalist then gets an equal
+        for each of the ``n_finalists`` configurations the trials so far
+        rank as finalists, 40 epochs (or ``epochs`` if fewer) as long as
+        the median epoch of its own trials (the first without the first
+        step's graph tracing; for the defaults before their trial, the
+        median of every trial's later epochs), scaled to the finalists'
+        training images (see ``max_search_samples``), plus its tracing
+        (the trials' first epochs' extra time). That estimate counts at
+        most three quarters of the budget, so the search always has at
+        least a quarter of it (``SEARCH_SHARE``), however long the
+        finalists would train. Each finalist then gets an equal
         share of the time left when it starts, and stops (best weights
         restored) when its next epoch would end past its share; a finalist
         after the first starts only when the time left holds 3 of the
@@ -552,8 +553,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
                 # Over all trials so far: seconds of each model's first
                 # epoch (graph tracing included), the same without the first
-                # step's extra time, and of the later epochs.
+                # step's extra time, and of the later epochs; and the
+                # latter two by configuration.
                 self.first, self.traced, self.later = [], [], []
+                self.by_configuration = {}
                 self.model = None
 
             def on_trial_begin(self, trial):
@@ -574,27 +577,45 @@ class TunedCNNClassifier(BaseCNNClassifier):
             def on_epoch_end(self, trial, model, epoch, logs=None):
                 super().on_epoch_end(trial, model, epoch, logs=logs)
                 seconds = time.time() - self.epoch_started
+                mine = self.by_configuration.setdefault(_key(trial), [])
                 if model is self.model:
                     self.later.append(seconds)
+                    mine.append(seconds)
                     return
                 self.model = model
                 self.first.append(seconds)
                 if len(self.steps) > 1:  # the first step traces the graph
                     seconds -= self.steps[0] - _median(self.steps[1:])
                 self.traced.append(seconds)
+                mine.append(seconds)
 
             def finalists_seconds(self):
-                """What the finalists will take: each traces its graph once
-                (a first epoch's extra time) and trains ``finalist_epochs``
-                epochs as long as the trials' later epochs (or, when every
-                trial trained one epoch, as their first without the first
-                step's tracing)."""
+                """What the finalists (as the trials so far rank them) will
+                take: each traces its graph once (a first epoch's extra
+                time) and trains ``finalist_epochs`` epochs as long as its
+                own trials' epochs (their median, the first without the
+                first step's tracing; for the defaults before their trial,
+                the median of every trial's later epochs, or first ones
+                when every trial trained one), times ``scale``."""
                 if not self.first:
                     return 0.0
-                epoch = _median(self.later or self.traced)
+                overall = _median(self.later or self.traced)
                 first = sum(self.first) / len(self.first)
-                tracing = max(first - epoch, 0.0)
-                return n_finalists * (tracing + scale * epoch * finalist_epochs)
+                tracing = max(first - overall, 0.0)
+                if _distributed_worker():
+                    # Its oracle client cannot list the trials, and the
+                    # chief's oracle keeps the deadline: every finalist
+                    # counts the median epoch.
+                    keys = [None] * n_finalists
+                else:
+                    keys = [_key(t) for t in _finalists(self.oracle, n_finalists)]
+                return sum(
+                    tracing
+                    + scale
+                    * _median(self.by_configuration.get(key) or [overall])
+                    * finalist_epochs
+                    for key in keys
+                )
 
             def on_trial_end(self, trial):
                 duration = time.time() - self.started
@@ -797,11 +818,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
             )
             if _distributed_worker():
                 return None
-            # In creation order (ids are numbers as strings; reloads shuffle).
-            trials = sorted(
-                tuner.oracle.trials.values(),
-                key=lambda t: (len(t.trial_id), t.trial_id),
-            )
+            trials = _in_creation_order(tuner.oracle)
             best = tuner.oracle.get_best_trials(1)[0]
             durations = tuner.oracle.durations
             outcome = {
@@ -810,13 +827,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 "stopped": tuner.oracle.stopped_by_deadline,
             }
             if self.refit:
-                defaults = _defaults_trial(tuner.oracle, trials)
-                others = [
-                    t
-                    for t in _distinct(tuner.oracle.get_best_trials(len(trials)))
-                    if _values(t) != _values(defaults)
-                ]
-                finalists = [defaults, *others][: self.n_finalists]
+                finalists = _finalists(tuner.oracle, self.n_finalists)
                 model, history, best, records = self._train_finalists(
                     finalists, hypermodel, run, deadline, report
                 )
@@ -1003,6 +1014,31 @@ def _defaults_trial(oracle, trials):
     hyperparameters.values = default_values(oracle.hyperparameters)
     defaults = _Configuration(hyperparameters)
     return next((t for t in trials if _values(t) == _values(defaults)), defaults)
+
+
+def _finalists(oracle, n):
+    """The ``n`` configurations trained to convergence after the search: the
+    defaults' (see :func:`_defaults_trial`), then the best other distinct
+    ones by score."""
+    trials = _in_creation_order(oracle)
+    defaults = _defaults_trial(oracle, trials)
+    others = [
+        t
+        for t in _distinct(oracle.get_best_trials(len(trials)))
+        if _values(t) != _values(defaults)
+    ]
+    return [defaults, *others][:n]
+
+
+def _in_creation_order(oracle):
+    """The oracle's trials in creation order (ids are numbers as strings;
+    a reloaded search lists them shuffled)."""
+    return sorted(oracle.trials.values(), key=lambda t: (len(t.trial_id), t.trial_id))
+
+
+def _key(trial):
+    """A hashable key of a trial's configuration (its searched values)."""
+    return repr(sorted(_values(trial).items()))
 
 
 def _distinct(trials):

@@ -310,6 +310,61 @@ def test_the_search_keeps_a_share_of_the_budget_whatever_the_finalists_estimate(
     assert clf.n_epochs_ < 50  # early stopping, not the budget, ended it
 
 
+def test_the_finalists_estimate_uses_their_own_trials_epochs(small_digits, monkeypatch):
+    """The time the finalists will take is estimated from each finalist's
+    own trials, not from every trial's: a slow configuration that is not a
+    finalist (n_finalists=1: the defaults only) does not inflate it, and one
+    that is counts its own epochs (as on Fashion-MNIST, where the best
+    challenger's epochs took 2.6x the defaults' and the median trial's
+    less)."""
+    import time
+
+    from cnnfix import tuned
+
+    estimates, epochs = [], {4: [], 8: []}
+
+    class Recording(tuned.SearchProgress):
+        def update(self, event):
+            if "refit" in event:
+                estimates.append(event["refit"])
+            super().update(event)
+
+    class Slow(keras.callbacks.Callback):
+        """Filters 4 (not the defaults) take 0.2 s more a batch."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.get_layer("conv0").filters == 4:
+                time.sleep(0.2)
+
+        def on_epoch_end(self, epoch, logs=None):
+            filters = self.model.get_layer("conv0").filters
+            type(self).seen[filters].append(time.time() - self.started)
+
+    Slow.seen = epochs  # on the class: keras-tuner trains deep copies
+    monkeypatch.setattr(tuned, "SearchProgress", Recording)
+    X, y = small_digits
+    settings = {**QUICK, "max_trials": 2, "isolate_search": False, "refit": True}
+    for n_finalists in (1, 2):
+        estimates.clear()
+        for seen in epochs.values():
+            seen.clear()
+        TunedCNNClassifier(
+            **settings, n_finalists=n_finalists, callbacks=[Slow()], verbose=1
+        ).fit(X, y)
+        fast, slow = min(epochs[8]), min(epochs[4])
+        assert slow > 2 * fast  # 9 batches of 0.2 s
+        # After both trials: 40 epochs (QUICK's epochs=4 caps them) of each
+        # finalist, as long as its own trials' epochs (plus tracing).
+        per_epoch = estimates[-1] / QUICK["epochs"]
+        if n_finalists == 1:
+            assert per_epoch < slow  # the slow trial is not a finalist
+        else:
+            assert per_epoch > slow + fast * 0.5  # both counted
+
+
 def test_a_hyperband_search_with_a_time_budget_spends_its_share(
     small_digits, monkeypatch, capsys
 ):
