@@ -745,9 +745,10 @@ def _decode_in_processes(out, paths, indices, mode, headers, failed, n, guessing
     decoding of 64x64 RGB PNG files. The file is removed at the end. When it
     is in ``/dev/shm`` (memory, when that has room) and every row of
     ``out`` was decoded here, an array over its memory is returned in place
-    of ``out``: no copy (0.86 s of 4.4 s for 70,000 64x64 RGB files), and
-    the output is in memory once, not twice. The memory goes back when the
-    array is freed. Otherwise the rows are copied into ``out``."""
+    of ``out``: no copy (the copy took 0.86 s of a 6.5 s load of 70,000
+    64x64 RGB files), and the output is in memory once, not twice. The
+    memory goes back when the array is freed. Otherwise the rows are copied
+    into ``out``."""
     from joblib import Parallel, delayed
 
     shape = out.shape[1:]
