@@ -1026,7 +1026,7 @@ def _finalists(oracle, n):
     others = [
         t
         for t in _distinct(oracle.get_best_trials(len(trials)))
-        if _values(t) != _values(defaults)
+        if _key(t) != _key(defaults)
     ]
     return [defaults, *others][:n]
 
@@ -1045,11 +1045,11 @@ def _key(trial):
 def _distinct(trials):
     """The trials with a score, each configuration once (Hyperband continues
     a configuration in a new trial), in the order given."""
-    seen, kept = [], []
+    seen, kept = set(), []
     for trial in trials:
-        values = _values(trial)
-        if trial.score is not None and values not in seen:
-            seen.append(values)
+        key = _key(trial)
+        if trial.score is not None and key not in seen:
+            seen.add(key)
             kept.append(trial)
     return kept
 
