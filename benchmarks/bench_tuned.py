@@ -364,6 +364,7 @@ def identical_trials(max_epochs):
                 search_space=SPACE,
                 validation_split=0.2,
                 patience=3,
+                lr_schedule=None,  # hand-written trials keep their rate
                 refit=False,
                 directory=work / f"search{i}",
                 callbacks=[EpochLog(str(log))],

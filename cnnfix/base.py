@@ -51,6 +51,11 @@ SEED_BOUND = np.iinfo(np.int32).max
 #: small enough to bound the memory of one forward pass.
 PREDICT_CHUNK = 4096
 
+#: ``lr_schedule="plateau"`` multiplies the learning rate by this each time
+#: the monitored loss stalls (scikit-learn's MLP ``learning_rate="adaptive"``
+#: divides by 5 too).
+PLATEAU_FACTOR = 0.2
+
 
 @contextmanager
 def _seeded(seed):
@@ -190,6 +195,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "validation_split": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 0, None, closed="left")],
+        "lr_schedule": [None, StrOptions({"plateau"})],
         "normalize": ["boolean"],
         "augmentation": [None, StrOptions(set(AUGMENTATION_PRESETS)), list, tuple],
         "class_weight": [None, StrOptions({"balanced"}), dict],
@@ -359,14 +365,28 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         subclass without the parameter (yet) decodes every epoch."""
         return bool(getattr(self, "cache", False))
 
-    def _callbacks(self, has_validation):
-        """The user's callbacks plus early stopping, when asked for."""
+    def _callbacks(self, has_validation, monitor=None, mode="auto"):
+        """The user's callbacks plus the learning-rate schedule and early
+        stopping, when asked for, both watching ``monitor`` (default: the
+        validation loss, or the training loss without validation data) in
+        ``mode`` ("min", "max" or Keras's "auto")."""
         keras = import_keras()
+        monitor = monitor or ("val_loss" if has_validation else "loss")
         callbacks = list(self.callbacks or [])
+        if getattr(self, "lr_schedule", None) == "plateau":
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor=monitor,
+                    factor=PLATEAU_FACTOR,
+                    patience=max(1, self.patience // 3),
+                    mode=mode,
+                )
+            )
         if self.early_stopping:
             callbacks.append(
                 keras.callbacks.EarlyStopping(
-                    monitor="val_loss" if has_validation else "loss",
+                    monitor=monitor,
+                    mode=mode,
                     patience=self.patience,
                     restore_best_weights=True,
                 )

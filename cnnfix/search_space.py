@@ -34,9 +34,11 @@ __all__ = [
 #: (low, high) pair a range (log scale for the learning rate).
 #: DropoutCNN's defaults are inside it (a trial and the first finalist); it adds
 #: the levers that move accuracy most on real images: augmentation, batch
-#: norm, width, depth, dropout, learning rate and weight decay.
+#: norm, width, depth (blocks, and convolutions in each), dropout, learning
+#: rate and weight decay.
 DEFAULT_SEARCH_SPACE = {
     "n_blocks": [1, 2, 3],
+    "convs_per_block": [1, 2],
     "filters": [16, 32, 64],
     "kernel_size": [3, 5],
     "batch_norm": [True, False],
@@ -51,6 +53,7 @@ DEFAULT_SEARCH_SPACE = {
 #: ``n_blocks`` blocks get ``filters``, ``2 * filters``, ``4 * filters``, ...
 FIXED_VALUES = {
     "n_blocks": 2,
+    "convs_per_block": 1,
     "filters": 32,
     "kernel_size": 3,
     "pool_size": 2,

@@ -81,9 +81,23 @@ MIN_FINALIST_EPOCHS = 3
     validation_split="""\
     Fraction of the training data held out by a stratified shuffle to score
     the trials and the finalists (and for their early stopping); the same
-    default as DropoutCNN (as is ``patience``), so the defaults' finalist
-    is DropoutCNN's model.
+    default as DropoutCNN (as is ``patience``).
     0 scores them on the training data.""",
+    lr_schedule=(
+        'None or "plateau"',
+        """\
+    The learning-rate schedule of the trials and the finalists. "plateau"
+    (the default here, None in DropoutCNN) divides the learning rate by 5
+    each time the validation loss has not improved for
+    ``max(1, patience // 3)`` epochs (Keras's ``ReduceLROnPlateau``; for
+    the finalists, each time the ``objective`` has not improved), so a
+    finalist's early stopping sees a few smaller steps before it ends
+    training: the finalists converge further (on Fashion-MNIST, a
+    finalist's validation accuracy went from 0.9315 to 0.9388 in the
+    epoch after the first drop). The short trials rarely stall long
+    enough for it to act. None keeps the learning rate, as DropoutCNN
+    does by default.""",
+    ),
     verbose=(
         '"auto" or int',
         """\
@@ -112,7 +126,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
     ``refit=True``): the defaults' configuration and the best
     ``n_finalists - 1`` other ones are each trained to convergence, with
     early stopping on the same validation split (``patience``, best weights
-    restored), up to ``epochs``, from the same seed; the one whose restored
+    restored) and the learning rate divided by 5 whenever it stalls
+    (``lr_schedule``), both watching the objective, up to ``epochs``, from
+    the same seed; the one whose restored
     model scores best on the objective is kept (a tie keeps the earlier,
     the defaults first). Short trials favour configurations that learn
     fast over those that end best (the previous design, which refit the
@@ -124,8 +140,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
     DropoutCNN value, ``learning_rate``, ``optimizer`` and
     ``augmentation`` at this estimator's; a name whose choices or range
     exclude that value takes its first choice or the low end of its range).
-    With the same ``random_state``, split and training settings, that
-    finalist is the very model DropoutCNN trains, so the search replaces it
+    It trains DropoutCNN's network on the same split from the same seed;
+    only the finalists' stopping differs: it watches the ``objective`` the
+    finalists are compared on (with ``objective="val_loss"`` and DropoutCNN's
+    ``lr_schedule``, it is the very model DropoutCNN trains). So the search
+    replaces it
     only with a model that scores better on the same validation data. The
     defaults are also one of the search's trials, in place of one the tuner
     would sample (so it runs as many trials as keras-tuner alone): the
@@ -146,14 +165,15 @@ class TunedCNNClassifier(BaseCNNClassifier):
     tuner : {"hyperband", "random", "bayesian"}, default="hyperband"
         keras-tuner's search algorithm.
     search_space : dict, callable, keras_tuner.HyperModel or None, default=None
-        None searches :data:`DEFAULT_SEARCH_SPACE` (blocks, filters, kernel
-        size, batch norm, dense units, dropout, weight decay, augmentation
-        preset, learning rate). A dict maps builder arguments
-        (``n_blocks``, ``filters``, ``kernel_size``, ``pool_size``,
-        ``batch_norm``, ``conv_dropout``, ``dense_units``, ``dropout``,
-        ``weight_decay``, ``augmentation``, ``learning_rate``,
-        ``optimizer``) to a list of choices, a ``(low, high)`` range (log
-        scale for the learning rate) or a fixed value; unnamed arguments
+        None searches :data:`DEFAULT_SEARCH_SPACE` (blocks, convolutions per
+        block, filters, kernel size, batch norm, dense units, dropout, weight
+        decay, augmentation preset, learning rate). A dict maps builder
+        arguments (``n_blocks``, ``convs_per_block``, ``filters``,
+        ``kernel_size``, ``pool_size``, ``batch_norm``, ``conv_dropout``,
+        ``dense_units``, ``dropout``, ``weight_decay``, ``augmentation``,
+        ``learning_rate``, ``optimizer``) to a list of choices, a
+        ``(low, high)`` range (log scale for the learning rate) or a fixed
+        value; unnamed arguments
         keep DropoutCNN's defaults (``learning_rate``, ``optimizer`` and
         ``augmentation``: this estimator's). ``augmentation`` choices are
         None or preset names; with Keras layers as this estimator's
@@ -380,6 +400,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         validation_split=0.1,
         early_stopping=True,
         patience=10,
+        lr_schedule="plateau",
         normalize=True,
         augmentation=None,
         class_weight=None,
@@ -416,6 +437,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.validation_split = validation_split
         self.early_stopping = early_stopping
         self.patience = patience
+        self.lr_schedule = lr_schedule
         self.normalize = normalize
         self.augmentation = augmentation
         self.class_weight = class_weight
@@ -850,8 +872,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
         scores best on the objective (ties go to the earlier finalist: the
         defaults first). Return its model, history and record.
 
-        Each finalist starts from the same seed, so the defaults' finalist
-        is the model DropoutCNN would train. With a ``deadline``, each
+        Each finalist starts from the same seed. Early stopping and the
+        learning-rate schedule watch the objective the finalists are
+        compared on, so the restored weights are the best epoch by that
+        objective (the validation loss can rise after a drop of the
+        learning rate while the accuracy still climbs). With a ``deadline``, each
         finalist gets an equal share of the time left when it starts (what
         an earlier one leaves by stopping early goes to the later ones) and
         stops, best weights restored, when its next epoch would end past its
@@ -886,7 +911,14 @@ class TunedCNNClassifier(BaseCNNClassifier):
             keras.utils.set_random_seed(run.seed)
             model = build(trial.hyperparameters.copy())
             # Fresh copies for each model, as keras-tuner gives each trial.
-            callbacks = copy.deepcopy(self._callbacks(has_validation))
+            # The schedule and early stopping watch what finalists are
+            # compared on: after a drop of the learning rate, the validation
+            # loss can rise while the accuracy still climbs (Fashion-MNIST:
+            # 0.9315 -> 0.9388), so watching the loss would restore weights
+            # from before the drop.
+            callbacks = copy.deepcopy(
+                self._callbacks(has_validation, name, objective.direction)
+            )
             stopper = next(
                 (
                     c

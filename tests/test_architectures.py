@@ -46,6 +46,20 @@ def test_options_change_one_thing_each():
     assert types[-2:] == ["Flatten", "Dense"]
 
 
+def test_convs_per_block_stacks_convolutions_before_each_pooling():
+    model = build_cnn((12, 10, 3), 4, conv_filters=(4, 8), convs_per_block=2)
+    names = [layer.name for layer in model.layers]
+    block = ["conv0", "bn0", "relu0", "conv0_1", "bn0_1", "relu0_1", "pool0"]
+    assert names[names.index("conv0") : names.index("pool0") + 1] == block
+    assert names.index("conv1_1") < names.index("pool1")
+    assert [model.get_layer(n).filters for n in ("conv1", "conv1_1")] == [8, 8]
+    # The second convolution sees the first's channels at full resolution.
+    assert model.get_layer("conv0_1").kernel.shape == (3, 3, 4, 4)
+    assert model.get_layer("pool0").output.shape[1:3] == (6, 5)
+    with pytest.raises(ValueError, match=r"convs_per_block must be a positive int"):
+        build_cnn((8, 8, 1), 2, convs_per_block=0)
+
+
 def test_pooling_works_on_one_pixel_wide_images():
     model = build_cnn((5, 1, 1), 2, conv_filters=(4, 4, 4))
     assert model.output_shape == (None, 2)

@@ -73,3 +73,29 @@ def test_defaults_are_robust_to_the_seed(digits, seed):
     )
     clf = DropoutCNN(random_state=seed).fit(X_train * 16, y_train)  # raw 0-255 scale
     assert accuracy_score(y_test, clf.predict(X_test * 16)) >= 0.98
+
+
+def test_plateau_schedule_divides_the_learning_rate_when_the_loss_stalls():
+    # Noise images with random string labels: the validation loss cannot
+    # improve for long, so the schedule must act; without it the rate stays.
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 256, size=(120, 6, 5, 3), dtype=np.uint8)
+    y = rng.choice(np.array(["cat", "dog", "owl"]), size=120)
+    settings = dict(TINY, epochs=12, patience=3, learning_rate=0.01)
+    plateau = DropoutCNN(**settings, lr_schedule="plateau").fit(X, y)
+    rates = np.asarray(plateau.history_["learning_rate"])
+    assert rates[0] == pytest.approx(0.01)
+    steps = rates[1:] / rates[:-1]
+    assert np.any(np.isclose(steps, 0.2)), rates  # divided by 5 at a stall
+    assert np.all(np.isclose(steps, 0.2) | np.isclose(steps, 1.0)), rates
+    constant = DropoutCNN(**settings).fit(X, y)
+    assert constant.n_epochs_ > 1
+    assert np.allclose(constant.history_.get("learning_rate", 0.01), 0.01)
+    assert float(constant.model_.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_unknown_lr_schedule_gets_sklearn_s_message(small_digits):
+    X, y = small_digits
+    message = r"'lr_schedule' parameter of DropoutCNN must be None or .*'plateau'"
+    with pytest.raises(ValueError, match=message):
+        DropoutCNN(**TINY, lr_schedule="cosine").fit(X, y)

@@ -46,19 +46,36 @@ def test_refit_keeps_the_converged_finalist(fitted):
     # stopping on the validation part; best_score_ is its restored epoch's.
     assert fitted.n_epochs_ > QUICK["max_epochs"]
     assert fitted.n_epochs_ <= QUICK["epochs"]
-    restored = int(np.argmin(history["val_loss"]))
-    assert fitted.best_score_ == pytest.approx(history["val_accuracy"][restored])
+    # Early stopping watched the objective: its best epoch was restored.
+    restored = int(np.argmax(history["val_accuracy"]))
+    assert fitted.best_score_ == pytest.approx(max(history["val_accuracy"]))
+    kept = max(fitted.finalists_, key=lambda f: f["score"])  # first on a tie
+    assert kept["best_epoch"] == restored + 1
 
 
-def test_the_defaults_finalist_is_dropoutcnns_model(small_digits):
+@pytest.mark.parametrize("lr_schedule", [None, "plateau"])
+def test_the_defaults_finalist_is_dropoutcnns_model(small_digits, lr_schedule):
     from cnnfix import DropoutCNN
 
     X, y = small_digits
     y = y + 10  # labels that are not 0..k-1
-    tuned = TunedCNNClassifier(**QUICK, n_finalists=1, verbose=0).fit(X, y)
+    tuned = TunedCNNClassifier(
+        **QUICK,
+        n_finalists=1,
+        objective="val_loss",  # what DropoutCNN's early stopping watches
+        lr_schedule=lr_schedule,
+        patience=3,  # the schedule acts after one epoch without improvement
+        verbose=0,
+    ).fit(X, y)
     assert tuned.best_params_ == {"filters": 8}  # the first choice: the defaults'
     dropout = DropoutCNN(
-        conv_filters=(8,), dense_units=16, dropout=0.2, epochs=4, random_state=0
+        conv_filters=(8,),
+        dense_units=16,
+        dropout=0.2,
+        epochs=4,
+        patience=3,
+        lr_schedule=lr_schedule,
+        random_state=0,
     ).fit(X, y)
     # The same split, seed and training: the same model, so the search can
     # only replace DropoutCNN's model with one that scores better.
