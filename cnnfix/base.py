@@ -365,13 +365,13 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         subclass without the parameter (yet) decodes every epoch."""
         return bool(getattr(self, "cache", False))
 
-    def _callbacks(self, has_validation, monitor=None, mode="auto"):
+    def _callbacks(self, has_validation, stopping=None):
         """The user's callbacks plus the learning-rate schedule and early
-        stopping, when asked for, both watching ``monitor`` (default: the
-        validation loss, or the training loss without validation data) in
-        ``mode`` ("min", "max" or Keras's "auto")."""
+        stopping, when asked for, both on the validation loss (the training
+        loss without validation data). ``stopping`` replaces Keras's
+        ``EarlyStopping`` when early stopping is on."""
         keras = import_keras()
-        monitor = monitor or ("val_loss" if has_validation else "loss")
+        monitor = "val_loss" if has_validation else "loss"
         callbacks = list(self.callbacks or [])
         if getattr(self, "lr_schedule", None) == "plateau":
             callbacks.append(
@@ -379,14 +379,13 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                     monitor=monitor,
                     factor=PLATEAU_FACTOR,
                     patience=max(1, self.patience // 3),
-                    mode=mode,
                 )
             )
         if self.early_stopping:
             callbacks.append(
-                keras.callbacks.EarlyStopping(
+                stopping
+                or keras.callbacks.EarlyStopping(
                     monitor=monitor,
-                    mode=mode,
                     patience=self.patience,
                     restore_best_weights=True,
                 )

@@ -46,8 +46,10 @@ def test_refit_keeps_the_converged_finalist(fitted):
     # stopping on the validation part; best_score_ is its restored epoch's.
     assert fitted.n_epochs_ > QUICK["max_epochs"]
     assert fitted.n_epochs_ <= QUICK["epochs"]
-    # Early stopping watched the objective: its best epoch was restored.
-    restored = int(np.argmax(history["val_accuracy"]))
+    # Early stopping watched the objective, a tie going to the lower loss:
+    # that epoch was restored.
+    keys = list(zip(history["val_accuracy"], -np.asarray(history["val_loss"])))
+    restored = max(range(len(keys)), key=keys.__getitem__)
     assert fitted.best_score_ == pytest.approx(max(history["val_accuracy"]))
     kept = max(fitted.finalists_, key=lambda f: f["score"])  # first on a tie
     assert kept["best_epoch"] == restored + 1
@@ -994,3 +996,42 @@ def test_cv_survives_clone_and_get_params():
     assert clone(TunedCNNClassifier(cv=5)).cv == 5
     assert TunedCNNClassifier().cv is None  # today's validation split
     assert clone(clf.set_params(cv=None)).cv is None
+
+
+class _Weights:
+    """A stand-in for a Keras model whose weights are the epoch's number."""
+
+    def __init__(self):
+        self.epoch, self.restored, self.stop_training = 0, None, False
+
+    def get_weights(self):
+        return self.epoch
+
+    def set_weights(self, weights):
+        self.restored = weights
+
+
+@pytest.mark.parametrize(
+    "objective, direction, best, stopped",
+    [("val_accuracy", "max", 2, 4), ("val_loss", "min", 3, 5)],
+)
+def test_finalists_stop_on_the_objective_a_tie_going_to_the_lower_loss(
+    objective, direction, best, stopped
+):
+    from cnnfix.tuned import _converged_callback
+
+    # (val_accuracy, val_loss) per epoch: accuracy ties at 0.95 (epochs 1,
+    # 2, 4); the loss is lowest at epoch 3, after the accuracy peaked.
+    epochs = [(0.90, 0.30), (0.95, 0.25), (0.95, 0.20), (0.94, 0.10)]
+    epochs += [(0.95, 0.22), (0.93, 0.15), (0.99, 0.01)]
+    stopper = _converged_callback(objective, direction, patience=2)
+    model = _Weights()
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    for epoch, (accuracy, loss) in enumerate(epochs):
+        model.epoch = epoch
+        stopper.on_epoch_end(epoch, {"val_accuracy": accuracy, "val_loss": loss})
+        if model.stop_training:
+            break
+    stopper.on_train_end()
+    assert (stopper.best_epoch, model.restored, epoch) == (best, best, stopped)
