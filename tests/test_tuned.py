@@ -48,7 +48,8 @@ def test_refit_keeps_the_converged_finalist(fitted):
     assert fitted.n_epochs_ <= QUICK["epochs"]
     # Early stopping watched the objective, a tie going to the lower loss:
     # that epoch was restored.
-    keys = list(zip(history["val_accuracy"], -np.asarray(history["val_loss"])))
+    loss = -np.asarray(history["val_loss"])
+    keys = list(zip(history["val_accuracy"], loss, strict=True))
     restored = max(range(len(keys)), key=keys.__getitem__)
     assert fitted.best_score_ == pytest.approx(max(history["val_accuracy"]))
     kept = max(fitted.finalists_, key=lambda f: f["score"])  # first on a tie
