@@ -1036,3 +1036,28 @@ def test_finalists_stop_on_the_objective_a_tie_going_to_the_lower_loss(
             break
     stopper.on_train_end()
     assert (stopper.best_epoch, model.restored, epoch) == (best, best, stopped)
+
+
+@pytest.mark.parametrize("n_validation, scheduled", [(400, False), (1000, True)])
+def test_auto_schedule_acts_on_finalists_only_with_a_resolving_validation_part(
+    n_validation, scheduled
+):
+    # Noise images with random string labels: the loss stalls at once, so
+    # a schedule acts within the first epochs when there is one.
+    rng = np.random.default_rng(0)
+    n = 2 * n_validation
+    X = rng.integers(0, 256, size=(n, 5, 4, 1), dtype=np.uint8)
+    y = rng.choice(np.array(["ant", "bee"]), size=n)
+    clf = TunedCNNClassifier(
+        **{**QUICK, "epochs": 6, "n_finalists": 1},
+        validation_split=0.5,
+        patience=3,
+        verbose=0,
+    ).fit(X, y)
+    assert ("learning_rate" in clf.history_) is scheduled
+    if scheduled:  # divided by 5 at each stall, from the estimator's rate
+        rates = np.asarray(clf.history_["learning_rate"])
+        steps = rates[1:] / rates[:-1]
+        assert rates[0] == pytest.approx(1e-3)
+        assert np.any(np.isclose(steps, 0.2)), rates
+        assert np.all(np.isclose(steps, 0.2) | np.isclose(steps, 1.0)), rates
