@@ -73,10 +73,10 @@ BUDGET_ITERATIONS = 1000
 #: the loss, a constant rate). An accuracy on n images moves in steps of
 #: 1/n, and on 135 validation digits (0.74% a step) neither rule helped:
 #: over three splits, TunedCNNClassifier scored a mean test accuracy of
-#: 0.9874 with finalists stopping on the accuracy with the schedule, 0.9896
-#: stopping on the loss with it, against DropoutCNN's 0.9926. On 6,000 Fashion-MNIST
-#: validation images the accuracy still climbed after a drop of the
-#: learning rate (0.9315 -> 0.9388) while the loss rose.
+#: 0.9874 with finalists stopping on the accuracy with the schedule, and
+#: 0.9896 stopping on the loss with it, against DropoutCNN's 0.9926. On
+#: 6,000 Fashion-MNIST validation images the accuracy still climbed after
+#: a drop of the learning rate (0.9315 -> 0.9388) while the loss rose.
 MIN_RESOLVED = 1000
 
 #: A finalist after the first starts only when the time left holds this many
@@ -887,11 +887,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
         scores best on the objective (ties go to the earlier finalist: the
         defaults first). Return its model, history and record.
 
-        Each finalist starts from the same seed. Early stopping and the
-        learning-rate schedule watch the objective the finalists are
-        compared on, so the restored weights are the best epoch by that
-        objective (the validation loss can rise after a drop of the
-        learning rate while the accuracy still climbs). With a ``deadline``, each
+        Each finalist starts from the same seed. When the objective is
+        scored on at least :data:`MIN_RESOLVED` images, early stopping
+        watches it (a tie going to the lower loss) and ``lr_schedule="auto"``
+        drops the learning rate on plateaus of the loss; on fewer, they
+        train as DropoutCNN. With a ``deadline``, each
         finalist gets an equal share of the time left when it starts (what
         an earlier one leaves by stopping early goes to the later ones) and
         stops, best weights restored, when its next epoch would end past its
@@ -1020,13 +1020,12 @@ def _converged_callback(objective, direction, patience):
     (the name they are compared on, ``direction`` "min" or "max"), a tie
     going to the lower loss of the same data (``val_loss``, or ``loss``);
     training stops after ``patience`` epochs without a better one and the
-    best epoch's weights are restored. The objective alone would keep the
-    first of the tied epochs on a small validation part (135 digits:
-    accuracy stops moving while the loss still falls); the loss alone would
-    keep weights from before a drop of the learning rate (Fashion-MNIST:
-    the validation loss rose from 0.2011 to 0.2051 while the accuracy rose
-    from 0.9315 to 0.9388). With ``objective="val_loss"`` it is Keras's
-    ``EarlyStopping`` on the loss, as DropoutCNN stops."""
+    best epoch's weights are restored. An accuracy moves in steps of one
+    image, so epochs tie; the first of them is not the most trained. The
+    loss alone would keep weights from before a drop of the learning rate
+    (Fashion-MNIST: the validation loss rose from 0.2011 to 0.2051 while
+    the accuracy rose from 0.9315 to 0.9388). With ``objective="val_loss"``
+    it is Keras's ``EarlyStopping`` on the loss, as DropoutCNN stops."""
     keras = import_keras()
     loss = "val_loss" if objective.startswith("val_") else "loss"
     sign = -1.0 if direction == "min" else 1.0
