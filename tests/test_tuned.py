@@ -178,6 +178,7 @@ def test_augmentation_is_searched_from_the_estimators_preset(small_digits):
 #: DropoutCNN's defaults for the names of the default search space.
 DEFAULTS = {
     "n_blocks": 2,
+    "convs_per_block": 1,
     "filters": 32,
     "kernel_size": 3,
     "batch_norm": True,
