@@ -60,9 +60,8 @@ None keeps the learning rate. "plateau" divides it by 5 each time the
 validation loss (the training loss without validation data) has not
 improved for ``max(1, patience // 3)`` epochs (Keras's
 ``ReduceLROnPlateau``), so early stopping sees a few smaller steps
-before it ends training. Models
-that have stalled usually gain from the smaller steps, at the cost of
-more epochs.""",
+before it ends training. Models that have stalled usually gain from the
+smaller steps, at the cost of more epochs.""",
     ),
     "normalize": (
         "bool",

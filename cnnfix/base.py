@@ -365,16 +365,16 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         subclass without the parameter (yet) decodes every epoch."""
         return bool(getattr(self, "cache", False))
 
-    def _callbacks(self, has_validation, stopping=None, lr_schedule=None):
+    def _callbacks(self, has_validation, stopping=None, lr_schedule="own"):
         """The user's callbacks plus the learning-rate schedule and early
         stopping, when asked for, both on the validation loss (the training
         loss without validation data). ``stopping`` replaces Keras's
-        ``EarlyStopping`` when early stopping is on; ``lr_schedule``, when
-        not None, the estimator's ``lr_schedule``."""
+        ``EarlyStopping`` when early stopping is on; ``lr_schedule`` (None
+        or "plateau") replaces the estimator's own ``lr_schedule``."""
         keras = import_keras()
         monitor = "val_loss" if has_validation else "loss"
         callbacks = list(self.callbacks or [])
-        if lr_schedule is None:
+        if lr_schedule == "own":
             lr_schedule = getattr(self, "lr_schedule", None)
         if lr_schedule == "plateau":
             callbacks.append(
