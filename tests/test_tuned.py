@@ -160,7 +160,8 @@ def test_default_search_space(small_digits):
     clf.fit(X, y)
     assert set(clf.best_params_) == set(DEFAULT_SEARCH_SPACE)
     assert clf.best_params_["n_blocks"] in DEFAULT_SEARCH_SPACE["n_blocks"]
-    assert 1e-4 <= clf.best_params_["learning_rate"] <= 1e-2
+    low, high = DEFAULT_SEARCH_SPACE["learning_rate"]
+    assert low <= clf.best_params_["learning_rate"] <= high
     assert type(clf.best_params_["batch_norm"]) is bool
     assert clf.best_params_["augmentation"] in (None, "light", "standard")
 
