@@ -166,6 +166,27 @@ def test_default_search_space(small_digits):
     assert clf.best_params_["augmentation"] in (None, "light", "standard")
 
 
+def test_the_default_learning_rate_is_searched_on_a_log_decade_around_dropoutcnns():
+    import keras_tuner as kt
+
+    from cnnfix import DropoutCNN
+    from cnnfix.search_space import sample
+
+    default = DropoutCNN().learning_rate
+    hp = kt.HyperParameters()
+    spec = DEFAULT_SEARCH_SPACE["learning_rate"]
+    assert sample(hp, "learning_rate", spec, default) == default  # defaults' trial
+    (declared,) = hp.space
+    assert declared.sampling == "log"
+    assert declared.max_value / declared.min_value == pytest.approx(10)
+    centre = (declared.min_value * declared.max_value) ** 0.5
+    assert centre == pytest.approx(default, rel=0.1)
+    drawn = np.array([declared.random_sample(seed) for seed in range(200)])
+    assert drawn.min() >= declared.min_value and drawn.max() <= declared.max_value
+    # Log-uniform: as many draws below the default as above it.
+    assert 0.4 < np.mean(drawn < default) < 0.6
+
+
 def test_augmentation_is_searched_from_the_estimators_preset(small_digits):
     X, y = small_digits
     space = {**QUICK["search_space"], "filters": 8, "augmentation": [None, "light"]}
