@@ -183,7 +183,7 @@ def test_the_default_learning_rate_is_searched_on_a_log_decade_around_dropoutcnn
     assert centre == pytest.approx(default, rel=0.1)
     drawn = np.array([declared.random_sample(seed) for seed in range(200)])
     assert drawn.min() >= declared.min_value and drawn.max() <= declared.max_value
-    # Log-uniform: as many draws below the default as above it.
+    # Log-uniform around the default: about as many draws below it as above.
     assert 0.4 < np.mean(drawn < default) < 0.6
 
 
