@@ -221,7 +221,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
         (the trials' first epochs' extra time). That estimate counts at
         most three quarters of the budget, so the search always has at
         least a quarter of it (``SEARCH_SHARE``), however long the
-        finalists would train. Each finalist then gets an equal
+        finalists would train. A trial that runs on past the search's
+        share (the budget less that estimate) stops, its best epoch
+        scored, when its next epoch would end past it, and no trial starts
+        after it. Each finalist then gets an equal
         share of the time left when it starts, and stops (best weights
         restored) when its next epoch would end past its share; a finalist
         after the first starts only when the time left holds 3 of the
@@ -677,7 +680,19 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 from scratch for the trial's epochs (keras-tuner's own
                 method builds, fits and records each). keras-tuner averages
                 the folds' best-epoch metrics, as it does executions; each
-                fold's objective is kept as a metric of its own."""
+                fold's objective is kept as a metric of its own.
+
+                With a deadline, a model stops (its best epoch scored) when
+                its next epoch would end past the search's share: the
+                deadline less the finalists' estimate. A trial unlike the
+                ones before it (augmentation, a wider network) cannot take
+                the finalists' time."""
+                if deadline is not None:
+                    share = deadline - getattr(self.oracle, "refit_seconds", 0.0)
+                    kwargs["callbacks"] = [
+                        *kwargs.get("callbacks", []),
+                        _deadline_callback(share),
+                    ]
                 if folds is None:
                     return super()._build_and_fit_model(trial, *args, **kwargs)
                 fresh = copy.copy(trial)  # no Hyperband warm start

@@ -373,6 +373,30 @@ def test_no_trial_starts_unless_the_longest_so_far_would_end_in_time(
     assert oracle.create_trial("tuner1").status == "STOPPED"
 
 
+def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
+    """A trial longer than the ones before it (on Fashion-MNIST, one with
+    augmentation took 320 s after trials of 15 to 150 s) stops, its best
+    epoch scored, when its next epoch would end past the search's share;
+    without that, this one would train 400 epochs (over a minute here)."""
+    import time
+
+    X, y = small_digits
+    labels = np.array(["tee", "bag", "boot"])[y]
+    budget, max_epochs = 8.0, 400
+    settings = {**QUICK, "max_epochs": max_epochs, "patience": max_epochs}
+    clf = TunedCNNClassifier(
+        **settings, refit=False, isolate_search=False, time_budget=budget, verbose=0
+    )
+    started = time.perf_counter()
+    clf.fit(X, labels)
+    elapsed = time.perf_counter() - started
+    assert clf.search_results_["status"] == ["COMPLETED"]
+    assert 1 <= len(clf.history_["loss"]) < max_epochs
+    assert clf.search_results_["duration"][0] < budget
+    assert elapsed < 2 * budget
+    assert set(clf.predict(X[:20])) <= set(labels)
+
+
 def test_the_search_keeps_a_share_of_the_budget_whatever_the_finalists_estimate(
     small_digits, monkeypatch
 ):
