@@ -210,8 +210,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         </guide/transfer>`.
     time_budget : float or None, default=None
         Seconds the whole ``fit`` may take, search and finalists included.
-        Once one trial has ended, no new trial starts when the longest
-        trial so far plus the estimated finalists would end past it:
+        Once one trial has ended, no new trial starts when the mean trial
+        duration so far plus the estimated finalists would end past it:
         for each of the ``n_finalists`` configurations the trials so far
         rank as finalists, 40 epochs (or ``epochs`` if fewer) as long as
         the median epoch of its own trials (the first without the first

@@ -334,45 +334,6 @@ def test_time_budget_stops_the_search_early(digits, capsys):
     assert f"stopped by time_budget={budget:g} s" in capsys.readouterr().err
 
 
-def test_no_trial_starts_unless_the_longest_so_far_would_end_in_time(
-    tmp_path, monkeypatch
-):
-    """The deadline rule estimates the next trial as the longest so far, not
-    the mean: trials differ by more than tenfold (on Fashion-MNIST a mean
-    of 31 s let a 178 s trial start and overrun the search's share)."""
-    import keras_tuner as kt
-
-    from cnnfix import _oracle
-
-    clock = [0.0]
-    monkeypatch.setattr(_oracle.time, "time", lambda: clock[0])
-    hp = kt.HyperParameters()
-    hp.Choice("filters", [4, 8, 16, 32], default=8)
-    oracle = _oracle.defaults_first(kt.oracles.RandomSearchOracle)(
-        objective=kt.Objective("val_accuracy", "max"),
-        max_trials=10,
-        hyperparameters=hp,
-        seed=0,
-    )
-    oracle._set_project_dir(str(tmp_path), "search")
-    for seconds in (10.0, 150.0, 5.0):  # a mean of 55 s, the longest 150 s
-        trial = oracle.create_trial("tuner0")
-        assert trial.status == "RUNNING"
-        clock[0] += seconds
-        oracle.update_trial(trial.trial_id, {"val_accuracy": 0.5})
-        trial.status = "COMPLETED"
-        oracle.end_trial(trial)
-    assert sorted(oracle.durations.values()) == [5.0, 10.0, 150.0]
-    oracle.deadline = 300.0
-    # 165 s + 150 s ends past 300 s (with the mean, 220 s, it would start).
-    assert oracle.create_trial("tuner0").status == "STOPPED"
-    assert oracle.stopped_by_deadline
-    oracle.deadline, oracle.refit_seconds = 400.0, 80.0  # 165 + 150 + 80 < 400
-    assert oracle.create_trial("tuner0").status == "RUNNING"
-    oracle.refit_seconds = 90.0  # 165 + 150 + 90 > 400: the work after counts
-    assert oracle.create_trial("tuner1").status == "STOPPED"
-
-
 def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
     """A trial longer than the ones before it (on Fashion-MNIST, one with
     augmentation took 320 s after trials of 15 to 150 s) stops, its best
