@@ -223,8 +223,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         least a quarter of it (``SEARCH_SHARE``), however long the
         finalists would train. A trial that runs on past the search's
         share (the budget less that estimate) stops, its best epoch
-        scored, when its next epoch would end past it, and no trial starts
-        after it. Each finalist then gets an equal
+        scored, when its next epoch would end past it (and once it has
+        passed, no trial starts). Each finalist then gets an equal
         share of the time left when it starts, and stops (best weights
         restored) when its next epoch would end past its share; a finalist
         after the first starts only when the time left holds 3 of the
