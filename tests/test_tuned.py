@@ -338,10 +338,12 @@ def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
     """A trial longer than the ones before it (on Fashion-MNIST, one with
     augmentation took 320 s after trials of 15 to 150 s) stops, its best
     epoch scored, when its next epoch would end past the search's share;
-    without that, this one would train 400 epochs (over a minute here)."""
+    without that, this one would train 2,000 epochs (over 5 minutes here).
+    How long the trial took is not asserted: its first epoch always runs,
+    graph tracing included, and on a loaded CI machine that alone took 18 s."""
     X, y = small_digits
     labels = np.array(["tee", "bag", "boot"])[y]
-    budget, max_epochs = 8.0, 400
+    budget, max_epochs = 8.0, 2000
     settings = {**QUICK, "max_epochs": max_epochs, "patience": max_epochs}
     clf = TunedCNNClassifier(
         **settings, refit=False, isolate_search=False, time_budget=budget, verbose=0
@@ -349,9 +351,6 @@ def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
     clf.fit(X, labels)
     assert clf.search_results_["status"] == ["COMPLETED"]
     assert 1 <= len(clf.history_["loss"]) < max_epochs
-    # The first epoch always runs (graph tracing included): on a loaded
-    # machine it can take most of the budget, hence the margin.
-    assert clf.search_results_["duration"][0] < 2 * budget
     assert set(clf.predict(X[:20])) <= set(labels)
 
 
