@@ -83,7 +83,8 @@ def defaults_first(oracle_class):
     stopped by the tuner, :class:`cnnfix.TunedCNNClassifier`, at its next
     epoch, so an overrun is at most about one epoch whatever the
     estimate). ``durations`` maps trial ids to their
-    seconds (kept in the oracle's saved state, so a resumed search has
+    seconds, and ``refit_estimates`` to the ``refit_seconds`` each started
+    under (both kept in the oracle's saved state, so a resumed search has
     them too); ``stopped_by_deadline`` says whether the deadline ended it.
     """
     import keras_tuner as kt
@@ -95,6 +96,7 @@ def defaults_first(oracle_class):
             super().__init__(*args, **kwargs)
             self.deadline, self.refit_seconds = deadline, 0.0
             self.durations, self.stopped_by_deadline = {}, False
+            self.refit_estimates = {}
             self._started = {}
 
         def populate_space(self, trial_id):
@@ -136,6 +138,7 @@ def defaults_first(oracle_class):
             trial = super().create_trial(tuner_id)
             if trial.status == "RUNNING":
                 self._started.setdefault(trial.trial_id, time.time())
+                self.refit_estimates.setdefault(trial.trial_id, self.refit_seconds)
             return trial
 
         @kt.synchronized
@@ -146,11 +149,16 @@ def defaults_first(oracle_class):
             super().end_trial(trial)
 
         def get_state(self):
-            return {**super().get_state(), "cnnfix_durations": self.durations}
+            return {
+                **super().get_state(),
+                "cnnfix_durations": self.durations,
+                "cnnfix_refit_estimates": self.refit_estimates,
+            }
 
         def set_state(self, state):
             super().set_state(state)
             self.durations = dict(state.get("cnnfix_durations", {}))
+            self.refit_estimates = dict(state.get("cnnfix_refit_estimates", {}))
 
     DefaultsFirst.__name__ = DefaultsFirst.__qualname__ = (
         f"DefaultsFirst{oracle_class.__name__}"

@@ -221,7 +221,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         (the trials' first epochs' extra time). That estimate counts at
         most three quarters of the budget, so the search always has at
         least a quarter of it (``SEARCH_SHARE``), however long the
-        finalists would train. A trial that runs on past the search's
+        finalists would train (``search_results_["refit_estimate"]``
+        records it for each trial). A trial that runs on past the search's
         share (the budget less that estimate) stops, its best epoch
         scored, when its next epoch would end past it (and once it has
         passed, no trial starts). Each finalist then gets an equal
@@ -329,7 +330,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
     search_results_ : dict of str to list
         One entry per trial, like ``cv_results_``: "trial_id", "status",
         "score", "best_epoch", "duration" (seconds, None for a trial of a
-        resumed search that did not record it) and one "param_<name>"
+        resumed search that did not record it), "refit_estimate" (seconds:
+        what the search estimated, when the trial started, that the
+        finalists would take; 0 before the first trial ends. With a
+        ``time_budget``, the trial could run until ``time_budget`` less
+        this, seconds into the fit) and one "param_<name>"
         column per searched argument. With ``cv``, "score" is the mean over
         the folds, "best_epoch" the mean of their best epochs, and
         "split<i>_score" columns hold each fold's score.
@@ -873,10 +878,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 return None
             trials = _in_creation_order(tuner.oracle)
             best = tuner.oracle.get_best_trials(1)[0]
-            durations = tuner.oracle.durations
             outcome = {
-                "trials": [_trial_record(t, durations) for t in trials],
-                "best": _trial_record(best, durations),
+                "trials": [_trial_record(t, tuner.oracle) for t in trials],
+                "best": _trial_record(best, tuner.oracle),
                 "stopped": tuner.oracle.stopped_by_deadline,
             }
             if self.refit:
@@ -999,6 +1003,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
             "score": [t["score"] for t in trials],
             "best_epoch": [t["best_epoch"] for t in trials],
             "duration": [t["duration"] for t in trials],
+            "refit_estimate": [t["refit_estimate"] for t in trials],
             **{
                 f"split{i}_score": [
                     t["splits"][i] if i < len(t["splits"]) else None for t in trials
@@ -1188,14 +1193,18 @@ def _called_by_model_selection():
     return False
 
 
-def _trial_record(trial, durations):
-    duration = durations.get(trial.trial_id)
+def _trial_record(trial, oracle):
+    """A trial's plain record; ``oracle`` (see :mod:`cnnfix._oracle`) keeps
+    its duration and the finalists' estimate it started under."""
+    duration = oracle.durations.get(trial.trial_id)
+    estimate = oracle.refit_estimates.get(trial.trial_id)
     return {
         "trial_id": trial.trial_id,
         "status": str(trial.status),
         "score": None if trial.score is None else float(trial.score),
         "best_epoch": int(trial.best_step) + 1,
         "duration": None if duration is None else float(duration),
+        "refit_estimate": None if estimate is None else float(estimate),
         "splits": [
             float(trial.metrics.get_last_value(_split_metric(i)))
             for i in range(len(trial.metrics.metrics))

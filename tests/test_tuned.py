@@ -332,6 +332,11 @@ def test_time_budget_stops_the_search_early(digits, capsys):
     assert all(d > 0 for d in durations)
     assert elapsed <= budget + max(durations)
     assert f"stopped by time_budget={budget:g} s" in capsys.readouterr().err
+    # The finalists' estimate each trial started under: none before the first
+    # trial ended; then one, within the three quarters of the budget.
+    estimates = clf.search_results_["refit_estimate"]
+    assert estimates[0] == 0.0
+    assert all(0.0 < e <= 0.75 * budget for e in estimates[1:])
 
 
 def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
@@ -615,6 +620,9 @@ def test_directory_resume_and_overwrite(small_digits, tmp_path, capsys):
     assert "Resuming the keras-tuner search" in capsys.readouterr().out
     assert resumed.n_trials_ == 3
     assert resumed.search_results_["trial_id"][:2] == first.search_results_["trial_id"]
+    for column in "duration", "refit_estimate":  # kept in the oracle's state
+        assert resumed.search_results_[column][:2] == first.search_results_[column]
+    assert first.search_results_["refit_estimate"][1] > 0.0
     fresh = TunedCNNClassifier(**settings, overwrite=True).fit(X, y)
     assert fresh.n_trials_ == 2
     assert len(list(tmp_path.glob("search/trial_*/trial.json"))) == 2
