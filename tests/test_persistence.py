@@ -78,6 +78,7 @@ def test_a_tuned_classifier_keeps_its_search_results(small_digits, tmp_path):
         tuner="random",
         max_trials=2,
         max_epochs=1,
+        epochs=4,  # the finalists' (the default, 100, took a minute of CI)
         random_state=0,
         search_space={"filters": [4, 8], "n_blocks": 1, "dense_units": 16},
     ).fit(X, y)
@@ -85,6 +86,7 @@ def test_a_tuned_classifier_keeps_its_search_results(small_digits, tmp_path):
     loaded = load(tmp_path / "tuned.keras")
     assert loaded.best_params_ == clf.best_params_
     assert loaded.search_results_ == clf.search_results_
+    assert loaded.finalists_ == clf.finalists_ and len(clf.finalists_) == 2
     assert loaded.search_space == clf.search_space
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
