@@ -332,7 +332,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         "score", "best_epoch", "duration" (seconds, None for a trial of a
         resumed search that did not record it), "refit_estimate" (seconds:
         what the search estimated, when the trial started, that the
-        finalists would take; 0 before the first trial ends. With a
+        finalists would take; 0 until a trial of this fit has ended, and
+        on a distributed chief, whose workers keep theirs. With a
         ``time_budget``, the trial could run until ``time_budget`` less
         this, seconds into the fit) and one "param_<name>"
         column per searched argument. With ``cv``, "score" is the mean over
