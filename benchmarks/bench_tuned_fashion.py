@@ -11,7 +11,8 @@ subset), defaults on both sides and the same seed:
   ``max_search_samples``), then its finalists trained to convergence on
   all the training part, the whole ``fit`` within the budget (each
   trial's minutes and the search's share of the budget it ran under, and
-  each finalist's validation score, epochs and minutes are reported);
+  each finalist's validation score, epochs, minutes, weight in the kept
+  model and test accuracy alone are reported);
 - ``DropoutCNN()``: the configuration the search starts from.
 
 Reports the wall time of each fit and the test accuracy of each on the
@@ -26,9 +27,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import numpy as np
 from sklearn.model_selection import train_test_split
 
 from cnnfix import DropoutCNN, TunedCNNClassifier
+from cnnfix.architectures import ensemble_members
 from cnnfix.datasets import load_fashion_mnist
 
 
@@ -88,14 +91,39 @@ def main():
             f"{results['best_epoch'][i]} | {minutes:.1f} | {ended:.1f} | "
             f"{share:.1f} |"
         )
-    print("\nThe finalists, in training order (the defaults first):\n")
-    print("| finalist | validation score | best epoch | epochs | minutes |")
-    print("|---|---|---|---|---|")
+    # The kept model's members, heaviest first (the model itself when it
+    # is one finalist), and each one's test accuracy alone.
+    members = ensemble_members(tuned.model_)
+    alone = {}
+    for member, finalist in zip(
+        members,
+        sorted(tuned.finalists_, key=lambda f: -f["weight"]),
+        strict=False,
+    ):
+        proba = np.concatenate(
+            [
+                member.predict_on_batch(X_test[i : i + 2000].astype("float32"))
+                for i in range(0, len(X_test), 2000)
+            ]
+        )
+        alone[id(finalist)] = float(np.mean(tuned.classes_[proba.argmax(1)] == y_test))
+    print(
+        "\nThe finalists, in training order (the defaults first); weight is "
+        "the finalist's share of the kept model's probabilities (an average "
+        "of finalists when more than one has weight):\n"
+    )
+    print(
+        "| finalist | validation score | best epoch | epochs | minutes | weight "
+        "| test accuracy alone |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for finalist in tuned.finalists_:
+        test = alone.get(id(finalist))
         print(
             f"| {finalist['params']} | {finalist['score']:.4f} | "
             f"{finalist['best_epoch']} | {finalist['epochs']} | "
-            f"{finalist['duration'] / 60:.1f} |"
+            f"{finalist['duration'] / 60:.1f} | {finalist['weight']:.2f} | "
+            f"{'-' if test is None else f'{test:.4f}'} |"
         )
 
 

@@ -16,8 +16,10 @@ __all__ = [
     "AUGMENTATION_PRESETS",
     "HEADS",
     "PRECISIONS",
+    "average_models",
     "build_cnn",
     "compile_cnn",
+    "ensemble_members",
     "input_stem",
     "make_augmentation",
     "precision_policy",
@@ -334,3 +336,67 @@ def compile_cnn(model, *, optimizer="adam", learning_rate=1e-3):
         metrics=["accuracy"],
     )
     return model
+
+
+def average_models(models, weights, name="ensemble"):
+    """One Keras model whose output is the weighted average of ``models``'
+    outputs (class probabilities) on the same input.
+
+    ``weights`` (non-negative, summing to 1) pair with ``models``; members
+    of weight 0 are left out, and a single remaining member is returned
+    as it is. The members keep their layers and are renamed
+    ``member0``, ``member1``, ... heaviest first (so
+    :func:`ensemble_members` finds them); the weighting and the sum are
+    float32 layers (``Rescaling``, ``Add``), so the model saves and loads
+    as a plain ``.keras`` file, under any dtype policy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnnfix.architectures import average_models, build_cnn
+    >>> a, b = build_cnn((8, 8, 1), 3), build_cnn((8, 8, 1), 3, conv_filters=(8,))
+    >>> both = average_models([a, b], [0.75, 0.25])
+    >>> x = np.ones((2, 8, 8, 1), "float32")
+    >>> expected = 0.75 * a.predict_on_batch(x) + 0.25 * b.predict_on_batch(x)
+    >>> bool(np.allclose(both.predict_on_batch(x), expected))
+    True
+    >>> [m.name for m in ensemble_members(both)]
+    ['member0', 'member1']
+    """
+    if len(models) != len(weights) or min(weights, default=-1) < 0:
+        raise ValueError(
+            f"average_models needs one non-negative weight per model; got "
+            f"{len(models)} models and weights {list(weights)}."
+        )
+    ranked = sorted(
+        (pair for pair in zip(weights, models, strict=True) if pair[0] > 0),
+        key=lambda pair: -pair[0],
+    )
+    if len(ranked) == 1:
+        return ranked[0][1]
+    keras = import_keras()
+    first = ranked[0][1].inputs[0]
+    inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name="images")
+    outputs = []
+    for i, (weight, model) in enumerate(ranked):
+        model.name = f"member{i}"
+        outputs.append(
+            keras.layers.Rescaling(float(weight), dtype="float32", name=f"weight{i}")(
+                model(inputs)
+            )
+        )
+    total = keras.layers.Add(dtype="float32", name="average")(outputs)
+    return keras.Model(inputs, total, name=name)
+
+
+def ensemble_members(model):
+    """The models :func:`average_models` averaged in ``model``, heaviest
+    first; ``[model]`` for any other model. Tools that explain one network
+    (feature maps, Grad-CAM) explain the first."""
+    keras = import_keras()
+    members = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.Model) and layer.name.startswith("member")
+    ]
+    return members or [model]

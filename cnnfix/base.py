@@ -428,7 +428,11 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             Probabilities (float64) that sum to 1 over each row.
         """
         check_is_fitted(self)
-        X = validate_images(self, X, reset=False)
+        return self._probabilities(self.model_, validate_images(self, X, reset=False))
+
+    def _probabilities(self, model, X):
+        """``model``'s class probabilities (float64, rows summing to 1) for
+        validated images or file paths ``X``, in chunks."""
         if is_path_array(X):
             from .streaming import decoded_chunks
 
@@ -439,7 +443,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         # predict_on_batch skips model.predict's per-call set-up (~60x faster
         # on small batches).
         proba = np.concatenate(
-            [np.asarray(self.model_.predict_on_batch(chunk)) for chunk in chunks]
+            [np.asarray(model.predict_on_batch(chunk)) for chunk in chunks]
         ).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 

@@ -92,18 +92,17 @@ def plot_feature_maps(estimator, image, *, max_channels=8, fig=None):
     the Figure."""
     from ._keras import import_keras
     from ._validation import validate_images
+    from .architectures import ensemble_members
 
     check_is_fitted(estimator)
     keras = import_keras()
     image = validate_images(estimator, np.asarray(image)[None], reset=False)
-    convs = [
-        layer
-        for layer in estimator.model_.layers
-        if isinstance(layer, keras.layers.Conv2D)
-    ]
+    # An ensemble (TunedCNNClassifier's finalists) shows its heaviest CNN.
+    model = ensemble_members(estimator.model_)[0]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     if not convs:
         raise ValueError("The model has no Conv2D layer to show.")
-    probe = keras.Model(estimator.model_.inputs, [c.output for c in convs])
+    probe = keras.Model(model.inputs, [c.output for c in convs])
     maps = probe.predict_on_batch(image)
     maps = maps if isinstance(maps, list) else [maps]
     plt = _pyplot()

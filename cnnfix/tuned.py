@@ -22,6 +22,7 @@ import warnings
 from numbers import Integral, Real
 from pathlib import Path
 
+import numpy as np
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -32,7 +33,7 @@ from ._keras import import_keras
 from ._oracle import default_values, defaults_first, hyperband_trials
 from ._progress import SearchProgress
 from ._worker import run_in_worker
-from .architectures import precision_policy
+from .architectures import average_models, precision_policy
 from .base import BaseCNNClassifier, stratified_split
 from .persistence import model_from_bytes, model_to_bytes
 from .search_space import (
@@ -78,6 +79,11 @@ BUDGET_ITERATIONS = 1000
 #: 6,000 Fashion-MNIST validation images the accuracy still climbed after
 #: a drop of the learning rate (0.9315 -> 0.9388) while the loss rose.
 MIN_RESOLVED = 1000
+
+#: Rounds of the greedy selection that weighs the finalists' average
+#: (``ensemble=True``): each round adds one more copy of a finalist, so
+#: weights are multiples of 1/rounds at the finest.
+ENSEMBLE_ROUNDS = 10
 
 #: A finalist after the first starts only when the time left holds this many
 #: epochs as long as the previous finalist's (tracing included).
@@ -149,6 +155,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
     fast over those that end best (the previous design, which refit the
     best trial for its short epoch count, scored 0.936 on digits where
     DropoutCNN scores 0.993); comparing converged models removes that bias.
+    With ``ensemble=True`` (the default) and a validation part of at least
+    1,000 images, the finalists' probabilities are then averaged, with
+    weights chosen on the validation part, when the average scores better
+    there than the best finalist alone (see ``ensemble``).
     After ``fit`` it behaves like any fitted classifier.
 
     The first finalist is DropoutCNN's defaults (every searched name at its
@@ -249,6 +259,21 @@ class TunedCNNClassifier(BaseCNNClassifier):
         Configurations trained to convergence after the search (with
         ``refit=True``): the defaults and the best ``n_finalists - 1``
         other distinct ones. Each costs about one DropoutCNN fit.
+    ensemble : bool, default=True
+        Keep a weighted average of the finalists' probabilities when it
+        scores strictly better on the validation part than the best
+        finalist alone. The weights come from greedy ensemble selection
+        (Caruana et al., 2004) on the validation part: start from the best
+        finalist, add one more copy of whichever finalist improves the
+        average most, 10 times, keep the best round. Only with at least two
+        finalists, a validation part of at least 1,000 images (on fewer,
+        the selection would fit noise) and an accuracy or loss objective.
+        ``model_`` is then one Keras model holding the chosen finalists
+        (``member0``, heaviest first; see
+        :func:`cnnfix.architectures.average_models`): predictions cost the
+        sum of theirs. On Fashion-MNIST with a one-hour ``time_budget`` the
+        average of the two finalists scored higher than either (see the
+        user guide). False keeps the best finalist alone.
     executions_per_trial : int, default=1
         Models trained per trial, averaged to reduce noise.
     max_search_samples : int or None, default=10000
@@ -321,12 +346,14 @@ class TunedCNNClassifier(BaseCNNClassifier):
     ----------
     %(fitted_attributes)s
     best_params_ : dict
-        Values of the kept finalist (with ``refit=False``, the best trial):
-        plain Python values, keras-tuner's own ``tuner/...`` bookkeeping
-        removed.
+        Values of the kept finalist (with ``refit=False``, the best trial;
+        with an average of finalists, its heaviest): plain Python values,
+        keras-tuner's own ``tuner/...`` bookkeeping removed.
     best_score_ : float
-        Its objective value on the validation part (a finalist's at its
-        restored epoch).
+        The objective value of ``model_`` on the validation part (a
+        finalist's at its restored epoch; an average's from its
+        probabilities). ``history_`` and ``n_epochs_`` are the kept (or
+        heaviest) finalist's.
     search_results_ : dict of str to list
         One entry per trial, like ``cv_results_``: "trial_id", "status",
         "score", "best_epoch", "duration" (seconds, None for a trial of a
@@ -346,8 +373,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
         One record per finalist trained (with ``refit=True``), in training
         order, the defaults first: "trial_id" (None when no trial ran that
         configuration), "params", "score" (the objective on the validation
-        part at the restored epoch), "best_epoch", "epochs" (trained) and
-        "duration" (seconds). The kept one is the best score (the earlier
+        part at the restored epoch), "best_epoch", "epochs" (trained),
+        "duration" (seconds) and "weight" (its share of ``model_``'s
+        probabilities: 1 for the kept finalist and 0 for the others, or the
+        ensemble's weights). The kept one is the best score (the earlier
         on a tie). Empty with ``refit=False``.
 
     See Also
@@ -380,6 +409,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         "factor": [Interval(Integral, 2, None, closed="left")],
         "max_trials": [Interval(Integral, 1, None, closed="left")],
         "n_finalists": [Interval(Integral, 1, None, closed="left")],
+        "ensemble": ["boolean"],
         "executions_per_trial": [Interval(Integral, 1, None, closed="left")],
         "max_search_samples": [None, Interval(Integral, 1, None, closed="left")],
         "cv": [
@@ -407,6 +437,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         factor=3,
         max_trials=10,
         n_finalists=2,
+        ensemble=True,
         executions_per_trial=1,
         max_search_samples=10_000,
         cv=None,
@@ -444,6 +475,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.factor = factor
         self.max_trials = max_trials
         self.n_finalists = n_finalists
+        self.ensemble = ensemble
         self.executions_per_trial = executions_per_trial
         self.max_search_samples = max_search_samples
         self.cv = cv
@@ -939,7 +971,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         if schedule == "auto":
             schedule = "plateau" if resolved else None
         chosen = record = None
-        records = []
+        records, models, histories = [], [], []
         for number, trial in enumerate(finalists, 1):
             started = time.time()
             if record and deadline:
@@ -987,9 +1019,31 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 "duration": time.time() - started,
             }
             records.append(record)
+            models.append(model)
+            histories.append(history)
             emit({"finalist": number, "of": len(finalists), **record})
             if chosen is None or better(record["score"], chosen["score"]):
                 chosen, kept = record, (model, history)
+        for record in records:
+            record["weight"] = float(record is chosen)
+        metric = name.removeprefix("val_")
+        if (
+            self.ensemble
+            and has_validation
+            and resolved
+            and len(models) > 1
+            and metric in _ENSEMBLE_SCORES
+        ):
+            X, y, sample_weight = run.validation
+            weights, score = _ensemble_weights(
+                [self._probabilities(m, X) for m in models], y, sample_weight, metric
+            )
+            if weights is not None:
+                for record, weight in zip(records, weights, strict=True):
+                    record["weight"] = float(weight)
+                heaviest = max(range(len(records)), key=lambda i: weights[i])
+                chosen = {**records[heaviest], "score": score}
+                kept = (average_models(models, weights), histories[heaviest])
         return (*kept, chosen, records)
 
     def _record_search(self, trials, best, finalist=None, finalists=()):
@@ -1070,6 +1124,50 @@ def _converged_callback(objective, direction, patience):
                 self.model.set_weights(self.best_weights)
 
     return Converged()
+
+
+def _accuracy(proba, y, sample_weight):
+    return float(np.average(proba.argmax(axis=1) == y, weights=sample_weight))
+
+
+def _negative_loss(proba, y, sample_weight):
+    picked = np.clip(proba[np.arange(len(y)), y], 1e-7, 1.0)
+    return float(np.average(np.log(picked), weights=sample_weight))
+
+
+#: What ``ensemble=True`` maximises on the validation part, by the objective's
+#: metric: the accuracy, or minus the cross-entropy for the loss.
+_ENSEMBLE_SCORES = {"accuracy": _accuracy, "loss": _negative_loss}
+
+
+def _ensemble_weights(probabilities, y, sample_weight, metric):
+    """Weights of the finalists' average, by greedy forward selection with
+    replacement (Caruana et al., 2004, "Ensemble selection from libraries of
+    models"): start from the finalist whose ``probabilities`` score best on
+    the validation labels ``y`` (the earlier on a tie), then for
+    :data:`ENSEMBLE_ROUNDS` - 1 rounds add one more copy of the finalist
+    that makes the average score best; the weights are the copies' shares
+    at the best-scoring round. Return ``(weights, score)`` when that
+    average scores strictly better than the best finalist alone, else
+    ``(None, None)``: the single finalist is kept."""
+    scored = _ENSEMBLE_SCORES[metric]
+    singles = [scored(p, y, sample_weight) for p in probabilities]
+    first = int(np.argmax(singles))
+    counts = np.zeros(len(probabilities))
+    counts[first] = 1
+    total = probabilities[first].copy()
+    best, best_counts = singles[first], None
+    for _ in range(ENSEMBLE_ROUNDS - 1):
+        n = counts.sum() + 1
+        scores = [scored((total + p) / n, y, sample_weight) for p in probabilities]
+        added = int(np.argmax(scores))
+        counts[added] += 1
+        total += probabilities[added]
+        if scores[added] > best:
+            best, best_counts = scores[added], counts.copy()
+    if best_counts is None:
+        return None, None
+    return best_counts / best_counts.sum(), -best if metric == "loss" else best
 
 
 def _median(values):

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._keras import import_keras
 from .._validation import check_labels, validate_images
+from ..architectures import ensemble_members
 from .fixes import final_step
 
 __all__ = ["TopLosses", "gradcam", "most_confused", "top_losses"]
@@ -69,6 +70,8 @@ def gradcam(estimator, X, *, y=None, layer=None):
         dropout layers after it: for cnnfix's CNNs the ReLU of the last
         convolutional block; for a pretrained backbone nested as one layer,
         the backbone's output. Layers inside a nested model cannot be named.
+        An average of models (a TunedCNNClassifier's finalists, see
+        ``ensemble``) is explained through its heaviest member.
 
     Returns
     -------
@@ -103,7 +106,8 @@ def gradcam(estimator, X, *, y=None, layer=None):
 
     cnn, images = _cnn_and_images(estimator, X)
     classes = _explained_classes(cnn, images, y)
-    model = cnn.model_
+    # An ensemble (TunedCNNClassifier's finalists): its heaviest CNN.
+    model = ensemble_members(cnn.model_)[0]
     target = _feature_layer(model, layer)
     output = model.layers[-1]
     softmax_dense = (
