@@ -82,9 +82,10 @@ class SearchProgress:
             f"of {event['epochs']}, {clock(elapsed)} elapsed"
         )
 
-    def finish(self, stopped, score=None):
+    def finish(self, stopped, score=None, averaged=0):
         """The closing line: the trials run, why the search ended early if it
-        did, the finalists trained and the chosen score."""
+        did, the finalists trained and the chosen score (of an average of
+        ``averaged`` finalists, when more than one)."""
         elapsed = clock(time.time() - self.started)
         line = f"Search: {len(self.durations)} trials"
         if getattr(self, "finalists", 0):
@@ -92,6 +93,8 @@ class SearchProgress:
         if score is not None:
             self.best = score
         line += f" in {elapsed}{self._best()}"
+        if averaged > 1:
+            line += f" (their average over {averaged} finalists)"
         if stopped:
             line += f" (stopped by time_budget={self.budget:g} s)"
         self._write(line, end="\n")

@@ -78,12 +78,19 @@ BUDGET_ITERATIONS = 1000
 #: 0.9896 stopping on the loss with it, against DropoutCNN's 0.9926. On
 #: 6,000 Fashion-MNIST validation images the accuracy still climbed after
 #: a drop of the learning rate (0.9315 -> 0.9388) while the loss rose.
+#: The same floor gates ``ensemble``: weights chosen on fewer images would
+#: fit their noise.
 MIN_RESOLVED = 1000
 
 #: Rounds of the greedy selection that weighs the finalists' average
 #: (``ensemble=True``): each round adds one more copy of a finalist, so
 #: weights are multiples of 1/rounds at the finest.
 ENSEMBLE_ROUNDS = 10
+
+#: How much better than the best finalist alone an average must score to
+#: be kept: above floating-point noise (an average of one finalist with
+#: itself can differ from it in the last bits).
+ENSEMBLE_MARGIN = 1e-9
 
 #: A finalist after the first starts only when the time left holds this many
 #: epochs as long as the previous finalist's (tracing included).
@@ -272,8 +279,10 @@ class TunedCNNClassifier(BaseCNNClassifier):
         (``member0``, heaviest first; see
         :func:`cnnfix.architectures.average_models`): predictions cost the
         sum of theirs. On Fashion-MNIST with a one-hour ``time_budget`` the
-        average of the two finalists scored higher than either (see the
-        user guide). False keeps the best finalist alone.
+        average of the two finalists scored validation accuracy 0.9308
+        against 0.9262 for the better alone, and test accuracy 0.9266
+        against 0.9264 (one run: a test gain within noise; see the user
+        guide). False keeps the best finalist alone.
     executions_per_trial : int, default=1
         Models trained per trial, averaged to reduce noise.
     max_search_samples : int or None, default=10000
@@ -844,7 +853,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
             return None, {}
         if progress:
             progress.finish(
-                outcome["stopped"], outcome.get("finalist", {}).get("score")
+                outcome["stopped"],
+                outcome.get("finalist", {}).get("score"),
+                averaged=sum(f["weight"] > 0 for f in outcome.get("finalists", [])),
             )
         self._record_search(
             outcome["trials"],
@@ -949,7 +960,11 @@ class TunedCNNClassifier(BaseCNNClassifier):
         stops, best weights restored, when its next epoch would end past its
         share; a finalist after the first starts only when the time left
         holds :data:`MIN_FINALIST_EPOCHS` epochs as long as the previous
-        one's. Also return every finalist's record, in training order.
+        one's. With ``ensemble`` (see :func:`_ensemble_weights`), the
+        returned model may be their weighted average instead, its record
+        the heaviest finalist's with the average's score. Also return every
+        finalist's record, with its "weight" in the returned model, in
+        training order.
         """
         keras = import_keras()
         build = getattr(hypermodel, "build", hypermodel)  # HyperModel or callable
@@ -1148,7 +1163,8 @@ def _ensemble_weights(probabilities, y, sample_weight, metric):
     :data:`ENSEMBLE_ROUNDS` - 1 rounds add one more copy of the finalist
     that makes the average score best; the weights are the copies' shares
     at the best-scoring round. Return ``(weights, score)`` when that
-    average scores strictly better than the best finalist alone, else
+    average holds more than one finalist and scores better than the best
+    finalist alone (by more than :data:`ENSEMBLE_MARGIN`), else
     ``(None, None)``: the single finalist is kept."""
     scored = _ENSEMBLE_SCORES[metric]
     singles = [scored(p, y, sample_weight) for p in probabilities]
@@ -1163,7 +1179,8 @@ def _ensemble_weights(probabilities, y, sample_weight, metric):
         added = int(np.argmax(scores))
         counts[added] += 1
         total += probabilities[added]
-        if scores[added] > best:
+        mixed = np.count_nonzero(counts) > 1
+        if mixed and scores[added] > best + ENSEMBLE_MARGIN:
             best, best_counts = scores[added], counts.copy()
     if best_counts is None:
         return None, None

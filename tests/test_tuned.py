@@ -1124,3 +1124,149 @@ def test_auto_schedule_acts_on_finalists_only_with_a_resolving_validation_part(
         assert rates[0] == pytest.approx(1e-3)
         assert np.any(np.isclose(steps, 0.2)), rates
         assert np.all(np.isclose(steps, 0.2) | np.isclose(steps, 1.0)), rates
+
+
+# -- ensemble: the finalists' weighted average --------------------------------
+
+
+def _proba(rows):
+    return np.asarray(rows, dtype=np.float64)
+
+
+def test_ensemble_selection_averages_finalists_that_err_on_different_images():
+    from cnnfix.tuned import _ensemble_weights
+
+    y = np.array([0, 1, 2, 0, 1, 2])
+    sure = {0: [0.9, 0.05, 0.05], 1: [0.05, 0.9, 0.05], 2: [0.05, 0.05, 0.9]}
+    unsure = {0: [0.3, 0.4, 0.3], 1: [0.3, 0.3, 0.4], 2: [0.4, 0.3, 0.3]}  # wrong
+    a = _proba([sure[c] if i < 4 else unsure[c] for i, c in enumerate(y)])
+    b = _proba([sure[c] if i >= 2 else unsure[c] for i, c in enumerate(y)])
+    # Each alone is right on 4 of 6; where one is unsure and wrong, the
+    # other is sure and right, so their average is right on all 6.
+    weights, score = _ensemble_weights([a, b], y, None, "accuracy")
+    np.testing.assert_allclose(weights, [0.5, 0.5])
+    assert score == 1.0
+    # Sample weights count: only the images both get right matter here,
+    # where the average gains nothing, so the single finalist is kept.
+    only_shared = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    assert _ensemble_weights([a, b], y, only_shared, "accuracy") == (None, None)
+    # On the loss, the average of a sure-right and an unsure-wrong beats
+    # either alone too; the score is the cross-entropy (lower is better).
+    weights, loss = _ensemble_weights([a, b], y, None, "loss")
+    np.testing.assert_allclose(weights.sum(), 1.0)
+    assert 0 < loss < -np.mean(np.log(a[np.arange(6), y]))
+
+
+def test_ensemble_selection_keeps_a_finalist_that_is_never_worse():
+    from cnnfix.tuned import _ensemble_weights
+
+    y = np.array([0, 1, 1, 0])
+    best = _proba([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.8, 0.2]])  # all right
+    worse = _proba([[0.4, 0.6], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3]])  # 2 of 4
+    # Listed second, the better finalist is still the one started from,
+    # and no average of the two scores above it.
+    assert _ensemble_weights([worse, best], y, None, "accuracy") == (None, None)
+    assert _ensemble_weights([worse, best], y, None, "loss") == (None, None)
+
+
+@pytest.fixture(scope="module")
+def averaged(digits):
+    """Two weak, different finalists on all ten digit classes (labels
+    1, 4, ..., 28), with the validation part's floor for an ensemble
+    lowered to its 270 images (in this process: isolate_search=False)."""
+    import contextlib
+    import io
+
+    import cnnfix.tuned
+
+    X, y = digits[0][:900], digits[1][:900] * 3 + 1
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):
+        patch.setattr(cnnfix.tuned, "MIN_RESOLVED", 100)
+        fitted = {
+            ensemble: TunedCNNClassifier(
+                **{**QUICK, "max_trials": 2, "epochs": 3},
+                validation_split=0.3,
+                ensemble=ensemble,
+                isolate_search=False,
+                verbose=int(ensemble),  # the progress of the averaging fit
+            ).fit(X, y)
+            for ensemble in (True, False)
+        }
+    return X, y, fitted, err.getvalue()
+
+
+def test_the_finalists_are_averaged_when_the_average_scores_better(averaged):
+    X, y, fitted, err = averaged
+    clf = fitted[True]
+    weights = [f["weight"] for f in clf.finalists_]
+    assert len(weights) == 2 and all(0 < w < 1 for w in weights), weights
+    assert sum(weights) == pytest.approx(1.0)
+    assert all(round(10 * w, 6).is_integer() for w in weights)  # in 1/10 steps
+    # Kept only because it scores strictly better than either finalist.
+    assert clf.best_score_ > max(f["score"] for f in clf.finalists_)
+    heaviest = max(clf.finalists_, key=lambda f: f["weight"])
+    assert clf.best_params_ == heaviest["params"]
+    assert clf.n_epochs_ == heaviest["epochs"]
+    # model_ is the weighted average of its members, heaviest first.
+    from cnnfix.architectures import ensemble_members
+
+    members = ensemble_members(clf.model_)
+    assert [m.name for m in members] == ["member0", "member1"]
+    images = X[:50]
+    expected = sum(
+        w * m.predict_on_batch(images)
+        for w, m in zip(sorted(weights, reverse=True), members, strict=True)
+    )
+    np.testing.assert_allclose(clf.predict_proba(images), expected, atol=1e-5)
+    assert set(clf.predict(X)) <= set(y)
+    assert clf.score(X, y) > 0.25  # ten classes: chance is 0.1
+    # The progress's closing line gives the average's score and says so.
+    assert (
+        f"best val_accuracy {clf.best_score_:.4f} (their average over 2 finalists)"
+        in err
+    )
+
+
+def test_ensemble_false_keeps_the_best_finalist_alone(averaged):
+    _, _, fitted, _ = averaged
+    clf, averaging = fitted[False], fitted[True]
+    kept = max(clf.finalists_, key=lambda f: f["score"])  # first on a tie
+    assert [f["weight"] for f in clf.finalists_] == [
+        float(f is kept) for f in clf.finalists_
+    ]
+    assert clf.best_score_ == kept["score"]
+    assert clf.model_.get_layer("conv0").filters == kept["params"]["filters"]
+    # The same search and finalists: only the last step differs.
+    strip = [
+        {k: v for k, v in f.items() if k not in ("weight", "duration")}
+        for f in clf.finalists_
+    ]
+    assert strip == [
+        {k: v for k, v in f.items() if k not in ("weight", "duration")}
+        for f in averaging.finalists_
+    ]
+
+
+def test_an_averaged_model_saves_loads_and_is_explained(averaged, tmp_path):
+    from cnnfix import load
+    from cnnfix.diagnostics import gradcam
+    from cnnfix.plotting import plot_feature_maps
+
+    X, _, fitted, _ = averaged
+    clf = fitted[True]
+    path = tmp_path / "tuned.keras"
+    clf.save(path)
+    loaded = load(path)
+    np.testing.assert_allclose(loaded.predict_proba(X[:40]), clf.predict_proba(X[:40]))
+    assert loaded.finalists_ == clf.finalists_
+    # Feature maps and Grad-CAM explain the heaviest member's CNN.
+    maps = gradcam(clf, X[:3])
+    assert maps.shape == (3, 8, 8) and maps.min() >= 0 and maps.max() <= 1
+    import matplotlib
+
+    matplotlib.use("Agg")
+    figure = plot_feature_maps(clf, X[0], max_channels=2)
+    # One row (an image and 2 channels) per convolution of member0.
+    assert len(figure.axes) == 3 * clf.best_params_.get("n_blocks", 1)
+    matplotlib.pyplot.close(figure)
