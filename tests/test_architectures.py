@@ -1,6 +1,7 @@
 """The shared CNN builder."""
 
 import keras
+import numpy as np
 import pytest
 
 from cnnfix.architectures import (
@@ -191,3 +192,23 @@ def test_unknown_precision_is_refused_with_the_choices():
     with pytest.raises(ValueError, match=r"\['float32', 'mixed'\]; got 'half'"):
         with precision_policy("half"):
             pass
+
+
+def test_average_models_checks_its_weights_and_keeps_a_lone_member():
+    from cnnfix.architectures import average_models, ensemble_members
+
+    a, b = build_cnn((6, 5, 1), 4), build_cnn((6, 5, 1), 4, conv_filters=(4,))
+    with pytest.raises(ValueError, match="one non-negative weight per model"):
+        average_models([a, b], [1.0])
+    with pytest.raises(ValueError, match="one non-negative weight per model"):
+        average_models([a, b], [1.5, -0.5])
+    # A weight of 0 leaves a model out; one left is returned as it is.
+    assert average_models([a, b], [0.0, 1.0]) is b
+    assert ensemble_members(b) == [b]
+    # Mixed precision: the members compute in float16, the average in float32.
+    with precision_policy("mixed"):
+        c, d = build_cnn((6, 5, 1), 4), build_cnn((6, 5, 1), 4, conv_filters=(4,))
+        both = average_models([c, d], [0.5, 0.5])
+    assert both.output.dtype == "float32"
+    x = np.random.default_rng(0).random((3, 6, 5, 1)).astype("float32")
+    np.testing.assert_allclose(both.predict_on_batch(x).sum(axis=1), 1.0, atol=1e-5)
