@@ -83,8 +83,9 @@ BUDGET_ITERATIONS = 1000
 MIN_RESOLVED = 1000
 
 #: Rounds of the greedy selection that weighs the finalists' average
-#: (``ensemble=True``): each round adds one more copy of a finalist, so
-#: weights are multiples of 1/rounds at the finest.
+#: (``ensemble=True``): each round adds one more copy of a finalist, and
+#: the weights are the copies' shares at the best round m: multiples of
+#: 1/m, m at most this.
 ENSEMBLE_ROUNDS = 10
 
 #: How much better than the best finalist alone an average must score to

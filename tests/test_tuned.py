@@ -1202,7 +1202,10 @@ def test_the_finalists_are_averaged_when_the_average_scores_better(averaged):
     weights = [f["weight"] for f in clf.finalists_]
     assert len(weights) == 2 and all(0 < w < 1 for w in weights), weights
     assert sum(weights) == pytest.approx(1.0)
-    assert all(round(10 * w, 6).is_integer() for w in weights)  # in 1/10 steps
+    # Copies' shares at the best of 10 rounds: k/m for some m <= 10.
+    assert any(
+        all(round(m * w, 6).is_integer() for w in weights) for m in range(2, 11)
+    ), weights
     # Kept only because it scores strictly better than either finalist.
     assert clf.best_score_ > max(f["score"] for f in clf.finalists_)
     heaviest = max(clf.finalists_, key=lambda f: f["weight"])
