@@ -344,9 +344,10 @@ def average_models(models, weights, name="ensemble"):
 
     ``weights`` (non-negative, summing to 1) pair with ``models``; members
     of weight 0 are left out, and a single remaining member is returned
-    as it is. The members keep their layers and are renamed
-    ``member0``, ``member1``, ... heaviest first (so
-    :func:`ensemble_members` finds them); the weighting and the sum are
+    as it is. Each member enters as a model named ``member0``,
+    ``member1``, ... heaviest first (so :func:`ensemble_members` finds
+    them) that shares the given model's layers and weights; the given
+    models themselves are not changed. The weighting and the sum are
     float32 layers (``Rescaling``, ``Add``), so the model saves and loads
     as a plain ``.keras`` file, under any dtype policy.
 
@@ -379,10 +380,11 @@ def average_models(models, weights, name="ensemble"):
     inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name="images")
     outputs = []
     for i, (weight, model) in enumerate(ranked):
-        model.name = f"member{i}"
+        # A new name on the same layers: the caller's model keeps its own.
+        member = keras.Model(model.inputs[0], model.outputs[0], name=f"member{i}")
         outputs.append(
             keras.layers.Rescaling(float(weight), dtype="float32", name=f"weight{i}")(
-                model(inputs)
+                member(inputs)
             )
         )
     total = keras.layers.Add(dtype="float32", name="average")(outputs)

@@ -428,11 +428,13 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             Probabilities (float64) that sum to 1 over each row.
         """
         check_is_fitted(self)
-        return self._probabilities(self.model_, validate_images(self, X, reset=False))
+        X = validate_images(self, X, reset=False)
+        return self._probabilities([self.model_], X)[0]
 
-    def _probabilities(self, model, X):
-        """``model``'s class probabilities (float64, rows summing to 1) for
-        validated images or file paths ``X``, in chunks."""
+    def _probabilities(self, models, X):
+        """Each of ``models``' class probabilities (float64, rows summing to
+        1) for validated images or file paths ``X``, in chunks: each chunk
+        is decoded once for all the models."""
         if is_path_array(X):
             from .streaming import decoded_chunks
 
@@ -442,10 +444,15 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             chunks = (X[i : i + PREDICT_CHUNK] for i in range(0, len(X), PREDICT_CHUNK))
         # predict_on_batch skips model.predict's per-call set-up (~60x faster
         # on small batches).
-        proba = np.concatenate(
-            [np.asarray(model.predict_on_batch(chunk)) for chunk in chunks]
-        ).astype(np.float64)
-        return proba / proba.sum(axis=1, keepdims=True)
+        parts = [[] for _ in models]
+        for chunk in chunks:
+            for part, model in zip(parts, models, strict=True):
+                part.append(np.asarray(model.predict_on_batch(chunk)))
+        probabilities = []
+        for part in parts:
+            proba = np.concatenate(part).astype(np.float64)
+            probabilities.append(proba / proba.sum(axis=1, keepdims=True))
+        return probabilities
 
     def predict(self, X):
         """Predicted class labels (of the same type as the labels in ``fit``).

@@ -1052,7 +1052,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         ):
             X, y, sample_weight = run.validation
             weights, score = _ensemble_weights(
-                [self._probabilities(m, X) for m in models], y, sample_weight, metric
+                self._probabilities(models, X), y, sample_weight, metric
             )
             if weights is not None:
                 for record, weight in zip(records, weights, strict=True):

@@ -210,5 +210,6 @@ def test_average_models_checks_its_weights_and_keeps_a_lone_member():
         c, d = build_cnn((6, 5, 1), 4), build_cnn((6, 5, 1), 4, conv_filters=(4,))
         both = average_models([c, d], [0.5, 0.5])
     assert both.output.dtype == "float32"
+    assert (c.name, d.name) == ("cnn", "cnn")  # the given models are not renamed
     x = np.random.default_rng(0).random((3, 6, 5, 1)).astype("float32")
     np.testing.assert_allclose(both.predict_on_batch(x).sum(axis=1), 1.0, atol=1e-5)
