@@ -707,6 +707,22 @@ def test_search_and_finalists_run_in_a_worker(small_digits, tmp_path, isolate):
     assert clf.score(X, y) > 0.5  # the finalist's model came back
 
 
+def test_the_search_worker_starts_with_its_imports_frozen():
+    """The fork server freezes what importing TensorFlow, Keras and
+    keras-tuner made (hundreds of thousands of objects), so the garbage
+    collections keras-tuner runs for each trial do not rescan them."""
+    from cnnfix._worker import run_in_worker
+
+    def frozen_objects(emit):
+        # Nested: sent by value, so the worker does not import this module
+        # (whose conftest freezes its own process).
+        import gc
+
+        return gc.get_freeze_count()
+
+    assert run_in_worker(frozen_objects) > 100_000
+
+
 @pytest.mark.parametrize("isolate", ["auto", False])
 def test_mixed_precision_reaches_the_search_and_the_finalists(small_digits, isolate):
     X, y = small_digits
