@@ -9,11 +9,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-# What the imports made lives as long as the test process: keep the garbage
-# collector from rescanning it at every collection (keras-tuner and
-# clear_session collect twice for each model a search builds; 0.53 s a
-# collection after importing Keras, 0.02 s frozen). cnnfix's search worker
-# does the same (cnnfix/_preload.py).
+# What the imports made lives as long as the test process: freeze it, as
+# cnnfix's search worker does and for the reason given there
+# (cnnfix/_preload.py).
 gc.freeze()
 
 #: Settings that train a tiny CNN in well under a second per epoch.
