@@ -13,6 +13,7 @@ import contextlib
 import copy
 import dataclasses
 import io
+import math
 import os
 import shutil
 import sys
@@ -93,6 +94,17 @@ ENSEMBLE_ROUNDS = 10
 #: itself can differ from it in the last bits).
 ENSEMBLE_MARGIN = 1e-9
 
+#: With a ``time_budget``, ``lr_schedule="auto"`` also cools each finalist
+#: down: its learning rate falls linearly to 0 over the last epochs that fit
+#: in its share of the time, this share of all its epochs (at least one).
+#: Where the finalists run out of time (Fashion-MNIST in an hour on 2
+#: cores: the defaults' was still improving at its last epoch), the plateau
+#: schedule never acts, and a rate still at its start leaves the weights
+#: noisy. A cooldown over the last fifth is what "warmup-stable-decay"
+#: schedules use to end a run of any length (Hägele et al., 2024, "Scaling
+#: laws and compute-optimal training beyond fixed training durations").
+COOLDOWN_SHARE = 0.2
+
 #: A finalist after the first starts only when the time left holds this many
 #: epochs as long as the previous finalist's (tracing included).
 MIN_FINALIST_EPOCHS = 3
@@ -122,7 +134,11 @@ MIN_FINALIST_EPOCHS = 3
     Fashion-MNIST, a network's validation accuracy went from 0.9315 to
     0.9388 in the epoch after its first drop, while its validation loss
     rose); on smaller validation parts the finalists train as DropoutCNN
-    does, so the defaults' finalist is DropoutCNN's model. None keeps the
+    does, so the defaults' finalist is DropoutCNN's model. With a
+    ``time_budget``, "auto" also cools each such finalist down: its
+    learning rate falls linearly to 0 over the last fifth of the epochs
+    that fit in its share of the time (``COOLDOWN_SHARE``, at least one
+    epoch), and it stops there (see ``time_budget``). None keeps the
     learning rate.""",
     ),
     verbose=(
@@ -156,8 +172,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
     restored), up to ``epochs``, from the same seed. On a validation part
     of at least 1,000 images, early stopping watches the objective (a tie
     going to the lower loss) and the learning rate is divided by 5 each
-    time the loss stalls (``lr_schedule="auto"``); on smaller ones, the
-    loss, at a constant rate, as DropoutCNN trains. Then the one whose
+    time the loss stalls (``lr_schedule="auto"``), falling to 0 over the
+    last epochs that fit in a finalist's share of a ``time_budget``; on
+    smaller ones, the loss, at a constant rate, as DropoutCNN trains. Then the one whose
     restored model scores best on the objective is kept (a tie keeps the earlier,
     the defaults first). Short trials favour configurations that learn
     fast over those that end best (the previous design, which refit the
@@ -247,11 +264,17 @@ class TunedCNNClassifier(BaseCNNClassifier):
         share of the time left when it starts, and stops (best weights
         restored) when its next epoch would end past its share; a finalist
         after the first starts only when the time left holds 3 of the
-        previous one's epochs. The fit overruns the budget by at most about
-        one epoch. With Hyperband the search repeats its brackets (new
-        samples each iteration, up to ``BUDGET_ITERATIONS``) until that rule
-        stops it or the space has no new configuration, so it spends its
-        share rather than ending after one iteration; "random" and
+        previous one's epochs. With ``lr_schedule="auto"`` and a validation
+        part of at least 1,000 images, a finalist's learning rate falls
+        linearly to 0, batch by batch, over the last fifth of the epochs
+        that fit in its share (predicted at each epoch's start from its
+        epochs so far, at most ``epochs``), so a finalist that runs out of
+        time ends annealed rather than at its starting rate. The fit
+        overruns the budget by at most about one epoch. With Hyperband the
+        search repeats its brackets (new samples each iteration, up to
+        ``BUDGET_ITERATIONS``) until that rule stops it or the space has
+        no new configuration, so it spends its share rather than ending
+        after one iteration; "random" and
         "bayesian" still run at most ``max_trials``. None runs one
         Hyperband iteration. The progress line counts down to it.
     max_epochs : int, default=3
@@ -984,6 +1007,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         if not resolved and not name.endswith("loss"):
             watched = ("val_" if has_validation else "") + "loss", "min"
         schedule = self.lr_schedule
+        cooldown = schedule == "auto" and resolved  # before each one's deadline
         if schedule == "auto":
             schedule = "plateau" if resolved else None
         chosen = record = None
@@ -1015,7 +1039,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 {id(stopper): stopper},
             )
             if share is not None:
-                callbacks.append(_deadline_callback(share))
+                callbacks.append(_deadline_callback(share, cooldown))
             history = model.fit(
                 **self._fit_arguments(run.train, run),
                 validation_data=self._validation_data(run),
@@ -1203,23 +1227,78 @@ def _values(trial):
     return plain_values(values)
 
 
-def _deadline_callback(deadline):
+def _deadline_callback(deadline, cooldown=False):
     """A Keras callback that stops training when the next epoch, as long as
-    the longest so far, would end past ``deadline`` (a ``time.time()``)."""
+    the longest so far, would end past ``deadline`` (a ``time.time()``).
+
+    With ``cooldown``, it predicts at the start of each epoch how many
+    epochs are left: those the rule above lets start, at the median epoch's
+    length so far (the first, which traces the graph, left out), at most
+    the fit's ``epochs``. Once they are at most :data:`COOLDOWN_SHARE` of
+    all the epochs (at least one), the learning rate falls linearly, batch
+    by batch, from its value to 0 just after the last of them, and training
+    stops there. Each epoch's start predicts again and spreads the rest of
+    the fall over what is left then. A drop made meanwhile by another
+    callback (``ReduceLROnPlateau``) scales the rest of the fall. The
+    cooled epochs' rates are logged as ``learning_rate``. An optimizer
+    whose rate is a schedule keeps it."""
     keras = import_keras()
 
     class Deadline(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.durations, self.batches = [], 0
+            self.last = None  # the last epoch of a cooldown, once planned
+            # A schedule (or a callable) computes the rate: not settable.
+            rate = self.model.optimizer.learning_rate
+            self.cooling = cooldown and isinstance(rate, keras.Variable)
+
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.time()
+            if not self.cooling or not self.durations:
+                return
+            length = _median(self.durations[1:] or self.durations)
+            ahead = deadline - max(self.durations) - self.started
+            left = self.params["epochs"] - epoch
+            if ahead < (left - 1) * length:  # the deadline ends it first
+                left = max(int(ahead // length) + 1, 1)
+            if self.last is None:
+                if left > max(1, math.ceil(COOLDOWN_SHARE * (epoch + left))):
+                    return
+                self.factor = 1.0  # of `base`: the rate when it starts
+            # The fall so far continues from `factor` to 0 one step after
+            # the left epochs' batches; a drop since scales `base`.
+            self.base = _learning_rate(self.model) / self.factor
+            self.last, self.top = epoch + left - 1, self.factor
+            self.steps, self.step = left * self.batches, 0
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.last is None:
+                return
+            self.step += 1
+            self.factor = self.top * (1.0 - self.step / (self.steps + 1))
+            self.model.optimizer.learning_rate = self.base * self.factor
+
+        def on_train_batch_end(self, batch, logs=None):
+            if not self.durations:  # the first epoch counts its batches
+                self.batches += 1
 
         def on_epoch_end(self, epoch, logs=None):
-            self.longest = max(
-                getattr(self, "longest", 0.0), time.time() - self.started
-            )
-            if time.time() + self.longest > deadline:
+            self.durations.append(time.time() - self.started)
+            if self.last is not None:
+                if logs is not None:
+                    logs["learning_rate"] = _learning_rate(self.model)
+                if epoch >= self.last:
+                    self.model.stop_training = True
+            if time.time() + max(self.durations) > deadline:
                 self.model.stop_training = True
 
     return Deadline()
+
+
+def _learning_rate(model):
+    """The optimizer's current learning rate, as a Python float."""
+    keras = import_keras()
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
 class _Configuration:

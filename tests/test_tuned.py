@@ -481,9 +481,9 @@ def test_finalists_share_the_time_left(small_digits, monkeypatch):
 
     shares, callback = [], tuned._deadline_callback
 
-    def recording(deadline):
+    def recording(deadline, *args):
         shares.append((time.time(), deadline))
-        return callback(deadline)
+        return callback(deadline, *args)
 
     monkeypatch.setattr(tuned, "_deadline_callback", recording)
     X, y = small_digits
@@ -1140,6 +1140,144 @@ def test_auto_schedule_acts_on_finalists_only_with_a_resolving_validation_part(
         assert rates[0] == pytest.approx(1e-3)
         assert np.any(np.isclose(steps, 0.2)), rates
         assert np.all(np.isclose(steps, 0.2) | np.isclose(steps, 1.0)), rates
+
+
+@pytest.mark.parametrize(
+    "n_validation, lr_schedule, cooled",
+    [(400, "auto", False), (1000, "auto", True), (1000, "plateau", False)],
+)
+def test_auto_schedule_cools_finalists_down_only_with_a_resolving_validation_part(
+    monkeypatch, n_validation, lr_schedule, cooled
+):
+    from cnnfix import tuned
+
+    finalists, callback = [], tuned._deadline_callback
+
+    def recording(deadline, cooldown=None):
+        if cooldown is not None:  # the trials' calls pass none
+            finalists.append(cooldown)
+        return callback(deadline, bool(cooldown))
+
+    monkeypatch.setattr(tuned, "_deadline_callback", recording)
+    rng = np.random.default_rng(0)
+    n = 2 * n_validation
+    X = rng.integers(0, 256, size=(n, 5, 4, 1), dtype=np.uint8)
+    y = rng.choice(np.array(["ant", "bee"]), size=n)
+    TunedCNNClassifier(
+        **{**QUICK, "epochs": 2, "n_finalists": 1, "isolate_search": False},
+        validation_split=0.5,
+        lr_schedule=lr_schedule,
+        time_budget=600,
+        verbose=0,
+    ).fit(X, y)
+    assert finalists == [cooled]
+
+
+class _Clock:
+    """A stand-in for the time module: one second passes per batch."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def time(self):
+        return self.now
+
+
+@pytest.mark.parametrize(
+    "epochs, budget, first, later, drop, cooled",
+    [
+        (10, 1e9, 1.0, 1.0, 1.0, range(8, 10)),
+        (100, 10 * 4 + 0.5, 1.0, 1.0, 1.0, range(8, 10)),
+        (100, 10 * 4 + 0.5, 1.0, 1.0, 0.2, range(8, 10)),
+        (100, 10 * 4 + 0.5, 1.0, 0.5, 1.0, range(8, 10)),
+        (100, 10 * 4 + 0.5, 2.0, 1.0, 1.0, range(6, 8)),
+    ],
+    ids=["epochs", "deadline", "plateau-drop", "faster-epochs", "slow-first-epoch"],
+)
+def test_a_finalist_cools_down_over_its_last_epochs(
+    monkeypatch, epochs, budget, first, later, drop, cooled
+):
+    from cnnfix import tuned
+
+    clock = _Clock()
+    monkeypatch.setattr(tuned, "time", clock)
+    rates = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            rates.append(float(self.model.optimizer.learning_rate))
+            # 1 s a batch (4 a epoch); `first` in the first epoch (its
+            # graph tracing), `later` once the cooldown has started.
+            if len(rates) <= 4:
+                clock.now += first
+            else:
+                clock.now += 1.0 if len(rates) <= 4 * cooled[0] else later
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == cooled[0]:  # as ReduceLROnPlateau would, at the same place
+                self.model.optimizer.learning_rate = rates[-1] * drop
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    X = np.zeros((16, 3), dtype="float32")
+    y = np.zeros((16, 2), dtype="float32")
+    # Ten epochs end by the budget (or the fit's epochs; eight when the
+    # first, twice as long, makes the deadline stop them earlier); the last
+    # fifth (two epochs) cools down, and training ends with it, even when
+    # its epochs turn out faster than the deadline needs.
+    history = model.fit(
+        X,
+        y,
+        batch_size=4,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[tuned._deadline_callback(budget, cooldown=True), Record()],
+    ).history
+    rates = np.asarray(rates).reshape(-1, 4)
+    assert len(rates) == cooled[-1] + 1
+    assert np.allclose(rates[: cooled[0]], 1e-3)
+    # Linear, from the rate to 0 one step after the last batch.
+    falling = 1e-3 * (1 - np.arange(1, 9) / 9)
+    falling[4:] *= drop  # a drop scales the rest of the fall
+    assert np.allclose(rates[cooled[0] :].ravel(), falling)
+    assert np.allclose(history["learning_rate"], rates[cooled[0] :, -1])
+
+
+def test_without_cooldown_the_deadline_keeps_the_rate(monkeypatch):
+    from cnnfix import tuned
+
+    clock = _Clock()
+    monkeypatch.setattr(tuned, "time", clock)
+    rates = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            rates.append(float(self.model.optimizer.learning_rate))
+            clock.now += 1.0
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    X, y = np.zeros((16, 3), "float32"), np.zeros((16, 2), "float32")
+    callbacks = [tuned._deadline_callback(10 * 4 + 0.5), Record()]
+    model.fit(X, y, batch_size=4, epochs=100, verbose=0, callbacks=callbacks)
+    assert np.allclose(rates, 1e-3)
+    assert len(rates) == 10 * 4  # the deadline alone stops it
+
+
+def test_a_scheduled_rate_is_not_cooled_down():
+    from cnnfix import tuned
+
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 4, 0.5)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(schedule), "mse")
+    X, y = np.zeros((16, 3), "float32"), np.zeros((16, 2), "float32")
+    callback = tuned._deadline_callback(float("inf"), cooldown=True)
+    history = model.fit(X, y, batch_size=4, epochs=5, verbose=0, callbacks=[callback])
+    history = history.history
+    assert len(history["loss"]) == 5  # trained to its epochs, the schedule kept
+    assert "learning_rate" not in history
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3 * 0.5**5)
 
 
 # -- ensemble: the finalists' weighted average --------------------------------
