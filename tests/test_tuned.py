@@ -1174,13 +1174,47 @@ def test_auto_schedule_cools_finalists_down_only_with_a_resolving_validation_par
 
 
 class _Clock:
-    """A stand-in for the time module: one second passes per batch."""
+    """A stand-in for the time module, moved on by the test."""
 
     def __init__(self):
         self.now = 0.0
 
     def time(self):
         return self.now
+
+
+def _clocked_fit(
+    monkeypatch, deadline, cooldown, epochs, seconds, rate=1e-3, drop=None
+):
+    """Fit a tiny model (4 batches an epoch) with the finalists' deadline
+    callback on a fake clock: batch n (from 1) takes ``seconds(n)``; ``drop``
+    = (epoch, factor) multiplies the rate at that epoch's end, as
+    ReduceLROnPlateau would. Return the rate of every batch (a row per
+    epoch) and the history."""
+    from cnnfix import tuned
+
+    clock = _Clock()
+    monkeypatch.setattr(tuned, "time", clock)
+    rates = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            rates.append(float(self.model.optimizer.learning_rate))
+            clock.now += seconds(len(rates))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if drop is not None and epoch == drop[0]:
+                self.model.optimizer.learning_rate = rates[-1] * drop[1]
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(rate), "mse")
+    X, y = np.zeros((16, 3), "float32"), np.zeros((16, 2), "float32")
+    callbacks = [tuned._deadline_callback(deadline, cooldown), Record()]
+    history = model.fit(
+        X, y, batch_size=4, epochs=epochs, verbose=0, callbacks=callbacks
+    ).history
+    return np.asarray(rates).reshape(-1, 4), history
 
 
 @pytest.mark.parametrize(
@@ -1197,44 +1231,20 @@ class _Clock:
 def test_a_finalist_cools_down_over_its_last_epochs(
     monkeypatch, epochs, budget, first, later, drop, cooled
 ):
-    from cnnfix import tuned
+    def seconds(n):
+        # 1 s a batch (4 an epoch); `first` in the first epoch (its graph
+        # tracing), `later` once the cooldown has started.
+        if n <= 4:
+            return first
+        return 1.0 if n <= 4 * cooled[0] else later
 
-    clock = _Clock()
-    monkeypatch.setattr(tuned, "time", clock)
-    rates = []
-
-    class Record(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            rates.append(float(self.model.optimizer.learning_rate))
-            # 1 s a batch (4 a epoch); `first` in the first epoch (its
-            # graph tracing), `later` once the cooldown has started.
-            if len(rates) <= 4:
-                clock.now += first
-            else:
-                clock.now += 1.0 if len(rates) <= 4 * cooled[0] else later
-
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == cooled[0]:  # as ReduceLROnPlateau would, at the same place
-                self.model.optimizer.learning_rate = rates[-1] * drop
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(keras.optimizers.Adam(1e-3), "mse")
-    X = np.zeros((16, 3), dtype="float32")
-    y = np.zeros((16, 2), dtype="float32")
     # Ten epochs end by the budget (or the fit's epochs; eight when the
     # first, twice as long, makes the deadline stop them earlier); the last
     # fifth (two epochs) cools down, and training ends with it, even when
     # its epochs turn out faster than the deadline needs.
-    history = model.fit(
-        X,
-        y,
-        batch_size=4,
-        epochs=epochs,
-        verbose=0,
-        callbacks=[tuned._deadline_callback(budget, cooldown=True), Record()],
-    ).history
-    rates = np.asarray(rates).reshape(-1, 4)
+    rates, history = _clocked_fit(
+        monkeypatch, budget, True, epochs, seconds, drop=(cooled[0], drop)
+    )
     assert len(rates) == cooled[-1] + 1
     assert np.allclose(rates[: cooled[0]], 1e-3)
     # Linear, from the rate to 0 one step after the last batch.
@@ -1245,39 +1255,19 @@ def test_a_finalist_cools_down_over_its_last_epochs(
 
 
 def test_without_cooldown_the_deadline_keeps_the_rate(monkeypatch):
-    from cnnfix import tuned
-
-    clock = _Clock()
-    monkeypatch.setattr(tuned, "time", clock)
-    rates = []
-
-    class Record(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            rates.append(float(self.model.optimizer.learning_rate))
-            clock.now += 1.0
-
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(keras.optimizers.Adam(1e-3), "mse")
-    X, y = np.zeros((16, 3), "float32"), np.zeros((16, 2), "float32")
-    callbacks = [tuned._deadline_callback(10 * 4 + 0.5), Record()]
-    model.fit(X, y, batch_size=4, epochs=100, verbose=0, callbacks=callbacks)
+    rates, _ = _clocked_fit(monkeypatch, 10 * 4 + 0.5, False, 100, lambda n: 1.0)
+    assert len(rates) == 10  # the deadline alone stops it
     assert np.allclose(rates, 1e-3)
-    assert len(rates) == 10 * 4  # the deadline alone stops it
 
 
-def test_a_scheduled_rate_is_not_cooled_down():
-    from cnnfix import tuned
-
+def test_a_scheduled_rate_is_not_cooled_down(monkeypatch):
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 4, 0.5)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(keras.optimizers.Adam(schedule), "mse")
-    X, y = np.zeros((16, 3), "float32"), np.zeros((16, 2), "float32")
-    callback = tuned._deadline_callback(float("inf"), cooldown=True)
-    history = model.fit(X, y, batch_size=4, epochs=5, verbose=0, callbacks=[callback])
-    history = history.history
-    assert len(history["loss"]) == 5  # trained to its epochs, the schedule kept
+    rates, history = _clocked_fit(
+        monkeypatch, float("inf"), True, 5, lambda n: 1.0, rate=schedule
+    )
+    assert len(rates) == 5  # trained to its epochs, the schedule kept
     assert "learning_rate" not in history
-    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3 * 0.5**5)
+    assert np.allclose(rates.ravel(), 1e-3 * 0.5 ** (np.arange(1, 21) / 4))
 
 
 # -- ensemble: the finalists' weighted average --------------------------------
