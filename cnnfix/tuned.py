@@ -1272,16 +1272,16 @@ def _deadline_callback(deadline, cooldown=False):
             self.last, self.top = epoch + left - 1, self.factor
             self.steps, self.step = left * self.batches, 0
 
+        # Batch hooks only at a batch's start: one at its end would make
+        # Keras wait for every batch's logs (no asynchronous dispatch).
         def on_train_batch_begin(self, batch, logs=None):
+            if not self.durations:  # the first epoch counts its batches
+                self.batches += 1
             if self.last is None:
                 return
             self.step += 1
             self.factor = self.top * (1.0 - self.step / (self.steps + 1))
             self.model.optimizer.learning_rate = self.base * self.factor
-
-        def on_train_batch_end(self, batch, logs=None):
-            if not self.durations:  # the first epoch counts its batches
-                self.batches += 1
 
         def on_epoch_end(self, epoch, logs=None):
             self.durations.append(time.time() - self.started)

@@ -1254,6 +1254,16 @@ def test_a_finalist_cools_down_over_its_last_epochs(
     assert np.allclose(history["learning_rate"], rates[cooled[0] :, -1])
 
 
+def test_the_deadline_keeps_kerass_asynchronous_batch_dispatch():
+    from cnnfix import tuned
+
+    # Keras waits for each batch's logs when a callback overrides a hook at
+    # a batch's end; the finalists' and trials' deadline must not.
+    callback = type(tuned._deadline_callback(0.0, cooldown=True))
+    assert callback.on_train_batch_end is keras.callbacks.Callback.on_train_batch_end
+    assert callback.on_batch_end is keras.callbacks.Callback.on_batch_end
+
+
 def test_without_cooldown_the_deadline_keeps_the_rate(monkeypatch):
     rates, _ = _clocked_fit(monkeypatch, 10 * 4 + 0.5, False, 100, lambda n: 1.0)
     assert len(rates) == 10  # the deadline alone stops it
