@@ -28,6 +28,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from ._keras import import_keras
+from ._training import LR_SCHEDULES, Plan, train
 from ._validation import (
     check_sample_weight,
     encode_labels,
@@ -50,12 +51,6 @@ SEED_BOUND = np.iinfo(np.int32).max
 #: Rows per ``predict_on_batch`` call: large enough to amortise the call,
 #: small enough to bound the memory of one forward pass.
 PREDICT_CHUNK = 4096
-
-#: ``lr_schedule="plateau"`` multiplies the learning rate by this each time
-#: the monitored loss stalls (scikit-learn's MLP ``learning_rate="adaptive"``
-#: divides by 5 too).
-PLATEAU_FACTOR = 0.2
-
 
 @contextmanager
 def _seeded(seed):
@@ -195,7 +190,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "validation_split": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 0, None, closed="left")],
-        "lr_schedule": [None, StrOptions({"plateau"})],
+        "lr_schedule": [None, StrOptions(set(LR_SCHEDULES))],
         "normalize": ["boolean"],
         "augmentation": [None, StrOptions(set(AUGMENTATION_PRESETS)), list, tuple],
         "class_weight": [None, StrOptions({"balanced"}), dict],
@@ -365,48 +360,28 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         subclass without the parameter (yet) decodes every epoch."""
         return bool(getattr(self, "cache", False))
 
-    def _callbacks(self, has_validation, stopping=None, lr_schedule="own"):
-        """The user's callbacks plus the learning-rate schedule and early
-        stopping, when asked for, both on the validation loss (the training
-        loss without validation data). ``stopping`` replaces Keras's
-        ``EarlyStopping`` when early stopping is on; ``lr_schedule`` (None
-        or "plateau") replaces the estimator's own ``lr_schedule``."""
-        keras = import_keras()
-        monitor = "val_loss" if has_validation else "loss"
-        callbacks = list(self.callbacks or [])
-        if lr_schedule == "own":
-            lr_schedule = getattr(self, "lr_schedule", None)
-        if lr_schedule == "plateau":
-            callbacks.append(
-                keras.callbacks.ReduceLROnPlateau(
-                    monitor=monitor,
-                    factor=PLATEAU_FACTOR,
-                    patience=max(1, self.patience // 3),
-                )
-            )
-        if self.early_stopping:
-            callbacks.append(
-                stopping
-                or keras.callbacks.EarlyStopping(
-                    monitor=monitor,
-                    patience=self.patience,
-                    restore_best_weights=True,
-                )
-            )
-        return callbacks
-
-    def _train(self, model, run, *, epochs=None):
-        """Train ``model`` on the run's (balanced) training part for up to
-        ``epochs`` (default: the estimator's), with early stopping on its
-        validation part."""
-        history = model.fit(
-            **self._fit_arguments(run.train, run),
-            validation_data=self._validation_data(run),
-            epochs=self.epochs if epochs is None else epochs,
-            callbacks=self._callbacks(run.validation is not None),
+    def _plan(self, run, **changes):
+        """The training :class:`~cnnfix._training.Plan` of this estimator's
+        parameters for ``run``, with ``changes``."""
+        return Plan(
+            epochs=self.epochs,
+            early_stopping=self.early_stopping,
+            patience=self.patience,
+            lr_schedule=self.lr_schedule,
+            callbacks=tuple(self.callbacks or ()),
             verbose=run.verbose,
+        ).replace(**changes)
+
+    def _train(self, model, run, **changes):
+        """Train ``model`` on the run's (balanced) training part with early
+        stopping on its validation part, by the one training loop
+        (:func:`cnnfix._training.train`); ``changes`` amend the plan."""
+        return train(
+            model,
+            self._fit_arguments(run.train, run),
+            self._validation_data(run),
+            self._plan(run, **changes),
         )
-        return history.history
 
     # -- predict -----------------------------------------------------------
 

@@ -5,7 +5,7 @@ A dict space maps builder arguments to choices (a list), a range (a
 :func:`make_hypermodel` turns it into a keras-tuner HyperModel. A space
 without ``backbone`` samples :func:`cnnfix.build_cnn` (the network of
 DropoutCNN); a space naming ``backbone`` samples
-:func:`cnnfix.transfer.build_transfer_cnn` (the network of TransferCNN). One
+:func:`cnnfix._backbones.build_transfer_cnn` (the network of TransferCNN). One
 architecture definition serves each estimator and the search.
 
 Each sampled name's keras-tuner default is the estimator's value where the
@@ -16,8 +16,8 @@ of Hyperband's last bracket) and the first finalist.
 
 from numbers import Integral, Real
 
+from ._backbones import BACKBONES, build_transfer_cnn
 from .architectures import build_cnn, compile_cnn
-from .transfer import BACKBONES, build_transfer_cnn
 
 __all__ = [
     "DEFAULT_SEARCH_SPACE",
@@ -84,7 +84,7 @@ FIXED_VALUES = {
 TRANSFER_VALUES = {
     "backbone": "MobileNetV3Small",
     "weights": "imagenet",
-    "input_size": None,
+    "image_size": None,
     "fine_tune_layers": 0,
     "dropout": 0.2,
     "learning_rate": 1e-3,
@@ -101,7 +101,7 @@ NO_AUGMENTATION = "none"
 
 #: Names whose choices may mix None or types (searched as strings, see
 #: :func:`plain_values`).
-MIXED_NAMES = {"augmentation", "input_size", "fine_tune_layers", "weights"}
+MIXED_NAMES = {"augmentation", "image_size", "fine_tune_layers", "weights"}
 
 
 def fixed_values(space):

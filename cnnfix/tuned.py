@@ -13,7 +13,6 @@ import contextlib
 import copy
 import dataclasses
 import io
-import math
 import os
 import shutil
 import sys
@@ -33,6 +32,7 @@ from ._docs import fill_doc
 from ._keras import import_keras
 from ._oracle import default_values, defaults_first, hyperband_trials
 from ._progress import SearchProgress
+from ._training import best_epoch, callbacks, deadline_callback
 from ._worker import run_in_worker
 from .architectures import average_models, precision_policy
 from .base import BaseCNNClassifier, stratified_split
@@ -763,7 +763,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
                     share = deadline - getattr(self.oracle, "refit_seconds", 0.0)
                     kwargs["callbacks"] = [
                         *kwargs.get("callbacks", []),
-                        _deadline_callback(share),
+                        deadline_callback(share),
                     ]
                 if folds is None:
                     return super()._build_and_fit_model(trial, *args, **kwargs)
@@ -938,8 +938,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
             tuner.search(
                 **data,
                 epochs=self.max_epochs,
-                callbacks=self._callbacks(
-                    folds is not None or run.validation is not None
+                callbacks=callbacks(
+                    self._plan(run, lr_schedule=_trial_schedule(self.lr_schedule)),
+                    folds is not None or run.validation is not None,
                 ),
                 verbose=2 if run.verbose == 2 else 0,
             )
@@ -1027,30 +1028,20 @@ class TunedCNNClassifier(BaseCNNClassifier):
             keras.backend.clear_session()
             keras.utils.set_random_seed(run.seed)
             model = build(trial.hyperparameters.copy())
-            # Fresh copies for each model, as keras-tuner gives each trial.
-            stopper = (
-                _converged_callback(*watched, self.patience)
-                if self.early_stopping
-                else None
-            )
-            # Fresh copies of the user's callbacks for each model, as
-            # keras-tuner gives each trial (the stopper is fresh already).
-            callbacks = copy.deepcopy(
-                self._callbacks(has_validation, stopper, schedule),
-                {id(stopper): stopper},
-            )
-            if share is not None:
-                callbacks.append(_deadline_callback(share, cooldown))
-            history = model.fit(
-                **self._fit_arguments(run.train, run),
-                validation_data=self._validation_data(run),
-                epochs=self.epochs,
-                callbacks=callbacks,
+            history = self._train(
+                model,
+                run,
+                # Fresh copies of the user's callbacks for each model, as
+                # keras-tuner gives each trial.
+                callbacks=tuple(copy.deepcopy(list(self.callbacks or []))),
+                lr_schedule="cooldown" if cooldown and share else schedule,
+                objective=watched,
+                deadline=share,
                 verbose=2 if run.verbose == 2 else 0,
-            ).history
+            )
             epoch = len(history[name]) - 1
-            if stopper is not None and stopper.best_weights is not None:
-                epoch = stopper.best_epoch
+            if self.early_stopping:
+                epoch = best_epoch(history, watched)
             record = {
                 "trial_id": trial.trial_id,
                 "params": _values(trial),
@@ -1131,42 +1122,6 @@ def _in_precision(hypermodel, precision):
     return InPrecision()
 
 
-def _converged_callback(objective, direction, patience):
-    """Early stopping for the finalists: the best epoch by ``objective``
-    (the name they are compared on, ``direction`` "min" or "max"), a tie
-    going to the lower loss of the same data (``val_loss``, or ``loss``);
-    training stops after ``patience`` epochs without a better one and the
-    best epoch's weights are restored. An accuracy moves in steps of one
-    image, so epochs tie; the first of them is not the most trained. The
-    loss alone would keep weights from before a drop of the learning rate
-    (Fashion-MNIST: the validation loss rose from 0.2011 to 0.2051 while
-    the accuracy rose from 0.9315 to 0.9388). With ``objective="val_loss"``
-    it is Keras's ``EarlyStopping`` on the loss, as DropoutCNN stops."""
-    keras = import_keras()
-    loss = "val_loss" if objective.startswith("val_") else "loss"
-    sign = -1.0 if direction == "min" else 1.0
-
-    class Converged(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.wait, self.best, self.best_epoch = 0, None, 0
-            self.best_weights = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            key = (sign * float(logs[objective]), -float(logs[loss]))
-            self.wait += 1  # counted as Keras's EarlyStopping counts
-            if self.best is None or key > self.best:
-                self.best, self.best_epoch, self.wait = key, epoch, 0
-                self.best_weights = self.model.get_weights()
-            elif self.wait >= patience and epoch > 0:
-                self.model.stop_training = True
-
-        def on_train_end(self, logs=None):
-            if self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
-
-    return Converged()
-
-
 def _accuracy(proba, y, sample_weight):
     return float(np.average(proba.argmax(axis=1) == y, weights=sample_weight))
 
@@ -1213,6 +1168,12 @@ def _ensemble_weights(probabilities, y, sample_weight, metric):
     return best_counts / best_counts.sum(), -best if metric == "loss" else best
 
 
+def _trial_schedule(lr_schedule):
+    """The trials' schedule: "plateau" when asked for; "auto" is the
+    finalists' alone."""
+    return "plateau" if lr_schedule == "plateau" else None
+
+
 def _median(values):
     return sorted(values)[len(values) // 2]
 
@@ -1226,80 +1187,6 @@ def _values(trial):
         if not k.startswith("tuner/")
     }
     return plain_values(values)
-
-
-def _deadline_callback(deadline, cooldown=False):
-    """A Keras callback that stops training when the next epoch, as long as
-    the longest so far, would end past ``deadline`` (a ``time.time()``).
-
-    With ``cooldown``, it predicts at the start of each epoch how many
-    epochs are left: those the rule above lets start, at the median epoch's
-    length so far (the first, which traces the graph, left out), at most
-    the fit's ``epochs``. Once they are at most :data:`COOLDOWN_SHARE` of
-    all the epochs (at least one), the learning rate falls linearly, batch
-    by batch, from its value to 0 just after the last of them, and training
-    stops there. Each epoch's start predicts again and spreads the rest of
-    the fall over what is left then. A drop made meanwhile by another
-    callback (``ReduceLROnPlateau``) scales the rest of the fall. The
-    cooled epochs' rates are logged as ``learning_rate``. An optimizer
-    whose rate is a schedule keeps it."""
-    keras = import_keras()
-
-    class Deadline(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.durations, self.batches = [], 0
-            self.last = None  # the last epoch of a cooldown, once planned
-            # A schedule (or a callable) computes the rate: not settable.
-            rate = self.model.optimizer.learning_rate
-            self.cooling = cooldown and isinstance(rate, keras.Variable)
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.time()
-            if not self.cooling or not self.durations:
-                return
-            length = _median(self.durations[1:] or self.durations)
-            ahead = deadline - max(self.durations) - self.started
-            left = self.params["epochs"] - epoch
-            if ahead < (left - 1) * length:  # the deadline ends it first
-                left = max(int(ahead // length) + 1, 1)
-            if self.last is None:
-                if left > max(1, math.ceil(COOLDOWN_SHARE * (epoch + left))):
-                    return
-                self.factor = 1.0  # of `base`: the rate when it starts
-            # The fall so far continues from `factor` to 0 one step after
-            # the left epochs' batches; a drop since scales `base`.
-            self.base = _learning_rate(self.model) / self.factor
-            self.last, self.top = epoch + left - 1, self.factor
-            self.steps, self.step = left * self.batches, 0
-
-        # Batch hooks only at a batch's start: one at its end would make
-        # Keras wait for every batch's logs (no asynchronous dispatch).
-        def on_train_batch_begin(self, batch, logs=None):
-            if not self.durations:  # the first epoch counts its batches
-                self.batches += 1
-            if self.last is None:
-                return
-            self.step += 1
-            self.factor = self.top * (1.0 - self.step / (self.steps + 1))
-            self.model.optimizer.learning_rate = self.base * self.factor
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.durations.append(time.time() - self.started)
-            if self.last is not None:
-                if logs is not None:
-                    logs["learning_rate"] = _learning_rate(self.model)
-                if epoch >= self.last:
-                    self.model.stop_training = True
-            if time.time() + max(self.durations) > deadline:
-                self.model.stop_training = True
-
-    return Deadline()
-
-
-def _learning_rate(model):
-    """The optimizer's current learning rate, as a Python float."""
-    keras = import_keras()
-    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
 class _Configuration:

@@ -12,7 +12,8 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import cnnfix
-from cnnfix.transfer import BACKBONES, TransferCNN, caffe_preprocessing
+from cnnfix._backbones import BACKBONES, caffe_preprocessing
+from cnnfix.transfer import TransferCNN
 
 from .test_estimator_checks import expected_failures
 
@@ -174,10 +175,10 @@ def test_history_holds_both_phases_in_order(images):
 def test_grey_images_of_another_size_and_string_labels(images):
     X, y = images
     settings = {**TINY, "head_epochs": 10, "epochs": 10}
-    clf = TransferCNN(**settings, input_size=(12, 10)).fit(X[..., 0], y)  # (n, 8, 8)
+    clf = TransferCNN(**settings, image_size=(12, 10)).fit(X[..., 0], y)  # (n, 8, 8)
     names = [layer.name for layer in clf.model_.layers]
     assert names[2:4] == ["resize", "grey_to_rgb"]  # after the normalisation
-    assert clf.input_size_ == (12, 10)
+    assert clf.image_size_ == (12, 10)
     assert clf.model_.get_layer("backbone").input_shape == (None, 12, 10, 3)
     assert clf.predict(X[:5, ..., 0]).dtype == y.dtype
     assert clf.score(X[..., 0], y) > 0.9  # the tiny backbone learns the thirds
@@ -189,7 +190,7 @@ def test_rgb_images_of_the_right_size_are_passed_as_they_are(images):
     clf = TransferCNN(**TINY).fit(X_rgb, y)
     names = [layer.name for layer in clf.model_.layers]
     assert "resize" not in names and "grey_to_rgb" not in names
-    assert clf.input_size_ == (8, 8)
+    assert clf.image_size_ == (8, 8)
     assert set(clf.predict(X_rgb)) <= set(y)
 
 
@@ -292,12 +293,12 @@ def test_imagenet_offline_names_the_file_and_weights_path(
     assert "URL fetch failure" in message  # Keras's own reason
 
 
-def test_input_size_below_the_backbone_minimum(images):
+def test_image_size_below_the_backbone_minimum(images):
     X, y = images
-    with pytest.raises(ValueError, match=r"input_size=16 is below .*32x32.*=32"):
-        TransferCNN(input_size=16).fit(X, y)
-    with pytest.raises(ValueError, match=r"input_size must be .*\(height, width\)"):
-        TransferCNN(input_size=(32, 32, 3)).fit(X, y)
+    with pytest.raises(ValueError, match=r"image_size=16 is below .*32x32.*=32"):
+        TransferCNN(image_size=16).fit(X, y)
+    with pytest.raises(ValueError, match=r"image_size must be .*\(height, width\)"):
+        TransferCNN(image_size=(32, 32, 3)).fit(X, y)
 
 
 def test_a_weights_file_that_does_not_exist(images, tmp_path):
@@ -327,13 +328,13 @@ def test_settings_that_contradict_each_other(images):
 
 def test_pixels_in_0_1_get_a_warning_for_a_named_backbone(images):
     X, y = images
-    # The warning comes before anything is built; the input_size error stops
+    # The warning comes before anything is built; the image_size error stops
     # the fit there.
     with (
         pytest.warns(UserWarning, match="Multiply the images by 255"),
-        pytest.raises(ValueError, match="input_size"),
+        pytest.raises(ValueError, match="image_size"),
     ):
-        TransferCNN(weights=None, input_size=8).fit(X / 255, y)
+        TransferCNN(weights=None, image_size=8).fit(X / 255, y)
 
 
 def test_a_callable_must_return_a_feature_map(images):
@@ -383,7 +384,7 @@ def test_mobilenet_weights_file_survive_save_load_and_pickle(images, tmp_path):
     )
     clf = TransferCNN(weights=str(path), **settings).fit(X, y)
     scratch = TransferCNN(weights=None, **settings).fit(X, y)
-    assert clf.input_size_ == (32, 32)
+    assert clf.image_size_ == (32, 32)
     np.testing.assert_array_equal(
         clf.model_.get_layer("backbone").get_weights()[0],
         pretrained.get_weights()[0],
@@ -447,7 +448,7 @@ def test_fits_and_predicts_on_image_files(images, tmp_path):
 
 
 def test_build_transfer_cnn_trains_the_top_layers_from_the_start():
-    from cnnfix.transfer import build_transfer_cnn
+    from cnnfix._backbones import build_transfer_cnn
 
     def trainable(model):
         return {w.path.split("/")[0] for w in model.trainable_weights}

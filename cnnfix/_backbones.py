@@ -1,0 +1,349 @@
+"""The transfer network: a backbone (a ``keras.applications`` network or
+the user's), a new head, and everything in between that the backbone needs.
+
+The model is ``images -> [augmentation] -> [normalisation] -> [resizing] ->
+[grey to RGB] -> [the backbone's preprocessing] -> backbone -> global average
+pooling -> dropout -> softmax``, built of Keras's own layers only, so it
+saves, loads and pickles without the weights file, a download or any
+registered custom object. :class:`cnnfix.TransferCNN` trains it;
+TunedCNNClassifier's search space builds it for trials that name a
+``backbone``.
+"""
+
+import os
+import warnings
+from dataclasses import dataclass
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+
+from ._keras import import_keras
+from .architectures import input_stem
+
+__all__ = [
+    "BACKBONES",
+    "BACKBONE_NAME",
+    "Backbone",
+    "build_transfer_cnn",
+    "make_backbone",
+    "resized_size",
+    "unfreeze_top",
+]
+
+#: Where Keras downloads ImageNet weights from (the applications' own URLs).
+_KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+#: ImageNet's mean pixel in BGR order: the "caffe" preprocessing of ResNet50
+#: (``keras.applications.resnet.preprocess_input``) subtracts it after
+#: swapping RGB to BGR.
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """What TransferCNN needs to know of one ``keras.applications`` network.
+
+    Attributes
+    ----------
+    constructor : str
+        The function's name in ``keras.applications``.
+    min_side : int
+        Smallest height and width the network accepts.
+    default_side : int
+        The side its ImageNet weights were trained at.
+    preprocessing : {"inside", "caffe"}
+        "inside": the network rescales 0-255 pixels itself (built with
+        ``include_preprocessing=True`` where Keras offers the switch);
+        "caffe": RGB to BGR and ImageNet's mean pixel subtracted, done by a
+        fixed 1x1 convolution in front of it.
+    imagenet_file : str
+        The file ``weights="imagenet"`` makes Keras download (without the top).
+    imagenet_url : str
+        Where Keras downloads it from.
+    """
+
+    constructor: str
+    min_side: int
+    default_side: int
+    preprocessing: str
+    imagenet_file: str
+    imagenet_url: str
+
+
+def _backbone(constructor, preprocessing, imagenet_file, folder):
+    return Backbone(constructor, 32, 224, preprocessing, imagenet_file, folder)
+
+
+#: Backbones by name: the ``keras.applications`` networks TransferCNN knows.
+BACKBONES = {
+    "MobileNetV3Small": _backbone(
+        "MobileNetV3Small",
+        "inside",
+        "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
+        _KERAS_APPLICATIONS + "mobilenet_v3/",
+    ),
+    "MobileNetV3Large": _backbone(
+        "MobileNetV3Large",
+        "inside",
+        "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
+        _KERAS_APPLICATIONS + "mobilenet_v3/",
+    ),
+    "EfficientNetB0": _backbone(
+        "EfficientNetB0",
+        "inside",
+        "efficientnetb0_notop.h5",
+        "https://storage.googleapis.com/keras-applications/",
+    ),
+    "ResNet50": _backbone(
+        "ResNet50",
+        "caffe",
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _KERAS_APPLICATIONS + "resnet/",
+    ),
+}
+
+#: The name of the backbone inside the model (``model.get_layer("backbone")``).
+BACKBONE_NAME = "backbone"
+
+
+def build_transfer_cnn(
+    input_shape,
+    n_classes,
+    *,
+    backbone="MobileNetV3Small",
+    weights=None,
+    image_size=None,
+    fine_tune_layers=0,
+    dropout=0.2,
+    normalization=None,
+    augmentation=None,
+):
+    """The transfer network for images of ``input_shape`` (uncompiled).
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        (height, width, channels) of the images given to the model.
+    n_classes : int
+        Units of the softmax output.
+    backbone : str or callable, default="MobileNetV3Small"
+        A name of :data:`BACKBONES` or a callable ``backbone(input_shape) ->
+        keras.Model`` (see :class:`cnnfix.TransferCNN`).
+    weights : "imagenet", str, path-like or None, default=None
+        The backbone's weights: ImageNet's, a weights file, or random.
+    image_size : int, (int, int) or None, default=None
+        (height, width) the backbone sees: images are resized to it inside
+        the model. None keeps their size, each side raised to the
+        backbone's minimum (see :func:`resized_size`).
+    fine_tune_layers : int, "all" or None, default=0
+        Backbone layers (with weights, counted from the top, batch
+        normalisation not counted) that train from the start: 0 the head
+        only (what a one-phase search trial trains), "all" every one. None
+        leaves the backbone as built, for a caller that sets it per phase.
+    dropout : float, default=0.2
+        Dropout rate before the output layer.
+    normalization : tuple or None, default=None
+        Per-channel ``(mean, variance)`` to standardise inputs with (for a
+        callable backbone without preprocessing of its own).
+    augmentation : None, str or list, default=None
+        As :func:`cnnfix.build_cnn`'s.
+
+    Returns
+    -------
+    keras.Model
+        Its backbone is the layer named :data:`BACKBONE_NAME`.
+    """
+    keras = import_keras()
+    layers = keras.layers
+    height, width, channels = input_shape
+    named = BACKBONES.get(backbone) if isinstance(backbone, str) else None
+    size = resized_size(
+        image_size,
+        (height, width),
+        1 if named is None else named.min_side,
+        backbone if named is not None else "the callable backbone",
+    )
+    out_channels = 3 if channels == 1 else channels
+    if named is not None and out_channels != 3:
+        raise ValueError(
+            f"backbone={backbone!r} takes grey (1-channel) or RGB (3-channel) "
+            f"images; got images with {channels} channels. Drop an alpha "
+            "channel with X[..., :3], or pass a callable backbone."
+        )
+    inputs, x = input_stem(input_shape, normalization, augmentation)
+    if size != (height, width):
+        x = layers.Resizing(*size, name="resize")(x)
+    if channels == 1:
+        x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    if named is not None and named.preprocessing == "caffe":
+        x = caffe_preprocessing(keras)(x)
+    network = make_backbone(backbone, weights, (*size, out_channels))
+    x = network(x, training=False)  # inference mode, frozen or not
+    x = layers.GlobalAveragePooling2D(name="global_average")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    # float32 under any precision: probabilities keep their resolution.
+    outputs = layers.Dense(
+        n_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
+    model = keras.Model(inputs, outputs, name="transfer_cnn")
+    if fine_tune_layers == 0:
+        network.trainable = False
+    elif fine_tune_layers is not None:
+        unfreeze_top(network, fine_tune_layers)
+    return model
+
+
+def make_backbone(backbone, weights, input_shape):
+    """The backbone network for ``input_shape``, its ``weights`` loaded,
+    named :data:`BACKBONE_NAME`."""
+    keras = import_keras()
+    weights = None if weights is None else str(weights)
+    named = BACKBONES.get(backbone) if isinstance(backbone, str) else None
+    if named is None:
+        network = backbone(tuple(input_shape))
+        if not isinstance(network, keras.Model):
+            raise TypeError(
+                "A callable backbone must return a keras.Model (without a "
+                f"top); got {type(network).__name__}. Return for example "
+                "keras.Model(inputs, feature_map)."
+            )
+        if len(network.outputs) != 1 or len(network.outputs[0].shape) != 4:
+            raise ValueError(
+                "A callable backbone must return a model with one output "
+                "of shape (batch, height, width, channels), a feature map; "
+                f"got outputs of shapes {[o.shape for o in network.outputs]}."
+                " Remove its pooling and classification layers."
+            )
+        network.name = BACKBONE_NAME
+    else:
+        network = imagenet_backbone(named, input_shape, weights == "imagenet")
+    if weights not in (None, "imagenet"):
+        try:
+            network.load_weights(weights)
+        except Exception as exc:
+            raise ValueError(
+                f"Could not load the weights file {weights!r} into backbone "
+                f"{backbone!r} with input shape {tuple(input_shape)}: {exc} "
+                "The file must hold the weights of the same backbone without "
+                "its top; write one with "
+                "model_.get_layer('backbone').save_weights(path)."
+            ) from exc
+    return network
+
+
+def imagenet_backbone(backbone, input_shape, imagenet):
+    """A ``keras.applications`` network without its top, named "backbone",
+    with ImageNet weights when ``imagenet``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the ImageNet weights are not cached and cannot be downloaded;
+        the message names the file, the cache and the URL.
+    """
+    keras = import_keras()
+    constructor = getattr(keras.applications, backbone.constructor)
+    kwargs = dict(
+        input_shape=tuple(input_shape),
+        include_top=False,
+        weights="imagenet" if imagenet else None,
+        name=BACKBONE_NAME,
+    )
+    if backbone.constructor.startswith("MobileNetV3"):
+        kwargs["include_preprocessing"] = True
+    try:
+        with warnings.catch_warnings():
+            # MobileNetV3 notes that weights trained at 224 pixels are loaded
+            # at another size: expected, and input_size documents it.
+            warnings.filterwarnings("ignore", message=".*Weights for input shape")
+            return constructor(**kwargs)
+    except Exception as exc:
+        cached = imagenet_cache() / backbone.imagenet_file
+        if not imagenet or cached.is_file():
+            raise
+        raise FileNotFoundError(
+            f'weights="imagenet": Keras could not download the ImageNet weights '
+            f"of {backbone.constructor} ({exc}). Expected the file "
+            f"{backbone.imagenet_file} in {cached.parent} or at "
+            f"{backbone.imagenet_url}{backbone.imagenet_file}. Download it on a "
+            f"machine with a connection and pass weights=<path to the file>, "
+            f"copy it to {cached}, or use weights=None for random weights."
+        ) from exc
+
+
+def imagenet_cache():
+    """Keras's cache folder of downloaded weights: ``$KERAS_HOME/models``,
+    by default ``~/.keras/models``."""
+    home = os.environ.get("KERAS_HOME", str(Path.home() / ".keras"))
+    return Path(home).expanduser() / "models"
+
+
+def caffe_preprocessing(keras):
+    """ResNet50's preprocessing (RGB to BGR, ImageNet's mean subtracted) as a
+    frozen 1x1 convolution: a built-in layer, so the model loads anywhere."""
+    swap = np.zeros((1, 1, 3, 3), dtype=np.float32)
+    for i in range(3):
+        swap[0, 0, i, 2 - i] = 1.0
+    layer = keras.layers.Conv2D(3, 1, name="caffe_preprocessing", trainable=False)
+    layer.build((None, None, None, 3))
+    layer.set_weights([swap, -np.asarray(_CAFFE_MEAN_BGR, dtype=np.float32)])
+    return layer
+
+
+def resized_size(image_size, own_size, min_side, backbone_name):
+    """(height, width) the backbone sees.
+
+    None keeps ``own_size`` (the images') with each side raised to
+    ``min_side``; an explicit ``image_size`` must be at least ``min_side``
+    on both sides.
+    """
+    if image_size is None:
+        return tuple(max(int(s), min_side) for s in own_size)
+    if isinstance(image_size, Integral):
+        size = (int(image_size), int(image_size))
+    else:
+        size = tuple(image_size)
+        if len(size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in size):
+            raise ValueError(
+                "image_size must be None, an int or (height, width) of positive "
+                f"ints; got {image_size!r}. Use for example image_size=224."
+            )
+        size = tuple(int(s) for s in size)
+    if min(size) < min_side:
+        raise ValueError(
+            f"image_size={image_size!r} is below the smallest size "
+            f"{backbone_name} accepts, {min_side}x{min_side}. Use "
+            f"image_size={max(min_side, max(size))} or larger, or None to resize "
+            f"small images to {min_side}x{min_side}."
+        )
+    return size
+
+
+def backbone_layers(network):
+    """The layers of ``network`` with their own weights, in order, nested
+    models opened up."""
+    found = []
+    for layer in network.layers:
+        if hasattr(layer, "layers"):
+            found.extend(backbone_layers(layer))
+        elif layer.weights:
+            found.append(layer)
+    return found
+
+
+def unfreeze_top(network, n_layers):
+    """Make the top ``n_layers`` weighted layers of ``network`` trainable (all
+    of them for "all"); every other layer and every BatchNormalization layer
+    stay frozen."""
+    keras = import_keras()
+    network.trainable = True
+    tunable = [
+        layer
+        for layer in backbone_layers(network)
+        if not isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    top = set(map(id, tunable if n_layers == "all" else tunable[-n_layers:]))
+    for layer in backbone_layers(network):
+        layer.trainable = id(layer) in top

@@ -1,0 +1,342 @@
+"""The one training loop: every cnnfix model is trained by :func:`train`.
+
+DropoutCNN, both phases of TransferCNN, and TunedCNNClassifier's trials and
+finalists describe a run as a :class:`Plan` and hand it here with the model
+(built and compiled) and the data (from :mod:`cnnfix._input`). This module
+owns what ``model.fit`` gets besides the data: early stopping, the
+learning-rate schedules, deadlines and the progress output. The rules that
+steer it are the fields of one :class:`TrainingPolicy`.
+
+The ``lr_schedule`` values every CNN estimator takes:
+
+- None keeps the learning rate;
+- "plateau" multiplies it by ``plateau_factor`` each time the monitored
+  loss has not improved for ``max(1, patience // plateau_wait)`` epochs;
+- "cooldown" does the same, and in the last ``cooldown_share`` of the
+  planned epochs (``epochs``, or fewer where a deadline predicts fewer) the
+  rate falls linearly, batch by batch, to 0, and training stops there.
+"""
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ._keras import import_keras
+
+__all__ = [
+    "LR_SCHEDULES",
+    "Plan",
+    "TrainingPolicy",
+    "best_epoch",
+    "callbacks",
+    "current_learning_rate",
+    "deadline_callback",
+    "fresh_callbacks",
+    "objective_callback",
+    "train",
+]
+
+#: The values of every CNN estimator's ``lr_schedule`` parameter.
+LR_SCHEDULES = ("plateau", "cooldown")
+
+
+@dataclass(frozen=True)
+class TrainingPolicy:
+    """The constants of the training loop, each with its rule.
+
+    Attributes
+    ----------
+    plateau_factor : float, default=0.2
+        A plateau multiplies the learning rate by this (scikit-learn's MLP
+        ``learning_rate="adaptive"`` divides by 5 too).
+    plateau_wait : int, default=3
+        A plateau is ``max(1, patience // plateau_wait)`` epochs without a
+        better loss, so early stopping sees a few smaller steps first.
+    cooldown_share : float, default=0.2
+        The cooldown spans this share of the planned epochs (at least one):
+        the last fifth, as warmup-stable-decay schedules end a run of any
+        length (Hägele et al., 2024). Chosen by ``benchmarks/run_all.py
+        --only tuned_fashion``.
+    """
+
+    plateau_factor: float = 0.2
+    plateau_wait: int = 3
+    cooldown_share: float = 0.2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one model trains: everything :func:`train` needs besides the data.
+
+    Attributes
+    ----------
+    epochs : int
+        Most epochs.
+    early_stopping : bool, default=True
+        Stop after ``patience`` epochs without a better monitored value and
+        restore the best epoch's weights.
+    patience : int, default=10
+        Epochs without improvement before early stopping (and, divided by
+        ``policy.plateau_wait``, before a plateau drop).
+    lr_schedule : None, "plateau" or "cooldown", default=None
+        See the module's docstring.
+    objective : (str, str) or None, default=None
+        ``(metric, direction)`` that early stopping watches, ``direction``
+        "min" or "max", a tie going to the lower loss of the same data.
+        None (or a loss) stops on the loss, as Keras's ``EarlyStopping``.
+        Names are of the validation data ("val_accuracy"); without
+        validation data the training metric is watched instead.
+    deadline : float or None, default=None
+        A time (of ``clock``) by which training ends: it stops when its
+        next epoch, as long as the longest so far, would end later.
+    callbacks : tuple of keras.callbacks.Callback, default=()
+        The user's callbacks, run first, as given.
+    verbose : int, default=0
+        Keras's ``verbose``: 0 silent, 1 a progress bar, 2 a line an epoch.
+    policy : TrainingPolicy, default=TrainingPolicy()
+        The loop's constants.
+    """
+
+    epochs: int
+    early_stopping: bool = True
+    patience: int = 10
+    lr_schedule: str | None = None
+    objective: tuple | None = None
+    deadline: float | None = None
+    callbacks: tuple = ()
+    verbose: int = 0
+    policy: TrainingPolicy = field(default_factory=TrainingPolicy)
+
+    def replace(self, **changes):
+        """This plan with ``changes``."""
+        return replace(self, **changes)
+
+
+def train(model, data, validation_data, plan, *, clock=time.time):
+    """Train a compiled ``model`` as ``plan`` says; return its history.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built and compiled.
+    data : dict
+        ``model.fit``'s data arguments (``x``, ``y``, ``sample_weight``,
+        ``batch_size``, ``shuffle``...), as :mod:`cnnfix._input` makes them.
+    validation_data : tuple, dataset or None
+        ``model.fit``'s ``validation_data``.
+    plan : Plan
+        Epochs, stopping, schedule, deadline, callbacks and verbosity.
+    clock : callable, default=time.time
+        The clock that ``plan.deadline`` is a time of.
+
+    Returns
+    -------
+    history : dict of str to list of float
+        Keras's per-epoch logs.
+    """
+    history = model.fit(
+        **data,
+        validation_data=validation_data,
+        epochs=plan.epochs,
+        callbacks=callbacks(plan, validation_data is not None, clock=clock),
+        verbose=plan.verbose,
+    )
+    return history.history
+
+
+def callbacks(plan, has_validation, *, clock=time.time):
+    """The Keras callbacks of ``plan``: the user's, then the plateau
+    schedule, early stopping and the deadline or cooldown, all watching the
+    validation data's metrics when ``has_validation`` (else the training
+    data's)."""
+    keras = import_keras()
+    monitor = "val_loss" if has_validation else "loss"
+    found = list(plan.callbacks)
+    if plan.lr_schedule in LR_SCHEDULES:
+        found.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=plan.policy.plateau_factor,
+                patience=max(1, plan.patience // plan.policy.plateau_wait),
+            )
+        )
+    if plan.early_stopping:
+        objective = _watched(plan.objective, has_validation)
+        if objective is None:
+            found.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=monitor, patience=plan.patience, restore_best_weights=True
+                )
+            )
+        else:
+            found.append(objective_callback(*objective, plan.patience))
+    cooldown = plan.lr_schedule == "cooldown"
+    if cooldown or plan.deadline is not None:
+        found.append(
+            deadline_callback(
+                plan.deadline,
+                cooldown=cooldown,
+                share=plan.policy.cooldown_share,
+                clock=clock,
+            )
+        )
+    return found
+
+
+def fresh_callbacks(plan):
+    """``plan`` with deep copies of its callbacks, for one more model (as
+    keras-tuner gives each trial its own)."""
+    return plan.replace(callbacks=tuple(copy.deepcopy(list(plan.callbacks))))
+
+
+def _watched(objective, has_validation):
+    """``(metric, direction)`` early stopping watches for ``objective``; None
+    for the loss (Keras's EarlyStopping)."""
+    if objective is None:
+        return None
+    name, direction = objective
+    name = ("val_" if has_validation else "") + name.removeprefix("val_")
+    if name.endswith("loss"):
+        return None
+    return name, direction
+
+
+def best_epoch(history, objective=None):
+    """The 0-based epoch early stopping keeps from ``history``: the best by
+    ``objective`` (``(metric, direction)``, the lower loss of the same data
+    breaking ties), or by the lowest loss when ``objective`` is None. The
+    last epoch when the history lacks the metric."""
+    metric, direction = objective or ("val_loss", "min")
+    if metric not in history:
+        metric = metric.removeprefix("val_")
+    if metric not in history:
+        return max(len(next(iter(history.values()), [])) - 1, 0)
+    loss = "val_loss" if metric.startswith("val_") else "loss"
+    sign = -1.0 if direction == "min" else 1.0
+    losses = history.get(loss, [0.0] * len(history[metric]))
+    pairs = zip(history[metric], losses, strict=True)
+    keys = [(sign * float(value), -float(tie)) for value, tie in pairs]
+    return int(max(range(len(keys)), key=lambda i: (keys[i], -i)))
+
+
+def objective_callback(objective, direction, patience):
+    """Early stopping on ``objective`` (a metric name, ``direction`` "min" or
+    "max"), a tie going to the lower loss of the same data (``val_loss``, or
+    ``loss``); training stops after ``patience`` epochs without a better
+    epoch, whose weights are then restored. An accuracy moves in steps of
+    one image, so epochs tie; the first of them is not the most trained,
+    and the loss alone would keep weights from before a drop of the
+    learning rate."""
+    keras = import_keras()
+    loss = "val_loss" if objective.startswith("val_") else "loss"
+    sign = -1.0 if direction == "min" else 1.0
+
+    class Converged(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.wait, self.best, self.best_epoch = 0, None, 0
+            self.best_weights = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            key = (sign * float(logs[objective]), -float(logs[loss]))
+            self.wait += 1  # counted as Keras's EarlyStopping counts
+            if self.best is None or key > self.best:
+                self.best, self.best_epoch, self.wait = key, epoch, 0
+                self.best_weights = self.model.get_weights()
+            elif self.wait >= patience and epoch > 0:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            if self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+    return Converged()
+
+
+def _median(values):
+    return sorted(values)[len(values) // 2]
+
+
+def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.time):
+    """A Keras callback for a deadline and the cooldown.
+
+    With a ``deadline`` (a time of ``clock``), training stops when the next
+    epoch, as long as the longest so far, would end past it.
+
+    With ``cooldown``, each epoch's start predicts how many epochs are left:
+    the fit's ``epochs`` less those run, or fewer where the deadline allows
+    fewer at the median epoch's length so far (the first, which traces the
+    graph, left out). Once they are at most ``share`` of all the epochs (at
+    least one), the learning rate falls linearly, batch by batch, from its
+    value to 0 just after the last of them, and training stops there. Each
+    epoch's start predicts again and spreads the rest of the fall over what
+    is left then. A drop made meanwhile by another callback
+    (``ReduceLROnPlateau``) scales the rest of the fall. The cooled epochs'
+    rates are logged as ``learning_rate``. An optimizer whose rate is a
+    schedule keeps it.
+    """
+    keras = import_keras()
+    end = math.inf if deadline is None else deadline
+
+    class Deadline(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.durations, self.batches = [], 0
+            self.last = None  # the last epoch of a cooldown, once planned
+            # A schedule (or a callable) computes the rate: not settable.
+            rate = self.model.optimizer.learning_rate
+            self.cooling = cooldown and isinstance(rate, keras.Variable)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = clock()
+            if not self.cooling or not self.durations:
+                return
+            left = self._epochs_left(epoch)
+            if self.last is None:
+                if left > max(1, math.ceil(share * (epoch + left))):
+                    return
+                self.factor = 1.0  # of `base`: the rate when it starts
+            # The fall so far continues from `factor` to 0 one step after
+            # the left epochs' batches; a drop since scales `base`.
+            self.base = current_learning_rate(self.model) / self.factor
+            self.last, self.top = epoch + left - 1, self.factor
+            self.steps, self.step = left * self.batches, 0
+
+        def _epochs_left(self, epoch):
+            """Epochs from this one on that the plan and the deadline allow."""
+            left = self.params["epochs"] - epoch
+            length = _median(self.durations[1:] or self.durations)
+            ahead = end - max(self.durations) - self.started
+            if length > 0 and ahead < (left - 1) * length:  # the deadline first
+                left = max(int(ahead // length) + 1, 1)
+            return left
+
+        # Batch hooks only at a batch's start: one at its end would make
+        # Keras wait for every batch's logs (no asynchronous dispatch).
+        def on_train_batch_begin(self, batch, logs=None):
+            if not self.durations:  # the first epoch counts its batches
+                self.batches += 1
+            if self.last is None:
+                return
+            self.step += 1
+            self.factor = self.top * (1.0 - self.step / (self.steps + 1))
+            self.model.optimizer.learning_rate = self.base * self.factor
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.durations.append(clock() - self.started)
+            if self.last is not None:
+                if logs is not None:
+                    logs["learning_rate"] = current_learning_rate(self.model)
+                if epoch >= self.last:
+                    self.model.stop_training = True
+            if clock() + max(self.durations) > end:
+                self.model.stop_training = True
+
+    return Deadline()
+
+
+def current_learning_rate(model):
+    """The optimizer's current learning rate, as a Python float."""
+    keras = import_keras()
+    return float(np.asarray(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
