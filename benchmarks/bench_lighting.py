@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from cnnfix.datasets import load_digit_images, load_fashion_mnist
-from cnnfix.diagnostics.checks import check_image_quality
+from cnnfix.diagnostics.image_checks import check_image_quality
 
 SHARE = 0.02
 LIGHTING = ("low_information_images", "dark_images", "bright_images")

@@ -2,10 +2,26 @@
 
 ``pip install matplotlib`` (or ``cnnfix[plot]``) to use them. Each function
 draws on the axes it is given, or a new figure, and returns what it drew on.
+The figures of the diagnostics' own results (reliability, a diagnosis, a
+learning-rate range test) are drawn by :mod:`cnnfix.diagnostics.figures`
+and offered here with the others.
 """
 
 import numpy as np
+from sklearn.metrics import ConfusionMatrixDisplay
 from sklearn.utils.validation import check_is_fitted
+
+from ._keras import import_keras
+from ._matplotlib import pyplot
+from ._validation import validate_images
+from .architectures import ensemble_members
+from .diagnostics.figures import (
+    plot_diagnosis,
+    plot_lr_find,
+    plot_reliability_diagram,
+)
+from .diagnostics.fixes import final_step
+from .diagnostics.interpret import gradcam, top_losses
 
 __all__ = [
     "plot_confusion_matrix",
@@ -19,29 +35,12 @@ __all__ = [
 ]
 
 
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            "cnnfix's plots need matplotlib: pip install matplotlib (or "
-            "pip install 'cnnfix[plot]')."
-        ) from exc
-    return plt
-
-
-def _axes(ax=None):
-    if ax is not None:
-        return ax
-    return _pyplot().subplots()[1]
-
-
 def plot_history(estimator, *, ax=None):
     """Loss and accuracy per epoch of a fitted cnnfix CNN (its ``history_``),
     training and validation. Returns the axes (loss left, accuracy right)."""
     history = estimator if isinstance(estimator, dict) else _history(estimator)
     if ax is None:
-        ax = _pyplot().subplots(1, 2, figsize=(10, 3.5))[1]
+        ax = pyplot().subplots(1, 2, figsize=(10, 3.5))[1]
     loss_ax, acc_ax = ax
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     for name, target in (("loss", loss_ax), ("accuracy", acc_ax)):
@@ -72,9 +71,7 @@ def plot_confusion_matrix(estimator, X, y, *, normalize="true", ax=None):
     """Confusion matrix of a fitted classifier on (X, y), rows normalised by
     default so that the diagonal is each class's recall. Returns
     scikit-learn's ConfusionMatrixDisplay."""
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    _pyplot()
+    pyplot()
     return ConfusionMatrixDisplay.from_estimator(
         estimator,
         X,
@@ -90,10 +87,6 @@ def plot_feature_maps(estimator, image, *, max_channels=8, fig=None):
     """Activations of each convolution layer of a fitted cnnfix CNN for one
     image: a row per layer, up to ``max_channels`` channels each. Returns
     the Figure."""
-    from ._keras import import_keras
-    from ._validation import validate_images
-    from .architectures import ensemble_members
-
     check_is_fitted(estimator)
     keras = import_keras()
     image = validate_images(estimator, np.asarray(image)[None], reset=False)
@@ -105,7 +98,7 @@ def plot_feature_maps(estimator, image, *, max_channels=8, fig=None):
     probe = keras.Model(model.inputs, [c.output for c in convs])
     maps = probe.predict_on_batch(image)
     maps = maps if isinstance(maps, list) else [maps]
-    plt = _pyplot()
+    plt = pyplot()
     if fig is None:
         fig = plt.figure(figsize=(1.3 * (max_channels + 1), 1.4 * len(convs)))
     axes = fig.subplots(len(convs), max_channels + 1, squeeze=False)
@@ -122,28 +115,6 @@ def plot_feature_maps(estimator, image, *, max_channels=8, fig=None):
             ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle("Feature maps per convolution layer")
     return fig
-
-
-def plot_lr_find(result, *, ax=None):
-    """The loss of a learning-rate range test (an
-    :class:`~cnnfix.diagnostics.LRFinderResult`) against the learning rate,
-    on a log scale, with the suggestion marked. Returns the axes."""
-    ax = _axes(ax)
-    ax.plot(result.learning_rates, result.losses)
-    ax.axvline(
-        result.suggestion,
-        color="C3",
-        linestyle="--",
-        label=f"suggestion {result.suggestion:.2g}",
-    )
-    ax.set(
-        xscale="log",
-        xlabel="learning rate",
-        ylabel="training loss (smoothed)",
-        title="Learning-rate range test",
-    )
-    ax.legend()
-    return ax
 
 
 def plot_gradcam(
@@ -177,8 +148,6 @@ def plot_gradcam(
     -------
     fig : matplotlib Figure
     """
-    from .diagnostics.interpret import gradcam
-
     X = np.asarray(X)[:max_images]
     y = None if y is None else np.asarray(y)[:max_images]
     maps = gradcam(estimator, X, y=y, layer=layer)
@@ -221,9 +190,6 @@ def plot_top_losses(estimator, X, y, k=16, *, ncols=8, alpha=0.5, fig=None):
     fig : matplotlib Figure
         Each title reads ``true / predicted`` and the loss.
     """
-    from .diagnostics.fixes import final_step
-    from .diagnostics.interpret import gradcam, top_losses
-
     worst = top_losses(estimator, X, y, k=k)
     images = np.asarray(X)[worst.indices]
     maps = None
@@ -241,7 +207,7 @@ def plot_top_losses(estimator, X, y, k=16, *, ncols=8, alpha=0.5, fig=None):
 def _image_grid(images, maps, titles, *, ncols, alpha, fig):
     """Images (with heat maps over them when ``maps`` is not None) in a
     grid of ``ncols`` columns, each with its title."""
-    plt = _pyplot()
+    plt = pyplot()
     images = np.asarray(images, dtype=float)
     if images.ndim == 2:  # flat rows: show them as the squares they were
         side = round(np.sqrt(images.shape[1]))
@@ -272,112 +238,3 @@ def _displayable(image):
         low, high = np.nanmin(image), np.nanmax(image)
         return (image - low) / (high - low) if high > low else image * 0
     return image
-
-
-def plot_reliability_diagram(y, proba, *, classes=None, n_bins=15, ax=None):
-    """Accuracy against confidence: how far predicted probabilities are
-    from the accuracy they promise (see
-    :func:`cnnfix.diagnostics.model_checks.reliability`).
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-        True labels.
-    proba : array-like of shape (n_samples, n_classes)
-        Predicted probabilities (``predict_proba``) of held-out images.
-    classes : array-like of shape (n_classes,) or None, default=None
-        The class of each column of ``proba`` (an estimator's
-        ``classes_``); None takes the sorted labels of ``y``.
-    n_bins : int, default=15
-        Equal-width bins of the top probability.
-    ax : matplotlib Axes or None, default=None
-        Where to draw; None makes a new figure.
-
-    Returns
-    -------
-    ax : matplotlib Axes
-        Bars: accuracy per bin; the dashed diagonal is perfect calibration;
-        the title gives the expected calibration error (ECE).
-    """
-    from .diagnostics.model_checks import reliability
-
-    y, proba = np.asarray(y), np.asarray(proba, dtype=float)
-    classes = np.unique(y) if classes is None else np.asarray(classes)
-    if proba.ndim != 2 or proba.shape != (len(y), len(classes)):
-        raise ValueError(
-            f"Expected proba of shape (n_samples, n_classes) = ({len(y)}, "
-            f"{len(classes)}); got {proba.shape}. Pass predict_proba(X) for the "
-            "images whose labels are y, and classes= the estimator's classes_."
-        )
-    if not np.isin(y, classes).all():
-        raise ValueError(
-            f"y holds labels that are not among classes {classes.tolist()}. "
-            "Pass classes= the estimator's classes_."
-        )
-    encoded = np.array([np.flatnonzero(classes == label)[0] for label in y])
-    result = reliability(proba, encoded, n_bins=n_bins)
-    ax = _axes(ax)
-    edges, filled = result["edges"], result["count"] > 0
-    ax.bar(
-        edges[:-1][filled],
-        result["accuracy"][filled],
-        width=np.diff(edges)[filled],
-        align="edge",
-        edgecolor="black",
-        label="accuracy",
-    )
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
-    ax.set(
-        xlim=(0, 1),
-        ylim=(0, 1),
-        xlabel="confidence (top probability)",
-        ylabel="accuracy",
-        title=f"Reliability (ECE {result['ece']:.3f})",
-    )
-    ax.legend(fontsize=7, loc="upper left")
-    return ax
-
-
-def plot_diagnosis(diagnosis, X=None, *, max_images=8):
-    """The figures behind a Diagnosis: class counts, the loss curves of its
-    fits, the reliability diagram of their out-of-fold probabilities (when
-    the model checks ran) and, with ``X``, the most telling images of each
-    image finding."""
-    plt = _pyplot()
-    image_findings = (
-        [f for f in diagnosis.findings if f.indices] if X is not None else []
-    )
-    histories = diagnosis.details.get("histories") or []
-    rows = 1 + len(image_findings)
-    fig = plt.figure(figsize=(max(10, 1.3 * max_images), 3.2 * rows))
-    top = fig.subfigures(rows, 1, squeeze=False)[:, 0] if rows > 1 else [fig]
-    proba = diagnosis.details.get("proba")
-    axes = top[0].subplots(1, 2 if proba is None else 3)
-    counts = diagnosis.details.get("class_counts", {})
-    axes[0].bar(list(counts), list(counts.values()))
-    axes[0].set(title="images per class", xlabel="class", ylabel="count")
-    for i, history in enumerate(histories):
-        axes[1].plot(history["loss"], label=f"fit {i + 1} training")
-        if "val_loss" in history:
-            axes[1].plot(history["val_loss"], "--", label=f"fit {i + 1} validation")
-    axes[1].set(title="loss per epoch", xlabel="epoch")
-    if histories:
-        axes[1].legend(fontsize=7)
-    if proba is not None:
-        plot_reliability_diagram(
-            diagnosis.details["y_encoded"],
-            proba,
-            classes=np.arange(proba.shape[1]),
-            ax=axes[2],
-        )
-        axes[2].set_title(axes[2].get_title().replace("Rel", "Out-of-fold rel"))
-    for sub, finding in zip(top[1:], image_findings, strict=False):
-        shown = finding.indices[:max_images]
-        image_axes = sub.subplots(1, max_images, squeeze=False)[0]
-        for ax, index in zip(image_axes, shown, strict=False):
-            ax.imshow(np.asarray(X)[index].squeeze(), cmap="gray")
-            ax.set_title(str(index), fontsize=8)
-        for ax in image_axes:
-            ax.set_xticks([]), ax.set_yticks([])
-        sub.suptitle(f"{finding.code}: {finding.title}", fontsize=9)
-    return fig

@@ -9,7 +9,7 @@ from scipy.ndimage import uniform_filter
 
 from cnnfix import DropoutCNN, diagnose
 from cnnfix.diagnostics import CODES, Diagnosis, Finding, Fixes, MissingFindingError
-from cnnfix.diagnostics.checks import check_image_quality
+from cnnfix.diagnostics.image_checks import check_image_quality
 from cnnfix.diagnostics.model_checks import (
     check_fit,
     check_label_noise,
@@ -700,7 +700,7 @@ def test_no_learning_rate_alarm_on_small_healthy_data(name, seed):
 
 
 def test_reliability_and_its_calibration_error():
-    from cnnfix.diagnostics.model_checks import reliability
+    from cnnfix.diagnostics import reliability
 
     proba = np.array([[0.9, 0.1], [0.9, 0.1], [0.3, 0.7], [0.4, 0.6]])
     result = reliability(proba, np.array([0, 1, 1, 1]), n_bins=5)
@@ -753,7 +753,7 @@ def test_temperature_calibration_of_a_cnn():
 
     from sklearn.calibration import CalibratedClassifierCV
 
-    from cnnfix.diagnostics.model_checks import reliability
+    from cnnfix.diagnostics import reliability
 
     (X, y), _ = fashion_mnist()
     rows = np.random.default_rng(0).choice(len(X), 2000, replace=False)
@@ -864,14 +864,16 @@ def test_few_photos_from_scratch_suggest_transfer():
     from sklearn.pipeline import make_pipeline
 
     from cnnfix import TransferCNN
-    from cnnfix.diagnostics.checks import FEW_PER_CLASS
+    from cnnfix.diagnostics import DataThresholds
 
     X, y = photo_crops()
     for model in (None, DropoutCNN(), make_pipeline(DropoutCNN())):
         report = diagnose(X, y, model, checks="data")
         finding = report["small_dataset_from_scratch"]
         assert finding.severity == "warning"
-        assert finding.evidence["median_per_class"] == 30 < FEW_PER_CLASS
+        few = DataThresholds().few_per_class
+        assert finding.evidence["median_per_class"] == 30 < few
+        assert finding.evidence["threshold_per_class"] == few
         assert "TransferCNN" in finding.suggestion
     # Already pretrained: nothing to suggest.
     assert not diagnose(X, y, TransferCNN(), checks="data").has(

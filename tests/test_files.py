@@ -11,15 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnfix.diagnostics import Finding
-from cnnfix.diagnostics.files import (
-    ODD_ASPECT,
-    check_files,
-    name_files,
-    summarize_files,
-)
+from cnnfix.datasets import list_image_folder, read_headers
+from cnnfix.diagnostics import DataThresholds, Finding
+from cnnfix.diagnostics.files import check_files, name_files, summarize_files
 from cnnfix.exceptions import UnreadableImageError
-from cnnfix.images import list_image_folder, read_headers
 
 from .conftest import fashion_mnist
 
@@ -102,9 +97,9 @@ def test_clean_tree_has_no_file_findings(tmp_path, digits):
 
 
 def test_aspect_threshold_is_a_factor_both_ways():
-    # Common 100x100; 100x140 (1.4x) is within ODD_ASPECT, 100x160 is not,
+    # Common 100x100; 100x140 (1.4x) is within odd_aspect, 100x160 is not,
     # and so is 160x100 (taller instead of wider).
-    assert 1.4 < ODD_ASPECT < 1.6
+    assert 1.4 < DataThresholds().odd_aspect < 1.6
     sizes = np.array([[100, 100]] * 5 + [[100, 140], [100, 160], [160, 100]])
     grey = np.zeros(len(sizes), bool)
     (finding,) = check_files(
@@ -231,21 +226,20 @@ def _tinted(images):
 
 @pytest.mark.parametrize("colour", [False, True])
 @pytest.mark.parametrize("block", [None, 100])
-def test_a_summary_of_chunks_equals_the_summary_of_the_array(
-    colour, block, monkeypatch
-):
-    from cnnfix.diagnostics import checks
-    from cnnfix.diagnostics.checks import summarize, summarize_chunks
+def test_a_summary_of_chunks_equals_the_summary_of_the_array(colour, block):
+    from cnnfix.diagnostics.summary import BLOCK_PIXELS, summarize, summarize_chunks
 
-    if block:  # images summarised 100 at a time, across the chunks' bounds
-        monkeypatch.setattr(checks, "BLOCK_PIXELS", block * 28 * 28)
+    # With block: images summarised 100 at a time, across the chunks' bounds.
+    pixels = block * 28 * 28 if block else BLOCK_PIXELS
     (X, _), _ = fashion_mnist()
     X = _tinted(X[:700, ..., 0]) if colour else X[:700].copy()
     X[5] = X[3]  # an exact copy
     X[9] //= 4  # a dark image
-    whole = summarize(X)
+    whole = summarize(X, block_pixels=pixels)
     bounds = [0, 7, 300, 301, 700]  # uneven chunks, one of a single image
-    parts = summarize_chunks(X[a:b] for a, b in itertools.pairwise(bounds))
+    parts = summarize_chunks(
+        (X[a:b] for a, b in itertools.pairwise(bounds)), block_pixels=pixels
+    )
     assert parts.hashes == whole.hashes and parts.image_shape == whole.image_shape
     np.testing.assert_allclose(parts.thumbs, whole.thumbs, atol=1e-6)
     assert parts.grey_range == pytest.approx(whole.grey_range, abs=1e-4)
@@ -256,11 +250,14 @@ def test_a_summary_of_chunks_equals_the_summary_of_the_array(
 
 
 def test_diagnose_streams_files_and_finds_what_the_array_shows(tmp_path, monkeypatch):
-    """diagnose on files decodes them a chunk at a time, and its data
-    findings equal those on the decoded array, indices and all."""
+    """The files are decoded a chunk at a time, and the data findings of
+    their summary, and of diagnose on the files, equal those on the decoded
+    array, indices and all."""
     from cnnfix import diagnose
     from cnnfix.datasets import load_image_folder
     from cnnfix.diagnostics import files
+    from cnnfix.diagnostics.duplicates import check_duplicates
+    from cnnfix.diagnostics.image_checks import check_image_quality
 
     (X, y), _ = fashion_mnist()
     X, y = X[:400].copy(), np.array(["top", "trouser", "pullover"] * 134)[:400]
@@ -279,11 +276,15 @@ def test_diagnose_streams_files_and_finds_what_the_array_shows(tmp_path, monkeyp
         decoded.append(len(chunk))
         return read(chunk, **kwargs)
 
-    monkeypatch.setattr(files, "CHUNK_BYTES", 100 * 28 * 28)  # 100 images
     monkeypatch.setattr(files, "read_images", counting)
+    summary, kept, _ = summarize_files(paths, chunk_bytes=100 * 28 * 28)
+    assert decoded == [100] * 4  # never more than a chunk (100 images) at once
+    assert kept.tolist() == list(range(400))
+    for check in (check_image_quality, lambda X: check_duplicates(X, labels)):
+        chunked = {f.code: f.indices for f in check(summary)}
+        assert chunked == {f.code: f.indices for f in check(images)}
     on_files = diagnose(paths, labels, checks="data")
     on_array = diagnose(images, labels, checks="data")
-    assert decoded == [100] * 4  # never more than a chunk at once
     found = {f.code: f.indices for f in on_files.findings}
     assert found == {f.code: f.indices for f in on_array.findings}
     assert {"dark_images", "conflicting_labels"} <= set(found)

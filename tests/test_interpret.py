@@ -60,13 +60,12 @@ def test_gradcam_explains_the_predicted_class_by_default(fitted, named_digits):
     np.testing.assert_allclose(one_label, gradcam(fitted, X[:20], y=["two"] * 20))
 
 
-def test_gradcam_batches_give_the_same_maps(fitted, named_digits, monkeypatch):
-    from cnnfix.diagnostics import interpret
-
+def test_gradcam_batches_give_the_same_maps(fitted, named_digits):
     X, _ = named_digits
     whole = gradcam(fitted, X[:30])
-    monkeypatch.setattr(interpret, "GRADCAM_BATCH", 7)
-    np.testing.assert_allclose(gradcam(fitted, X[:30]), whole, atol=1e-5)
+    np.testing.assert_allclose(gradcam(fitted, X[:30], batch_size=7), whole, atol=1e-5)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        gradcam(fitted, X[:30], batch_size=0)
 
 
 def test_gradcam_layer_by_name_and_clear_errors(fitted, named_digits):

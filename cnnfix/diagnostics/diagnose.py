@@ -23,21 +23,15 @@ from .._validation import (
     check_paths_exist,
     encode_labels,
 )
-from ..images import read_images
-from .checks import (
-    ImageSummary,
-    check_class_balance,
-    check_dataset_size,
-    check_duplicates,
-    check_image_quality,
-    check_invalid_values,
-    check_leakage,
-    check_scale,
-    summarize,
-    summarize_chunks,
-)
+from ..base import BaseCNNClassifier
+from ..datasets import read_images
+from ..dropout import DropoutCNN
+from ..transfer import TransferCNN
+from .dataset_checks import check_class_balance, check_dataset_size
+from .duplicates import check_duplicates, check_leakage
 from .files import CHUNK_BYTES, name_files, summarize_files
 from .fixes import final_step
+from .image_checks import check_image_quality, check_invalid_values, check_scale
 from .model_checks import (
     check_calibration,
     check_fit,
@@ -46,6 +40,7 @@ from .model_checks import (
     check_predictions,
 )
 from .report import Diagnosis
+from .summary import ImageSummary, summarize, summarize_chunks
 
 __all__ = ["GROUPS", "diagnose", "quick_cnn"]
 
@@ -53,12 +48,12 @@ __all__ = ["GROUPS", "diagnose", "quick_cnn"]
 GROUPS = ("data", "labels", "training")
 
 
-def quick_cnn(random_state=None):
+def quick_cnn(random_state=None, *, epochs=30, patience=5):
     """The CNN diagnose() trains when no estimator is given: DropoutCNN with
-    a short budget (30 epochs at most, early stopping after 5)."""
-    from ..dropout import DropoutCNN
-
-    return DropoutCNN(epochs=30, patience=5, random_state=random_state)
+    a short budget, ``epochs`` at most and early stopping after
+    ``patience`` epochs without progress, so the ``cv`` fits of a diagnosis
+    take a fraction of one full fit each."""
+    return DropoutCNN(epochs=epochs, patience=patience, random_state=random_state)
 
 
 def _groups(checks, estimator):
@@ -250,7 +245,7 @@ def diagnose(
 
 def _data_checks(images, y, estimator, X_test, details, verbose):
     """Findings of the data checks (no model) on ``images``, an array or the
-    :class:`~cnnfix.diagnostics.checks.ImageSummary` of files; the time of
+    :class:`~cnnfix.diagnostics.summary.ImageSummary` of files; the time of
     each step goes to ``details["seconds"]``, their total to
     ``details["data_seconds"]``."""
     start = time.perf_counter()
@@ -290,9 +285,6 @@ def _data_checks(images, y, estimator, X_test, details, verbose):
 def _from_scratch(estimator):
     """Whether the model is a cnnfix CNN that starts from random weights (or
     None: the quick CNN)."""
-    from ..base import BaseCNNClassifier
-    from ..transfer import TransferCNN
-
     step = final_step(estimator) if estimator is not None else None
     if step is None:
         return True
@@ -325,8 +317,6 @@ def _model_input(paths, image_shape, estimator):
     """What the model checks train on when X is files: the paths themselves
     for a cnnfix CNN (it decodes batch by batch) or the quick CNN, else the
     files decoded into one array (what any scikit-learn estimator takes)."""
-    from ..base import BaseCNNClassifier
-
     if estimator is None or isinstance(final_step(estimator), BaseCNNClassifier):
         return paths
     mode = "rgb" if image_shape[2] == 3 else "grayscale"

@@ -4,7 +4,7 @@ When :func:`cnnfix.diagnose` is given file paths, it reads every file's
 header first (size and colour, no decoding), reports the files that cannot
 be read and the ones that stand out from the rest, then streams the readable
 files, decoded to one size chunk by chunk, through the pixel checks'
-summary (:func:`cnnfix.diagnostics.checks.summarize_chunks`): memory holds
+summary (:func:`cnnfix.diagnostics.summary.summarize_chunks`): memory holds
 one chunk of pixels (:data:`CHUNK_BYTES`), whatever the number of files.
 Findings then name the files (:attr:`Finding.paths`) as well as their
 positions in the paths passed in.
@@ -14,28 +14,19 @@ from collections import Counter
 
 import numpy as np
 
+from ..datasets import read_headers, read_images
 from ..exceptions import UnreadableImageError
-from ..images import read_headers, read_images
-from .checks import summarize_chunks
 from .report import Finding
+from .summary import summarize_chunks
+from .thresholds import DATA_THRESHOLDS
 
 __all__ = [
     "CHUNK_BYTES",
-    "ODD_ASPECT",
-    "SMALL_AREA",
+    "FILE_CODES",
     "check_files",
     "name_files",
     "summarize_files",
 ]
-
-#: An image whose aspect ratio differs from the most common one by more than
-#: this factor is stretched visibly when resized to the common size (a 4:3
-#: photo among 16:9 ones is 1.33x off; a 3:1 panorama among 4:3 photos, 2.25x).
-ODD_ASPECT = 1.5
-
-#: An image with fewer than this fraction of the common size's pixels is
-#: upsampled at least 2x per side when resized: blurrier than the rest.
-SMALL_AREA = 0.25
 
 #: The findings of :func:`check_files`, whose indices are into the paths.
 FILE_CODES = frozenset({"unreadable_files", "odd_image_sizes", "grey_images"})
@@ -48,7 +39,7 @@ MAX_QUOTED = 5
 CHUNK_BYTES = 32 * 2**20
 
 
-def summarize_files(paths, image_size=None):
+def summarize_files(paths, image_size=None, *, chunk_bytes=CHUNK_BYTES):
     """Stream the readable files through the pixel checks' summary; find the
     file findings.
 
@@ -58,12 +49,14 @@ def summarize_files(paths, image_size=None):
         The files, validated.
     image_size : None or (int, int), default=None
         Size to decode to; None: the most common size among the files.
+    chunk_bytes : int, default=CHUNK_BYTES
+        Decoded bytes per chunk: what memory holds of the pixels at once.
 
     Returns
     -------
     summary : ImageSummary
         What the pixel checks need of the readable files, in order
-        (:func:`cnnfix.diagnostics.checks.summarize_chunks`).
+        (:func:`cnnfix.diagnostics.summary.summarize_chunks`).
     kept : ndarray of shape (n_kept,), dtype int
         The indices into ``paths`` of the files that could be read.
     findings : list of Finding
@@ -78,7 +71,7 @@ def summarize_files(paths, image_size=None):
     # "auto" colour over the readable files, fixed for every chunk.
     mode = "grayscale" if grey[readable].all() else "rgb"
     per_image = size[0] * size[1] * (1 if mode == "grayscale" else 3)
-    rows = max(1, CHUNK_BYTES // per_image)
+    rows = max(1, chunk_bytes // per_image)
     kept = []
 
     def chunks():
@@ -116,7 +109,7 @@ def _decode(paths, indices, size, mode, failed):
     return None, []
 
 
-def check_files(paths, sizes, grey, failed, common_size):
+def check_files(paths, sizes, grey, failed, common_size, *, thresholds=DATA_THRESHOLDS):
     """Findings about the files themselves.
 
     Parameters
@@ -131,6 +124,8 @@ def check_files(paths, sizes, grey, failed, common_size):
         Index -> exception, for the files that could not be read.
     common_size : (int, int)
         The size the images are decoded to.
+    thresholds : DataThresholds, default=DATA_THRESHOLDS
+        ``odd_aspect`` and ``small_area`` say which sizes are odd.
 
     Returns
     -------
@@ -158,18 +153,18 @@ def check_files(paths, sizes, grey, failed, common_size):
             )
         )
     ok = np.setdiff1d(np.arange(len(paths)), list(failed))
-    findings += _odd_sizes(sizes, ok, common_size)
+    findings += _odd_sizes(sizes, ok, common_size, thresholds)
     findings += _grey_images(grey, ok)
     return findings
 
 
-def _odd_sizes(sizes, ok, common_size):
+def _odd_sizes(sizes, ok, common_size, thresholds):
     height, width = common_size
     aspect = sizes[ok, 1] / np.maximum(sizes[ok, 0], 1)
     off = np.abs(np.log(aspect / (width / height)))
     area = sizes[ok, 0] * sizes[ok, 1] / (height * width)
-    odd_aspect = off > np.log(ODD_ASPECT)
-    small = area < SMALL_AREA
+    odd_aspect = off > np.log(thresholds.odd_aspect)
+    small = area < thresholds.small_area
     odd = ok[odd_aspect | small]
     if len(odd) == 0:
         return []
@@ -187,8 +182,8 @@ def _odd_sizes(sizes, ok, common_size):
                 "common_size": [height, width],
                 "n_odd_aspect": int(odd_aspect.sum()),
                 "n_small": int(small.sum()),
-                "aspect_factor_threshold": ODD_ASPECT,
-                "small_area_threshold": SMALL_AREA,
+                "aspect_factor_threshold": thresholds.odd_aspect,
+                "small_area_threshold": thresholds.small_area,
             },
             "Look at them: crop them to the common aspect ratio, replace "
             "thumbnails with full-size files, or remove images that are not "

@@ -14,6 +14,8 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.base import clone
 
+from ..balance import ClassBalancer
+
 __all__ = [
     "DROP_CODES",
     "HOW_TO_FIX",
@@ -455,8 +457,6 @@ def _balance(diagnosis, estimator):
     estimator = clone(estimator)
     if not diagnosis.has("class_imbalance"):
         return estimator, []
-    from ..balance import ClassBalancer
-
     steps = getattr(estimator, "steps", None)
     name = f"{steps[-1][0]}__balancer" if steps else "balancer"
     model = final_step(estimator)

@@ -24,15 +24,12 @@ from .fixes import final_step
 
 __all__ = ["TopLosses", "gradcam", "most_confused", "top_losses"]
 
-#: Images per forward and backward pass of :func:`gradcam`.
-GRADCAM_BATCH = 256
-
 #: Layer types that do not count as "the last feature map": Grad-CAM looks at
 #: the map before they shrink or drop it.
 _SKIPPED_LAYERS = ("Pooling", "Dropout")
 
 
-def gradcam(estimator, X, *, y=None, layer=None):
+def gradcam(estimator, X, *, y=None, layer=None, batch_size=256):
     """Grad-CAM heat maps: where in each image the network found its class.
 
     The gradient of a class's score (the logit before the softmax) with
@@ -45,10 +42,8 @@ def gradcam(estimator, X, *, y=None, layer=None):
     original Grad-CAM, Selvaraju et al. 2017). Behind a global-average head
     the two are the same map; behind the Flatten head that cnnfix's CNNs
     use on small images, where each position has weights of its own, only
-    the per-position form shows what the model used. On a planted shortcut
-    (a 2x2 marker on every image of one class, 4 seeds), the mean heat on
-    the marker was 5.1-16 times the mean elsewhere per position, and
-    0.0-7.7 times averaged first.
+    the per-position form shows what the model used (on a planted shortcut,
+    averaging first can lose the marker entirely).
 
     Parameters
     ----------
@@ -72,6 +67,9 @@ def gradcam(estimator, X, *, y=None, layer=None):
         the backbone's output. Layers inside a nested model cannot be named.
         An average of models (a TunedCNNClassifier's finalists, see
         ``ensemble``) is explained through its heaviest member.
+    batch_size : int, default=256
+        Images per forward and backward pass: bounds the memory the
+        gradients take; the maps do not depend on it.
 
     Returns
     -------
@@ -104,6 +102,7 @@ def gradcam(estimator, X, *, y=None, layer=None):
     """
     import tensorflow as tf
 
+    _check_positive_int(batch_size, "batch_size", 256)
     cnn, images = _cnn_and_images(estimator, X)
     classes = _explained_classes(cnn, images, y)
     # An ensemble (TunedCNNClassifier's finalists): its heaviest CNN.
@@ -118,9 +117,9 @@ def gradcam(estimator, X, *, y=None, layer=None):
     head = output.input if softmax_dense else model.outputs[0]
     probe = keras.Model(model.inputs, [target.output, head])
     maps = []
-    for start in range(0, len(images), GRADCAM_BATCH):
-        batch = tf.convert_to_tensor(images[start : start + GRADCAM_BATCH])
-        chosen = tf.convert_to_tensor(classes[start : start + GRADCAM_BATCH])
+    for start in range(0, len(images), batch_size):
+        batch = tf.convert_to_tensor(images[start : start + batch_size])
+        chosen = tf.convert_to_tensor(classes[start : start + batch_size])
         with tf.GradientTape() as tape:
             features, last = probe(batch, training=False)
             if softmax_dense:  # the logit: a softmax near 1 has no gradient
@@ -266,8 +265,7 @@ def top_losses(estimator, X, y, k=16):
     >>> len(worst.indices), bool(worst.losses[0] >= worst.losses[-1])
     (3, True)
     """
-    if not isinstance(k, Integral) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be a positive int; got {k!r}. Pass k=16, say.")
+    _check_positive_int(k, "k", 16)
     check_is_fitted(estimator)
     y = check_labels(y, n_samples=len(X))
     classes = np.asarray(estimator.classes_)
@@ -326,6 +324,14 @@ def most_confused(estimator, X, y, *, min_count=1):
         if n >= min_count
     ]
     return sorted(table, key=lambda row: -row["count"])  # stable: ties in order
+
+
+def _check_positive_int(value, name, example):
+    """ValueError unless ``value`` is an int of at least 1."""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"{name} must be a positive int; got {value!r}. Pass {name}={example}, say."
+        )
 
 
 def _item(label):

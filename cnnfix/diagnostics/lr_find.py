@@ -7,6 +7,8 @@ import numpy as np
 from sklearn.base import clone
 
 from .._keras import import_keras
+from ..dropout import DropoutCNN
+from .figures import plot_lr_find
 
 __all__ = ["LRFinderResult", "lr_find"]
 
@@ -33,8 +35,6 @@ class LRFinderResult:
     def plot(self, ax=None):
         """Loss against learning rate (log scale), the suggestion marked;
         see :func:`cnnfix.plotting.plot_lr_find`. Returns the axes."""
-        from ..plotting import plot_lr_find
-
         return plot_lr_find(self, ax=ax)
 
 
@@ -104,8 +104,6 @@ def lr_find(
 
 
 def _check_arguments(estimator, start_lr, end_lr):
-    from ..dropout import DropoutCNN
-
     if not isinstance(estimator, DropoutCNN):
         raise TypeError(
             "lr_find tests one architecture, so it needs a DropoutCNN (tune "

@@ -1,8 +1,16 @@
-"""Checks that need a trained model: label noise and the training run."""
+"""Checks that need a trained model: label noise and the training run.
+
+Each reads what the cross-validation fits of :func:`cnnfix.diagnose` left
+(out-of-fold probabilities, accuracies, loss curves) and returns a list of
+:class:`~cnnfix.diagnostics.report.Finding`; the numbers of their rules are
+the ``thresholds`` argument (:class:`~.thresholds.ModelThresholds`).
+"""
 
 import numpy as np
 
+from .calibration import reliability
 from .report import Finding
+from .thresholds import MODEL_THRESHOLDS
 
 __all__ = [
     "check_calibration",
@@ -10,39 +18,10 @@ __all__ = [
     "check_label_noise",
     "check_learning_rate",
     "check_predictions",
-    "reliability",
 ]
 
-#: Share of suspected label errors above which label noise is a warning.
-NOISE_WARN_FRACTION = 0.05
 
-#: Training minus held-out accuracy above which the model overfits.
-OVERFIT_GAP = 0.10
-
-#: Training accuracy below which (with a small gap) the model underfits.
-UNDERFIT_ACCURACY = 0.80
-
-#: Relative drop of the training loss below which the learning rate is too low.
-MIN_LOSS_DROP = 0.05
-
-#: Mean distance of the training loss from its smoothed curve, relative to
-#: its level, above which it oscillates rather than falls or creeps.
-MAX_SWING = 0.05
-
-#: Equal-width bins of the top probability, for the calibration error.
-CALIBRATION_BINS = 15
-
-#: Expected calibration error above which out-of-fold probabilities are
-#: reported as overconfident. Measured out of fold (cv=3): a default
-#: DropoutCNN 0.007 on digits, 0.038 on 1,500 Fashion-MNIST images; one
-#: trained 60 epochs without dropout or early stopping 0.104 on the latter.
-MAX_CALIBRATION_ERROR = 0.05
-
-#: A training loss above this many times the chance loss has blown up.
-EXPLODED_LOSS = 3.0
-
-
-def check_label_noise(proba, y_encoded, classes):
+def check_label_noise(proba, y_encoded, classes, *, thresholds=MODEL_THRESHOLDS):
     """Suspected label errors, from out-of-fold probabilities, most certain
     first.
 
@@ -50,17 +29,11 @@ def check_label_noise(proba, y_encoded, classes):
     another class and gives its label less than half the probability of a
     uniform guess, ``1 / (2 * n_classes)`` (0.05 for ten classes). Suspects
     are ranked by that probability, lowest first, and it is given per
-    suspect as ``label_quality`` in the evidence.
-
-    Measured on Fashion-MNIST (10,000 images, 10% of labels flipped to
-    another class, the quick CNN, 3 folds) and digits (1,797, likewise),
-    recall / precision: this rule 0.839 / 0.911 and 0.922 / 1.000;
-    confident learning's per-class thresholds (Northcutt et al. 2021, the
-    previous rule) 0.732 / 0.631 and 0.771 / 0.979; its
-    ``prune_by_noise_rate`` 0.895 / 0.590 and 0.883 / 0.946. Harder data
-    make the model itself unsure between similar classes (shirts and
-    T-shirts): those errors carry moderate probabilities, a flipped label a
-    very low one.
+    suspect as ``label_quality`` in the evidence. The rule looks for very
+    low probabilities because a model unsure between similar classes
+    (shirts and T-shirts) gives moderate ones to its own errors, and a
+    flipped label a very low one; benchmarks/bench_diagnose.py measures its
+    recall and precision.
     """
     n, k = proba.shape
     given = proba[np.arange(n), y_encoded]
@@ -77,7 +50,7 @@ def check_label_noise(proba, y_encoded, classes):
     return [
         Finding(
             "label_noise",
-            "warning" if share >= NOISE_WARN_FRACTION else "info",
+            "warning" if share >= thresholds.noise_warn_fraction else "info",
             f"{len(rows)} labels ({share:.1%}) look wrong: out of fold, the model "
             f"predicts another class and gives the label under {1 / (2 * k):.2g}.",
             {
@@ -96,65 +69,21 @@ def check_label_noise(proba, y_encoded, classes):
     ]
 
 
-def reliability(proba, y_encoded, n_bins=CALIBRATION_BINS):
-    """How far predicted probabilities are from the accuracy they promise.
-
-    The images are put in ``n_bins`` equal-width bins of their top
-    probability (the confidence of the prediction).
-
-    Parameters
-    ----------
-    proba : ndarray of shape (n_samples, n_classes)
-        Predicted probabilities.
-    y_encoded : ndarray of shape (n_samples,)
-        True classes, as column numbers of ``proba``.
-    n_bins : int, default=15
-        Number of bins over [0, 1].
-
-    Returns
-    -------
-    result : dict
-        ``confidence`` and ``accuracy``: mean top probability and accuracy
-        per bin (NaN for an empty bin); ``count`` per bin; ``edges``
-        (``n_bins + 1``); ``ece``: the expected calibration error, the mean
-        over bins of ``|accuracy - confidence|`` weighted by their share of
-        the images (Guo et al. 2017); ``mean_confidence`` and
-        ``accuracy_overall``.
-    """
-    proba = np.asarray(proba, dtype=float)
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == np.asarray(y_encoded)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
-    count = np.bincount(bins, minlength=n_bins)
-    with np.errstate(invalid="ignore"):
-        mean_conf = np.bincount(bins, confidence, n_bins) / count
-        accuracy = np.bincount(bins, correct, n_bins) / count
-    gaps = np.where(count > 0, np.abs(accuracy - mean_conf), 0.0)
-    return {
-        "confidence": mean_conf,
-        "accuracy": accuracy,
-        "count": count,
-        "edges": edges,
-        "ece": float(np.sum(gaps * count) / len(proba)),
-        "mean_confidence": float(confidence.mean()),
-        "accuracy_overall": float(correct.mean()),
-    }
-
-
-def check_calibration(proba, y_encoded):
+def check_calibration(proba, y_encoded, *, thresholds=MODEL_THRESHOLDS):
     """Probabilities more confident than the model is right.
 
     From out-of-fold probabilities: their expected calibration error
-    (:func:`reliability`, 15 bins) above :data:`MAX_CALIBRATION_ERROR`,
-    with a mean confidence above the accuracy. It is "info": it does not
-    lower accuracy, but thresholds, rankings and costs computed from the
+    (:func:`~cnnfix.diagnostics.calibration.reliability` over
+    ``calibration_bins`` bins) above ``max_calibration_error``, with a mean
+    confidence above the accuracy. It is "info": it does not lower
+    accuracy, but thresholds, rankings and costs computed from the
     probabilities are off.
     """
-    result = reliability(proba, y_encoded)
+    n_bins = thresholds.calibration_bins
+    result = reliability(proba, y_encoded, n_bins=n_bins)
     ece, confidence = result["ece"], result["mean_confidence"]
     accuracy = result["accuracy_overall"]
-    if ece <= MAX_CALIBRATION_ERROR or confidence <= accuracy:
+    if ece <= thresholds.max_calibration_error or confidence <= accuracy:
         return []
     return [
         Finding(
@@ -167,7 +96,7 @@ def check_calibration(proba, y_encoded):
                 "ece": ece,
                 "mean_confidence": confidence,
                 "accuracy": accuracy,
-                "n_bins": CALIBRATION_BINS,
+                "n_bins": n_bins,
             },
             "Calibrate the probabilities on held-out folds: "
             'CalibratedClassifierCV(estimator, method="temperature", cv=3) '
@@ -177,12 +106,14 @@ def check_calibration(proba, y_encoded):
     ]
 
 
-def check_predictions(folds, classes):
+def check_predictions(folds, classes, *, thresholds=MODEL_THRESHOLDS):
     """A model that predicts (almost) only one class.
 
     ``folds`` holds one ``(predicted, true)`` pair of encoded labels per
     cross-validation fit; the fit whose top class takes the largest share of
-    its predictions is reported.
+    its predictions is reported when that share is at least
+    ``collapse_share`` and the class is at most ``collapse_true_share`` of
+    the data.
     """
     worst = None
     for predicted, true in folds:
@@ -192,7 +123,7 @@ def check_predictions(folds, classes):
         if worst is None or share > worst[0]:
             worst = (share, top, counts, float(np.mean(true == top)))
     share, top, counts, true_share = worst
-    if share < 0.9 or true_share > 0.75:
+    if share < thresholds.collapse_share or true_share > thresholds.collapse_true_share:
         return []
     return [
         Finding(
@@ -214,16 +145,16 @@ def check_predictions(folds, classes):
     ]
 
 
-def check_fit(train_accuracy, test_accuracy):
+def check_fit(train_accuracy, test_accuracy, *, thresholds=MODEL_THRESHOLDS):
     """Over- or underfitting, from the mean training and held-out accuracy
-    of the cross-validation fits."""
+    of the cross-validation fits (``overfit_gap``, ``underfit_accuracy``)."""
     gap = train_accuracy - test_accuracy
     accuracies = {
         "train_accuracy": float(train_accuracy),
         "held_out_accuracy": float(test_accuracy),
         "gap": float(gap),
     }
-    if gap > OVERFIT_GAP:
+    if gap > thresholds.overfit_gap:
         return [
             Finding(
                 "overfitting",
@@ -235,7 +166,7 @@ def check_fit(train_accuracy, test_accuracy):
                 "weight_decay=1e-4, early_stopping=True)",
             )
         ]
-    if train_accuracy < UNDERFIT_ACCURACY:
+    if train_accuracy < thresholds.underfit_accuracy:
         return [
             Finding(
                 "underfitting",
@@ -250,7 +181,7 @@ def check_fit(train_accuracy, test_accuracy):
     return []
 
 
-def check_learning_rate(histories, n_classes):
+def check_learning_rate(histories, n_classes, *, thresholds=MODEL_THRESHOLDS):
     """A learning rate too high (the training loss diverges, or it ends no
     better than a guess after jumping around) or too low (it barely falls),
     from the training-loss curves: one Keras history dict per
@@ -261,10 +192,11 @@ def check_learning_rate(histories, n_classes):
     smoothed (a running median of 3 epochs), and a learning rate is too
     high only on evidence that noise cannot give: a loss that became
     NaN/inf in any fit, or, in most fits, a smoothed loss that ends at or
-    above chance level (``log(n_classes)``) after a peak over 3 times chance
-    or oscillations (see :data:`MAX_SWING`). A loss that falls to well
-    below chance is never a learning-rate problem, whatever its first
-    epochs did.
+    above chance level (``log(n_classes)``) after a peak over
+    ``exploded_loss`` times chance or oscillations (``max_swing``). A loss
+    that falls to well below chance is never a learning-rate problem,
+    whatever its first epochs did; one that falls by less than
+    ``min_loss_drop`` is too low.
     """
     losses = [np.asarray(h["loss"], dtype=float) for h in histories if h.get("loss")]
     if not losses:
@@ -273,7 +205,7 @@ def check_learning_rate(histories, n_classes):
     chance = evidence["chance_loss"]
     diverged = [not np.all(np.isfinite(loss)) for loss in losses]
     unstable = [
-        peak > EXPLODED_LOSS * chance or swing > MAX_SWING
+        peak > thresholds.exploded_loss * chance or swing > thresholds.max_swing
         for peak, swing in zip(
             evidence["peak_loss"], evidence["relative_swing"], strict=True
         )
@@ -297,7 +229,7 @@ def check_learning_rate(histories, n_classes):
                 "lr_find(DropoutCNN(), X, y).suggestion",
             )
         ]
-    if np.median(evidence["relative_drop"]) < MIN_LOSS_DROP:
+    if np.median(evidence["relative_drop"]) < thresholds.min_loss_drop:
         return [
             Finding(
                 "learning_rate_too_low",

@@ -11,7 +11,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._convert import to_python
-from ..exceptions import MissingFindingError
+from .._validation import as_images
+from ..datasets import read_image
+from ..exceptions import MissingFindingError, UnreadableImageError
+from .figures import plot_diagnosis
 from .fixes import apply_fixes, check_diagnosed_data, how_to_fix
 
 __all__ = ["CODES", "SEVERITIES", "Diagnosis", "Finding", "MissingFindingError"]
@@ -334,10 +337,9 @@ class Diagnosis:
     def plot(self, X=None):
         """Figures that help: class distribution, learning curves, the
         reliability diagram of the out-of-fold probabilities (when the model
-        checks ran) and, with ``X``, examples of flagged images. Returns the
-        matplotlib Figure."""
-        from ..plotting import plot_diagnosis
-
+        checks ran) and, with ``X``, examples of flagged images (see
+        :func:`cnnfix.plotting.plot_diagnosis`). Returns the matplotlib
+        Figure."""
         return plot_diagnosis(self, X)
 
 
@@ -348,8 +350,6 @@ class _Thumbnails:
     SIZE = 48
 
     def __init__(self, X):
-        from .._validation import as_images
-
         self.X = as_images(X)
         finite = self.X[np.isfinite(self.X)]
         self.low = float(finite.min()) if finite.size else 0.0
@@ -366,9 +366,6 @@ class _Thumbnails:
 def _file_thumbnail(path):
     """An ``<img>`` of an image file, titled with its name; the name alone
     when the file cannot be read."""
-    from ..exceptions import UnreadableImageError
-    from ..images import read_image
-
     name = html.escape(os.path.basename(path), quote=True)
     try:
         pixels = read_image(path)

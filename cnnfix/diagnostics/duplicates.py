@@ -1,0 +1,202 @@
+"""Duplicates: exact copies, conflicting labels, near copies, and test
+images leaked into the training data.
+
+Exact copies are found by the digests of the images' bytes; near copies by
+their thumbnails (:func:`~cnnfix.diagnostics.summary.thumbnails`), reduced to
+16 principal components and searched with a KD-tree (n log n, not
+quadratic), then confirmed on the full thumbnails. "Near" is relative: a
+share of the dataset's median nearest-neighbour distance.
+"""
+
+from collections import defaultdict
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.neighbors import KDTree, NearestNeighbors
+
+from .report import Finding
+from .summary import summarized
+from .thresholds import DATA_THRESHOLDS
+
+__all__ = ["check_duplicates", "check_leakage"]
+
+
+def _exact_groups(hashes):
+    """Groups (lists of indices, more than one each) of byte-identical images,
+    from their digests."""
+    groups = defaultdict(list)
+    for i, digest in enumerate(hashes):
+        groups[digest].append(i)
+    return [g for g in groups.values() if len(g) > 1], groups
+
+
+def _near_threshold(nearest, ratio):
+    """``ratio`` of the median positive nearest-neighbour distance (0 when
+    every image has an exact copy)."""
+    positive = nearest[nearest > 1e-6]
+    return ratio * float(np.median(positive)) if len(positive) else 0.0
+
+
+def _reduced(thumbs, n_components=16, random_state=0):
+    n_components = min(n_components, thumbs.shape[1], len(thumbs))
+    return PCA(n_components, random_state=random_state).fit_transform(thumbs)
+
+
+def _near_pairs(thumbs, exact_of, ratio):
+    """Pairs (i, j) of near-duplicate images, plus the distance threshold:
+    ``ratio`` of the median nearest-neighbour distance (see the module)."""
+    reduced = _reduced(thumbs)
+    tree = KDTree(reduced)
+    neighbour = tree.query(reduced, k=2, return_distance=False)[:, 1]
+    # Distances on the full thumbnails (reduced ones are never larger, so
+    # the radius search below misses no pair).
+    distances = np.linalg.norm(thumbs - thumbs[neighbour], axis=1)
+    threshold = _near_threshold(distances, ratio)
+    if not threshold:
+        return [], 0.0
+    candidates = np.flatnonzero(
+        np.linalg.norm(reduced - reduced[neighbour], axis=1) < threshold
+    )
+    blank = ~thumbs.any(axis=1)  # flat images: low_information_images
+    pairs = set()
+    for i in candidates[~blank[candidates]]:
+        for j in tree.query_radius(reduced[i : i + 1], threshold)[0]:
+            if j == i or blank[j] or exact_of[i] == exact_of[j]:
+                continue
+            if np.linalg.norm(thumbs[i] - thumbs[j]) < threshold:
+                pairs.add((min(i, j), max(i, j)))
+    return sorted(pairs), threshold
+
+
+def check_duplicates(X, y, *, thresholds=DATA_THRESHOLDS):
+    """Exact duplicates, conflicting labels and near duplicates (``X``:
+    images or their :class:`ImageSummary`; the rules' numbers:
+    ``thresholds``)."""
+    summary = summarized(X)
+    groups, by_hash = _exact_groups(summary.hashes)
+    findings = _exact_findings(groups, np.asarray(y), len(summary), thresholds)
+    if len(summary) >= 3:
+        findings += _near_findings(summary.thumbs, by_hash, thresholds)
+    return findings
+
+
+def _severity(share, thresholds):
+    """A warning from ``warn_fraction`` of the dataset on, info below."""
+    return "warning" if share >= thresholds.warn_fraction else "info"
+
+
+def _exact_findings(groups, y, n, thresholds):
+    """exact_duplicates for the copies in ``groups`` of byte-identical
+    images (all but the first of each), conflicting_labels for the groups
+    whose labels differ."""
+    if not groups:
+        return []
+    extra = [i for g in groups for i in g[1:]]
+    findings = [
+        Finding(
+            "exact_duplicates",
+            _severity(len(extra) / n, thresholds),
+            f"{len(extra)} images are exact copies of others ({len(groups)} groups).",
+            {
+                "n_duplicates": len(extra),
+                "n_groups": len(groups),
+                "fraction": len(extra) / n,
+            },
+            "Drop the copies so they do not weigh twice or leak across "
+            "splits: _, keep = np.unique(X.reshape(len(X), -1), axis=0, "
+            "return_index=True); X, y = X[np.sort(keep)], y[np.sort(keep)]",
+            extra,
+        )
+    ]
+    conflicts = [g for g in groups if len(set(y[g].tolist())) > 1]
+    if conflicts:
+        rows = [i for g in conflicts for i in g]
+        findings.append(
+            Finding(
+                "conflicting_labels",
+                "error",
+                f"{len(conflicts)} identical images carry different labels "
+                f"({len(rows)} samples).",
+                {
+                    "n_groups": len(conflicts),
+                    "n_samples": len(rows),
+                    "examples": [
+                        {"indices": g, "labels": [str(v) for v in y[g]]}
+                        for g in conflicts[:5]
+                    ],
+                },
+                "Fix or drop these labels: a model cannot be right on both. "
+                "X, y = np.delete(X, idx, 0), np.delete(y, idx)",
+                rows,
+            )
+        )
+    return findings
+
+
+def _near_findings(thumbs, by_hash, thresholds):
+    """near_duplicates: pairs of images that differ only slightly (copies
+    of one another, the groups of ``by_hash``, are not counted again)."""
+    n = len(thumbs)
+    exact_of = np.empty(n, dtype=np.int64)
+    for gid, members in enumerate(by_hash.values()):
+        exact_of[members] = gid
+    pairs, threshold = _near_pairs(thumbs, exact_of, thresholds.near_duplicate_ratio)
+    if not pairs:
+        return []
+    involved = sorted({j for _, j in pairs})
+    return [
+        Finding(
+            "near_duplicates",
+            _severity(len(involved) / n, thresholds),
+            f"{len(pairs)} pairs of images are near copies (differing "
+            "only in noise, brightness or contrast).",
+            {
+                "n_pairs": len(pairs),
+                "fraction": len(involved) / n,
+                "threshold": threshold,
+                "examples": [list(p) for p in pairs[:10]],
+            },
+            "Keep one image of each pair, and split by group so copies "
+            "never straddle train and test: GroupKFold(groups=...)",
+            involved,
+        )
+    ]
+
+
+def check_leakage(X, X_test, *, thresholds=DATA_THRESHOLDS):
+    """Test images found (exactly or nearly) in the training images (each
+    of ``X`` and ``X_test``: images or their :class:`ImageSummary`).
+
+    Near copies: a test thumbnail closer to a training one than the training
+    set's own near-duplicate threshold, measured on a sample of
+    ``thresholds.leakage_sample`` training images."""
+    train, test = summarized(X), summarized(X_test)
+    train_hashes = set(train.hashes)
+    exact = np.array([h in train_hashes for h in test.hashes], dtype=bool)
+    train_t, test_t = train.thumbs, test.thumbs
+    index = NearestNeighbors(n_neighbors=2).fit(train_t)
+    order = np.random.default_rng(0).permutation(len(train))
+    sample = train_t[order[: thresholds.leakage_sample]]
+    threshold = _near_threshold(
+        index.kneighbors(sample)[0][:, 1], thresholds.near_duplicate_ratio
+    )
+    nearest = index.kneighbors(test_t, n_neighbors=1)[0][:, 0]
+    leaked = exact | (nearest < threshold)
+    if not leaked.any():
+        return []
+    rows = np.flatnonzero(leaked)
+    return [
+        Finding(
+            "train_test_leakage",
+            "error",
+            f"{len(rows)} test images ({len(rows) / len(test):.1%}) also appear "
+            "in the training data, so test accuracy overstates real accuracy.",
+            {
+                "n_leaked": len(rows),
+                "n_exact": int(exact.sum()),
+                "fraction": len(rows) / len(test),
+            },
+            "Remove them from the test set: X_test = np.delete(X_test, idx, 0)",
+            rows,
+        )
+    ]
