@@ -39,7 +39,7 @@ def diagnose_file(args):
         return 2
     try:
         if os.path.isdir(args.path):
-            from .images import list_image_folder
+            from .datasets import list_image_folder
 
             X, y = list_image_folder(args.path)
             X_test = None

@@ -99,7 +99,7 @@ for file paths (see ``image_size``).""",
         "None, int or (int, int)",
         """\
 Only for X given as image file paths: the ``(height, width)`` every
-file is resized to (bilinear, as :func:`cnnfix.images.read_images`),
+file is resized to (bilinear, as :func:`cnnfix.datasets.read_images`),
 or one int for squares. None takes the most common size among the
 headers of up to 1,000 files spread evenly over X (and warns when
 files of other sizes are resized). The files decode to 1 channel when

@@ -17,9 +17,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._input import check_image_size, inspect_images, unreadable_in_X
 from .exceptions import UnreadableImageError
-from .images import check_image_size, inspect_images
-from .streaming import unreadable_in_X
 
 __all__ = [
     "HEADER_SAMPLE",
@@ -29,7 +28,6 @@ __all__ = [
     "check_sample_weight",
     "encode_labels",
     "infer_image_shape",
-    "is_path_array",
     "validate_images",
 ]
 
@@ -118,11 +116,6 @@ def validate_images(
     return images if y is None else (images, y)
 
 
-def is_path_array(X):
-    """Whether X, as :func:`validate_images` returned it, holds file paths."""
-    return getattr(X, "ndim", None) == 1
-
-
 def _is_path(value):
     return isinstance(value, str | os.PathLike)
 
@@ -164,7 +157,7 @@ def as_paths(X):
                 f"{sum(kinds)} paths and {len(kinds) - sum(kinds)} items of "
                 f"type {type(other).__name__}. Pass only paths (str or "
                 "pathlib.Path), or decode the files first with "
-                "cnnfix.images.read_images(paths, image_size=64)."
+                "cnnfix.datasets.read_images(paths, image_size=64)."
             )
         return _path_array(X)
     # A pandas Series (its .values may be an extension array, not NumPy's).
@@ -361,7 +354,7 @@ def _flatten(X):
             f"Expected images of shape (n, height, width, channels); got a 1-D X "
             f"of {len(X)} strings, such as {str(values[0])!r}. This function does "
             "not read files yet: decode them first, for example with "
-            "cnnfix.images.read_images(paths, image_size=64) or "
+            "cnnfix.datasets.read_images(paths, image_size=64) or "
             "cnnfix.datasets.load_image_folder(folder, image_size=64)."
         )
     if len(shape) < 2:
@@ -397,7 +390,7 @@ def _stack(images):
             f"Expected images of one size; got a list of {len(images)} images "
             f"of {len(shapes)} shapes, such as {shapes[0]} and {shapes[1]}. "
             "Resize them to one size first, for example with "
-            "cnnfix.images.read_images(paths, image_size=64) for files, or "
+            "cnnfix.datasets.read_images(paths, image_size=64) for files, or "
             "cnnfix.datasets.load_image_folder(folder, image_size=64)."
         ) from None
 

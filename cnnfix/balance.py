@@ -7,17 +7,15 @@ rows to keep or repeat from the labels alone, then gathers them with one
 the input is never copied twice. SMOTE interpolates same-class neighbours on
 the flattened images and reshapes back.
 
-For data that would not fit in memory twice, :func:`balanced_batches` draws
-class-balanced mini-batches by index every epoch instead (``stream=True``).
-:func:`fit_arguments` is the one entry point of the CNN estimators: it turns
-their training data and ``balancer`` into ``model.fit`` arguments.
+For data that would not fit in memory twice, the CNN estimators draw
+class-balanced mini-batches by index every epoch instead (``stream=True``;
+see :mod:`cnnfix._input.batches`).
 """
 
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import cache
 from numbers import Integral, Real
 
 import numpy as np
@@ -26,17 +24,15 @@ from imblearn.pipeline import make_pipeline
 from imblearn.utils import check_target_type
 from scipy import sparse
 from scipy.sparse import issparse
-from sklearn.base import clone
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._convert import to_python
-from ._keras import import_keras
 from ._validation import as_paths, check_labels
 
-__all__ = ["ClassBalancer", "balanced_batches", "fit_arguments", "make_pipeline"]
+__all__ = ["ClassBalancer", "gather", "make_pipeline"]
 
 _SAMPLING_TYPE = {
     "oversample": "over-sampling",
@@ -115,7 +111,7 @@ default="oversample"
     stream : bool, default=False
         Only for the CNN estimators' ``balancer`` parameter: instead of
         materialising the resampled array, draw class-balanced mini-batches
-        by index every epoch (:func:`balanced_batches`). Not for "smote",
+        by index every epoch. Not for "smote",
         which creates new images.
     random_state : int, RandomState instance or None, default=None
         Seeds the resampling.
@@ -234,7 +230,7 @@ default="oversample"
                 "strategy='smote' interpolates pixel values and cannot resample "
                 "file paths. Use strategy='oversample' (or 'undersample', "
                 "'hybrid'), which repeats or drops paths, or decode the files "
-                "first with cnnfix.images.read_images(paths, image_size=64)."
+                "first with cnnfix.datasets.read_images(paths, image_size=64)."
             )
         column, y = validate_data(
             self, paths[:, None], y, reset=True, dtype=None, ensure_all_finite=False
@@ -289,7 +285,7 @@ default="oversample"
         """Validate X and y and set ``sampling_strategy_``, without resampling.
 
         ``fit_resample`` does this too; ``fit`` alone serves streaming
-        (:func:`balanced_batches`).
+        (``stream=True``), which draws indices every epoch.
         """
         check_labels(y)
         with _hints():
@@ -412,18 +408,20 @@ default="oversample"
 PARALLEL_GATHER_BYTES = 64 * 2**20
 
 
-def gather(X, indices):
+def gather(X, indices, *, parallel_bytes=PARALLEL_GATHER_BYTES, workers=None):
     """``X[indices]`` along the first axis into one new array (the output).
 
-    Large dense gathers are split into blocks taken by one thread per CPU
-    (at most 4), which roughly halves the time on two cores. Sparse
+    Dense gathers of ``parallel_bytes`` or more are split into blocks taken
+    by ``workers`` threads (None: one per CPU, at most 4), which roughly
+    halves the time on two cores (``benchmarks/bench_balance.py``). Sparse
     matrices and DataFrames fall back to plain indexing.
     """
     if not isinstance(X, np.ndarray):
         return X[indices]
     row_bytes = X.itemsize * int(np.prod(X.shape[1:]))
-    workers = min(4, os.cpu_count() or 1)
-    if workers == 1 or row_bytes * len(indices) < PARALLEL_GATHER_BYTES:
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1)
+    if workers == 1 or row_bytes * len(indices) < parallel_bytes:
         return X[indices]
     out = np.empty((len(indices), *X.shape[1:]), dtype=X.dtype)
     block = -(-len(indices) // (4 * workers))
@@ -446,175 +444,3 @@ def _interpolate(a, b, step):
     if np.issubdtype(a.dtype, np.integer):
         out = np.rint(out)
     return out.astype(a.dtype, copy=False)
-
-
-def fit_arguments(
-    X,
-    y,
-    classes,
-    *,
-    sample_weight=None,
-    balancer=None,
-    batch_size=32,
-    random_state=None,
-):
-    """``model.fit`` data arguments for training images, balanced if asked.
-
-    The one place where the CNN estimators' training data meet their
-    ``balancer``: the balancer is cloned and fitted on the *original* labels
-    (so a ``sampling_strategy`` dict keyed by them works), the model gets the
-    encoded ones, and sample weights follow the rows the balancer picked.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, height, width, channels) or (n_samples,)
-        Training images, or a 1-D array of file paths (resampled as rows;
-        the streamed batches then hold paths, which the caller decodes:
-        see :func:`cnnfix.streaming.file_arguments`). Never modified.
-    y : ndarray of shape (n_samples,)
-        Encoded labels: positions in ``classes``.
-    classes : ndarray of shape (n_classes,)
-        The original labels, sorted (the estimator's ``classes_``).
-    sample_weight : ndarray of shape (n_samples,) or None, default=None
-        Per-sample weights.
-    balancer : ClassBalancer, imbalanced-learn sampler or None, default=None
-        None trains on the data as they are. A ``ClassBalancer`` with
-        ``stream=True`` draws balanced batches by index
-        (:func:`balanced_batches`); any other sampler resamples the arrays
-        (other imbalanced-learn samplers get flat rows).
-    batch_size : int, default=32
-        Images per gradient step.
-    random_state : int or None, default=None
-        Seed of a balancer whose own ``random_state`` is None.
-
-    Returns
-    -------
-    arguments : dict
-        Keyword arguments for ``model.fit``: ``x``, ``y``, ``sample_weight``
-        and ``batch_size``, or only ``x`` (a ``keras.utils.PyDataset``) when
-        streaming.
-    fitted_balancer : ClassBalancer, sampler or None
-        The fitted clone of ``balancer``.
-    """
-    if balancer is None:
-        arguments = dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size)
-        return arguments, None
-    balancer = clone(balancer)
-    if balancer.get_params().get("random_state", 0) is None:
-        balancer.set_params(random_state=random_state)
-    labels = classes[y]
-    if getattr(balancer, "stream", False):
-        batches = balanced_batches(
-            X,
-            labels,
-            balancer.fit(X, labels),
-            batch_size=batch_size,
-            sample_weight=sample_weight,
-            targets=y,
-        )
-        return dict(x=batches), balancer
-    X_res, y_res, rows = _resample(balancer, X, labels)
-    if sample_weight is not None:
-        if rows is None:
-            raise ValueError(
-                f"{type(balancer).__name__} creates new samples without "
-                "telling which input rows they come from, so sample_weight "
-                "and class_weight cannot follow them. Use a ClassBalancer, or "
-                "drop the weights (balancing usually replaces them)."
-            )
-        sample_weight = sample_weight[rows]
-    # classes is sorted, so searchsorted gives the same encoding as y's.
-    y_res = y[rows] if rows is not None else np.searchsorted(classes, y_res)
-    arguments = dict(
-        x=X_res, y=y_res, sample_weight=sample_weight, batch_size=batch_size
-    )
-    return arguments, balancer
-
-
-def _resample(balancer, X, labels):
-    """Resampled images and labels, and the input row behind each output row
-    (None when the sampler does not say)."""
-    if isinstance(balancer, ClassBalancer):
-        X_res, labels_res = balancer.fit_resample(X, labels)
-        return X_res, labels_res, balancer.source_indices()
-    X_res, labels_res = balancer.fit_resample(X.reshape(len(X), -1), labels)
-    X_res = np.asarray(X_res).reshape(-1, *X.shape[1:])
-    return X_res, labels_res, getattr(balancer, "sample_indices_", None)
-
-
-def balanced_batches(
-    X, y, balancer, *, batch_size=32, sample_weight=None, targets=None
-):
-    """Class-balanced mini-batches drawn by index, without copying the data.
-
-    Returns a ``keras.utils.PyDataset`` that every epoch draws the row
-    indices of a resampled epoch (:meth:`ClassBalancer.resample_indices`)
-    and gathers one batch at a time, so peak memory is the input plus a few
-    batches, whatever the imbalance.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, ...)
-        Training images, kept by reference and never copied.
-    y : ndarray of shape (n_samples,)
-        Labels, the ones ``balancer`` was fitted on.
-    balancer : ClassBalancer
-        A balancer fitted on ``(X, y)`` with an index-based strategy.
-    batch_size : int, default=32
-        Images per batch.
-    sample_weight : ndarray of shape (n_samples,) or None, default=None
-        Per-sample weights, gathered with each batch.
-    targets : ndarray of shape (n_samples,) or None, default=None
-        What the batches yield as labels, row for row (for example labels
-        encoded as 0..k-1 for a Keras model); None yields ``y``.
-
-    Returns
-    -------
-    batches : keras.utils.PyDataset
-        Yields ``(X_batch, targets_batch)`` or ``(X_batch, targets_batch,
-        w_batch)``.
-    """
-    if balancer.strategy == "smote":
-        raise ValueError(
-            "stream=True draws existing rows by index and cannot create SMOTE "
-            "images; use strategy='oversample', 'undersample' or 'hybrid' with "
-            "stream=True, or stream=False with SMOTE."
-        )
-    targets = y if targets is None else np.asarray(targets)
-    if len(targets) != len(y):
-        raise ValueError(
-            f"Expected one target per label: targets of length {len(y)}; got "
-            f"{len(targets)}."
-        )
-    return _balanced_batches_class()(X, y, balancer, batch_size, sample_weight, targets)
-
-
-@cache
-def _balanced_batches_class():
-    keras = import_keras()
-
-    class BalancedBatches(keras.utils.PyDataset):
-        def __init__(self, X, y, balancer, batch_size, sample_weight, targets):
-            super().__init__()
-            self.X, self.y, self.sample_weight = X, y, sample_weight
-            self.targets = targets
-            self.balancer, self.batch_size = balancer, batch_size
-            # One generator for the whole run: every epoch draws anew.
-            self.rng = check_random_state(balancer.random_state)
-            self.on_epoch_end()
-
-        def __len__(self):
-            return -(-len(self.indices) // self.batch_size)
-
-        def __getitem__(self, i):
-            # Sorted within the batch: same batch, faster gather.
-            idx = np.sort(self.indices[i * self.batch_size : (i + 1) * self.batch_size])
-            batch = (self.X.take(idx, axis=0), self.targets.take(idx))
-            if self.sample_weight is not None:
-                batch += (self.sample_weight.take(idx),)
-            return batch
-
-        def on_epoch_end(self):
-            self.indices = self.balancer.resample_indices(self.y, self.rng)
-
-    return BalancedBatches

@@ -6,12 +6,11 @@ validates input, encodes labels, seeds, splits off stratified validation data,
 learns input normalisation, weights classes, trains with early stopping,
 predicts quickly in batches and pickles the model as a ``.keras`` archive.
 
-X may be images or a 1-D array of file paths. Paths stay paths through the
-split and the balancing (they are rows like any other); only where pixels
-are needed does the base route them to :mod:`cnnfix.streaming`, which
-decodes them batch by batch: :meth:`_fit_arguments` and
-:meth:`_validation_data` for ``model.fit``, a sample for the normalisation
-statistics, and chunks in ``predict_proba``.
+X may be images or a 1-D array of file paths. :mod:`cnnfix._input`, the
+one input path, turns either into what Keras takes: the stratified
+validation split, the sample weights, ``model.fit`` arguments
+(:meth:`_fit_arguments`, :meth:`_validation_data`; paths decoded batch by
+batch), the normalisation statistics and the chunks of ``predict_proba``.
 """
 
 import random
@@ -24,15 +23,23 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+from ._input import (
+    INPUT_POLICY,
+    normalization,
+    prediction_chunks,
+    sample_weights,
+    stratified_split,
+    subset,
+    training_arguments,
+    validation_data,
+)
 from ._keras import import_keras
 from ._training import LR_SCHEDULES, Plan, train
 from ._validation import (
     check_sample_weight,
     encode_labels,
-    is_path_array,
     validate_images,
 )
 from .architectures import (
@@ -43,14 +50,11 @@ from .architectures import (
 )
 from .persistence import model_from_bytes, model_to_bytes
 
-__all__ = ["BaseCNNClassifier", "FitRun", "sample_weights", "stratified_split"]
+__all__ = ["BaseCNNClassifier", "FitRun"]
 
 #: Seeds are drawn below this bound (int32, which every seeded library takes).
 SEED_BOUND = np.iinfo(np.int32).max
 
-#: Rows per ``predict_on_batch`` call: large enough to amortise the call,
-#: small enough to bound the memory of one forward pass.
-PREDICT_CHUNK = 4096
 
 @contextmanager
 def _seeded(seed):
@@ -65,81 +69,6 @@ def _seeded(seed):
     finally:
         np.random.set_state(np_state)  # noqa: NPY002
         random.setstate(py_state)
-
-
-def stratified_split(y, fraction, rng):
-    """Indices (train, validation) from a stratified shuffle of labels ``y``.
-
-    Each class gives ``round(fraction * count)`` samples to validation but
-    always keeps one for training, so rare classes are never lost from
-    training. Returns an empty validation set when ``fraction`` is 0 or the
-    data are too small to spare any sample.
-    """
-    train, val = [], []
-    for label in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == label))
-        n_val = min(int(np.floor(fraction * len(idx) + 0.5)), len(idx) - 1)
-        val.append(idx[:n_val])
-        train.append(idx[n_val:])
-    train, val = np.concatenate(train), np.concatenate(val)
-    return rng.permutation(train), rng.permutation(val)
-
-
-def _subset(idx, X, y, weights):
-    """Rows ``idx`` of X, y and weights; the arrays themselves when idx is all."""
-    if len(idx) == len(y):
-        return X, y, weights
-    return X[idx], y[idx], None if weights is None else weights[idx]
-
-
-def sample_weights(y, classes, class_weight=None, sample_weight=None):
-    """Per-sample training weights: ``sample_weight`` times ``class_weight``.
-
-    Parameters
-    ----------
-    y : ndarray of shape (n_samples,)
-        Encoded labels: positions in ``classes``.
-    classes : ndarray of shape (n_classes,)
-        The original labels, sorted.
-    class_weight : None, "balanced" or dict, default=None
-        "balanced" weights each class by ``n_samples / (n_classes * count)``;
-        a dict maps original labels to weights (unnamed classes get 1).
-    sample_weight : ndarray of shape (n_samples,) or None, default=None
-        Validated per-sample weights.
-
-    Returns
-    -------
-    weights : ndarray of shape (n_samples,) or None
-        float32 weights, or None when neither kind of weight is given.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from cnnfix.base import sample_weights
-    >>> sample_weights(np.array([0, 0, 0, 1]), np.array(["cat", "dog"]), "balanced")
-    array([0.6666667, 0.6666667, 0.6666667, 2.       ], dtype=float32)
-    """
-    if class_weight is None:
-        return sample_weight
-    if isinstance(class_weight, str):  # "balanced"
-        per_class = compute_class_weight(
-            "balanced", classes=np.arange(len(classes)), y=y
-        )
-    else:
-        unknown = [k for k in class_weight if k not in set(classes)]
-        if unknown:
-            raise ValueError(
-                f"class_weight names labels {unknown} that are not in y; the "
-                f"classes are {classes.tolist()}. Use labels of y as the dict keys."
-            )
-        per_class = np.array([float(class_weight.get(c, 1.0)) for c in classes])
-        if np.any(per_class < 0) or not np.all(np.isfinite(per_class)):
-            raise ValueError(
-                "class_weight values must be finite and non-negative; got "
-                f"{class_weight!r}."
-            )
-    per_sample = per_class[y].astype(np.float32)
-    return per_sample if sample_weight is None else sample_weight * per_sample
 
 
 @dataclass(frozen=True)
@@ -258,9 +187,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             y,
             reset=True,
             image_shape=self.image_shape,
-            # A subclass without the parameter (yet) resizes to the most
-            # common size.
-            image_size=getattr(self, "image_size", None),
+            image_size=self.image_size,
         )
         classes, y_encoded = encode_labels(y, owner=type(self).__name__)
         self.classes_, self.n_classes_ = classes, len(classes)
@@ -270,18 +197,16 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(SEED_BOUND))
         train, val = stratified_split(y_encoded, self.validation_split, rng)
-        training = _subset(train, X, y_encoded, weights)
+        training = subset(train, X, y_encoded, weights)
         run = FitRun(
             train=training,
-            validation=_subset(val, X, y_encoded, weights) if len(val) else None,
+            validation=subset(val, X, y_encoded, weights) if len(val) else None,
             normalization=self._normalization(training[0], seed),
             seed=seed,
             verbose=self._verbosity(),
         )
         self.__dict__.pop("balancer_", None)  # not a previous fit's
-        # A subclass without the parameter (yet) trains in float32.
-        precision = getattr(self, "precision", "float32")
-        with _seeded(seed), precision_policy(precision):
+        with _seeded(seed), precision_policy(self.precision):
             model, history = self._fit_keras(run)
         if model is None:  # a distributed search worker; the chief has the model
             for name in ("model_", "history_", "n_epochs_"):
@@ -293,72 +218,45 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _normalization(self, X, seed):
-        """Per-channel (mean, variance) of the training images, or None
-        without ``normalize``; for file paths, of a decoded sample of them
-        (see :func:`cnnfix.streaming.normalization_sample`)."""
+        """Per-channel (mean, variance) of the training images (a decoded
+        sample of file paths), or None without ``normalize``."""
         if not self.normalize:
             return None
-        if is_path_array(X):
-            from .streaming import normalization_sample
-
-            X = normalization_sample(X, self.image_shape_, seed)
-        return self._channel_stats(X)
+        return normalization(X, image_shape=self.image_shape_, seed=seed)
 
     def _verbosity(self):
         """This fit's Keras ``verbose`` (0, 1 or 2), from ``verbose``."""
         return min(int(self.verbose), 2)
 
-    @staticmethod
-    def _channel_stats(images):
-        """Per-channel (mean, variance) of images; variance floored at 1e-6."""
-        mean = images.mean(axis=(0, 1, 2), dtype=np.float64)
-        var = images.var(axis=(0, 1, 2), dtype=np.float64)
-        return mean.tolist(), np.maximum(var, 1e-6).tolist()
-
     def _fit_arguments(self, data, run):
         """``model.fit`` arguments for ``data`` = ``(X, y, sample_weight)``,
-        balanced by ``balancer`` (see :func:`cnnfix.balance.fit_arguments`);
-        the fitted balancer becomes ``balancer_``. File paths become batches
-        decoded on the fly (:func:`cnnfix.streaming.file_arguments`)."""
-        # Imported here: imbalanced-learn loads with the first fit, not with
-        # cnnfix (the fit imports TensorFlow anyway).
-        from .balance import fit_arguments
-
+        balanced by ``balancer`` (:func:`cnnfix._input.training_arguments`);
+        the fitted balancer becomes ``balancer_``."""
         X, y, weights = data
-        arguments, balancer = fit_arguments(
+        arguments, balancer = training_arguments(
             X,
             y,
-            self.classes_,
-            sample_weight=weights,
+            weights,
+            classes=self.classes_,
             balancer=self.balancer,
             batch_size=self.batch_size,
-            random_state=run.seed,
+            seed=run.seed,
+            image_shape=self.image_shape_,
+            cache=self.cache,
         )
         if balancer is not None:
             self.balancer_ = balancer
-        if is_path_array(X):
-            from .streaming import file_arguments
-
-            arguments = file_arguments(
-                arguments, self.image_shape_, run.seed, cache=self._cache()
-            )
         return arguments
 
     def _validation_data(self, run):
         """``validation_data`` for ``model.fit``: the run's validation part,
         as batches decoded on the fly when it holds file paths."""
-        if run.validation is None or not is_path_array(run.validation[0]):
-            return run.validation
-        from .streaming import file_validation_data
-
-        return file_validation_data(
-            run.validation, self.image_shape_, self.batch_size, cache=self._cache()
+        return validation_data(
+            run.validation,
+            image_shape=self.image_shape_,
+            batch_size=self.batch_size,
+            cache=self.cache,
         )
-
-    def _cache(self):
-        """Whether file paths are decoded once and kept (``cache``); a
-        subclass without the parameter (yet) decodes every epoch."""
-        return bool(getattr(self, "cache", False))
 
     def _plan(self, run, **changes):
         """The training :class:`~cnnfix._training.Plan` of this estimator's
@@ -406,21 +304,15 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         X = validate_images(self, X, reset=False)
         return self._probabilities([self.model_], X)[0]
 
-    def _probabilities(self, models, X):
+    def _probabilities(self, models, X, policy=INPUT_POLICY):
         """Each of ``models``' class probabilities (float64, rows summing to
-        1) for validated images or file paths ``X``, in chunks: each chunk
-        is decoded once for all the models."""
-        if is_path_array(X):
-            from .streaming import decoded_chunks
-
-            chunks = decoded_chunks(X, self.image_shape_)
-        else:
-            # Chunks bound the memory of one forward pass on large inputs.
-            chunks = (X[i : i + PREDICT_CHUNK] for i in range(0, len(X), PREDICT_CHUNK))
-        # predict_on_batch skips model.predict's per-call set-up (~60x faster
-        # on small batches).
+        1) for validated images or file paths ``X``, in the chunks of
+        ``policy`` (:func:`cnnfix._input.prediction_chunks`): each chunk is
+        decoded once for all the models."""
+        # predict_on_batch skips model.predict's per-call set-up, which
+        # dominates on small batches.
         parts = [[] for _ in models]
-        for chunk in chunks:
+        for chunk in prediction_chunks(X, self.image_shape_, policy):
             for part, model in zip(parts, models, strict=True):
                 part.append(np.asarray(model.predict_on_batch(chunk)))
         probabilities = []

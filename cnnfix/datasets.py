@@ -1,4 +1,10 @@
-"""Image data sets that need no download: digits, Fashion-MNIST, image folders."""
+"""Image data sets that need no download: digits, Fashion-MNIST, image folders.
+
+Also the readers of image files, which follow the same decoding rules as
+:func:`load_image_folder` and the estimators' file paths:
+:func:`list_image_folder`, :func:`read_image`, :func:`read_images`,
+:func:`inspect_images` and :func:`read_headers`.
+"""
 
 import gzip
 import os
@@ -6,20 +12,26 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import (
+from ._input.decode import check_on_error, read_image, read_images
+from ._input.folder import list_image_folder
+from ._input.headers import (
     check_color_mode,
     check_image_size,
-    check_n_jobs,
-    check_on_error,
-    list_image_folder,
-    read_images,
+    inspect_images,
+    read_headers,
 )
+from ._input.pool import check_n_jobs
 
 __all__ = [
+    "inspect_images",
+    "list_image_folder",
     "load_damaged_digits",
     "load_digit_images",
     "load_fashion_mnist",
     "load_image_folder",
+    "read_headers",
+    "read_image",
+    "read_images",
 ]
 
 FASHION_MNIST_FILES = {
@@ -177,7 +189,7 @@ def load_image_folder(
     directly in ``path`` are skipped; images in nested folders of a class
     folder belong to that class. The order is fixed: by class name, then by
     file path. Nothing on disk is modified. The reading itself is
-    :mod:`cnnfix.images`.
+    :func:`list_image_folder` and :func:`read_images`.
 
     Parameters
     ----------
@@ -198,7 +210,7 @@ def load_image_folder(
         "warn" once (a UserWarning listing them) and leave them out of X and
         y.
     n_jobs : int or None, default=None
-        Decoding workers (see :func:`cnnfix.images.read_images`: processes
+        Decoding workers (see :func:`cnnfix.datasets.read_images`: processes
         from 4,000 files, threads below). None: one per CPU, at most 8;
         -1: one per CPU.
 
@@ -226,8 +238,8 @@ def load_image_folder(
 
     See Also
     --------
-    cnnfix.images.list_image_folder : The paths and labels only.
-    cnnfix.images.read_images : Decode a list of files.
+    cnnfix.datasets.list_image_folder : The paths and labels only.
+    cnnfix.datasets.read_images : Decode a list of files.
 
     Examples
     --------

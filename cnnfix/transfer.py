@@ -20,7 +20,7 @@ from ._backbones import (
     unfreeze_top,
 )
 from ._docs import fill_doc
-from ._validation import is_path_array
+from ._input import is_path_array
 from .architectures import compile_cnn
 from .base import BaseCNNClassifier
 

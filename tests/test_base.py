@@ -10,8 +10,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from cnnfix import DropoutCNN
-from cnnfix import base as base_module
-from cnnfix.base import sample_weights, stratified_split
+from cnnfix._input import InputPolicy, sample_weights, stratified_split
 
 from .conftest import TINY
 
@@ -71,8 +70,10 @@ def test_predict_does_not_pay_model_predict(fitted, small_digits, monkeypatch):
         raise AssertionError("model.predict was called")
 
     monkeypatch.setattr(fitted.model_, "predict", slow_path)
-    monkeypatch.setattr(base_module, "PREDICT_CHUNK", 7)  # many chunks
     np.testing.assert_allclose(fitted.predict_proba(X), expected, rtol=1e-6)
+    many_chunks = InputPolicy(predict_rows=7)
+    (chunked,) = fitted._probabilities([fitted.model_], X, policy=many_chunks)
+    np.testing.assert_allclose(chunked, expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize(

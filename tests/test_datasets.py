@@ -62,8 +62,7 @@ def test_damaged_digits_are_imbalanced_and_noisy():
 def test_load_image_folder_is_list_then_read(tmp_path):
     from PIL import Image
 
-    from cnnfix.datasets import load_image_folder
-    from cnnfix.images import list_image_folder, read_images
+    from cnnfix.datasets import list_image_folder, load_image_folder, read_images
 
     rng = np.random.default_rng(0)
     for i, label in enumerate(["hex", "hex", "torx", "slot"]):

@@ -1,4 +1,4 @@
-"""Reading image files and class-folder trees (cnnfix.images, load_image_folder).
+"""Reading image files and class-folder trees (cnnfix._input, load_image_folder).
 
 Every test reads real files written into tmp_path: scikit-learn's two sample
 photos (JPEG) and PNG files made with NumPy, grey and colour, of mixed sizes.
@@ -16,9 +16,15 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
-from cnnfix.datasets import load_image_folder
+from cnnfix._input import InputPolicy, pool
+from cnnfix._input.decode import decode_paths
+from cnnfix.datasets import (
+    list_image_folder,
+    load_image_folder,
+    read_image,
+    read_images,
+)
 from cnnfix.exceptions import UnreadableImageError
-from cnnfix.images import list_image_folder, read_image, read_images
 
 from .conftest import require
 
@@ -172,6 +178,15 @@ def test_threads_give_the_same_images(tmp_path):
     np.testing.assert_array_equal(read_images(paths, n_jobs=-1), one)
 
 
+def in_processes(paths, on_error="raise", return_kept=False):
+    """``read_images(paths, n_jobs=2)`` with worker processes from 20 files."""
+    policy = InputPolicy(process_files=20)
+    paths = [os.fspath(p) for p in paths]
+    return decode_paths(
+        paths, None, None, 2, on_error=on_error, return_kept=return_kept, policy=policy
+    )
+
+
 @pytest.fixture
 def made_folders(monkeypatch):
     """The temporary folders made during the test (other tests, in parallel
@@ -190,11 +205,10 @@ def made_folders(monkeypatch):
 def test_worker_processes_give_the_same_images_and_errors(
     tmp_path, monkeypatch, made_folders
 ):
-    """From PROCESS_FILES files, loky worker processes decode: the same
-    pixels, headers, guesses redone and failures as one thread."""
+    """From the policy's ``process_files`` files, loky worker processes
+    decode: the same pixels, headers, guesses redone and failures as one
+    thread."""
     import joblib
-
-    from cnnfix import images
 
     paths = [tmp_path / "first.png"]
     save(paths[0], pixels((10, 12), 0))  # grey first: the mode guess is wrong
@@ -216,16 +230,15 @@ def test_worker_processes_give_the_same_images_and_errors(
             calls.append(kwargs)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(images, "PROCESS_FILES", 20)
     monkeypatch.setattr(joblib, "Parallel", Spy)
     with pytest.warns(UserWarning, match=r"Skipped 1 of 62.*garbage\.png"):
-        two, kept_two = read_images(paths, n_jobs=2, on_error="warn", return_kept=True)
+        two, kept_two = in_processes(paths, on_error="warn", return_kept=True)
     assert calls and calls[0]["backend"] == "loky" and calls[0]["n_jobs"] == 2
     assert one.shape == (61, 10, 12, 3)
     np.testing.assert_array_equal(two, one)
     np.testing.assert_array_equal(kept_two, kept_one)
     with pytest.raises(UnreadableImageError, match=r"garbage\.png"):
-        read_images(paths, n_jobs=2)
+        in_processes(paths)
     # The pixels went through a shared file, removed after each call.
     assert len(made_folders) == 3
     assert not any(os.path.exists(f) for f in made_folders)
@@ -249,15 +262,12 @@ def test_worker_processes_return_the_shared_memory_itself(
     room."""
     import joblib
 
-    from cnnfix import images
-
     paths = []
     for i in range(40):
         paths.append(tmp_path / f"{i:03d}.png")
         save(paths[-1], pixels((10, 12) if i % 4 == 1 else (10, 12, 3), i))
     one = read_images(paths, n_jobs=1)
-    monkeypatch.setattr(images, "PROCESS_FILES", 20)
-    mapped = read_images(paths, n_jobs=2)
+    mapped = in_processes(paths)
     np.testing.assert_array_equal(mapped, one)
     assert not any(isinstance(a, np.memmap) for a in _bases(mapped))
     (folder,) = made_folders
@@ -271,8 +281,8 @@ def test_worker_processes_return_the_shared_memory_itself(
         joblib.delayed(np.sum)(mapped[i::2], dtype=np.int64) for i in range(2)
     )
     assert sum(sums) == mapped.sum(dtype=np.int64)
-    monkeypatch.setattr(images, "_shared_folder", lambda nbytes: None)  # no room
-    copied = read_images(paths, n_jobs=2)
+    monkeypatch.setattr(pool, "shared_folder", lambda nbytes: None)  # no room
+    copied = in_processes(paths)
     np.testing.assert_array_equal(copied, one)
     assert copied.base is None  # decoded into a file on disk, then copied
 
@@ -451,9 +461,7 @@ def test_plain_pngs_decode_with_pyspng_to_pillows_pixels(tmp_path, monkeypatch):
     """With pyspng, plain 8-bit grey and RGB PNG files (with or without a
     transparent colour) decode to exactly Pillow's pixels, in every colour
     mode; other files, and conversions from RGB to grey, go to Pillow."""
-    from cnnfix import images
-
-    if images._spng() is None:
+    if pool.spng() is None:
         require("pyspng", "pip install cnnfix[fast]")
     rng = np.random.default_rng(7)
     grey = rng.integers(0, 256, (10, 14), np.uint8)
@@ -473,7 +481,7 @@ def test_plain_pngs_decode_with_pyspng_to_pillows_pixels(tmp_path, monkeypatch):
         image.save(tmp_path / f"{name}.png", **options)
         paths.append(str(tmp_path / f"{name}.png"))
     decoded = []
-    spng = images._spng()
+    spng = pool.spng()
 
     def counting(data):
         decoded.append(data[:8])
@@ -481,10 +489,10 @@ def test_plain_pngs_decode_with_pyspng_to_pillows_pixels(tmp_path, monkeypatch):
 
     counted = types.SimpleNamespace(load=counting)
     for mode in ("auto", "rgb", "grayscale"):
-        monkeypatch.setattr(images, "_spng", lambda: counted)
-        fast = [images.read_images([p], None, mode) for p in paths]
-        monkeypatch.setattr(images, "_spng", lambda: None)
-        pillow = [images.read_images([p], None, mode) for p in paths]
+        monkeypatch.setattr(pool, "spng", lambda: counted)
+        fast = [read_images([p], None, mode) for p in paths]
+        monkeypatch.setattr(pool, "spng", lambda: None)
+        pillow = [read_images([p], None, mode) for p in paths]
         for path, a, b in zip(paths, fast, pillow, strict=True):
             np.testing.assert_array_equal(a, b, err_msg=f"{path} {mode}")
     # pyspng read the 4 plain files in auto and rgb, the grey ones to grey.

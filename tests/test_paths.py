@@ -19,11 +19,13 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 import cnnfix
-from cnnfix import ClassBalancer, DropoutCNN, streaming
+from cnnfix import ClassBalancer, DropoutCNN
 from cnnfix import _validation as validation_module
-from cnnfix.datasets import load_image_folder
+from cnnfix._input import InputPolicy
+from cnnfix._input import files as file_pipeline
+from cnnfix._input.headers import plain_pngs
+from cnnfix.datasets import load_image_folder, read_images
 from cnnfix.exceptions import UnreadableImageError
-from cnnfix.images import read_images
 
 from .conftest import TINY
 
@@ -124,13 +126,16 @@ def test_every_container_of_paths_predicts_alike(data, on_paths, make):
     )
 
 
-def test_predict_decodes_in_chunks_with_the_same_result(data, on_paths, monkeypatch):
+def test_predict_decodes_in_chunks_with_the_same_result(data, on_paths):
 
     paths = data[0][:50]
     expected = on_paths.predict_proba(paths)
-    monkeypatch.setattr(streaming, "PREDICT_BYTES", 7 * 16 * 16 * 4)  # 7 rows
+    seven_rows = InputPolicy(predict_bytes=7 * 16 * 16 * 4)
+    chunks = list(file_pipeline.decoded_chunks(paths, (16, 16, 1), seven_rows))
+    assert [len(chunk) for chunk in chunks] == [7] * 7 + [1]
+    (chunked,) = on_paths._probabilities([on_paths.model_], paths, policy=seven_rows)
     # Equal up to float rounding, which depends on the batch size.
-    np.testing.assert_allclose(on_paths.predict_proba(paths), expected, rtol=1e-5)
+    np.testing.assert_allclose(chunked, expected, rtol=1e-5)
 
 
 def test_size_and_colour_come_from_the_files(tree, tmp_path):
@@ -383,7 +388,7 @@ def _count_reads(monkeypatch):
         reads.update(os.fspath(p) for p in paths)
         return read_images(paths, *args, **kwargs)
 
-    monkeypatch.setattr(streaming, "read_images", counting)
+    monkeypatch.setattr(file_pipeline, "read_images", counting)
     return reads
 
 
@@ -391,7 +396,7 @@ def _count_reads(monkeypatch):
 def test_cache_decodes_each_file_once(data, monkeypatch, cache):
     paths, _, y, train, _ = data
     # The Pillow pipeline, also for plain PNG files (see the tests below).
-    monkeypatch.setattr(streaming, "plain_pngs", lambda paths, shape: False)
+    monkeypatch.setattr(file_pipeline, "plain_pngs", lambda paths, shape: False)
     reads = _count_reads(monkeypatch)
     params = {**QUICK, "epochs": 3, "validation_split": 0.25}
     clf = DropoutCNN(**params, cache=cache).fit(paths[train], y[train])
@@ -421,11 +426,11 @@ def test_cache_keeps_repeated_rows_once_and_returns_the_same_pixels(data):
     paths, images, _, _, _ = data
     rows = np.r_[0, 1, 0, 2, 1, 0]  # oversampled rows repeat a path
     cache = {}
-    first = streaming.decode(paths[rows], (16, 16, 1), cache)
+    first = file_pipeline.decode(paths[rows], (16, 16, 1), cache)
     assert len(cache) == 3 and all(v.dtype == np.uint8 for v in cache.values())
     np.testing.assert_array_equal(first, images[rows].astype(np.float32))
     np.testing.assert_array_equal(
-        streaming.decode(paths[rows], (16, 16, 1), cache), first
+        file_pipeline.decode(paths[rows], (16, 16, 1), cache), first
     )
 
 
@@ -482,9 +487,9 @@ def png_files(tmp_path):
 def test_png_dataset_gives_read_images_pixels(png_files, kind, channels):
     paths = png_files[0] if kind == "grey" else png_files[1]
     shape = (10, 14, channels)
-    assert cnnfix.images.plain_pngs(paths, shape)
+    assert plain_pngs(paths, shape)
     y, weights = np.arange(12) * 7 + 3, np.linspace(0.5, 2, 12)
-    dataset = streaming.png_dataset(
+    dataset = file_pipeline.png_dataset(
         paths, y, weights, image_shape=shape, batch_size=5, seed=None
     )
     batches = [[t.numpy() for t in batch] for batch in dataset]
@@ -504,7 +509,7 @@ def test_png_dataset_reshuffles_every_epoch_from_its_seed(png_files):
     y = np.arange(len(paths)) + 100
 
     def epochs(seed):
-        dataset = streaming.png_dataset(
+        dataset = file_pipeline.png_dataset(
             paths, y, None, image_shape=(10, 14, 1), batch_size=4, seed=seed
         )
         return [np.concatenate([b[1].numpy() for b in dataset]) for _ in range(2)]
@@ -518,8 +523,8 @@ def test_png_dataset_reshuffles_every_epoch_from_its_seed(png_files):
 def test_only_plain_png_files_go_to_tensorflow(png_files, tmp_path):
     grey, rgb = png_files
     pixels = np.random.default_rng(1).integers(0, 256, (10, 14), np.uint8)
-    assert not cnnfix.images.plain_pngs(rgb, (10, 14, 1))  # RGB to grey: Pillow
-    assert not cnnfix.images.plain_pngs(grey, (10, 16, 1))  # a resize: Pillow
+    assert not plain_pngs(rgb, (10, 14, 1))  # RGB to grey: Pillow
+    assert not plain_pngs(grey, (10, 16, 1))  # a resize: Pillow
     palette = Image.fromarray(pixels).convert("P")
     palette.save(tmp_path / "palette.png")
     wide = Image.fromarray(pixels.astype(np.uint16) * 200)  # 16-bit grey
@@ -529,23 +534,23 @@ def test_only_plain_png_files_go_to_tensorflow(png_files, tmp_path):
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(Path(grey[0]).read_bytes()[:-20])
     for odd in ("palette.png", "sixteen.png", "photo.png", "truncated.png", "none.png"):
-        assert not cnnfix.images.plain_pngs([*grey, str(tmp_path / odd)], (10, 14, 1))
+        assert not plain_pngs([*grey, str(tmp_path / odd)], (10, 14, 1))
 
 
 def test_fit_on_plain_pngs_uses_tensorflow_and_learns_as_with_pillow(data, monkeypatch):
     paths, _, y, train, test = data
     train = [i for i in train if Image.open(paths[i]).size == (16, 16)]
     made = []
-    png_dataset = streaming.png_dataset
+    png_dataset = file_pipeline.png_dataset
 
     def spying(*args, **kwargs):
         made.append(kwargs["seed"])
         return png_dataset(*args, **kwargs)
 
-    monkeypatch.setattr(streaming, "png_dataset", spying)
+    monkeypatch.setattr(file_pipeline, "png_dataset", spying)
     fast = DropoutCNN(**QUICK).fit(paths[train], y[train])
     assert len(made) == 2 and made[1] is None  # training (shuffled), validation
-    monkeypatch.setattr(streaming, "plain_pngs", lambda paths, shape: False)
+    monkeypatch.setattr(file_pipeline, "plain_pngs", lambda paths, shape: False)
     pillow = DropoutCNN(**QUICK).fit(paths[train], y[train])
     assert fast.n_epochs_ == pillow.n_epochs_ == QUICK["epochs"]
     accuracy = fast.score(paths[test], y[test])

@@ -439,7 +439,7 @@ def test_fits_and_predicts_on_image_files(images, tmp_path):
     assert clf.image_shape_ == (12, 12, 1)
     assert clf.score(paths, y) > 0.9
     # Predicting on the decoded files gives the same probabilities.
-    from cnnfix.images import read_images
+    from cnnfix.datasets import read_images
 
     decoded = read_images(paths, image_size=(12, 12))
     np.testing.assert_allclose(

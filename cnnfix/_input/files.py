@@ -1,50 +1,37 @@
-"""The input pipeline of the CNN estimators for file paths as X.
+"""Batches of file paths decoded on the fly, for ``model.fit`` and ``predict``.
 
 When X is a 1-D array of file paths, the estimators never hold the decoded
-data set: a ``keras.utils.PyDataset`` decodes each batch on the fly with
-:func:`cnnfix.images.read_images` (Pillow; the same decoding, resizing and
+data set: a ``keras.utils.PyDataset`` decodes each batch with
+:func:`cnnfix._input.decode.read_images` (the same decoding, resizing and
 colour rules as :func:`cnnfix.datasets.load_image_folder`, so a file gives
 the same pixels either way) while Keras prefetches the next batches in
 worker threads. Memory is bounded by the queue of prefetched batches,
 whatever the number of files.
 
-Why a PyDataset over Pillow and not a ``tf.data`` pipeline of
-``tf.io.decode_png`` and ``tf.image.resize``: one decoding rule. tf.data
-resizes differently from Pillow, reads no TIFF and handles palettes and
-16-bit files its own way, so predicting on paths would no longer match the
-arrays that ``load_image_folder`` returns. And decoding is not where the
-time goes: on 10,000 28x28 Fashion-MNIST PNG files on 2 CPU cores shared
-with other jobs (load average 5-9), one thread decodes an epoch's batches in
-about 1.0 s while an epoch of the default DropoutCNN on the decoded array
-takes about 8 s (``benchmarks/bench_paths.py``). Alternatives measured
-there, alternating in one process (seconds per epoch, medians of 4; runs
-varied by up to 2x with the load): this PyDataset with 1 worker thread and
-4 queued batches 8.4-9.5 (the array 9.1-10.8); 2 threads 12.6; 1 or 2
-worker processes (``use_multiprocessing``) 9.4-9.6; a ``tf.data`` pipeline
-calling the same decoding through ``tf.numpy_function`` (parallel map,
-prefetch) 15.8-16.3. Decoding overlaps training: TensorFlow prefetches the
-PyDataset's batches in a thread of its own.
+A PyDataset over Pillow, not a ``tf.data`` pipeline of ``tf.io.decode_png``
+and ``tf.image.resize``, keeps one decoding rule: tf.data resizes
+differently from Pillow, reads no TIFF and handles palettes and 16-bit
+files its own way. Decoding overlaps training, and the thread and process
+alternatives were no faster (``benchmarks/bench_paths.py``; the numbers are
+in docs/benchmarks.md).
 
 With ``cache=True`` (the estimators' ``cache`` parameter) each file is
 decoded once: its uint8 pixels are kept in memory, by path, for the rest of
 the fit, so the epochs after the first read no file. That costs
-``height * width * channels`` bytes per distinct file plus about 200
-bytes of bookkeeping (70 MB for 70,000 28x28 grey images, 1.5 GB for
-10,000 224x224 RGB ones) and is freed when ``fit`` returns.
+``height * width * channels`` bytes per distinct file plus about 200 bytes
+of bookkeeping, freed when ``fit`` returns.
 
 Shuffling: the rows are permuted anew every epoch from the fit's seed (a
 PyDataset is not shuffled by Keras beyond the order of its batches).
 
-Plain PNG files (:func:`cnnfix.images.plain_pngs`: 8-bit grey or RGB, at
-the wanted size, needing no colour conversion) take :func:`png_dataset`
-instead, unless ``cache=True``: ``tf.data`` with TensorFlow's own PNG
-decoder, as ``keras.utils.image_dataset_from_directory`` uses. The decoding
-rule still holds (PNG is lossless and such files need no resizing or
-conversion, so every decoder gives the same pixels; a test compares them),
-and the per-file work leaves Python, where it and the GIL competed with the
-training loop for 2 cores: the PyDataset's epoch measured 1.30-1.43x the
-decoded array's on a loaded machine (``benchmarks/bench_paths.py``; the
-current numbers are in docs/benchmarks.md).
+Plain PNG files (:func:`cnnfix._input.headers.plain_pngs`: 8-bit grey or
+RGB, at the wanted size, needing no colour conversion) take
+:func:`png_dataset` instead, unless ``cache=True``: ``tf.data`` with
+TensorFlow's own PNG decoder, as ``keras.utils.image_dataset_from_directory``
+uses. The decoding rule still holds (PNG is lossless and such files need no
+resizing or conversion, so every decoder gives the same pixels; a test
+compares them), and the per-file work leaves Python, where it and the GIL
+compete with the training loop for the cores.
 """
 
 import os
@@ -53,40 +40,34 @@ from functools import cache
 
 import numpy as np
 
-from ._keras import import_keras
-from .exceptions import UnreadableImageError
-from .images import plain_pngs, read_images
+from .._keras import import_keras
+from ..exceptions import UnreadableImageError
+from .decode import read_images
+from .headers import plain_pngs
+from .policy import INPUT_POLICY
 
 __all__ = [
-    "NORMALIZATION_SAMPLE",
     "decode",
     "decoded_chunks",
     "file_arguments",
     "file_validation_data",
+    "is_path_array",
     "normalization_sample",
     "png_dataset",
     "unreadable_in_X",
 ]
 
-#: Files decoded to learn the normalisation statistics (a random sample of
-#: the training part; all of it when smaller).
-NORMALIZATION_SAMPLE = 1000
 
-#: Batches kept decoded ahead of training, per worker thread.
-QUEUE_PER_WORKER = 4
-
-#: Bytes of decoded images per ``predict_on_batch`` call on file paths.
-PREDICT_BYTES = 64 * 2**20
-
-#: Rows per ``predict_on_batch`` call at most (as for arrays).
-PREDICT_ROWS = 4096
+def is_path_array(X):
+    """Whether X, as :func:`cnnfix._validation.validate_images` returned it,
+    holds file paths (a 1-D array) rather than images."""
+    return getattr(X, "ndim", None) == 1
 
 
-def workers():
+def decoding_threads():
     """Decoding threads of the pipeline: half the CPUs (at least 1, at most
-    8), so that TensorFlow keeps the other half for training. On 2 cores,
-    one thread (measured: 2 and 4 threads made the epoch slower, see the
-    module's docstring)."""
+    8), so that TensorFlow keeps the other half for training; on 2 cores,
+    one (more made the epoch slower: ``benchmarks/bench_paths.py``)."""
     return max(1, min(8, (os.cpu_count() or 1) // 2))
 
 
@@ -123,7 +104,7 @@ def _read(paths, image_shape):
 
 def unreadable_in_X(error):
     """The :class:`~cnnfix.exceptions.UnreadableImageError` an estimator
-    raises for files of X that ``error`` (from :mod:`cnnfix.images`) names:
+    raises for files of X that ``error`` (from :func:`read_images`) names:
     which files, why, and what to do in an estimator."""
     shown = ", ".join(repr(p) for p in error.paths[:10])
     more = len(error.paths) - 10
@@ -138,34 +119,37 @@ def unreadable_in_X(error):
     )
 
 
-def normalization_sample(paths, image_shape, seed):
+def normalization_sample(paths, image_shape, seed, policy=INPUT_POLICY):
     """Decoded images for the normalisation statistics: every file when there
-    are at most :data:`NORMALIZATION_SAMPLE`, in their order (so the
+    are at most ``policy.normalization_sample``, in their order (so the
     statistics equal those of the decoded array), else a random sample of
     that many drawn with ``seed``."""
-    if len(paths) > NORMALIZATION_SAMPLE:
+    n_sample = policy.normalization_sample
+    if len(paths) > n_sample:
         rng = np.random.default_rng(seed)
-        rows = np.sort(rng.choice(len(paths), NORMALIZATION_SAMPLE, replace=False))
+        rows = np.sort(rng.choice(len(paths), n_sample, replace=False))
         paths = paths[rows]
     return decode(paths, image_shape)
 
 
-def file_arguments(arguments, image_shape, seed, cache=False):
+def file_arguments(arguments, image_shape, seed, cache=False, policy=INPUT_POLICY):
     """Turn ``model.fit`` arguments over file paths (from
-    :func:`cnnfix.balance.fit_arguments`) into arguments over decoded batches.
+    :func:`cnnfix._input.batches.fit_arguments`) into arguments over decoded
+    batches.
 
     ``{"x": paths, "y": ..., "sample_weight": ..., "batch_size": ...}``
     becomes ``{"x": FileBatches}``, reshuffled every epoch from ``seed``;
     ``{"x": PyDataset}`` yielding batches of paths (``stream=True``) becomes
     ``{"x": DecodedBatches}`` around it. With ``cache``, each file is decoded
     once and kept (uint8) for the later epochs. Plain PNG files
-    (:func:`cnnfix.images.plain_pngs`) without ``cache`` become
+    (:func:`cnnfix._input.headers.plain_pngs`) without ``cache`` become
     ``{"x": tf.data.Dataset, "shuffle": False}`` (:func:`png_dataset`).
     """
     x = arguments["x"]
     store = {} if cache else None
     if not isinstance(x, np.ndarray):  # a PyDataset of path batches
-        return dict(x=_decoded_batches_class()(x, image_shape, store))
+        batches = decoded_batches_class()(x, image_shape, store, policy)
+        return dict(x=batches)
     if not cache and plain_pngs(x, image_shape):
         dataset = png_dataset(
             x,
@@ -176,7 +160,7 @@ def file_arguments(arguments, image_shape, seed, cache=False):
             seed=seed,
         )
         return dict(x=dataset, shuffle=False)  # it shuffles itself
-    batches = _file_batches_class()(
+    batches = file_batches_class()(
         x,
         arguments["y"],
         arguments.get("sample_weight"),
@@ -184,11 +168,14 @@ def file_arguments(arguments, image_shape, seed, cache=False):
         batch_size=arguments["batch_size"],
         seed=seed,
         cache=store,
+        policy=policy,
     )
     return dict(x=batches)
 
 
-def file_validation_data(validation, image_shape, batch_size, cache=False):
+def file_validation_data(
+    validation, image_shape, batch_size, cache=False, policy=INPUT_POLICY
+):
     """``validation_data`` for ``model.fit``: ``(paths, y, sample_weight)``
     as batches decoded in order (once, with ``cache``)."""
     paths, y, weights = validation
@@ -196,7 +183,7 @@ def file_validation_data(validation, image_shape, batch_size, cache=False):
         return png_dataset(
             paths, y, weights, image_shape=image_shape, batch_size=batch_size, seed=None
         )
-    return _file_batches_class()(
+    return file_batches_class()(
         paths,
         y,
         weights,
@@ -204,15 +191,16 @@ def file_validation_data(validation, image_shape, batch_size, cache=False):
         batch_size=batch_size,
         seed=None,
         cache={} if cache else None,
+        policy=policy,
     )
 
 
-def decoded_chunks(paths, image_shape):
+def decoded_chunks(paths, image_shape, policy=INPUT_POLICY):
     """Decoded images of ``paths`` in order, in chunks of at most
-    :data:`PREDICT_BYTES` (and :data:`PREDICT_ROWS` rows); the next chunk is
-    decoded in a thread while the caller uses the current one."""
+    ``policy.predict_bytes`` (and ``policy.predict_rows`` rows); the next
+    chunk is decoded in a thread while the caller uses the current one."""
     per_image = 4 * int(np.prod(image_shape))
-    rows = max(1, min(PREDICT_ROWS, PREDICT_BYTES // per_image))
+    rows = max(1, min(policy.predict_rows, policy.predict_bytes // per_image))
     chunks = [paths[i : i + rows] for i in range(0, len(paths), rows)]
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(decode, chunks[0], image_shape) if chunks else None
@@ -225,11 +213,11 @@ def decoded_chunks(paths, image_shape):
 
 def png_dataset(paths, y, sample_weight, *, image_shape, batch_size, seed):
     """A ``tf.data`` pipeline of batches ``(images, y[, sample_weight])``
-    decoded from plain PNG files (:func:`cnnfix.images.plain_pngs`) by
+    decoded from plain PNG files (:func:`cnnfix._input.headers.plain_pngs`) by
     TensorFlow's PNG decoder, in parallel threads outside Python; the rows
     are shuffled anew every epoch from ``seed`` unless it is None.
 
-    The pixels equal :func:`cnnfix.images.read_images`'s (plain PNG files
+    The pixels equal :func:`cnnfix._input.decode.read_images`'s (plain PNG files
     need no resizing or colour conversion, and PNG is lossless); only the
     work moves out of Python, where per-file overhead and the GIL, not
     decoding, made the PyDataset slower than the decoded array.
@@ -257,7 +245,9 @@ def png_dataset(paths, y, sample_weight, *, image_shape, batch_size, seed):
 
 
 @cache
-def _file_batches_class():
+def file_batches_class():
+    """The ``FileBatches`` PyDataset class (defined on first use: Keras loads
+    with the first fit, not with cnnfix)."""
     keras = import_keras()
 
     class FileBatches(keras.utils.PyDataset):
@@ -266,11 +256,21 @@ def _file_batches_class():
         None or a dict of decoded files (see :func:`decode`)."""
 
         def __init__(
-            self, paths, y, sample_weight, *, image_shape, batch_size, seed, cache
+            self,
+            paths,
+            y,
+            sample_weight,
+            *,
+            image_shape,
+            batch_size,
+            seed,
+            cache,
+            policy,
         ):
-            n_workers = workers()
+            n_workers = decoding_threads()
             super().__init__(
-                workers=n_workers, max_queue_size=QUEUE_PER_WORKER * n_workers
+                workers=n_workers,
+                max_queue_size=policy.queue_per_worker * n_workers,
             )
             self.paths, self.y, self.sample_weight = paths, y, sample_weight
             self.image_shape, self.batch_size = tuple(image_shape), batch_size
@@ -298,16 +298,18 @@ def _file_batches_class():
 
 
 @cache
-def _decoded_batches_class():
+def decoded_batches_class():
+    """The ``DecodedBatches`` PyDataset class (defined on first use)."""
     keras = import_keras()
 
     class DecodedBatches(keras.utils.PyDataset):
         """``source``'s batches with their paths decoded into images."""
 
-        def __init__(self, source, image_shape, cache):
-            n_workers = workers()
+        def __init__(self, source, image_shape, cache, policy):
+            n_workers = decoding_threads()
             super().__init__(
-                workers=n_workers, max_queue_size=QUEUE_PER_WORKER * n_workers
+                workers=n_workers,
+                max_queue_size=policy.queue_per_worker * n_workers,
             )
             self.source, self.image_shape = source, tuple(image_shape)
             self.cache = cache

@@ -1,0 +1,49 @@
+"""The one input path: arrays or file paths -> what Keras trains on.
+
+This package owns the stratified validation split and the per-sample
+weights (:mod:`.split`), reading image files (:mod:`.folder`,
+:mod:`.headers`, :mod:`.pixels`, :mod:`.decode`, :mod:`.pool`), batches
+of files decoded on the fly and their cache (:mod:`.files`), balanced
+``model.fit`` arguments (:mod:`.batches`), and the estimators' entry points
+(:mod:`.pipeline`): training arguments, validation data, normalisation
+statistics and prediction chunks. Its constants are one
+:class:`~.policy.InputPolicy`. Checks of what users pass live in
+:mod:`cnnfix._validation`, which calls this package, never the reverse.
+
+The user-facing readers are public through :mod:`cnnfix.datasets`.
+"""
+
+from .decode import read_image, read_images
+from .files import is_path_array, unreadable_in_X
+from .folder import list_image_folder
+from .headers import check_image_size, inspect_images, read_headers
+from .pipeline import (
+    channel_stats,
+    normalization,
+    prediction_chunks,
+    training_arguments,
+    validation_data,
+)
+from .policy import INPUT_POLICY, InputPolicy
+from .split import sample_weights, stratified_split, subset
+
+__all__ = [
+    "INPUT_POLICY",
+    "InputPolicy",
+    "channel_stats",
+    "check_image_size",
+    "inspect_images",
+    "is_path_array",
+    "list_image_folder",
+    "normalization",
+    "prediction_chunks",
+    "read_headers",
+    "read_image",
+    "read_images",
+    "sample_weights",
+    "stratified_split",
+    "subset",
+    "training_arguments",
+    "unreadable_in_X",
+    "validation_data",
+]

@@ -1,0 +1,195 @@
+"""Training data as ``model.fit`` arguments, balanced when asked.
+
+:func:`fit_arguments` is where the CNN estimators' training part meets
+their ``balancer``: none, a sampler that resamples the arrays once, or a
+:class:`~cnnfix.balance.ClassBalancer` with ``stream=True``, whose
+:func:`balanced_batches` draw class-balanced mini-batches by index every
+epoch, so that data too large to hold twice are never copied.
+"""
+
+from functools import cache
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils import check_random_state
+
+from .._keras import import_keras
+
+__all__ = ["balanced_batches", "fit_arguments", "resample"]
+
+
+def fit_arguments(
+    X,
+    y,
+    classes,
+    *,
+    sample_weight=None,
+    balancer=None,
+    batch_size=32,
+    random_state=None,
+):
+    """``model.fit`` data arguments for training images, balanced if asked.
+
+    The one place where the CNN estimators' training data meet their
+    ``balancer``: the balancer is cloned and fitted on the *original* labels
+    (so a ``sampling_strategy`` dict keyed by them works), the model gets the
+    encoded ones, and sample weights follow the rows the balancer picked.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, height, width, channels) or (n_samples,)
+        Training images, or a 1-D array of file paths (resampled as rows;
+        the streamed batches then hold paths, which the caller decodes:
+        see :func:`cnnfix._input.files.file_arguments`). Never modified.
+    y : ndarray of shape (n_samples,)
+        Encoded labels: positions in ``classes``.
+    classes : ndarray of shape (n_classes,)
+        The original labels, sorted (the estimator's ``classes_``).
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Per-sample weights.
+    balancer : ClassBalancer, imbalanced-learn sampler or None, default=None
+        None trains on the data as they are. A ``ClassBalancer`` with
+        ``stream=True`` draws balanced batches by index
+        (:func:`balanced_batches`); any other sampler resamples the arrays
+        (other imbalanced-learn samplers get flat rows).
+    batch_size : int, default=32
+        Images per gradient step.
+    random_state : int or None, default=None
+        Seed of a balancer whose own ``random_state`` is None.
+
+    Returns
+    -------
+    arguments : dict
+        Keyword arguments for ``model.fit``: ``x``, ``y``, ``sample_weight``
+        and ``batch_size``, or only ``x`` (a ``keras.utils.PyDataset``) when
+        streaming.
+    fitted_balancer : ClassBalancer, sampler or None
+        The fitted clone of ``balancer``.
+    """
+    if balancer is None:
+        arguments = dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size)
+        return arguments, None
+    balancer = clone(balancer)
+    if balancer.get_params().get("random_state", 0) is None:
+        balancer.set_params(random_state=random_state)
+    labels = classes[y]
+    if getattr(balancer, "stream", False):
+        batches = balanced_batches(
+            X,
+            labels,
+            balancer.fit(X, labels),
+            batch_size=batch_size,
+            sample_weight=sample_weight,
+            targets=y,
+        )
+        return dict(x=batches), balancer
+    X_res, y_res, rows = resample(balancer, X, labels)
+    if sample_weight is not None:
+        if rows is None:
+            raise ValueError(
+                f"{type(balancer).__name__} creates new samples without "
+                "telling which input rows they come from, so sample_weight "
+                "and class_weight cannot follow them. Use a ClassBalancer, or "
+                "drop the weights (balancing usually replaces them)."
+            )
+        sample_weight = sample_weight[rows]
+    # classes is sorted, so searchsorted gives the same encoding as y's.
+    y_res = y[rows] if rows is not None else np.searchsorted(classes, y_res)
+    arguments = dict(
+        x=X_res, y=y_res, sample_weight=sample_weight, batch_size=batch_size
+    )
+    return arguments, balancer
+
+
+def resample(balancer, X, labels):
+    """Resampled images and labels, and the input row behind each output row
+    (None when the sampler does not say). A sampler with ``source_indices``
+    (a :class:`~cnnfix.balance.ClassBalancer`) takes the images as they are;
+    any other gets flat rows, since imbalanced-learn's take 2-D arrays only."""
+    if callable(getattr(balancer, "source_indices", None)):
+        X_res, labels_res = balancer.fit_resample(X, labels)
+        return X_res, labels_res, balancer.source_indices()
+    X_res, labels_res = balancer.fit_resample(X.reshape(len(X), -1), labels)
+    X_res = np.asarray(X_res).reshape(-1, *X.shape[1:])
+    return X_res, labels_res, getattr(balancer, "sample_indices_", None)
+
+
+def balanced_batches(
+    X, y, balancer, *, batch_size=32, sample_weight=None, targets=None
+):
+    """Class-balanced mini-batches drawn by index, without copying the data.
+
+    Returns a ``keras.utils.PyDataset`` that every epoch draws the row
+    indices of a resampled epoch (:meth:`ClassBalancer.resample_indices`)
+    and gathers one batch at a time, so peak memory is the input plus a few
+    batches, whatever the imbalance.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Training images, kept by reference and never copied.
+    y : ndarray of shape (n_samples,)
+        Labels, the ones ``balancer`` was fitted on.
+    balancer : ClassBalancer
+        A balancer fitted on ``(X, y)`` with an index-based strategy.
+    batch_size : int, default=32
+        Images per batch.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Per-sample weights, gathered with each batch.
+    targets : ndarray of shape (n_samples,) or None, default=None
+        What the batches yield as labels, row for row (for example labels
+        encoded as 0..k-1 for a Keras model); None yields ``y``.
+
+    Returns
+    -------
+    batches : keras.utils.PyDataset
+        Yields ``(X_batch, targets_batch)`` or ``(X_batch, targets_batch,
+        w_batch)``.
+    """
+    if balancer.strategy == "smote":
+        raise ValueError(
+            "stream=True draws existing rows by index and cannot create SMOTE "
+            "images; use strategy='oversample', 'undersample' or 'hybrid' with "
+            "stream=True, or stream=False with SMOTE."
+        )
+    targets = y if targets is None else np.asarray(targets)
+    if len(targets) != len(y):
+        raise ValueError(
+            f"Expected one target per label: targets of length {len(y)}; got "
+            f"{len(targets)}."
+        )
+    batches = balanced_batches_class()
+    return batches(X, y, balancer, batch_size, sample_weight, targets)
+
+
+@cache
+def balanced_batches_class():
+    """The ``BalancedBatches`` PyDataset class (defined on first use: Keras
+    loads with the first fit, not with cnnfix)."""
+    keras = import_keras()
+
+    class BalancedBatches(keras.utils.PyDataset):
+        def __init__(self, X, y, balancer, batch_size, sample_weight, targets):
+            super().__init__()
+            self.X, self.y, self.sample_weight = X, y, sample_weight
+            self.targets = targets
+            self.balancer, self.batch_size = balancer, batch_size
+            # One generator for the whole run: every epoch draws anew.
+            self.rng = check_random_state(balancer.random_state)
+            self.on_epoch_end()
+
+        def __len__(self):
+            return -(-len(self.indices) // self.batch_size)
+
+        def __getitem__(self, i):
+            # Sorted within the batch: same batch, faster gather.
+            idx = np.sort(self.indices[i * self.batch_size : (i + 1) * self.batch_size])
+            batch = (self.X.take(idx, axis=0), self.targets.take(idx))
+            if self.sample_weight is not None:
+                batch += (self.sample_weight.take(idx),)
+            return batch
+
+        def on_epoch_end(self):
+            self.indices = self.balancer.resample_indices(self.y, self.rng)
+
+    return BalancedBatches

@@ -1,0 +1,274 @@
+"""What image files hold, from their headers: size, colour, plain PNG.
+
+:func:`inspect_images` and :func:`read_headers` open each file but decode no
+pixel; :func:`plain_pngs` reads a few bytes of each. The argument checks of
+the readers (``image_size``, ``color_mode``) and their reports of unreadable
+files live here too, shared by :mod:`cnnfix._input.decode`.
+"""
+
+import os
+import warnings
+from collections import Counter
+from numbers import Integral
+
+import numpy as np
+
+from ..exceptions import UnreadableImageError
+from .pixels import (
+    CHANNELS,
+    COLOR_MODES,
+    PIL_MODE,
+    PNG_END,
+    decodes_as_is,
+    describe,
+    plain_png_layout,
+    read_header,
+)
+
+__all__ = [
+    "check_color_mode",
+    "check_image_size",
+    "inspect_images",
+    "is_int",
+    "listing",
+    "most_common_size",
+    "plain_pngs",
+    "raise_unreadable",
+    "read_headers",
+    "warn_unreadable",
+]
+
+#: Unreadable files named in one message, so that a thousand stay readable.
+MAX_LISTED = 10
+
+
+def check_image_size(image_size):
+    """``image_size`` as a ``(height, width)`` pair of ints, or None.
+
+    Parameters
+    ----------
+    image_size : None, int or (int, int)
+        None, a side for square images, or ``(height, width)``.
+
+    Returns
+    -------
+    image_size : None or tuple of (int, int)
+    """
+    if image_size is None:
+        return None
+    pair = (image_size, image_size) if is_int(image_size) else image_size
+    if (
+        isinstance(pair, (tuple, list))
+        and len(pair) == 2
+        and all(is_int(side) and side >= 1 for side in pair)
+    ):
+        return int(pair[0]), int(pair[1])
+    raise ValueError(
+        "image_size must be None (keep the files' most common size), a positive "
+        f"int (square images) or a (height, width) pair of positive ints; got "
+        f"{image_size!r}. Use for example image_size=64 or image_size=(48, 64)."
+    )
+
+
+def check_color_mode(color_mode):
+    """Raise a clear error unless ``color_mode`` is one of :data:`COLOR_MODES`."""
+    if not (isinstance(color_mode, str) and color_mode in COLOR_MODES):
+        raise ValueError(
+            f"color_mode must be one of {list(COLOR_MODES)}; got {color_mode!r}. "
+            '"auto" keeps grey images grey (1 channel) and makes colour ones RGB.'
+        )
+    return color_mode
+
+
+def is_int(value):
+    """Whether ``value`` is an int (a bool is not)."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def inspect_images(paths, image_size=None, color_mode="auto"):
+    """The size and channels that :func:`read_images` would give ``paths``,
+    from the files' headers only (no pixel is decoded).
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        The files (often a sample of a larger set).
+    image_size : None, int or (int, int), default=None
+        As in :func:`read_images`: None takes the most common size among
+        the files, and warns when some files have another size.
+    color_mode : {"auto", "rgb", "grayscale"}, default="auto"
+        As in :func:`read_images`: "auto" gives 1 channel when every file is
+        stored grey and 3 otherwise.
+
+    Returns
+    -------
+    image_size : tuple of (int, int)
+        ``(height, width)``.
+    channels : int
+        1 or 3.
+
+    Raises
+    ------
+    cnnfix.exceptions.UnreadableImageError
+        If a file cannot be opened; the message lists every such file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from cnnfix.datasets import inspect_images
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "grey.png")
+    ...     Image.fromarray(np.zeros((30, 40), np.uint8)).save(path)
+    ...     inspect_images([path]), inspect_images([path], 16, "rgb")
+    (((30, 40), 1), ((16, 16), 3))
+    """
+    size = check_image_size(image_size)
+    check_color_mode(color_mode)
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise ValueError("paths is empty; there is no image to inspect.")
+    sizes, grey, failed = read_headers(paths)
+    if failed:
+        raise_unreadable(paths, failed)
+    size = size or most_common_size([tuple(map(int, s)) for s in sizes])
+    if color_mode == "auto":
+        channels = 1 if grey.all() else 3
+    else:
+        channels = CHANNELS[PIL_MODE[color_mode]]
+    return size, channels
+
+
+def most_common_size(sizes):
+    """The most common of ``sizes``; warns when they differ, since the
+    others are resized."""
+    counts = Counter(sizes)
+    size, count = counts.most_common(1)[0]
+    if len(counts) > 1:
+        warnings.warn(
+            f"The images have {len(counts)} different sizes; all are resized to "
+            f"the most common, {size[0]}x{size[1]} (height x width, "
+            f"{count} of {len(sizes)} files). Pass image_size=(height, width) "
+            "to choose the size yourself.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return size
+
+
+def read_headers(paths):
+    """Size and colour of each image file, read from its header (no decoding).
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        The files.
+
+    Returns
+    -------
+    sizes : ndarray of shape (n_files, 2), dtype int
+        ``(height, width)`` of each file; ``(0, 0)`` for a file that cannot
+        be opened.
+    grey : ndarray of shape (n_files,), dtype bool
+        Whether each file is stored grey (a palette of greys counts).
+    failed : dict
+        Index into ``paths`` -> the exception opening that file. A file whose
+        header reads can still fail to decode (a truncated body): only
+        decoding it tells.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from cnnfix.datasets import read_headers
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "grey.png")
+    ...     Image.fromarray(np.zeros((30, 40), np.uint8)).save(path)
+    ...     sizes, grey, failed = read_headers([path, os.path.join(folder, "no.png")])
+    >>> sizes.tolist(), grey.tolist(), sorted(failed)
+    ([[30, 40], [0, 0]], [True, False], [1])
+    """
+    sizes = np.zeros((len(paths), 2), dtype=int)
+    grey = np.zeros(len(paths), dtype=bool)
+    failed = {}
+    for i, path in enumerate(paths):
+        header = read_header(path)
+        if isinstance(header, BaseException):
+            failed[i] = header
+        else:
+            sizes[i], grey[i] = header
+    return sizes, grey, failed
+
+
+def plain_pngs(paths, image_shape):
+    """Whether every file is a complete 8-bit grey or RGB PNG file of
+    ``image_shape``'s size, with pixels that need no conversion to its
+    channels (grey stays grey; RGB, or grey repeated, for three).
+
+    Such files decode to the same pixels with any conforming PNG decoder
+    (PNG is lossless and nothing is resized or converted), so
+    :mod:`cnnfix._input.files` may decode them with TensorFlow's. Reads the
+    first 26 and last 12 bytes of each file; stops at the first that is not
+    plain (a truncated file has no IEND chunk at its end).
+
+    Parameters
+    ----------
+    paths : sequence of str
+        The files.
+    image_shape : (int, int, int)
+        ``(height, width, channels)`` wanted, channels 1 or 3.
+
+    Returns
+    -------
+    bool
+    """
+    height, width, channels = image_shape
+    for path in paths:
+        try:
+            with open(path, "rb") as file:
+                head = file.read(26)
+                file.seek(-len(PNG_END), os.SEEK_END)
+                tail = file.read()
+        except OSError:
+            return False
+        if not decodes_as_is(plain_png_layout(head, tail), (height, width), channels):
+            return False
+    return True
+
+
+def listing(paths, failed):
+    """The failed files of ``paths`` and why, at most :data:`MAX_LISTED`."""
+    items = [f"{paths[i]!r} ({describe(e)})" for i, e in sorted(failed.items())]
+    more = len(items) - MAX_LISTED
+    shown = "; ".join(items[:MAX_LISTED])
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def raise_unreadable(paths, failed):
+    """Raise an UnreadableImageError naming the ``failed`` files of ``paths``
+    (index -> exception) and what to do about them."""
+    first = failed[min(failed)]
+    all_failed = len(failed) == len(paths)
+    what = "None of the" if all_failed else f"{len(failed)} of the"
+    verb = "could be read" if all_failed else "could not be read"
+    fix = (
+        "Check that they are valid images (open one in an image viewer)."
+        if all_failed
+        else 'Remove or replace them, or pass on_error="warn" to skip them.'
+    )
+    raise UnreadableImageError(
+        f"{what} {len(paths)} image files {verb}: {listing(paths, failed)}. " + fix,
+        [paths[i] for i in sorted(failed)],
+    ) from first
+
+
+def warn_unreadable(paths, failed):
+    """Warn once that the ``failed`` files of ``paths`` were skipped."""
+    warnings.warn(
+        f"Skipped {len(failed)} of {len(paths)} image files that could not be "
+        f"read: {listing(paths, failed)}.",
+        UserWarning,
+        stacklevel=2,
+    )

@@ -1,0 +1,129 @@
+"""The entry points of the estimators: their data, as Keras takes it.
+
+Each takes values, not an estimator: images (or a 1-D array of file
+paths, :func:`~cnnfix._input.files.is_path_array`) and the parameters that
+shape them. Paths stay paths through the split and the balancing (rows
+like any other); only where pixels are needed are they decoded, batch by
+batch (:mod:`cnnfix._input.files`).
+"""
+
+import numpy as np
+
+from .batches import fit_arguments
+from .files import (
+    decoded_chunks,
+    file_arguments,
+    file_validation_data,
+    is_path_array,
+    normalization_sample,
+)
+from .policy import INPUT_POLICY
+
+__all__ = [
+    "channel_stats",
+    "normalization",
+    "prediction_chunks",
+    "training_arguments",
+    "validation_data",
+]
+
+
+def training_arguments(
+    X,
+    y,
+    sample_weight,
+    *,
+    classes,
+    balancer,
+    batch_size,
+    seed,
+    image_shape,
+    cache,
+    policy=INPUT_POLICY,
+):
+    """``model.fit`` data arguments for a training part, balanced if asked.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, height, width, channels) or (n_samples,)
+        Training images, or file paths (decoded batch by batch, to
+        ``image_shape``).
+    y : ndarray of shape (n_samples,)
+        Encoded labels: positions in ``classes``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Per-sample weights (see :func:`~cnnfix._input.split.sample_weights`).
+    classes : ndarray of shape (n_classes,)
+        The original labels, sorted; a balancer is fitted on them.
+    balancer : sampler or None
+        The estimator's ``balancer`` (see
+        :func:`~cnnfix._input.batches.fit_arguments`); cloned, never fitted.
+    batch_size : int
+        Images per gradient step.
+    seed : int
+        The fit's seed: of the balancer (when its own is None) and of the
+        order of decoded batches.
+    image_shape : tuple of (int, int, int)
+        ``(height, width, channels)`` that file paths are decoded to.
+    cache : bool
+        Keep each decoded file in memory for the later epochs.
+    policy : InputPolicy, default=INPUT_POLICY
+        How files are decoded and queued.
+
+    Returns
+    -------
+    arguments : dict
+        Keyword arguments for ``model.fit``.
+    fitted_balancer : sampler or None
+        The fitted clone of ``balancer``.
+    """
+    arguments, fitted = fit_arguments(
+        X,
+        y,
+        classes,
+        sample_weight=sample_weight,
+        balancer=balancer,
+        batch_size=batch_size,
+        random_state=seed,
+    )
+    if is_path_array(X):
+        arguments = file_arguments(
+            arguments, image_shape, seed, cache=cache, policy=policy
+        )
+    return arguments, fitted
+
+
+def validation_data(part, *, image_shape, batch_size, cache, policy=INPUT_POLICY):
+    """``validation_data`` for ``model.fit`` from ``part`` = ``(X, y,
+    sample_weight)`` or None: as it is for images, batches decoded in order
+    for file paths."""
+    if part is None or not is_path_array(part[0]):
+        return part
+    return file_validation_data(part, image_shape, batch_size, cache, policy)
+
+
+def normalization(X, *, image_shape, seed, policy=INPUT_POLICY):
+    """Per-channel ``(mean, variance)`` lists of training images ``X``; for
+    file paths, of a decoded sample of them
+    (:func:`~cnnfix._input.files.normalization_sample`)."""
+    if is_path_array(X):
+        X = normalization_sample(X, image_shape, seed, policy)
+    return channel_stats(X)
+
+
+def channel_stats(images):
+    """Per-channel (mean, variance) of images, as lists; the variance is
+    floored at 1e-6 so that a constant channel does not divide by zero."""
+    mean = images.mean(axis=(0, 1, 2), dtype=np.float64)
+    var = images.var(axis=(0, 1, 2), dtype=np.float64)
+    return mean.tolist(), np.maximum(var, 1e-6).tolist()
+
+
+def prediction_chunks(X, image_shape, policy=INPUT_POLICY):
+    """``X`` in chunks for ``predict_on_batch``: at most
+    ``policy.predict_rows`` rows of images, which bounds the memory of one
+    forward pass; file paths decoded chunk by chunk
+    (:func:`~cnnfix._input.files.decoded_chunks`)."""
+    if is_path_array(X):
+        return decoded_chunks(X, image_shape, policy)
+    rows = policy.predict_rows
+    return (X[i : i + rows] for i in range(0, len(X), rows))
