@@ -79,7 +79,7 @@ def cnnfix_balancer(X, y):
 def cnnfix_stream(X, y):
     """One epoch of balanced batches (batch 32), touching every batch."""
     from cnnfix import ClassBalancer
-    from cnnfix.balance import balanced_batches
+    from cnnfix._input.batches import balanced_batches
 
     batches = balanced_batches(X, y, ClassBalancer(random_state=0).fit(X, y))
     total = 0

@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def input_only_seconds(clf, paths, y, epochs):
     """Seconds per epoch of the paths' input pipeline with nothing training:
     the fit arguments DropoutCNN would pass to Keras, iterated."""
-    from cnnfix.streaming import file_arguments
+    from cnnfix._input.files import file_arguments
 
     codes = np.unique(y, return_inverse=True)[1].astype(np.int32)
     arguments = file_arguments(

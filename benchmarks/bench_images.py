@@ -29,8 +29,7 @@ from make_image_folder import write_tree
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
-from cnnfix.datasets import load_image_folder
-from cnnfix.images import list_image_folder
+from cnnfix.datasets import list_image_folder, load_image_folder
 
 
 def plain_loop(paths, size, mode):

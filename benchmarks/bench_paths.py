@@ -52,7 +52,7 @@ from make_image_folder import write_tree
 
 from cnnfix import DropoutCNN
 from cnnfix.architectures import build_cnn, compile_cnn
-from cnnfix.images import list_image_folder, read_image
+from cnnfix.datasets import list_image_folder, read_image
 
 #: Fashion-MNIST's first test image: files numbered from here are the test set.
 FIRST_TEST = 60_000
@@ -152,7 +152,7 @@ def epoch_times(paths, X, y, root, epochs, repeats):
 def input_seconds(paths, shape):
     """Seconds to decode one epoch of batches (32 files) in one thread, as
     the pipeline's worker does, with nothing training."""
-    from cnnfix.streaming import decode
+    from cnnfix._input.files import decode
 
     start = time.perf_counter()
     for i in range(0, len(paths), 32):

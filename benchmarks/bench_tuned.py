@@ -68,7 +68,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from cnnfix import DropoutCNN, TunedCNNClassifier
-from cnnfix.base import stratified_split
+from cnnfix._input import stratified_split
 from cnnfix.datasets import load_digit_images
 
 SEED = 0
