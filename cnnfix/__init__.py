@@ -45,7 +45,6 @@ _SUBMODULES = {
     "datasets",
     "diagnostics",
     "exceptions",
-    "images",
     "search_space",
 }
 
