@@ -18,7 +18,7 @@ _LAZY = {
     "Finding": "diagnostics",
     "MissingFindingError": "exceptions",
     "TransferCNN": "transfer",
-    "TunedCNNClassifier": "tuned",
+    "TunedCNNClassifier": "tuning",
     "UnreadableImageError": "exceptions",
     "WorkerError": "exceptions",
     "build_cnn": "architectures",
@@ -45,7 +45,7 @@ _SUBMODULES = {
     "datasets",
     "diagnostics",
     "exceptions",
-    "search_space",
+    "tuning",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

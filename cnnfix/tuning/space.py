@@ -4,20 +4,26 @@ A dict space maps builder arguments to choices (a list), a range (a
 ``(low, high)`` tuple, log scale for the learning rate) or a fixed value;
 :func:`make_hypermodel` turns it into a keras-tuner HyperModel. A space
 without ``backbone`` samples :func:`cnnfix.build_cnn` (the network of
-DropoutCNN); a space naming ``backbone`` samples
-:func:`cnnfix._backbones.build_transfer_cnn` (the network of TransferCNN). One
-architecture definition serves each estimator and the search.
+DropoutCNN) by its own argument names; a space naming ``backbone`` samples
+:func:`cnnfix._backbones.build_transfer_cnn` (the network of TransferCNN).
+One architecture definition serves each estimator and the search.
+
+``conv_filters`` takes a tuple of ints (one per block) as its value, so
+for it a tuple is one fixed value, never a range, and a list is choices of
+such tuples.
 
 Each sampled name's keras-tuner default is the estimator's value where the
-choices or the range include it; the oracle of :mod:`cnnfix._oracle` makes
-those defaults a trial (the first for random and Bayesian search, the first
-of Hyperband's last bracket) and the first finalist.
+choices or the range include it; the oracle of
+:mod:`cnnfix.tuning.adapter` makes those defaults a trial and the first
+finalist.
 """
 
+from inspect import signature
 from numbers import Integral, Real
 
-from ._backbones import BACKBONES, build_transfer_cnn
-from .architectures import build_cnn, compile_cnn
+from .._backbones import BACKBONES, build_transfer_cnn
+from ..architectures import build_cnn, compile_cnn
+from ..dropout import DropoutCNN
 
 __all__ = [
     "DEFAULT_SEARCH_SPACE",
@@ -25,31 +31,31 @@ __all__ = [
     "NO_AUGMENTATION",
     "TRANSFER_VALUES",
     "build_from_values",
+    "build_sampled",
     "check_search_space",
-    "make_hypermodel",
+    "default_values",
     "plain_values",
+    "sample",
+    "space_defaults",
 ]
 
 #: What a search samples when ``search_space=None``. A list is a choice; a
-#: (low, high) pair a range (log scale for the learning rate).
-#: DropoutCNN's defaults are inside it (a trial and the first finalist); it adds
-#: the levers that move accuracy most on real images: augmentation, batch
-#: norm, width, depth (blocks, and convolutions in each), dropout, learning
-#: rate and weight decay. The learning rate spans one decade around Adam's
-#: 1e-3: the finalists' plateau schedule (``lr_schedule="auto"``) lowers it
-#: themselves, and a trial of a few epochs on a sample cannot see that a low
-#: starting rate converges too slowly for the finalists' time (measured on
-#: 60,000 Fashion-MNIST images with (1e-4, 1e-2): the challenger sampled at
-#: 1.7e-4 reached 0.9287 after 17 epochs; the same blocks with DropoutCNN's
-#: head at 1e-3, trained outside cnnfix, 0.9315 after 9). Starting the range
-#: at 1e-3 did not help within the hour on 2 slow cores: with (1e-3, 3e-3)
-#: the same challenger, sampled at 1.1e-3, reached 0.9080 after 6 epochs
-#: (0.9153 after 7 at 3.9e-4 from this range), and the fit 0.9261 on test
-#: (0.9266 from this range; both before the finalists' cooldown).
+#: (low, high) pair a range (log scale for the learning rate). DropoutCNN's
+#: defaults are inside it; it adds the levers that move accuracy most on
+#: real images: augmentation, batch norm, width and depth (one, two or three
+#: blocks of 16, 32 or 64 filters, doubling at each block, and one or two
+#: convolutions in each), dropout, learning rate and weight decay. The
+#: learning rate spans one decade around Adam's 1e-3: the finalists'
+#: schedule lowers it themselves, and a trial of a few epochs cannot see
+#: that a low starting rate converges too slowly for the finalists' time
+#: (``benchmarks/bench_tuned_fashion.py``; see the tuning guide).
 DEFAULT_SEARCH_SPACE = {
-    "n_blocks": [1, 2, 3],
+    "conv_filters": [
+        tuple(width * 2**block for block in range(depth))
+        for depth in (1, 2, 3)
+        for width in (16, 32, 64)
+    ],
     "convs_per_block": [1, 2],
-    "filters": [16, 32, 64],
     "kernel_size": [3, 5],
     "batch_norm": [True, False],
     "dense_units": [64, 128, 256],
@@ -59,23 +65,21 @@ DEFAULT_SEARCH_SPACE = {
     "learning_rate": (3e-4, 3e-3),
 }
 
-#: Values of the names a search space does not mention: DropoutCNN's defaults.
-#: ``n_blocks`` blocks get ``filters``, ``2 * filters``, ``4 * filters``, ...
-FIXED_VALUES = {
-    "n_blocks": 2,
-    "convs_per_block": 1,
-    "filters": 32,
-    "kernel_size": 3,
-    "pool_size": 2,
-    "batch_norm": True,
-    "conv_dropout": 0.0,
-    "dense_units": 128,
-    "dropout": 0.5,
-    "weight_decay": 0.0,
-    "learning_rate": 1e-3,
-    "optimizer": "adam",
-    "augmentation": None,
-}
+
+def _dropout_defaults():
+    """DropoutCNN's defaults of the arguments of build_cnn and compile_cnn
+    that it takes: one definition of the defaults."""
+    builders = {*signature(build_cnn).parameters, *signature(compile_cnn).parameters}
+    return {
+        name: parameter.default
+        for name, parameter in signature(DropoutCNN).parameters.items()
+        if name in builders
+    }
+
+
+#: Values of the names a search space does not mention: DropoutCNN's
+#: defaults, read from its signature.
+FIXED_VALUES = _dropout_defaults()
 
 #: Values of the names a space with ``backbone`` does not mention. A trial
 #: trains in one phase, so the default is the head only
@@ -103,6 +107,10 @@ NO_AUGMENTATION = "none"
 #: :func:`plain_values`).
 MIXED_NAMES = {"augmentation", "image_size", "fine_tune_layers", "weights"}
 
+#: Names whose value is a tuple of ints (searched as strings such as
+#: "32-64", see :func:`plain_values`): a tuple is their fixed value.
+SEQUENCE_NAMES = {"conv_filters"}
+
 
 def fixed_values(space):
     """The values of the names ``space`` does not sample: TransferCNN's
@@ -116,6 +124,12 @@ def check_search_space(space):
     unknown = sorted(set(space) - set(valid))
     if unknown:
         builder = "build_transfer_cnn" if "backbone" in space else "build_cnn"
+        renamed = (
+            " Depth and width are one name, as in build_cnn: conv_filters, "
+            "for example [(16,), (32, 64)] for choices."
+            if {"filters", "n_blocks"} & set(unknown)
+            else ""
+        )
         raise ValueError(
             f"search_space names {unknown}, which {builder} does not take. "
             f"Valid names: {sorted(valid)}."
@@ -125,6 +139,7 @@ def check_search_space(space):
                 else f" Name 'backbone' to search TransferCNN's network, with "
                 f"{sorted(set(TRANSFER_VALUES) - set(FIXED_VALUES))}."
             )
+            + renamed
         )
     backbones = space.get("backbone")
     if isinstance(backbones, list) and not all(
@@ -139,6 +154,9 @@ def check_search_space(space):
     for name, spec in space.items():
         if isinstance(spec, list) and not spec:
             raise ValueError(f"search_space[{name!r}] is an empty list of choices.")
+        if name in SEQUENCE_NAMES:
+            _check_sequences(name, spec)
+            continue
         if isinstance(spec, tuple) and (
             len(spec) != 2
             or not all(isinstance(v, Real) for v in spec)
@@ -159,6 +177,25 @@ def check_search_space(space):
                 )
 
 
+def _check_sequences(name, spec):
+    """Raise a clear error unless ``spec`` is a tuple of positive ints or a
+    list of them."""
+    choices = spec if isinstance(spec, list) else [spec]
+    for choice in choices:
+        if not (
+            isinstance(choice, tuple | list)
+            and choice
+            and all(
+                _is_number(v) and isinstance(v, Integral) and v >= 1 for v in choice
+            )
+        ):
+            raise ValueError(
+                f"search_space[{name!r}] = {spec!r}: give a tuple of positive "
+                "ints, one per block, or a list of such tuples to choose from; "
+                f"for example [(16,), (32, 64)]. Got {choice!r}."
+            )
+
+
 def _allowed(value, spec):
     """``value`` where ``spec`` (a list or a range) can take it, else None."""
     if isinstance(spec, list):
@@ -177,6 +214,13 @@ def sample(hp, name, spec, default=None):
     when ``spec`` includes it; otherwise keras-tuner's own default: the
     first choice, the low end of a range.
     """
+    if name in SEQUENCE_NAMES:
+        if not isinstance(spec, list):
+            return tuple(spec)  # a fixed value
+        names = [_sequence_label(v) for v in spec]
+        label = None if default is None else _sequence_label(default)
+        chosen = hp.Choice(name, names, default=label if label in names else None)
+        return _sequence(chosen)
     if isinstance(spec, list) and all(_is_number(v) for v in spec):
         if len({type(v) for v in spec}) > 1:  # [0, 0.25, 0.5]: floats
             spec = [float(v) for v in spec]
@@ -226,12 +270,27 @@ def _unlabel(label):
     return int(label) if label.isdigit() else label
 
 
+def _sequence_label(value):
+    """A tuple of ints as keras-tuner's string: (32, 64) as "32-64"."""
+    return "-".join(str(int(v)) for v in value)
+
+
+def _sequence(label):
+    """A string of :func:`_sequence_label` back to its tuple."""
+    return tuple(int(v) for v in label.split("-"))
+
+
 def plain_values(values):
     """A trial's values as the builder takes them: choices searched as
-    strings (None, or mixed types) back to their values."""
-    return {
-        name: _unlabel(v) if name in MIXED_NAMES else v for name, v in values.items()
-    }
+    strings (None, mixed types, tuples) back to their values."""
+    plain = {}
+    for name, value in values.items():
+        if name in MIXED_NAMES:
+            value = _unlabel(value)
+        elif name in SEQUENCE_NAMES and isinstance(value, str):
+            value = _sequence(value)
+        plain[name] = value
+    return plain
 
 
 def build_from_values(values, input_shape, n_classes, normalization):
@@ -240,12 +299,10 @@ def build_from_values(values, input_shape, n_classes, normalization):
     if "backbone" in values:
         return _build_transfer(values, input_shape, n_classes, normalization)
     params = {**FIXED_VALUES, **plain_values(values)}
-    filters, n_blocks = int(params.pop("filters")), int(params.pop("n_blocks"))
     learning_rate, optimizer = params.pop("learning_rate"), params.pop("optimizer")
     model = build_cnn(
         input_shape,
         n_classes,
-        conv_filters=tuple(filters * 2**i for i in range(n_blocks)),
         normalization=normalization,
         name="tuned_cnn",
         **params,
@@ -267,27 +324,35 @@ def _build_transfer(values, input_shape, n_classes, normalization):
     return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
 
 
-def make_hypermodel(space, input_shape, n_classes, normalization, defaults=None):
-    """A keras-tuner HyperModel sampling ``space`` (a dict) into build_cnn
-    (or build_transfer_cnn, when ``space`` names ``backbone``).
+def space_defaults(space, defaults=None):
+    """Each name's default for ``space``: :data:`FIXED_VALUES` (or
+    :data:`TRANSFER_VALUES` for a space with ``backbone``) updated with
+    ``defaults`` (the estimator's own ``learning_rate``, ``optimizer`` and
+    ``augmentation``). Sampled names take them as their keras-tuner default
+    (the defaults' trial and finalist); the others are fixed at them."""
+    return {**fixed_values(space), **(defaults or {})}
 
-    ``defaults`` (default :data:`FIXED_VALUES`, or :data:`TRANSFER_VALUES`
-    for a space with ``backbone``) gives each sampled name its default,
-    which the defaults trial and finalist take (see :mod:`cnnfix._oracle`),
-    and fixes the names ``space`` does not sample.
-    """
+
+def build_sampled(hp, space, defaults, input_shape, n_classes, normalization):
+    """The compiled network of the values keras-tuner's ``hp`` draws from
+    ``space`` (a dict), the names it does not sample at ``defaults`` (see
+    :func:`space_defaults`)."""
+    values = {
+        name: sample(hp, name, spec, defaults.get(name)) for name, spec in space.items()
+    }
+    return build_from_values(
+        {**defaults, **values}, input_shape, n_classes, normalization
+    )
+
+
+def default_values(hyperparameters):
+    """The default of every active hyperparameter of a keras-tuner space
+    (conditional ones only where their condition holds)."""
     import keras_tuner as kt
 
-    defaults = {**fixed_values(space), **(defaults or {})}
-
-    class CNNHyperModel(kt.HyperModel):
-        def build(self, hp):
-            values = {
-                name: sample(hp, name, spec, defaults.get(name))
-                for name, spec in space.items()
-            }
-            return build_from_values(
-                {**defaults, **values}, input_shape, n_classes, normalization
-            )
-
-    return CNNHyperModel(name="cnnfix_cnn")
+    values = kt.HyperParameters()
+    for hp in hyperparameters.space:
+        values.merge([hp])
+        if values.is_active(hp):
+            values.values[hp.name] = hp.default
+    return values.values

@@ -4,7 +4,7 @@ Keras and keras-tuner leave tens of megabytes behind in the process that ran
 a search, ``clear_session`` or not; a process that exits returns all of it.
 Workers are forked from multiprocessing's fork server, which imports
 keras-tuner (and TensorFlow) once, so only the first worker of a process pays
-the import (~6 s) and later ones start in milliseconds. Where there is no fork
+the import and later ones start at once. Where there is no fork
 server (Windows) workers are spawned.
 
 The worker never re-runs the caller's ``__main__`` (as multiprocessing would
@@ -23,10 +23,10 @@ import types
 
 import cloudpickle
 
-from .exceptions import WorkerError
+from ..exceptions import WorkerError
 
 #: Imported once by the fork server, then shared by every worker it forks.
-PRELOAD = ["cnnfix._preload", "cnnfix.tuned"]
+PRELOAD = ["cnnfix.tuning.preload"]
 
 
 class RemoteTraceback(Exception):

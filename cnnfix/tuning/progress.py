@@ -1,12 +1,32 @@
 """The progress line of TunedCNNClassifier's search (``verbose=1``)."""
 
+import math
 import sys
 import time
 
-__all__ = ["SearchProgress", "clock"]
+__all__ = ["SearchProgress", "as_clock", "hyperband_trials"]
 
 
-def clock(seconds):
+def hyperband_trials(max_epochs, factor):
+    """How many trials keras-tuner's Hyperband runs in one iteration (the
+    defaults' trial included), for the progress line.
+
+    The same bracket sizes as ``keras_tuner.oracles.HyperbandOracle``; fewer
+    trials run when a small space makes samples collide.
+    """
+    n_brackets, epochs = 0, max_epochs
+    while epochs >= 1:
+        epochs /= factor
+        n_brackets += 1
+    last_round_size = math.ceil(1 + math.log(max_epochs, factor))
+    return sum(
+        math.ceil(last_round_size / (bracket + 1) * factor ** (bracket - round_))
+        for bracket in range(n_brackets)
+        for round_ in range(bracket + 1)
+    )
+
+
+def as_clock(seconds):
     """Seconds as ``m:ss`` (``h:mm:ss`` from an hour)."""
     minutes, seconds = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -18,15 +38,18 @@ def clock(seconds):
 class SearchProgress:
     """The search's progress on stderr: one line per finished trial (updated
     in place on a terminal or in a notebook) with the trials done, the best
-    score so far, the time elapsed and an estimate of the time left."""
+    score so far, the time elapsed and an estimate of the time left.
 
-    def __init__(self, n_trials, objective, started, budget):
-        # n_trials: trials planned, or None when the budget decides (then
-        # the time left is the budget's).
+    ``n_trials`` is the trials planned, or None when the budget decides
+    (then the time left is the budget's); ``started`` and ``clock()`` are
+    times of the same clock.
+    """
+
+    def __init__(self, n_trials, objective, started, budget, clock=time.time):
         self.n_trials, self.objective = n_trials, objective
-        self.started, self.budget = started, budget
+        self.started, self.budget, self.clock = started, budget, clock
         self.durations, self.best, self.refit = [], None, 0.0
-        self.width = 0
+        self.width, self.finalists = 0, 0
         stream = sys.stderr
         self.dynamic = "ipykernel" in sys.modules or (
             hasattr(stream, "isatty") and stream.isatty()
@@ -50,7 +73,7 @@ class SearchProgress:
             return
         self.durations.append(event["duration"])
         self.best, self.refit = event["best"], event["refit"]
-        elapsed = time.time() - self.started
+        elapsed = self.clock() - self.started
         mean = sum(self.durations) / len(self.durations)
         done = len(self.durations)
         left = max(self.budget - elapsed, 0.0) if self.budget is not None else None
@@ -62,7 +85,7 @@ class SearchProgress:
             left = planned if left is None else min(planned, left)
         self._write(
             f"Search: {trials}{self._best()}, "
-            f"{clock(elapsed)} elapsed, ~{clock(left)} left"
+            f"{as_clock(elapsed)} elapsed, ~{as_clock(left)} left"
         )
 
     def _finalist(self, event):
@@ -73,22 +96,22 @@ class SearchProgress:
         self.finalists = number
         if self.best is None or event["score"] > self.best:
             self.best = event["score"]  # for the log; the estimator compares
-        elapsed = time.time() - self.started
+        elapsed = self.clock() - self.started
         trial = event["trial_id"]
         trial = "the defaults, no trial" if trial is None else f"trial {trial}"
         self._write(
             f"Finalist {number}/{total} ({trial}): "
             f"{self.objective} {event['score']:.4f} at epoch {event['best_epoch']} "
-            f"of {event['epochs']}, {clock(elapsed)} elapsed"
+            f"of {event['epochs']}, {as_clock(elapsed)} elapsed"
         )
 
     def finish(self, stopped, score=None, averaged=0):
         """The closing line: the trials run, why the search ended early if it
         did, the finalists trained and the chosen score (of an average of
         ``averaged`` finalists, when more than one)."""
-        elapsed = clock(time.time() - self.started)
+        elapsed = as_clock(self.clock() - self.started)
         line = f"Search: {len(self.durations)} trials"
-        if getattr(self, "finalists", 0):
+        if self.finalists:
             line += f" and {self.finalists} finalists"
         if score is not None:
             self.best = score

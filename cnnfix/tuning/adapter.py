@@ -1,0 +1,436 @@
+"""The keras-tuner adapter: the oracles, the tuner and the hypermodels of
+TunedCNNClassifier's search, each a class configured by its arguments.
+
+- The oracles (:data:`ORACLES`) are keras-tuner's own with the defaults as
+  one of their trials, timed trials, and a deadline after which no trial
+  starts (:class:`DefaultsFirst`).
+- :class:`SearchTuner` times each epoch for the finalists' estimate, stops
+  a trial at the search's share of a deadline, trains one model per fold
+  with ``cv``, and reports each trial for the progress line.
+- :class:`SpaceHyperModel` samples a dict space into the builders;
+  :class:`InPrecision` builds any hypermodel under a dtype policy.
+
+Importing this module imports keras-tuner (and TensorFlow): the estimator
+imports it when a search starts, in the search's worker process.
+"""
+
+import copy
+import os
+import time
+
+import keras_tuner as kt
+
+from .._training import deadline_callback
+from ..architectures import precision_policy
+from .finalists import choose_finalists, configuration_key
+from .policy import BudgetPolicy, EpochTimes
+from .records import split_metric
+from .space import build_sampled, default_values
+
+__all__ = [
+    "ORACLES",
+    "DefaultsFirst",
+    "InPrecision",
+    "SearchTuner",
+    "SpaceHyperModel",
+    "distributed_worker",
+    "hypermodel_for",
+    "make_oracle",
+    "make_tuner",
+    "search_objective",
+]
+
+
+class DefaultsFirst:
+    """A keras-tuner oracle mixin: the defaults run as one of the oracle's
+    own trials, trials are timed, and none starts past a deadline.
+
+    The defaults (every hyperparameter's default, see
+    :func:`cnnfix.tuning.space.default_values`) take the place of one trial
+    the oracle would sample, so the search runs as many trials, with the
+    same budgets, as keras-tuner's own oracle: the first trial for random
+    and Bayesian search; for Hyperband the first of its last bracket (see
+    :class:`DefaultsFirstHyperband`). A sample equal to the defaults counts
+    as a collision after them. A resumed search does not add them again.
+
+    Parameters (keywords, besides the oracle's own)
+    ----------
+    deadline : float or None
+        A time of ``clock``: once one trial has ended, no new trial starts
+        unless ``policy.trial_may_start`` allows it, given the trials'
+        durations and ``refit_seconds`` (the finalists' estimate, which the
+        tuner keeps up to date).
+    policy : BudgetPolicy
+        The rules of the budget.
+    clock : callable
+        The clock of ``deadline``.
+
+    Attributes ``durations`` (trial id -> seconds) and ``refit_estimates``
+    (trial id -> the ``refit_seconds`` it started under) are kept in the
+    oracle's saved state, so a resumed search has them;
+    ``stopped_by_deadline`` says whether the deadline ended the search.
+    """
+
+    #: Whether the oracle places the defaults itself (Hyperband's last
+    #: bracket) rather than as its first trial.
+    places_defaults = False
+
+    def __init__(self, *args, deadline=None, policy=None, clock=time.time, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deadline, self.refit_seconds = deadline, 0.0
+        self.policy = BudgetPolicy() if policy is None else policy
+        self.clock = clock
+        self.durations, self.refit_estimates = {}, {}
+        self.started, self.stopped_by_deadline = {}, False
+
+    def populate_space(self, trial_id):
+        durations = list(self.durations.values())
+        now = self.clock()
+        if self.trials and not self.policy.trial_may_start(
+            now, durations, self.refit_seconds, self.deadline
+        ):
+            self.stopped_by_deadline = True
+            return {"status": "STOPPED", "values": None}
+        if self.trials or self.places_defaults:
+            return super().populate_space(trial_id)
+        return {"status": "RUNNING", "values": default_values(self.hyperparameters)}
+
+    @kt.synchronized
+    def create_trial(self, tuner_id):
+        trial = super().create_trial(tuner_id)
+        if trial.status == "RUNNING":
+            self.started.setdefault(trial.trial_id, self.clock())
+            self.refit_estimates.setdefault(trial.trial_id, self.refit_seconds)
+        return trial
+
+    @kt.synchronized
+    def end_trial(self, trial):
+        started = self.started.pop(trial.trial_id, None)
+        if started is not None:
+            self.durations[trial.trial_id] = self.clock() - started
+        super().end_trial(trial)
+
+    def get_state(self):
+        return {
+            **super().get_state(),
+            "cnnfix_durations": self.durations,
+            "cnnfix_refit_estimates": self.refit_estimates,
+        }
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.durations = dict(state.get("cnnfix_durations", {}))
+        self.refit_estimates = dict(state.get("cnnfix_refit_estimates", {}))
+
+
+class DefaultsFirstRandomSearch(DefaultsFirst, kt.oracles.RandomSearchOracle):
+    """keras-tuner's random search, the defaults first."""
+
+
+class DefaultsFirstBayesian(DefaultsFirst, kt.oracles.BayesianOptimizationOracle):
+    """keras-tuner's Bayesian optimization, the defaults first."""
+
+
+class DefaultsFirstHyperband(DefaultsFirst, kt.oracles.HyperbandOracle):
+    """keras-tuner's Hyperband, the defaults first in its last bracket.
+
+    That bracket trains every trial for the whole budget (``max_epochs``),
+    so the defaults are compared at the full budget with the configurations
+    that survive to the last rounds: as the first trial of the first
+    bracket they would train for an epoch and could lose to configurations
+    that merely learn faster. Without finalists the search then keeps a
+    model only if it scored better than the defaults at the same budget.
+
+    This overrides keras-tuner's private ``_random_trial(trial_id,
+    bracket)``, which draws the sample of a bracket's first round; a test
+    pins what it relies on (its arguments, and ``bracket["bracket_num"]``
+    counting down to 0 for the last bracket with ``bracket["rounds"][0]``
+    holding the trials created so far).
+    """
+
+    places_defaults = True
+
+    def _random_trial(self, trial_id, bracket):
+        # The oracle's own sample is drawn all the same, so the later
+        # samples are those keras-tuner would draw.
+        response = super()._random_trial(trial_id, bracket)
+        first_of_last = bracket["bracket_num"] == 0 and len(bracket["rounds"][0]) == 1
+        if response["status"] == "RUNNING" and first_of_last:
+            defaults = default_values(self.hyperparameters)
+            if not self._duplicate(defaults):
+                budget = {
+                    k: v
+                    for k, v in response["values"].items()
+                    if k.startswith("tuner/")
+                }
+                response["values"] = {**defaults, **budget}
+        return response
+
+
+#: The oracle of each ``tuner`` value.
+ORACLES = {
+    "hyperband": DefaultsFirstHyperband,
+    "random": DefaultsFirstRandomSearch,
+    "bayesian": DefaultsFirstBayesian,
+}
+
+
+def make_oracle(
+    kind,
+    *,
+    objective,
+    seed,
+    max_epochs,
+    factor,
+    max_trials,
+    time_budget=None,
+    deadline=None,
+    policy=None,
+    clock=time.time,
+):
+    """The oracle of ``kind`` ("hyperband", "random" or "bayesian"). With a
+    ``time_budget``, Hyperband repeats its brackets until the deadline (see
+    :meth:`BudgetPolicy.hyperband_iterations`)."""
+    policy = BudgetPolicy() if policy is None else policy
+    if kind == "hyperband":
+        iterations = policy.hyperband_iterations(time_budget)
+        budget = dict(
+            max_epochs=max_epochs, factor=factor, hyperband_iterations=iterations
+        )
+    else:
+        budget = dict(max_trials=max_trials)
+    return ORACLES[kind](
+        objective=objective,
+        seed=seed,
+        max_consecutive_failed_trials=1,
+        deadline=deadline,
+        policy=policy,
+        clock=clock,
+        **budget,
+    )
+
+
+def search_objective(name, has_validation):
+    """keras-tuner's objective for the estimator's ``objective`` (names
+    ending in "loss" minimised); the training metric without validation
+    data."""
+    if not has_validation:
+        name = name.removeprefix("val_")
+    return kt.Objective(name, direction="min" if name.endswith("loss") else "max")
+
+
+class SearchTuner(kt.Tuner):
+    """keras-tuner's tuner for TunedCNNClassifier's search.
+
+    Parameters (keywords, besides the tuner's own)
+    ----------
+    n_finalists : int
+        Finalists trained after the search (0 for none), for their estimate.
+    epochs : int
+        The finalists' most epochs.
+    scale : float
+        The ratio of the finalists' training images to a trial's, by which
+        their epochs are longer than the trials'.
+    time_budget, deadline : float or None
+        The fit's budget (seconds) and its end (a time of ``clock``).
+    folds : list or None
+        With ``cv``, one ``(fit arguments, validation data)`` per fold.
+    emit : callable
+        Gets ``{"best", "duration", "refit"}`` as each trial ends.
+    policy : BudgetPolicy
+    clock : callable
+    """
+
+    def __init__(
+        self,
+        oracle,
+        hypermodel,
+        *,
+        n_finalists,
+        epochs,
+        scale=1.0,
+        time_budget=None,
+        deadline=None,
+        folds=None,
+        emit=None,
+        policy=None,
+        clock=time.time,
+        **kwargs,
+    ):
+        # A searcher's own __init__ (kt.Hyperband's) only makes its oracle.
+        kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+        self.n_finalists, self.epochs, self.scale = n_finalists, epochs, scale
+        self.time_budget, self.deadline, self.folds = time_budget, deadline, folds
+        self.emit = emit or (lambda event: None)
+        self.policy = BudgetPolicy() if policy is None else policy
+        self.clock = clock
+        self.times, self.timed_model = EpochTimes(), None
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self.trial_started = self.clock()
+
+    def on_epoch_begin(self, trial, model, epoch, logs=None):
+        super().on_epoch_begin(trial, model, epoch, logs=logs)
+        self.epoch_started = self.step_started = self.clock()
+        self.steps = []
+
+    def on_batch_end(self, trial, model, batch, logs=None):
+        super().on_batch_end(trial, model, batch, logs)
+        now = self.clock()
+        self.steps.append(now - self.step_started)
+        self.step_started = now
+
+    def on_epoch_end(self, trial, model, epoch, logs=None):
+        super().on_epoch_end(trial, model, epoch, logs=logs)
+        seconds = self.clock() - self.epoch_started
+        first = model is not self.timed_model  # a new model's first epoch
+        self.timed_model = model
+        self.times.add(configuration_key(trial), seconds, self.steps if first else None)
+
+    def finalists_seconds(self):
+        """What the finalists, as the trials so far rank them, will take
+        (:meth:`BudgetPolicy.finalists_estimate`)."""
+        if not self.times.first:
+            return 0.0
+        if distributed_worker():
+            # Its oracle client cannot list the trials, and the chief's
+            # oracle keeps the deadline: every finalist counts the median.
+            keys = [None] * self.n_finalists
+        else:
+            finalists = choose_finalists(self.oracle, self.n_finalists)
+            keys = [configuration_key(t) for t in finalists]
+        return self.policy.finalists_estimate(
+            self.times, keys, self.epochs, self.scale, self.time_budget
+        )
+
+    def on_trial_end(self, trial):
+        duration = self.clock() - self.trial_started
+        super().on_trial_end(trial)
+        best = self.oracle.get_best_trials(1)
+        best = best[0] if best and best[0].score is not None else None
+        refit = self.finalists_seconds()
+        self.oracle.refit_seconds = refit  # what the deadline rule needs
+        score = None if best is None else float(best.score)
+        self.emit({"best": score, "duration": duration, "refit": refit})
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        """keras-tuner's method, with a deadline and ``cv``.
+
+        With a deadline, a model stops (its best epoch scored) when its next
+        epoch would end past the search's share (the deadline less the
+        finalists' estimate), so a trial unlike the ones before it cannot
+        take the finalists' time. With ``folds``, one model per fold, each
+        built and trained from scratch for the trial's epochs; keras-tuner
+        averages their best-epoch metrics, as it does executions, and each
+        fold's objective is kept as a metric of its own."""
+        if self.deadline is not None:
+            share = self.policy.search_deadline(
+                self.deadline, self.oracle.refit_seconds
+            )
+            kwargs["callbacks"] = [
+                *kwargs.get("callbacks", []),
+                deadline_callback(share, clock=self.clock),
+            ]
+        if self.folds is None:
+            return super()._build_and_fit_model(trial, *args, **kwargs)
+        fresh = copy.copy(trial)  # no Hyperband warm start
+        fresh.hyperparameters = trial.hyperparameters.copy()
+        fresh.hyperparameters.values.pop("tuner/trial_id", None)
+        kwargs["initial_epoch"] = 0
+        callbacks = kwargs.pop("callbacks", [])
+        name = self.oracle.objective.name
+        results = []
+        for number, (arguments, validation) in enumerate(self.folds):
+            # Fresh copies of the user's callbacks for each model, as
+            # keras-tuner gives each execution; its own (progress,
+            # best-epoch checkpoint) are shared by the trial's models.
+            fold_callbacks = [
+                c if type(c).__module__.startswith("keras_tuner.") else copy.deepcopy(c)
+                for c in callbacks
+            ]
+            result = super()._build_and_fit_model(
+                fresh,
+                *args,
+                **kwargs,
+                **arguments,
+                validation_data=validation,
+                callbacks=fold_callbacks,
+            )
+            if name in getattr(result, "history", {}):
+                result.history[split_metric(number)] = list(result.history[name])
+            results.append(result)
+        return results
+
+
+class HyperbandSearchTuner(SearchTuner, kt.Hyperband):
+    """:class:`SearchTuner` with Hyperband's epochs and warm starts."""
+
+
+def make_tuner(oracle, hypermodel, **options):
+    """The tuner for ``oracle``: :class:`SearchTuner`, with Hyperband's own
+    trial training for a Hyperband oracle. ``options`` are the tuner's."""
+    hyperband = isinstance(oracle, kt.oracles.HyperbandOracle)
+    tuner_class = HyperbandSearchTuner if hyperband else SearchTuner
+    return tuner_class(oracle, hypermodel, **options)
+
+
+class SpaceHyperModel(kt.HyperModel):
+    """A dict search space sampled into the builders (see
+    :func:`cnnfix.tuning.space.build_sampled`)."""
+
+    def __init__(self, space, defaults, input_shape, n_classes, normalization):
+        super().__init__(name="cnnfix_cnn")
+        self.space, self.defaults = space, defaults
+        self.input_shape, self.n_classes = input_shape, n_classes
+        self.normalization = normalization
+
+    def build(self, hp):
+        return build_sampled(
+            hp,
+            self.space,
+            self.defaults,
+            self.input_shape,
+            self.n_classes,
+            self.normalization,
+        )
+
+
+class InPrecision(kt.HyperModel):
+    """``hypermodel`` (a HyperModel, or a ``build(hp)`` callable) whose
+    models are built under ``precision``'s dtype policy. The policy set by
+    ``fit`` is not enough: keras-tuner clears the Keras session before each
+    build, which resets the policy, and a worker process starts with the
+    default."""
+
+    def __init__(self, hypermodel, precision):
+        super().__init__()
+        self.hypermodel, self.precision = hypermodel, precision
+
+    def build(self, hp):
+        hypermodel = self.hypermodel
+        build = hypermodel.build if hasattr(hypermodel, "build") else hypermodel
+        with precision_policy(self.precision):
+            return build(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        if isinstance(self.hypermodel, kt.HyperModel):  # its own fit, if any
+            return self.hypermodel.fit(hp, model, *args, **kwargs)
+        return model.fit(*args, **kwargs)
+
+
+def hypermodel_for(space, precision, defaults, input_shape, n_classes, normalization):
+    """What keras-tuner builds for ``space``: a dict sampled into the
+    builders (names it does not sample at ``defaults``), or the user's
+    callable or HyperModel; every model built under ``precision``."""
+    if isinstance(space, dict):
+        space = SpaceHyperModel(space, defaults, input_shape, n_classes, normalization)
+    return InPrecision(space, precision)
+
+
+def distributed_worker():
+    """Whether this process is a worker of keras-tuner's distributed search
+    (``KERASTUNER_TUNER_ID`` set to anything but "chief...")."""
+    return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get(
+        "KERASTUNER_TUNER_ID", ""
+    )

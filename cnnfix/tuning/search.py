@@ -1,0 +1,240 @@
+"""The search, as it runs in the worker process: keras-tuner's trials, then
+the finalists, for a TunedCNNClassifier.
+
+:func:`search` takes the estimator (its parameters and its training
+machinery: the fit arguments, the plan, the training loop) and returns
+plain records and the kept model as ``.keras`` bytes, so the result can
+travel back from a worker process.
+"""
+
+import contextlib
+import io
+import sys
+import warnings
+from pathlib import Path
+
+from .._archive import model_to_bytes
+from .._keras import import_keras
+from .._training import callbacks, fresh_callbacks
+from ..architectures import average_models
+from .data import cv_folds, search_sample
+from .finalists import (
+    average_finalists,
+    choose_finalists,
+    finalist_setup,
+    in_creation_order,
+    train_finalists,
+)
+from .records import trial_history, trial_record
+from .space import space_defaults
+
+__all__ = ["no_optimizer_state_warning", "search"]
+
+
+def search(estimator, run, directory, deadline, emit):
+    """Run the keras-tuner search, then the finalists; return plain
+    records, the kept model as ``.keras`` bytes.
+
+    Runs in the worker process (or in this one with
+    ``isolate_search=False``): everything it returns is picklable.
+    """
+    # keras-tuner (and TensorFlow) load with the search, in the worker.
+    from . import adapter
+
+    keras = import_keras()
+    keras.utils.set_random_seed(run.seed)
+    hypermodel = _hypermodel(estimator, adapter, run.normalization)
+    sample = search_sample(run, estimator.max_search_samples)
+    folds = None
+    if estimator.cv is not None:
+        folds = cv_folds(estimator.cv, sample, estimator._fold_arguments)
+    if folds is None:  # the trials train on (a sample of) the training part
+        data = {
+            **estimator._fit_arguments(sample.train, sample),
+            "validation_data": estimator._validation_data(run),
+        }
+    else:  # each trial trains one model per fold (see the adapter)
+        data = {}
+    stdout = sys.stdout
+
+    def report(event):  # the progress line prints past the silencing below
+        with contextlib.redirect_stdout(stdout):
+            emit(event)
+
+    # verbose=2 shows keras-tuner's own report of each trial; below that
+    # it is silenced (verbose=1 has the progress line over trials).
+    quiet = (
+        contextlib.redirect_stdout(io.StringIO())
+        if run.verbose < 2
+        else contextlib.nullcontext()
+    )
+    held_out = folds is not None or run.validation is not None
+    with quiet, no_optimizer_state_warning():
+        tuner = _tuner(
+            estimator,
+            adapter,
+            hypermodel,
+            run,
+            held_out,
+            directory=str(directory),
+            deadline=deadline,
+            folds=folds,
+            emit=report,
+            scale=len(run.train[1]) / len(sample.train[1]),
+        )
+        trial_schedule = "plateau" if estimator.lr_schedule == "plateau" else None
+        plan = estimator._plan(run, lr_schedule=trial_schedule)
+        tuner.search(
+            **data,
+            epochs=estimator.max_epochs,
+            callbacks=callbacks(plan, held_out),
+            verbose=2 if run.verbose == 2 else 0,
+        )
+        if adapter.distributed_worker():
+            return None
+        oracle = tuner.oracle
+        outcome = {
+            "trials": [trial_record(t, oracle) for t in in_creation_order(oracle)],
+            "best": trial_record(oracle.get_best_trials(1)[0], oracle),
+            "stopped": oracle.stopped_by_deadline,
+        }
+        if estimator.train_finalists:
+            finalists = choose_finalists(oracle, estimator.n_finalists)
+            model, history = _finalists(
+                estimator, finalists, hypermodel, run, deadline, report, outcome
+            )
+        else:
+            best = oracle.get_best_trials(1)[0]
+            model, history = tuner.load_model(best), trial_history(best)
+        outcome["model"] = model_to_bytes(model)
+        outcome["history"] = history
+        outcome["balancer"] = estimator.__dict__.get("balancer_")
+    if not estimator.keep_checkpoints:  # the search is over: only its record stays
+        for path in Path(tuner.project_dir).glob("trial_*/checkpoint*"):
+            path.unlink()
+    return outcome
+
+
+def _hypermodel(estimator, adapter, normalization):
+    """What keras-tuner builds (see
+    :func:`~cnnfix.tuning.adapter.hypermodel_for`)."""
+    space = estimator._space()
+    own = {
+        "optimizer": estimator.optimizer,
+        "learning_rate": estimator.learning_rate,
+        "augmentation": estimator.augmentation,
+    }
+    defaults = space_defaults(space, own) if isinstance(space, dict) else None
+    return adapter.hypermodel_for(
+        space,
+        estimator.precision,
+        defaults,
+        estimator.image_shape_,
+        estimator.n_classes_,
+        normalization,
+    )
+
+
+def _tuner(estimator, adapter, hypermodel, run, held_out, *, deadline, **options):
+    """keras-tuner's tuner and oracle for this search; ``options`` are
+    :class:`~cnnfix.tuning.adapter.SearchTuner`'s."""
+    oracle = adapter.make_oracle(
+        estimator.tuner,
+        objective=adapter.search_objective(estimator.objective, held_out),
+        seed=run.seed,
+        max_epochs=estimator.max_epochs,
+        factor=estimator.factor,
+        max_trials=estimator.max_trials,
+        time_budget=estimator.time_budget,
+        deadline=deadline,
+        policy=estimator._policy,
+        clock=estimator._clock,
+    )
+    return adapter.make_tuner(
+        oracle,
+        hypermodel,
+        n_finalists=estimator.n_finalists if estimator.train_finalists else 0,
+        epochs=estimator.epochs,
+        time_budget=estimator.time_budget,
+        deadline=deadline,
+        policy=estimator._policy,
+        clock=estimator._clock,
+        project_name="search",
+        overwrite=estimator.overwrite,
+        executions_per_trial=estimator.executions_per_trial,
+        distribution_strategy=estimator.distribution_strategy,
+        **options,
+    )
+
+
+def _finalists(estimator, finalists, hypermodel, run, deadline, emit, outcome):
+    """Train the finalists (:func:`cnnfix.tuning.finalists.train_finalists`)
+    and average them when ``ensemble`` gains; record them in
+    ``outcome``; return the kept model and its history."""
+    keras = import_keras()
+    has_validation = run.validation is not None
+    scored = run.validation if has_validation else run.train
+    setup = finalist_setup(
+        estimator.objective,
+        estimator.lr_schedule,
+        has_validation=has_validation,
+        resolved=estimator._policy.resolves(len(scored[1])),
+        early_stopping=estimator.early_stopping,
+    )
+
+    def fit(trial, share, lr_schedule):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(run.seed)
+        model = hypermodel.build(trial.hyperparameters.copy())
+        history = estimator._train(
+            model,
+            run,
+            # Fresh copies of the user's callbacks, as each trial gets.
+            callbacks=fresh_callbacks(estimator._plan(run)).callbacks,
+            lr_schedule=lr_schedule,
+            objective=setup.watched,
+            deadline=share,
+            verbose=2 if run.verbose == 2 else 0,
+        )
+        return model, history
+
+    models, histories, records, kept = train_finalists(
+        finalists,
+        fit,
+        setup,
+        estimator._policy,
+        deadline=deadline,
+        clock=estimator._clock,
+        emit=emit,
+    )
+    chosen = records[kept]
+    model, history = models[kept], histories[kept]
+    if estimator.ensemble and has_validation:
+        X, y, sample_weight = run.validation
+        averaged = average_finalists(
+            records,
+            lambda: estimator._probabilities(models, X),
+            (y, sample_weight),
+            setup,
+            estimator._policy,
+        )
+        if averaged is not None:
+            heaviest, score = averaged
+            weights = [r["weight"] for r in records]
+            chosen = {**records[heaviest], "score": score}
+            model = average_models(models, weights)
+            history = histories[heaviest]
+    outcome["finalist"], outcome["finalists"] = chosen, records
+    return model, history
+
+
+@contextlib.contextmanager
+def no_optimizer_state_warning():
+    """Hyperband resumes trials from checkpoints without their optimizer
+    state, and a trial's model is kept without it (keras-tuner's design);
+    Keras warns each time."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Skipping variable loading for optimizer"
+        )
+        yield
