@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._archive import model_from_bytes, model_to_bytes, save
 from ._input import (
     INPUT_POLICY,
     normalization,
@@ -48,7 +49,6 @@ from .architectures import (
     PRECISIONS,
     precision_policy,
 )
-from .persistence import model_from_bytes, model_to_bytes
 
 __all__ = ["BaseCNNClassifier", "FitRun"]
 
@@ -346,8 +346,6 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         with the labels, image shape, history and parameters alongside.
         Read it back with :func:`cnnfix.load` (safe: nothing is unpickled).
         See :mod:`cnnfix.persistence`."""
-        from .persistence import save
-
         save(self, path)
 
     def __sklearn_is_fitted__(self):

@@ -9,159 +9,33 @@ Parameters that are Python objects (callbacks, a balancer, an optimizer or
 augmentation layers, a callable search space) cannot be stored that way:
 they come back as their defaults, and ``save`` warns which.
 
-:func:`model_to_bytes` and :func:`model_from_bytes` turn a Keras model into
-the bytes of such an archive and back (pickles, worker processes).
+The archive itself is :mod:`cnnfix._archive`; this module sits above the
+estimators, since :func:`load` builds one of them.
 """
 
-import json
-import os
-import tempfile
-import warnings
-import zipfile
-from pathlib import Path
-
-import numpy as np
-from sklearn.utils.validation import check_is_fitted
-
-from ._convert import to_python
+from ._archive import read_metadata, save
 from ._keras import import_keras
+from .dropout import DropoutCNN
+from .transfer import TransferCNN
+from .tuning import TunedCNNClassifier
 
-__all__ = ["load", "model_from_bytes", "model_to_bytes", "save"]
+__all__ = ["load", "save"]
 
-METADATA = "cnnfix.json"
-FORMAT_VERSION = 1
-
-
-def model_to_bytes(model):
-    """A Keras model as the bytes of its ``.keras`` archive (for pickling and
-    for sending a model between processes)."""
-    with tempfile.TemporaryDirectory(prefix="cnnfix-") as tmp:
-        path = Path(tmp) / "model.keras"
-        model.save(path)
-        return path.read_bytes()
-
-
-def model_from_bytes(data):
-    """The Keras model in ``data`` (from :func:`model_to_bytes`), loaded in
-    Keras's safe mode."""
-    keras = import_keras()
-    with tempfile.TemporaryDirectory(prefix="cnnfix-") as tmp:
-        path = Path(tmp) / "model.keras"
-        path.write_bytes(data)
-        return keras.saving.load_model(path, safe_mode=True)
-
-
-def _encode(value):
-    """JSON form of a parameter or fitted attribute; raises TypeError if none."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.generic):
-        return to_python(value)
-    if isinstance(value, os.PathLike):  # a weights file, say: kept as its str
-        return os.fspath(value)
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biufUS":
-        return {"__ndarray__": value.tolist(), "dtype": value.dtype.str}
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v) for v in value]}
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: _encode(v) for k, v in value.items()}
-    raise TypeError(type(value).__name__)
-
-
-def _decode(value):
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict):
-        if "__ndarray__" in value:
-            return np.asarray(value["__ndarray__"], dtype=value["dtype"])
-        if "__tuple__" in value:
-            return tuple(_decode(v) for v in value["__tuple__"])
-        return {k: _decode(v) for k, v in value.items()}
-    return value
-
-
-def _encodable(items):
-    stored, dropped = {}, []
-    for name, value in items:
-        try:
-            stored[name] = _encode(value)
-        except TypeError:
-            dropped.append(name)
-    return stored, dropped
-
-
-def save(estimator, path):
-    """Write a fitted cnnfix CNN to ``path`` (a ``.keras`` file).
-
-    Parameters
-    ----------
-    estimator : DropoutCNN, TransferCNN or TunedCNNClassifier
-        A fitted estimator.
-    path : str or Path
-        Where to write; must end in ``.keras``. An existing file is replaced.
-    """
-    check_is_fitted(estimator)
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(
-            f"Expected a path ending in '.keras' (Keras's format); got {path.name!r}."
-        )
-    params, dropped = _encodable(estimator.get_params(deep=False).items())
-    fitted, _ = _encodable(
-        (k, v)
-        for k, v in vars(estimator).items()
-        if k.endswith("_") and not k.startswith("_") and k != "model_"
-    )
-    if dropped:
-        warnings.warn(
-            f"{type(estimator).__name__} parameters {dropped} are Python objects "
-            "that a .keras file cannot hold safely; the loaded estimator has "
-            "their defaults (the trained model is complete). Set them again "
-            "after load() before refitting.",
-            UserWarning,
-            stacklevel=2,
-        )
-    estimator.model_.save(path)
-    metadata = {
-        "format_version": FORMAT_VERSION,
-        "class": type(estimator).__name__,
-        "params": params,
-        "fitted": fitted,
-    }
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(METADATA, json.dumps(metadata))
+#: The estimators a file can hold, by class name.
+ESTIMATORS = {c.__name__: c for c in (DropoutCNN, TransferCNN, TunedCNNClassifier)}
 
 
 def load(path):
     """Read an estimator written by :func:`save` (Keras safe mode; nothing
     is unpickled). Returns a fitted DropoutCNN, TransferCNN or
     TunedCNNClassifier."""
-    from . import DropoutCNN, TransferCNN, TunedCNNClassifier
-
-    classes = {c.__name__: c for c in (DropoutCNN, TransferCNN, TunedCNNClassifier)}
-    path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            metadata = json.loads(archive.read(METADATA))
-    except (zipfile.BadZipFile, KeyError) as exc:
+    class_name, params, fitted = read_metadata(path)
+    if class_name not in ESTIMATORS:
         raise ValueError(
-            f"{path} is not a file written by cnnfix's save() (no {METADATA} "
-            "in a .keras archive). A plain Keras model loads with "
-            "keras.saving.load_model."
-        ) from exc
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has cnnfix format {metadata.get('format_version')}; this "
-            f"cnnfix reads format {FORMAT_VERSION}. Save it again with this version."
+            f"{path} holds a {class_name!r}; expected one of {sorted(ESTIMATORS)}."
         )
-    if metadata["class"] not in classes:
-        raise ValueError(
-            f"{path} holds a {metadata['class']!r}; expected one of {sorted(classes)}."
-        )
-    estimator = classes[metadata["class"]](**_decode(metadata["params"]))
-    for name, value in _decode(metadata["fitted"]).items():
+    estimator = ESTIMATORS[class_name](**params)
+    for name, value in fitted.items():
         setattr(estimator, name, value)
     keras = import_keras()
     estimator.model_ = keras.saving.load_model(path, safe_mode=True)

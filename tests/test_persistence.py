@@ -80,7 +80,7 @@ def test_a_tuned_classifier_keeps_its_search_results(small_digits, tmp_path):
         max_epochs=1,
         epochs=4,  # the finalists' (the default, 100, took a minute of CI)
         random_state=0,
-        search_space={"filters": [4, 8], "n_blocks": 1, "dense_units": 16},
+        search_space={"conv_filters": [(4,), (8,)], "dense_units": 16},
     ).fit(X, y)
     clf.save(tmp_path / "tuned.keras")
     loaded = load(tmp_path / "tuned.keras")
