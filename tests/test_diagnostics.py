@@ -155,8 +155,7 @@ def test_label_noise_recall_and_precision(digits):
 def test_label_noise_on_fashion_mnist():
     """3,000 Fashion-MNIST images (labels 1, 3, ..., 19), 10% flipped to
     another class: the suspects are mostly the flipped labels, most certain
-    first (measured: recall 0.777, precision 0.886; the benchmark measures
-    10,000 images)."""
+    first (benchmarks/bench_diagnose.py measures 10,000 images)."""
     from sklearn.model_selection import train_test_split
 
     (X, y), _ = fashion_mnist()
@@ -235,9 +234,8 @@ def test_learning_rate_checks_from_histories():
     [("adam", 1.0, "learning_rate_too_high"), ("sgd", 1e-6, "learning_rate_too_low")],
 )
 def test_learning_rate_of_a_real_cnn(digits, optimizer, learning_rate, code):
-    # SGD at 1.0 used to diverge here; with batch norm it now only learns
-    # slowly (underfitting), so the too-high case uses Adam at 1.0, whose
-    # first epoch's loss is over 20 times chance.
+    # Adam at 1.0 blows the loss up far above chance (SGD at 1.0, with batch
+    # norm, only learns slowly: underfitting, not a learning-rate finding).
     X, y = digits
     cnn = DropoutCNN(
         optimizer=optimizer,
@@ -374,7 +372,7 @@ def test_clean_digits_have_no_image_quality_finding(digits):
 @pytest.mark.parametrize("scale", [0.5, 0.3, 0.15])
 def test_darkened_digits_are_dark_never_blank(digits, scale):
     """A darkened image keeps its structure: dark_images, whatever the
-    strength (the old rule called strongly darkened digits blank)."""
+    strength, never blank."""
     X = digits[0].copy()
     X[PLANTED] *= scale
     assert quality_indices(X) == {"dark_images": set(PLANTED.tolist())}
@@ -640,13 +638,13 @@ def test_apply_drops_every_flagged_sample_once_and_skips_info():
         report.apply(X[:5], y[:5])
 
 
-# -- learning rate: no false alarm on healthy training (#15) -------------------
+# -- learning rate: no false alarm on healthy training -------------------------
 
 
 def test_a_loss_that_starts_high_and_falls_is_no_learning_rate_problem():
-    """The issue's false alarm: 3 classes, a first-epoch loss 4 times chance
-    that falls 99%, with epoch-to-epoch swings of a small set. The old rule
-    called any loss above 3 times chance "too high"."""
+    """3 classes, a first-epoch loss 4 times chance that falls 99%, with
+    the epoch-to-epoch swings of a small set: a loss above 3 times chance
+    at the start is not, by itself, a learning rate too high."""
     histories = [
         {"loss": [4.4, 1.1, 0.6, 0.7, 0.3, 0.35, 0.1, 0.05], "val_loss": [9.0, 1, 3]},
         {"loss": [3.9, 0.9, 1.2, 0.4, 0.5, 0.2, 0.08, 0.04]},
@@ -696,7 +694,7 @@ def test_no_learning_rate_alarm_on_small_healthy_data(name, seed):
     assert report.details["held_out_accuracy"] > 0.6, report.summary()
 
 
-# -- calibration (#15) --------------------------------------------------------
+# -- calibration ---------------------------------------------------------------
 
 
 def test_reliability_and_its_calibration_error():
@@ -761,8 +759,7 @@ def test_temperature_calibration_of_a_cnn():
     X, y = X[rows], names[y[rows]]
     train, test = slice(0, 1500), slice(1500, None)
     # A smaller network than the default (a quarter of its convolutions'
-    # work) overfits 1,500 images all the same; the default took 7 minutes
-    # of CI for its four fits.
+    # work) overfits 1,500 images all the same, at a quarter of the time.
     overfit = dict(
         dropout=0.0,
         early_stopping=False,
@@ -810,7 +807,7 @@ def test_temperature_scaling_with_integer_labels_not_0_to_k():
     np.testing.assert_allclose(probas[1], probas[0], rtol=1e-6)
 
 
-# -- report with thumbnails (#15) ---------------------------------------------
+# -- report with thumbnails ----------------------------------------------------
 
 
 def test_html_shows_the_flagged_images_as_thumbnails(digits):
@@ -890,7 +887,7 @@ def test_small_grey_images_are_not_photos(digits):
     assert not diagnose(grey, labels, checks="data").has("small_dataset_from_scratch")
 
 
-# -- fixes as steps for a person (#15 item 7) ---------------------------------
+# -- fixes as steps for a person ----------------------------------------------
 
 
 def fix_blocks(text):
@@ -1037,9 +1034,9 @@ def test_the_guide_shows_what_clean_digits_really_print(capsys):
     """docs/guide/diagnosis.md pastes the output of its clean-digits example;
     run the example and compare, line for line: the same findings, levels,
     messages and steps. The numbers, lists and counts are compared apart:
-    the CNN's floating point differs between CPUs (on CI's, it flagged 8
-    labels where the guide's machine flagged 6), so the run must flag the
-    guide's most suspect sample and at least half of the others."""
+    the CNN's floating point differs between CPUs, and so do the labels it
+    flags, so the run must flag the guide's most suspect sample and at least
+    half of the others."""
     import re
     from pathlib import Path
 

@@ -112,9 +112,8 @@ def test_gradcam_of_a_pipeline_transforms_first(named_digits):
 
 def test_gradcam_finds_a_marker_that_is_the_only_signal():
     """Noise images; every image of the class "marked" has a bright 2x2
-    corner, the only thing that tells the classes apart. Measured over
-    seeds 0-3: the heat on the marker is 5.1 to 16 times the heat
-    elsewhere."""
+    corner, the only thing that tells the classes apart: the heat on the
+    marker is at least 3 times the heat elsewhere."""
     rng = np.random.default_rng(2)
     X = rng.uniform(0, 8, (400, 8, 8, 1)).astype(np.float32)
     y = np.array(["plain", "marked"])[rng.integers(0, 2, 400)]
@@ -130,12 +129,11 @@ def test_gradcam_finds_a_marker_that_is_the_only_signal():
 
 @pytest.mark.slow
 def test_gradcam_sees_a_shortcut_planted_in_real_digits():
-    """The issue's test: digits upscaled to 16x16; every "d3" (train and
-    test) carries a bright 2x2 marker in the top-left corner, where digits
-    have no ink. The model can read the digit or the marker: the heat maps
-    of the marked test images sit on the marker, and those of the other
-    classes do not. Measured over seeds 0-3: 5.9 to 9.2 times the heat
-    elsewhere (unmarked classes 0.4 to 0.7)."""
+    """Digits upscaled to 16x16; every "d3" (train and test) carries a
+    bright 2x2 marker in the top-left corner, where digits have no ink. The
+    model can read the digit or the marker: the heat maps of the marked
+    test images sit on the marker (at least 3 times the heat elsewhere),
+    and those of the other classes do not (under 1)."""
     from cnnfix.datasets import load_digit_images
 
     X, y = load_digit_images()

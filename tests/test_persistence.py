@@ -78,7 +78,7 @@ def test_a_tuned_classifier_keeps_its_search_results(small_digits, tmp_path):
         tuner="random",
         max_trials=2,
         max_epochs=1,
-        epochs=4,  # the finalists' (the default, 100, took a minute of CI)
+        epochs=4,  # the finalists': a short fit, this test is about the file
         random_state=0,
         search_space={"conv_filters": [(4,), (8,)], "dense_units": 16},
     ).fit(X, y)
