@@ -226,20 +226,16 @@ def load_image_folder(
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    NotADirectoryError
-        If ``path`` is a file.
-    ValueError
-        If ``path`` holds no class folders, a class folder holds no image,
-        there is only one class, or a parameter is invalid.
+    FileNotFoundError, NotADirectoryError, ValueError
+        As :func:`list_image_folder` for the tree; ValueError also for an
+        invalid parameter.
     cnnfix.exceptions.UnreadableImageError
         A ValueError: a file could not be decoded and ``on_error="raise"``.
 
     See Also
     --------
-    cnnfix.datasets.list_image_folder : The paths and labels only.
-    cnnfix.datasets.read_images : Decode a list of files.
+    list_image_folder : The paths and labels only.
+    read_images : Decode a list of files.
 
     Examples
     --------

@@ -38,9 +38,8 @@ def fit_arguments(
     Parameters
     ----------
     X : ndarray of shape (n_samples, height, width, channels) or (n_samples,)
-        Training images, or a 1-D array of file paths (resampled as rows;
-        the streamed batches then hold paths, which the caller decodes:
-        see :func:`cnnfix._input.files.file_arguments`). Never modified.
+        Training images, or file paths (resampled as rows; the caller
+        decodes them: :func:`~cnnfix._input.files.file_arguments`).
     y : ndarray of shape (n_samples,)
         Encoded labels: positions in ``classes``.
     classes : ndarray of shape (n_classes,)

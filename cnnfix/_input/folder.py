@@ -9,7 +9,10 @@ import os
 
 import numpy as np
 
-__all__ = ["IMAGE_EXTENSIONS", "is_image_file", "list_image_folder"]
+__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "is_image_file", "list_image_folder"]
+
+#: The layout of a class-folder tree, as error messages name it.
+LAYOUT = "root/<class name>/<image files>"
 
 #: File name extensions read as images (compared in lower case); other files
 #: in a class folder are skipped.
@@ -71,29 +74,7 @@ def list_image_folder(path):
     (['c.png', 'a.jpg', 'b.png'], ['bolt', 'nut', 'nut'])
     """
     root = os.fspath(path)
-    layout = "root/<class name>/<image files>"
-    if not os.path.exists(root):
-        raise FileNotFoundError(
-            f"Image folder {root!r} does not exist. Expected a folder holding one "
-            f"sub-folder per class ({layout}); check the path."
-        )
-    if not os.path.isdir(root):
-        raise NotADirectoryError(
-            f"{root!r} is a file, not a folder. Pass the folder that holds one "
-            f"sub-folder per class ({layout})."
-        )
-    with os.scandir(root) as entries:
-        entries = list(entries)
-    classes = sorted(
-        e.name for e in entries if e.is_dir() and not e.name.startswith(".")
-    )
-    if not classes:
-        loose = sum(e.is_file() and is_image_file(e.name) for e in entries)
-        found = f"it holds {loose} image files directly" if loose else "it is empty"
-        raise ValueError(
-            f"{root!r} has no class sub-folders ({found}). Put the images in one "
-            f"folder per class: {layout}; the folder names become the labels."
-        )
+    classes = class_folders(root)
     paths, labels, empty = [], [], []
     for name in classes:
         files = list_class_files(os.path.join(root, name))
@@ -110,9 +91,37 @@ def list_image_folder(path):
     if len(classes) == 1:
         raise ValueError(
             f"{root!r} has only one class folder, {classes[0]!r}; a classifier "
-            f"needs at least two. Add a folder per class ({layout})."
+            f"needs at least two. Add a folder per class ({LAYOUT})."
         )
     return np.array(paths, dtype=object), np.array(labels, dtype=str)
+
+
+def class_folders(root):
+    """The class folders' names in ``root``, sorted; clear errors when
+    ``root`` is missing, a file, or holds no class folder."""
+    if not os.path.exists(root):
+        raise FileNotFoundError(
+            f"Image folder {root!r} does not exist. Expected a folder holding one "
+            f"sub-folder per class ({LAYOUT}); check the path."
+        )
+    if not os.path.isdir(root):
+        raise NotADirectoryError(
+            f"{root!r} is a file, not a folder. Pass the folder that holds one "
+            f"sub-folder per class ({LAYOUT})."
+        )
+    with os.scandir(root) as entries:
+        entries = list(entries)
+    classes = sorted(
+        e.name for e in entries if e.is_dir() and not e.name.startswith(".")
+    )
+    if not classes:
+        loose = sum(e.is_file() and is_image_file(e.name) for e in entries)
+        found = f"it holds {loose} image files directly" if loose else "it is empty"
+        raise ValueError(
+            f"{root!r} has no class sub-folders ({found}). Put the images in one "
+            f"folder per class: {LAYOUT}; the folder names become the labels."
+        )
+    return classes
 
 
 def list_class_files(folder):

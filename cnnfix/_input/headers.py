@@ -115,14 +115,13 @@ def inspect_images(paths, image_size=None, color_mode="auto"):
     Examples
     --------
     >>> import os, tempfile
-    >>> import numpy as np
     >>> from PIL import Image
     >>> from cnnfix.datasets import inspect_images
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = os.path.join(folder, "grey.png")
-    ...     Image.fromarray(np.zeros((30, 40), np.uint8)).save(path)
-    ...     inspect_images([path]), inspect_images([path], 16, "rgb")
-    (((30, 40), 1), ((16, 16), 3))
+    ...     Image.new("RGB", (40, 30)).save(os.path.join(folder, "red.png"))
+    ...     paths = [os.path.join(folder, "red.png")]
+    ...     inspect_images(paths), inspect_images(paths, 16, "grayscale")
+    (((30, 40), 3), ((16, 16), 1))
     """
     size = check_image_size(image_size)
     check_color_mode(color_mode)
@@ -179,14 +178,14 @@ def read_headers(paths):
 
     Examples
     --------
-    >>> import os, tempfile
-    >>> import numpy as np
+    >>> from pathlib import Path
+    >>> from tempfile import TemporaryDirectory
     >>> from PIL import Image
     >>> from cnnfix.datasets import read_headers
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = os.path.join(folder, "grey.png")
-    ...     Image.fromarray(np.zeros((30, 40), np.uint8)).save(path)
-    ...     sizes, grey, failed = read_headers([path, os.path.join(folder, "no.png")])
+    >>> with TemporaryDirectory() as folder:
+    ...     Image.new("L", (40, 30)).save(Path(folder) / "grey.png")
+    ...     files = [Path(folder) / name for name in ("grey.png", "none.png")]
+    ...     sizes, grey, failed = read_headers(files)
     >>> sizes.tolist(), grey.tolist(), sorted(failed)
     ([[30, 40], [0, 0]], [True, False], [1])
     """

@@ -1,0 +1,115 @@
+"""The input path's entry points (cnnfix._input.pipeline), on values: no
+estimator and no training."""
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnfix._input import (
+    INPUT_POLICY,
+    InputPolicy,
+    channel_stats,
+    normalization,
+    prediction_chunks,
+    training_arguments,
+    validation_data,
+)
+
+
+@pytest.fixture
+def pngs(tmp_path):
+    """Ten 6x5 grey PNG files (as an object array of paths) and their pixels."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (10, 6, 5), np.uint8)
+    paths = []
+    for i, image in enumerate(pixels):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(image).save(paths[-1])
+    return np.array(paths, dtype=object), pixels[..., None]
+
+
+def test_the_policy_is_frozen_and_passed_by_value():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        INPUT_POLICY.predict_rows = 1
+    assert InputPolicy(predict_rows=7).predict_rows == 7
+    assert InputPolicy().process_files == INPUT_POLICY.process_files
+
+
+def test_normalization_of_files_equals_that_of_their_pixels(pngs):
+    paths, pixels = pngs
+    expected = channel_stats(pixels.astype(np.float32))
+    on_files = normalization(paths, image_shape=(6, 5, 1), seed=0)
+    np.testing.assert_allclose(on_files, expected)
+    np.testing.assert_allclose(
+        normalization(pixels, image_shape=None, seed=0), expected
+    )
+
+
+def test_normalization_of_many_files_uses_a_seeded_sample(pngs):
+    paths, pixels = pngs
+    small = InputPolicy(normalization_sample=4)
+    first = normalization(paths, image_shape=(6, 5, 1), seed=1, policy=small)
+    again = normalization(paths, image_shape=(6, 5, 1), seed=1, policy=small)
+    assert first == again
+    samples = [
+        channel_stats(pixels[list(rows)].astype(np.float32))
+        for rows in itertools.combinations(range(10), 4)
+    ]
+    assert any(np.allclose(first, sample) for sample in samples)
+    assert not np.allclose(first, channel_stats(pixels.astype(np.float32)))
+
+
+def test_channel_stats_floor_the_variance():
+    mean, var = channel_stats(np.full((3, 2, 2, 2), 5.0))
+    assert mean == [5.0, 5.0] and var == [1e-6, 1e-6]
+
+
+def test_prediction_chunks_bound_the_rows(pngs):
+    paths, pixels = pngs
+    seven = InputPolicy(predict_rows=7)
+    chunks = list(prediction_chunks(pixels, (6, 5, 1), seven))
+    assert [len(c) for c in chunks] == [7, 3]
+    np.testing.assert_array_equal(np.concatenate(chunks), pixels)
+    decoded = list(prediction_chunks(paths, (6, 5, 1), seven))
+    assert [len(c) for c in decoded] == [7, 3]
+    assert decoded[0].dtype == np.float32
+    np.testing.assert_array_equal(np.concatenate(decoded), pixels)
+
+
+def test_validation_data_pass_arrays_through_and_decode_files(pngs):
+    paths, pixels = pngs
+    y = np.arange(10) % 2
+    assert (
+        validation_data(None, image_shape=(6, 5, 1), batch_size=4, cache=False) is None
+    )
+    part = (pixels, y, None)
+    assert (
+        validation_data(part, image_shape=(6, 5, 1), batch_size=4, cache=False) is part
+    )
+    batches = validation_data(
+        (paths, y, None), image_shape=(6, 5, 1), batch_size=4, cache=True
+    )
+    images = np.concatenate([batches[i][0] for i in range(len(batches))])
+    np.testing.assert_array_equal(images, pixels)  # in order, once each
+
+
+def test_training_arguments_without_a_balancer_are_the_arrays():
+    X, y = np.zeros((6, 4, 4, 1)), np.array([0, 1, 0, 1, 0, 1])
+    weights = np.arange(6, dtype=np.float32)
+    arguments, fitted = training_arguments(
+        X,
+        y,
+        weights,
+        classes=np.array(["a", "b"]),
+        balancer=None,
+        batch_size=3,
+        seed=0,
+        image_shape=(4, 4, 1),
+        cache=False,
+    )
+    assert fitted is None
+    assert arguments["x"] is X and arguments["y"] is y
+    assert arguments["sample_weight"] is weights and arguments["batch_size"] == 3
