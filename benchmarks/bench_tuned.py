@@ -4,7 +4,7 @@ On digits (stratified 75/25 split), both run the same Hyperband search
 (max_epochs=10, factor=3, over the search space below, the default before
 issue #14), score trials on the same stratified 20% validation split with
 early stopping (patience 3) and keep the best trial's model
-(``refit=False``: the identical trials are what is compared; the finalists
+(``train_finalists=False``: the identical trials are what is compared; the finalists
 come after them). Both run keras-tuner's Hyperband plan: the same number
 of trials with the same epoch budgets (TunedCNNClassifier's defaults take
 the place of one sampled trial); the script checks it from the trials'
@@ -75,8 +75,12 @@ SEED = 0
 
 #: The space the hand-written search below samples.
 SPACE = {
-    "n_blocks": [1, 2, 3],
-    "filters": [16, 32, 64],
+    # One, two or three blocks of 16, 32 or 64 filters, doubling per block.
+    "conv_filters": [
+        tuple(width * 2**block for block in range(depth))
+        for depth in (1, 2, 3)
+        for width in (16, 32, 64)
+    ],
     "kernel_size": [3, 5],
     "batch_norm": [True, False],
     "dense_units": [64, 128, 256],
@@ -155,8 +159,9 @@ def direct_keras_tuner(X, y, max_epochs, log):
 
     def build(hp):
         lr = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
-        n_blocks = hp.Choice("n_blocks", [1, 2, 3])
-        filters = hp.Choice("filters", [16, 32, 64])
+        # keras-tuner takes strings: (32, 64) is "32-64", as in cnnfix.
+        labels = ["-".join(map(str, filters)) for filters in SPACE["conv_filters"]]
+        conv_filters = [int(f) for f in hp.Choice("conv_filters", labels).split("-")]
         kernel = hp.Choice("kernel_size", [3, 5])
         bn = hp.Boolean("batch_norm")
         units = hp.Choice("dense_units", [64, 128, 256])
@@ -164,8 +169,8 @@ def direct_keras_tuner(X, y, max_epochs, log):
         L = keras.layers
         inputs = keras.Input(X.shape[1:])
         x = L.Normalization(mean=mean, variance=var)(inputs)
-        for i in range(n_blocks):
-            x = L.Conv2D(filters * 2**i, kernel, padding="same", use_bias=not bn)(x)
+        for filters in conv_filters:
+            x = L.Conv2D(filters, kernel, padding="same", use_bias=not bn)(x)
             if bn:
                 x = L.BatchNormalization()(x)
             x = L.MaxPooling2D(2, padding="same")(L.ReLU()(x))
@@ -369,7 +374,7 @@ def identical_trials(max_epochs):
                 validation_split=0.2,
                 patience=3,
                 lr_schedule=None,  # hand-written trials keep their rate
-                refit=False,
+                train_finalists=False,
                 directory=work / f"search{i}",
                 callbacks=[EpochLog(str(log))],
                 random_state=SEED,

@@ -25,7 +25,7 @@ MODULE_PAGES = [
     "cnnfix.datasets.read_images",
     "cnnfix.datasets.read_headers",
     "cnnfix.datasets.inspect_images",
-    "cnnfix.search_space.DEFAULT_SEARCH_SPACE",
+    "cnnfix.tuning.DEFAULT_SEARCH_SPACE",
     "cnnfix.diagnostics.Fixes",
     "cnnfix.plotting.plot_lr_find",
     "cnnfix.diagnostics.TopLosses",

@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 
 # What the imports made lives as long as the test process: freeze it, as
 # cnnfix's search worker does and for the reason given there
-# (cnnfix/_preload.py).
+# (cnnfix/tuning/preload.py).
 gc.freeze()
 
 #: Settings that train a tiny CNN in well under a second per epoch.
@@ -25,7 +25,7 @@ QUICK_SEARCH = dict(
     max_trials=1,
     max_epochs=2,
     epochs=4,
-    search_space={"filters": [8, 4], "n_blocks": 1, "dense_units": 16, "dropout": 0.2},
+    search_space={"conv_filters": [(8,), (4,)], "dense_units": 16, "dropout": 0.2},
     random_state=0,
 )
 

@@ -31,10 +31,10 @@ TUNED_CNN = TunedCNNClassifier(
     tuner="random",
     max_trials=1,
     max_epochs=20,
-    search_space={"filters": [8], "n_blocks": 1, "dense_units": 32},
+    search_space={"conv_filters": [(8,)], "dense_units": 32},
     learning_rate=0.01,
     early_stopping=False,
-    refit=False,  # keep the trial's model: one training per fit, not two
+    train_finalists=False,  # keep the trial's model: one training per fit, not two
     isolate_search=False,  # the worker path has its own tests in test_tuned
     random_state=0,
 )

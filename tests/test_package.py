@@ -74,9 +74,9 @@ print(json.dumps({
 def test_public_submodules_are_attributes():
     result = _run(
         "import json, cnnfix; print(json.dumps([cnnfix.datasets.__name__, "
-        "cnnfix.search_space.__name__, 'datasets' in dir(cnnfix)]))"
+        "cnnfix.tuning.__name__, 'datasets' in dir(cnnfix)]))"
     )
-    assert result == ["cnnfix.datasets", "cnnfix.search_space", True]
+    assert result == ["cnnfix.datasets", "cnnfix.tuning", True]
 
 
 def test_unknown_attribute_raises_attribute_error():
@@ -89,6 +89,6 @@ def test_worker_error_is_public():
     assert cnnfix.WorkerError is cnnfix.exceptions.WorkerError
     assert issubclass(cnnfix.WorkerError, RuntimeError)
     # The worker raises the public class, not a private copy of it.
-    from cnnfix import _worker
+    from cnnfix.tuning import worker
 
-    assert _worker.WorkerError is cnnfix.exceptions.WorkerError
+    assert worker.WorkerError is cnnfix.exceptions.WorkerError

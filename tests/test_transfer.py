@@ -549,7 +549,7 @@ def test_choices_keras_tuner_cannot_take_come_back_as_written(
 ):
     import keras_tuner as kt
 
-    from cnnfix.search_space import plain_values, sample
+    from cnnfix.tuning.space import plain_values, sample
 
     hp = kt.HyperParameters()
     assert sample(hp, "fine_tune_layers", choices, default) == first

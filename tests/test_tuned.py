@@ -1,4 +1,6 @@
-"""TunedCNNClassifier: search spaces, tuners, disk, refit, silence, pickling."""
+"""TunedCNNClassifier: search spaces, tuners, disk, finalists, silence,
+pickling. The budget's rules, the ensemble weights and the finalists' loop
+are tested as pure logic in test_tuning_units.py."""
 
 import gc
 import os
@@ -11,7 +13,8 @@ import numpy as np
 import pytest
 
 from cnnfix import TunedCNNClassifier, WorkerError
-from cnnfix.tuned import DEFAULT_SEARCH_SPACE
+from cnnfix.tuning import DEFAULT_SEARCH_SPACE
+from cnnfix.tuning.policy import BudgetPolicy
 
 from .conftest import QUICK_SEARCH as QUICK
 
@@ -24,13 +27,16 @@ def fitted(small_digits):
 
 def test_fitted_search_attributes(fitted):
     assert fitted.n_trials_ == 2
-    assert set(fitted.best_params_) == {"filters"}
-    assert fitted.best_params_["filters"] in (4, 8)
-    assert type(fitted.best_params_["filters"]) is int  # plain Python
+    assert set(fitted.best_params_) == {"conv_filters"}
+    assert fitted.best_params_["conv_filters"] in ((4,), (8,))
+    # build_cnn's own value: a tuple of plain ints.
+    assert type(fitted.best_params_["conv_filters"]) is tuple
+    assert type(fitted.best_params_["conv_filters"][0]) is int
     results = fitted.search_results_
-    assert len(results["trial_id"]) == 2 == len(results["param_filters"])
+    assert len(results["trial_id"]) == 2 == len(results["param_conv_filters"])
     assert set(results["status"]) == {"COMPLETED"}
-    assert fitted.model_.get_layer("conv0").filters == fitted.best_params_["filters"]
+    (filters,) = fitted.best_params_["conv_filters"]
+    assert fitted.model_.get_layer("conv0").filters == filters
 
 
 def test_search_results_make_a_dataframe(fitted):
@@ -40,7 +46,7 @@ def test_search_results_make_a_dataframe(fitted):
     assert len(frame) == fitted.n_trials_
 
 
-def test_refit_keeps_the_converged_finalist(fitted):
+def test_the_kept_finalist_is_converged(fitted):
     history = fitted.history_
     # Trained past the trials' max_epochs=2, up to epochs=4, with early
     # stopping on the validation part; best_score_ is its restored epoch's.
@@ -70,7 +76,7 @@ def test_the_defaults_finalist_is_dropoutcnns_model(small_digits, lr_schedule):
         patience=3,  # the schedule acts after one epoch without improvement
         verbose=0,
     ).fit(X, y)
-    assert tuned.best_params_ == {"filters": 8}  # the first choice: the defaults'
+    assert tuned.best_params_ == {"conv_filters": (8,)}  # the first choice
     dropout = DropoutCNN(
         conv_filters=(8,),
         dense_units=16,
@@ -100,8 +106,8 @@ def test_a_finalist_replaces_the_defaults_only_with_a_better_score(small_digits)
 
 def test_every_finalist_is_recorded(fitted):
     first, second = fitted.finalists_
-    assert first["params"] == {"filters": 8}  # the defaults first
-    assert second["params"] == {"filters": 4}
+    assert first["params"] == {"conv_filters": (8,)}  # the defaults first
+    assert second["params"] == {"conv_filters": (4,)}
     kept = max(fitted.finalists_, key=lambda f: f["score"])  # first on a tie
     assert fitted.best_params_ == kept["params"]
     assert fitted.best_score_ == kept["score"]
@@ -112,14 +118,15 @@ def test_every_finalist_is_recorded(fitted):
         assert finalist["trial_id"] in fitted.search_results_["trial_id"]
 
 
-def test_without_refit_the_best_trial_model_is_kept(small_digits):
+def test_without_finalists_the_best_trial_model_is_kept(small_digits):
     X, y = small_digits
-    clf = TunedCNNClassifier(**QUICK, refit=False).fit(X, y)
+    clf = TunedCNNClassifier(**QUICK, train_finalists=False).fit(X, y)
     assert "val_accuracy" in clf.history_
     assert clf.predict(X).shape == (len(X),)
     assert clf.finalists_ == []
 
 
+@pytest.mark.slow  # three searches; test_tuning_units.py checks the sample
 def test_trials_train_on_a_sample_and_finalists_on_all(small_digits):
     """With more training images than max_search_samples, every trial (and
     each cv fold) trains on the same stratified sample; the finalists on the
@@ -157,11 +164,13 @@ def test_trials_train_on_a_sample_and_finalists_on_all(small_digits):
 def test_default_search_space(small_digits):
     X, y = small_digits
     clf = TunedCNNClassifier(
-        tuner="random", max_trials=1, max_epochs=1, refit=False, random_state=0
+        tuner="random", max_trials=1, max_epochs=1, train_finalists=False,
+        random_state=0,
     )
     clf.fit(X, y)
     assert set(clf.best_params_) == set(DEFAULT_SEARCH_SPACE)
-    assert clf.best_params_["n_blocks"] in DEFAULT_SEARCH_SPACE["n_blocks"]
+    conv_filters = clf.best_params_["conv_filters"]
+    assert conv_filters in DEFAULT_SEARCH_SPACE["conv_filters"]
     low, high = DEFAULT_SEARCH_SPACE["learning_rate"]
     assert low <= clf.best_params_["learning_rate"] <= high
     assert type(clf.best_params_["batch_norm"]) is bool
@@ -172,7 +181,7 @@ def test_the_default_learning_rate_is_searched_on_a_log_decade_around_dropoutcnn
     import keras_tuner as kt
 
     from cnnfix import DropoutCNN
-    from cnnfix.search_space import sample
+    from cnnfix.tuning.space import sample
 
     default = DropoutCNN().learning_rate
     hp = kt.HyperParameters()
@@ -191,7 +200,8 @@ def test_the_default_learning_rate_is_searched_on_a_log_decade_around_dropoutcnn
 
 def test_augmentation_is_searched_from_the_estimators_preset(small_digits):
     X, y = small_digits
-    space = {**QUICK["search_space"], "filters": 8, "augmentation": [None, "light"]}
+    space = {**QUICK["search_space"], "conv_filters": (8,)}
+    space["augmentation"] = [None, "light"]
     clf = TunedCNNClassifier(
         **{**QUICK, "search_space": space, "max_trials": 2}, augmentation="light"
     ).fit(X, y)
@@ -199,11 +209,11 @@ def test_augmentation_is_searched_from_the_estimators_preset(small_digits):
     assert set(clf.search_results_["param_augmentation"]) == {None, "light"}
 
 
-#: DropoutCNN's defaults for the names of the default search space.
+#: DropoutCNN's defaults for the names of the default search space (its
+#: weight_decay, None, is not a choice: the first choice, 0, is taken).
 DEFAULTS = {
-    "n_blocks": 2,
+    "conv_filters": (32, 64),
     "convs_per_block": 1,
-    "filters": 32,
     "kernel_size": 3,
     "batch_norm": True,
     "dense_units": 128,
@@ -225,7 +235,11 @@ def _trial(clf, i):
 def test_the_first_trial_is_dropoutcnns_defaults(small_digits):
     X, y = small_digits
     clf = TunedCNNClassifier(
-        tuner="random", max_trials=2, max_epochs=1, refit=False, random_state=0
+        tuner="random",
+        max_trials=2,
+        max_epochs=1,
+        train_finalists=False,
+        random_state=0,
     )  # the trials only: the finalists took 3 of this test's 3.5 minutes on CI
     clf.fit(X, y)
     assert _trial(clf, 0) == DEFAULTS
@@ -251,7 +265,7 @@ def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_pa
     X, y = small_digits
     log = tmp_path / "epochs"
     # dropout: a range, so no sample of the first bracket equals the defaults.
-    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": (0.1, 0.6)}
+    space = {"conv_filters": [(4,), (8,)], "dense_units": 16, "dropout": (0.1, 0.6)}
     clf = TunedCNNClassifier(
         tuner="hyperband",
         max_epochs=3,
@@ -263,10 +277,10 @@ def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_pa
     ).fit(X, y)
     # keras-tuner's own number of trials: 3 of 1 epoch, the best of them
     # continued to 3, then the last bracket's 2 trials of 3 epochs, the
-    # first of which is the defaults (filters: 32 is not a choice, so its
-    # first one; dropout: DropoutCNN's).
+    # first of which is the defaults (conv_filters: (32, 64) is not a
+    # choice, so its first one; dropout: DropoutCNN's).
     assert clf.n_trials_ == 6 == clf._n_trials_planned()
-    assert _trial(clf, 4) == {"filters": 4, "dropout": 0.5}
+    assert _trial(clf, 4) == {"conv_filters": (4,), "dropout": 0.5}
     assert DEFAULTS["dropout"] not in [_trial(clf, i)["dropout"] for i in range(4)]
     epochs = [int(n) for n in log.read_text().split()]
     # keras-tuner's plan (the best of the first three resumes from epoch 1),
@@ -282,7 +296,7 @@ def test_the_defaults_are_the_first_finalist_when_no_trial_ran_them(
     small_digits, capsys
 ):
     X, y = small_digits
-    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": (0.1, 0.6)}
+    space = {"conv_filters": [(4,), (8,)], "dense_units": 16, "dropout": (0.1, 0.6)}
     clf = TunedCNNClassifier(
         tuner="hyperband",
         max_epochs=3,
@@ -294,14 +308,15 @@ def test_the_defaults_are_the_first_finalist_when_no_trial_ran_them(
     ).fit(X, y)
     # Hyperband's last bracket, where the defaults' trial is, never came.
     assert clf.n_trials_ == 1
-    assert _trial(clf, 0) != {"filters": 4, "dropout": 0.5}
-    assert clf.best_params_ == {"filters": 4, "dropout": 0.5}
+    assert _trial(clf, 0) != {"conv_filters": (4,), "dropout": 0.5}
+    assert clf.best_params_ == {"conv_filters": (4,), "dropout": 0.5}
     assert "Finalist 1/2 (the defaults, no trial)" in capsys.readouterr().err
 
 
 def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
     X, y = small_digits
-    space = {**QUICK["search_space"], "filters": 4, "learning_rate": [1e-7, 1e-5, 1e-3]}
+    space = {**QUICK["search_space"], "conv_filters": (4,)}
+    space["learning_rate"] = [1e-7, 1e-5, 1e-3]
     clf = TunedCNNClassifier(**{**QUICK, "search_space": space, "max_trials": 2})
     clf.fit(X, y)
     assert _trial(clf, 0)["learning_rate"] == 1e-3
@@ -317,7 +332,7 @@ def test_time_budget_stops_the_search_early(digits, capsys):
 
     X, y = digits
     budget = 40.0
-    space = {"filters": [4, 8], "n_blocks": 1, "dropout": (0.0, 0.5)}
+    space = {"conv_filters": [(4,), (8,)], "dropout": (0.0, 0.5)}
     clf = TunedCNNClassifier(
         tuner="random",
         max_trials=50,
@@ -338,11 +353,10 @@ def test_time_budget_stops_the_search_early(digits, capsys):
     assert f"stopped by time_budget={budget:g} s" in capsys.readouterr().err
     # The finalists' estimate each trial started under: none before the first
     # trial ended; then one, within the finalists' part of the budget.
-    from cnnfix.tuned import SEARCH_SHARE
-
+    share = clf._policy.search_share
     estimates = clf.search_results_["refit_estimate"]
     assert estimates[0] == 0.0
-    assert all(0.0 < e <= (1 - SEARCH_SHARE) * budget for e in estimates[1:])
+    assert all(0.0 < e <= (1 - share) * budget for e in estimates[1:])
 
 
 def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
@@ -357,7 +371,11 @@ def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
     budget, max_epochs = 8.0, 2000
     settings = {**QUICK, "max_epochs": max_epochs, "patience": max_epochs}
     clf = TunedCNNClassifier(
-        **settings, refit=False, isolate_search=False, time_budget=budget, verbose=0
+        **settings,
+        train_finalists=False,
+        isolate_search=False,
+        time_budget=budget,
+        verbose=0,
     )
     clf.fit(X, labels)
     assert clf.search_results_["status"] == ["COMPLETED"]
@@ -365,25 +383,30 @@ def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
     assert set(clf.predict(X[:20])) <= set(labels)
 
 
-def test_the_search_keeps_a_share_of_the_budget_whatever_the_finalists_estimate(
-    small_digits, monkeypatch
-):
-    """Finalists estimated longer than the whole budget (as on 60,000
-    Fashion-MNIST images in an hour) no longer leave the search one trial:
-    their estimate counts at most 1 - SEARCH_SHARE of the budget."""
-    from cnnfix import tuned
+class _LongFinalists(TunedCNNClassifier):
+    """Finalists assumed to need 10**5 epochs each: longer than any budget."""
 
-    monkeypatch.setattr(tuned, "FINALIST_EPOCHS", 10**5)
+    _policy = BudgetPolicy(finalist_epochs=10**5)
+
+
+def test_the_search_keeps_a_share_of_the_budget_whatever_the_finalists_estimate(
+    small_digits,
+):
+    """Finalists estimated longer than the whole budget do not leave the
+    search one trial: their estimate counts at most 1 - search_share of the
+    budget."""
     X, y = small_digits
     space = {**QUICK["search_space"], "dropout": (0.0, 0.5)}
     settings = {**QUICK, "search_space": space, "max_trials": 3}
-    settings.update(epochs=10**5, patience=1, isolate_search=False)  # patched here
-    # SEARCH_SHARE (a quarter) of 240 s: 60 s for three trials of a few.
-    clf = TunedCNNClassifier(**settings, time_budget=240, verbose=0).fit(X, y)
+    # In this process: the worker would import the test module.
+    settings.update(epochs=10**5, patience=1, isolate_search=False)
+    # search_share (a quarter) of 240 s: 60 s for three trials of a few.
+    clf = _LongFinalists(**settings, time_budget=240, verbose=0).fit(X, y)
     assert clf.n_trials_ == 3  # with the uncapped estimate: 1
     assert clf.n_epochs_ < 50  # early stopping, not the budget, ended it
 
 
+@pytest.mark.slow  # timed trials; test_tuning_units.py checks the estimate
 def test_the_finalists_estimate_uses_their_own_trials_epochs(small_digits, monkeypatch):
     """The time the finalists will take is estimated from each finalist's
     own trials, not from every trial's: a slow configuration that is not a
@@ -393,11 +416,11 @@ def test_the_finalists_estimate_uses_their_own_trials_epochs(small_digits, monke
     less)."""
     import time
 
-    from cnnfix import tuned
+    from cnnfix.tuning import estimator
 
     estimates, epochs = [], {4: [], 8: []}
 
-    class Recording(tuned.SearchProgress):
+    class Recording(estimator.SearchProgress):
         def update(self, event):
             if "refit" in event:
                 estimates.append(event["refit"])
@@ -418,9 +441,9 @@ def test_the_finalists_estimate_uses_their_own_trials_epochs(small_digits, monke
             type(self).seen[filters].append(time.time() - self.started)
 
     Slow.seen = epochs  # on the class: keras-tuner trains deep copies
-    monkeypatch.setattr(tuned, "SearchProgress", Recording)
+    monkeypatch.setattr(estimator, "SearchProgress", Recording)  # records events
     X, y = small_digits
-    settings = {**QUICK, "max_trials": 2, "isolate_search": False, "refit": True}
+    settings = {**QUICK, "max_trials": 2, "isolate_search": False}
     for n_finalists in (1, 2):
         estimates.clear()
         for seen in epochs.values():
@@ -439,23 +462,27 @@ def test_the_finalists_estimate_uses_their_own_trials_epochs(small_digits, monke
             assert per_epoch > slow + fast * 0.5  # both counted
 
 
-def test_a_hyperband_search_with_a_time_budget_spends_its_share(
-    small_digits, monkeypatch, capsys
-):
+class _TwoIterations(TunedCNNClassifier):
+    """A budget repeats Hyperband's brackets at most twice."""
+
+    _policy = BudgetPolicy(budget_iterations=2)
+
+
+@pytest.mark.slow  # two Hyperband iterations; test_tuning_units.py has the rule
+def test_a_hyperband_search_with_a_time_budget_spends_its_share(small_digits, capsys):
     """With a budget, Hyperband repeats its brackets (here at most twice, so
     that the test does not depend on the machine's speed) instead of ending
     after one iteration with time unused."""
-    from cnnfix import _oracle, tuned
+    from cnnfix.tuning.progress import hyperband_trials
 
-    monkeypatch.setattr(tuned, "BUDGET_ITERATIONS", 2)
     X, y = small_digits
     space = {**QUICK["search_space"], "dropout": (0.0, 0.5)}  # never runs out
     settings = dict(
         QUICK, tuner="hyperband", search_space=space, max_epochs=2, factor=2
     )
-    settings.update(epochs=2, isolate_search=False)  # patched in this process
-    one_iteration = _oracle.hyperband_trials(2, 2)
-    clf = TunedCNNClassifier(**settings, time_budget=600, verbose=1).fit(X, y)
+    settings.update(epochs=2, isolate_search=False)  # a class of this module
+    one_iteration = hyperband_trials(2, 2)
+    clf = _TwoIterations(**settings, time_budget=600, verbose=1).fit(X, y)
     err = capsys.readouterr().err
     assert one_iteration < clf.n_trials_ <= 2 * one_iteration
     assert "stopped by time_budget" not in err  # the iterations ended it
@@ -467,25 +494,32 @@ def test_a_hyperband_search_with_a_time_budget_spends_its_share(
 
 def test_a_budgeted_hyperband_search_ends_when_the_space_runs_out(small_digits):
     X, y = small_digits
-    space = {**QUICK["search_space"], "filters": [4, 8]}  # two configurations
+    space = {**QUICK["search_space"], "conv_filters": [(4,), (8,)]}  # two of them
     settings = dict(QUICK, tuner="hyperband", search_space=space, max_epochs=2)
     clf = TunedCNNClassifier(**settings, time_budget=600, verbose=0).fit(X, y)
     assert clf.n_trials_ <= 4  # no endless repeats of the same two
-    assert sorted({_trial(clf, i)["filters"] for i in range(clf.n_trials_)}) == [4, 8]
+    seen = {_trial(clf, i)["conv_filters"] for i in range(clf.n_trials_)}
+    assert sorted(seen) == [(4,), (8,)]
 
 
 def test_finalists_share_the_time_left(small_digits, monkeypatch):
+    """The deadlines the trials and the finalists train to, as the fit
+    wires them (test_tuning_units.py checks the rules themselves)."""
     import time
 
-    from cnnfix import tuned
+    from cnnfix import _training
+    from cnnfix.tuning import adapter
 
-    shares, callback = [], tuned._deadline_callback
+    shares, callback = [], _training.deadline_callback
 
-    def recording(deadline, *args):
+    def recording(deadline, **options):
         shares.append((time.time(), deadline))
-        return callback(deadline, *args)
+        return callback(deadline, **options)
 
-    monkeypatch.setattr(tuned, "_deadline_callback", recording)
+    # Recorded where the trials (the adapter) and the finalists (the
+    # training loop) make their deadline callbacks.
+    monkeypatch.setattr(adapter, "deadline_callback", recording)
+    monkeypatch.setattr(_training, "deadline_callback", recording)
     X, y = small_digits
     budget = 1000
     started = time.time()
@@ -510,8 +544,7 @@ def test_finalists_share_the_time_left(small_digits, monkeypatch):
 def test_dict_space_choices_and_ranges(small_digits):
     X, y = small_digits
     space = {
-        "filters": [4],
-        "n_blocks": (1, 2),
+        "conv_filters": [(4,), (4, 8)],
         "dropout": (0.1, 0.3),
         "learning_rate": (1e-3, 1e-2),
         "dense_units": 16,
@@ -520,7 +553,7 @@ def test_dict_space_choices_and_ranges(small_digits):
         X, y
     )
     results = clf.search_results_
-    assert set(results["param_n_blocks"]) <= {1, 2}
+    assert set(results["param_conv_filters"]) <= {(4,), (4, 8)}
     assert all(0.1 <= d <= 0.3 for d in results["param_dropout"])
     assert all(1e-3 <= lr <= 1e-2 for lr in results["param_learning_rate"])
     assert "param_dense_units" not in results  # fixed values are not searched
@@ -529,9 +562,17 @@ def test_dict_space_choices_and_ranges(small_digits):
 def test_unknown_names_list_the_valid_ones(small_digits):
     X, y = small_digits
     with pytest.raises(
-        ValueError, match=r"names \['filter'\].*Valid names: \[.*'filters'"
+        ValueError, match=r"names \['filter'\].*Valid names: \[.*'conv_filters'"
     ):
         TunedCNNClassifier(**{**QUICK, "search_space": {"filter": [8]}}).fit(X, y)
+    # The names of the builder: depth and width are conv_filters.
+    space = {"n_blocks": [1, 2], "filters": [8, 16]}
+    with pytest.raises(ValueError, match=r"one name, as in build_cnn: conv_filters"):
+        TunedCNNClassifier(**{**QUICK, "search_space": space}).fit(X, y)
+    for conv_filters in [(8, 0), [(8,), 16], [()]]:
+        space = {"conv_filters": conv_filters}
+        with pytest.raises(ValueError, match=r"a tuple of positive\s+ints"):
+            TunedCNNClassifier(**{**QUICK, "search_space": space}).fit(X, y)
     with pytest.raises(ValueError, match=r"\(low, high\) range"):
         TunedCNNClassifier(**{**QUICK, "search_space": {"dropout": (0.5, 0.1)}}).fit(
             X, y
@@ -661,30 +702,31 @@ def test_verbose_1_shows_the_search_progress_on_stderr(small_digits, capsys, iso
     assert "Trial 1 Complete" not in out + err  # keras-tuner's report is verbose=2
 
 
-def test_verbose_auto_shows_progress_in_a_plain_fit(small_digits, capsys):
+def test_verbose_1_is_the_default_and_shows_progress(small_digits, capsys):
     X, y = small_digits
     clf = TunedCNNClassifier(**QUICK)
-    assert clf.verbose == "auto"  # the default
+    assert clf.verbose == 1  # the default: a search prints its first line at once
     clf.fit(X, y)
     assert "Search: trial 1/1, best val_accuracy" in capsys.readouterr().err
-    assert clf.verbose == "auto"  # resolved for the fit only
 
 
-def test_verbose_auto_is_quiet_inside_cross_validation(small_digits, capsys):
+def test_verbose_0_is_quiet_inside_cross_validation(small_digits, capsys):
     from sklearn.model_selection import cross_val_score
 
     X, y = small_digits
     y = np.array(["zero", "one", "two"])[y]
-    scores = cross_val_score(TunedCNNClassifier(**QUICK), X, y, cv=2)
+    clf = TunedCNNClassifier(**QUICK, verbose=0)  # as the docstring advises
+    scores = cross_val_score(clf, X, y, cv=2)
     assert len(scores) == 2
     out, err = capsys.readouterr()
     assert "Search" not in err and "Epoch" not in out
 
 
-def test_verbose_rejects_other_strings(small_digits):
+@pytest.mark.parametrize("verbose", ["loud", "auto"])
+def test_verbose_rejects_strings(small_digits, verbose):
     X, y = small_digits
-    with pytest.raises(ValueError, match=r"'verbose' parameter.*'auto'.*Got 'loud'"):
-        TunedCNNClassifier(**QUICK, verbose="loud").fit(X, y)
+    with pytest.raises(ValueError, match=rf"'verbose' parameter.*Got '{verbose}'"):
+        TunedCNNClassifier(**QUICK, verbose=verbose).fit(X, y)
 
 
 def test_verbose_2_shows_keras_tuners_report_from_the_worker(small_digits, capsys):
@@ -711,7 +753,7 @@ def test_the_search_worker_starts_with_its_imports_frozen():
     """The fork server freezes what importing TensorFlow, Keras and
     keras-tuner made (hundreds of thousands of objects), so the garbage
     collections keras-tuner runs for each trial do not rescan them."""
-    from cnnfix._worker import run_in_worker
+    from cnnfix.tuning.worker import run_in_worker
 
     def frozen_objects(emit):
         # Nested: sent by value, so the worker does not import this module
@@ -804,7 +846,7 @@ def test_distribution_strategy_is_passed_to_keras_tuner(small_digits):
     X, y = small_digits
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     # 8 filters: the first trial is the defaults, which would take 4 here.
-    space = {**QUICK["search_space"], "filters": [8, 16]}
+    space = {**QUICK["search_space"], "conv_filters": [(8,), (16,)]}
     clf = TunedCNNClassifier(
         **{**QUICK, "search_space": space}, distribution_strategy=strategy
     ).fit(X, y)
@@ -833,7 +875,7 @@ X, y = load_digit_images()
 keep = y < 3
 clf = TunedCNNClassifier(
     tuner="random", max_trials=4, max_epochs=2, directory=sys.argv[1],
-    overwrite=False, search_space={"filters": [4, 8], "dropout": (0.0, 0.5)},
+    overwrite=False, search_space={"conv_filters": [(4,), (8,)], "dropout": (0.0, 0.5)},
     random_state=0,
 ).fit(X[keep][:300], y[keep][:300])
 if hasattr(clf, "model_"):
@@ -968,31 +1010,6 @@ def test_cv_scores_each_trial_as_the_mean_of_its_folds(small_digits, tmp_path):
     assert set(clf.predict(X)) <= set(y)
 
 
-def test_cv_folds_hold_out_parts_of_the_training_part(small_digits, monkeypatch):
-    from cnnfix.tuned import TunedCNNClassifier as Tuned
-
-    X, y = small_digits
-    seen = []
-    folds = Tuned._folds
-
-    def recording(self, run):
-        made = folds(self, run)
-        seen.append((run, made))
-        return made
-
-    monkeypatch.setattr(Tuned, "_folds", recording)
-    TunedCNNClassifier(**QUICK, cv=3, isolate_search=False, verbose=0).fit(X, y)
-    [(run, made)] = seen
-    assert len(made) == 3
-    held_out = np.concatenate([validation[1] for _, validation in made])
-    # Every training sample is held out once; the validation part never is.
-    assert len(held_out) == len(run.train[1])
-    np.testing.assert_array_equal(np.sort(held_out), np.sort(run.train[1]))
-    for arguments, validation in made:  # stratified: each class in each fold
-        assert set(np.unique(validation[1])) == {0, 1, 2}
-        assert len(arguments["y"]) + len(validation[1]) == len(run.train[1])
-
-
 def test_cv_takes_a_splitter_object(small_digits):
     from sklearn.model_selection import RepeatedStratifiedKFold
 
@@ -1011,14 +1028,14 @@ def test_cv_takes_a_splitter_object(small_digits):
 def test_cv_with_hyperband_trains_each_fold_from_scratch(small_digits, tmp_path):
     X, y = small_digits
     log = tmp_path / "epochs"
-    space = {"filters": [4, 8], "n_blocks": 1, "dense_units": 16, "dropout": (0.1, 0.6)}
+    space = {"conv_filters": [(4,), (8,)], "dense_units": 16, "dropout": (0.1, 0.6)}
     TunedCNNClassifier(
         tuner="hyperband",
         max_epochs=3,
         search_space=space,
         cv=2,
         early_stopping=False,
-        refit=False,
+        train_finalists=False,
         callbacks=[_EpochLog(str(log))],
         random_state=0,
     ).fit(X[:150], y[:150])
@@ -1078,45 +1095,6 @@ def test_cv_survives_clone_and_get_params():
     assert clone(clf.set_params(cv=None)).cv is None
 
 
-class _Weights:
-    """A stand-in for a Keras model whose weights are the epoch's number."""
-
-    def __init__(self):
-        self.epoch, self.restored, self.stop_training = 0, None, False
-
-    def get_weights(self):
-        return self.epoch
-
-    def set_weights(self, weights):
-        self.restored = weights
-
-
-@pytest.mark.parametrize(
-    "objective, direction, best, stopped",
-    [("val_accuracy", "max", 2, 4), ("val_loss", "min", 3, 5)],
-)
-def test_finalists_stop_on_the_objective_a_tie_going_to_the_lower_loss(
-    objective, direction, best, stopped
-):
-    from cnnfix.tuned import _converged_callback
-
-    # (val_accuracy, val_loss) per epoch: accuracy ties at 0.95 (epochs 1,
-    # 2, 4); the loss is lowest at epoch 3, after the accuracy peaked.
-    epochs = [(0.90, 0.30), (0.95, 0.25), (0.95, 0.20), (0.94, 0.10)]
-    epochs += [(0.95, 0.22), (0.93, 0.15), (0.99, 0.01)]
-    stopper = _converged_callback(objective, direction, patience=2)
-    model = _Weights()
-    stopper.set_model(model)
-    stopper.on_train_begin()
-    for epoch, (accuracy, loss) in enumerate(epochs):
-        model.epoch = epoch
-        stopper.on_epoch_end(epoch, {"val_accuracy": accuracy, "val_loss": loss})
-        if model.stop_training:
-            break
-    stopper.on_train_end()
-    assert (stopper.best_epoch, model.restored, epoch) == (best, best, stopped)
-
-
 @pytest.mark.parametrize("n_validation, scheduled", [(400, False), (1000, True)])
 def test_auto_schedule_acts_on_finalists_only_with_a_resolving_validation_part(
     n_validation, scheduled
@@ -1142,203 +1120,27 @@ def test_auto_schedule_acts_on_finalists_only_with_a_resolving_validation_part(
         assert np.all(np.isclose(steps, 0.2) | np.isclose(steps, 1.0)), rates
 
 
-@pytest.mark.parametrize(
-    "n_validation, lr_schedule, cooled",
-    [(400, "auto", False), (1000, "auto", True), (1000, "plateau", False)],
-)
-def test_auto_schedule_cools_finalists_down_only_with_a_resolving_validation_part(
-    monkeypatch, n_validation, lr_schedule, cooled
-):
-    from cnnfix import tuned
+class _SmallResolved(TunedCNNClassifier):
+    """The validation part's floor for the schedule and the ensemble
+    lowered to 100 images."""
 
-    finalists, callback = [], tuned._deadline_callback
-
-    def recording(deadline, cooldown=None):
-        if cooldown is not None:  # the trials' calls pass none
-            finalists.append(cooldown)
-        return callback(deadline, bool(cooldown))
-
-    monkeypatch.setattr(tuned, "_deadline_callback", recording)
-    rng = np.random.default_rng(0)
-    n = 2 * n_validation
-    X = rng.integers(0, 256, size=(n, 5, 4, 1), dtype=np.uint8)
-    y = rng.choice(np.array(["ant", "bee"]), size=n)
-    TunedCNNClassifier(
-        **{**QUICK, "epochs": 2, "n_finalists": 1, "isolate_search": False},
-        validation_split=0.5,
-        lr_schedule=lr_schedule,
-        time_budget=600,
-        verbose=0,
-    ).fit(X, y)
-    assert finalists == [cooled]
-
-
-class _Clock:
-    """A stand-in for the time module, moved on by the test."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def time(self):
-        return self.now
-
-
-def _clocked_fit(
-    monkeypatch, deadline, cooldown, epochs, seconds, rate=1e-3, drop=None
-):
-    """Fit a tiny model (4 batches an epoch) with the finalists' deadline
-    callback on a fake clock: batch n (from 1) takes ``seconds(n)``; ``drop``
-    = (epoch, factor) multiplies the rate at that epoch's end, as
-    ReduceLROnPlateau would. Return the rate of every batch (a row per
-    epoch) and the history."""
-    from cnnfix import tuned
-
-    clock = _Clock()
-    monkeypatch.setattr(tuned, "time", clock)
-    rates = []
-
-    class Record(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            rates.append(float(self.model.optimizer.learning_rate))
-            clock.now += seconds(len(rates))
-
-        def on_epoch_end(self, epoch, logs=None):
-            if drop is not None and epoch == drop[0]:
-                self.model.optimizer.learning_rate = rates[-1] * drop[1]
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(keras.optimizers.Adam(rate), "mse")
-    X, y = np.zeros((16, 3), "float32"), np.zeros((16, 2), "float32")
-    callbacks = [tuned._deadline_callback(deadline, cooldown), Record()]
-    history = model.fit(
-        X, y, batch_size=4, epochs=epochs, verbose=0, callbacks=callbacks
-    ).history
-    return np.asarray(rates).reshape(-1, 4), history
-
-
-@pytest.mark.parametrize(
-    "epochs, budget, first, later, drop, cooled",
-    [
-        (10, 1e9, 1.0, 1.0, 1.0, range(8, 10)),
-        (100, 10 * 4 + 0.5, 1.0, 1.0, 1.0, range(8, 10)),
-        (100, 10 * 4 + 0.5, 1.0, 1.0, 0.2, range(8, 10)),
-        (100, 10 * 4 + 0.5, 1.0, 0.5, 1.0, range(8, 10)),
-        (100, 10 * 4 + 0.5, 2.0, 1.0, 1.0, range(6, 8)),
-    ],
-    ids=["epochs", "deadline", "plateau-drop", "faster-epochs", "slow-first-epoch"],
-)
-def test_a_finalist_cools_down_over_its_last_epochs(
-    monkeypatch, epochs, budget, first, later, drop, cooled
-):
-    def seconds(n):
-        # 1 s a batch (4 an epoch); `first` in the first epoch (its graph
-        # tracing), `later` once the cooldown has started.
-        if n <= 4:
-            return first
-        return 1.0 if n <= 4 * cooled[0] else later
-
-    # Ten epochs end by the budget (or the fit's epochs; eight when the
-    # first, twice as long, makes the deadline stop them earlier); the last
-    # fifth (two epochs) cools down, and training ends with it, even when
-    # its epochs turn out faster than the deadline needs.
-    rates, history = _clocked_fit(
-        monkeypatch, budget, True, epochs, seconds, drop=(cooled[0], drop)
-    )
-    assert len(rates) == cooled[-1] + 1
-    assert np.allclose(rates[: cooled[0]], 1e-3)
-    # Linear, from the rate to 0 one step after the last batch.
-    falling = 1e-3 * (1 - np.arange(1, 9) / 9)
-    falling[4:] *= drop  # a drop scales the rest of the fall
-    assert np.allclose(rates[cooled[0] :].ravel(), falling)
-    assert np.allclose(history["learning_rate"], rates[cooled[0] :, -1])
-
-
-def test_the_deadline_keeps_kerass_asynchronous_batch_dispatch():
-    from cnnfix import tuned
-
-    # Keras waits for each batch's logs when a callback overrides a hook at
-    # a batch's end; the finalists' and trials' deadline must not.
-    callback = type(tuned._deadline_callback(0.0, cooldown=True))
-    assert callback.on_train_batch_end is keras.callbacks.Callback.on_train_batch_end
-    assert callback.on_batch_end is keras.callbacks.Callback.on_batch_end
-
-
-def test_without_cooldown_the_deadline_keeps_the_rate(monkeypatch):
-    rates, _ = _clocked_fit(monkeypatch, 10 * 4 + 0.5, False, 100, lambda n: 1.0)
-    assert len(rates) == 10  # the deadline alone stops it
-    assert np.allclose(rates, 1e-3)
-
-
-def test_a_scheduled_rate_is_not_cooled_down(monkeypatch):
-    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 4, 0.5)
-    rates, history = _clocked_fit(
-        monkeypatch, float("inf"), True, 5, lambda n: 1.0, rate=schedule
-    )
-    assert len(rates) == 5  # trained to its epochs, the schedule kept
-    assert "learning_rate" not in history
-    assert np.allclose(rates.ravel(), 1e-3 * 0.5 ** (np.arange(1, 21) / 4))
-
-
-# -- ensemble: the finalists' weighted average --------------------------------
-
-
-def _proba(rows):
-    return np.asarray(rows, dtype=np.float64)
-
-
-def test_ensemble_selection_averages_finalists_that_err_on_different_images():
-    from cnnfix.tuned import _ensemble_weights
-
-    y = np.array([0, 1, 2, 0, 1, 2])
-    sure = {0: [0.9, 0.05, 0.05], 1: [0.05, 0.9, 0.05], 2: [0.05, 0.05, 0.9]}
-    unsure = {0: [0.3, 0.4, 0.3], 1: [0.3, 0.3, 0.4], 2: [0.4, 0.3, 0.3]}  # wrong
-    a = _proba([sure[c] if i < 4 else unsure[c] for i, c in enumerate(y)])
-    b = _proba([sure[c] if i >= 2 else unsure[c] for i, c in enumerate(y)])
-    # Each alone is right on 4 of 6; where one is unsure and wrong, the
-    # other is sure and right, so their average is right on all 6.
-    weights, score = _ensemble_weights([a, b], y, None, "accuracy")
-    np.testing.assert_allclose(weights, [0.5, 0.5])
-    assert score == 1.0
-    # Sample weights count: only the images both get right matter here,
-    # where the average gains nothing, so the single finalist is kept.
-    only_shared = np.array([0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
-    assert _ensemble_weights([a, b], y, only_shared, "accuracy") == (None, None)
-    # On the loss, the average of a sure-right and an unsure-wrong beats
-    # either alone too; the score is the cross-entropy (lower is better).
-    weights, loss = _ensemble_weights([a, b], y, None, "loss")
-    np.testing.assert_allclose(weights.sum(), 1.0)
-    assert 0 < loss < -np.mean(np.log(a[np.arange(6), y]))
-
-
-def test_ensemble_selection_keeps_a_finalist_that_is_never_worse():
-    from cnnfix.tuned import _ensemble_weights
-
-    y = np.array([0, 1, 1, 0])
-    best = _proba([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.8, 0.2]])  # all right
-    worse = _proba([[0.4, 0.6], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3]])  # 2 of 4
-    # Listed second, the better finalist is still the one started from,
-    # and no average of the two scores above it.
-    assert _ensemble_weights([worse, best], y, None, "accuracy") == (None, None)
-    assert _ensemble_weights([worse, best], y, None, "loss") == (None, None)
+    _policy = BudgetPolicy(min_resolved=100)
 
 
 @pytest.fixture(scope="module")
 def averaged(digits):
     """Two weak, different finalists on all ten digit classes (labels
     1, 4, ..., 28), with the validation part's floor for an ensemble
-    lowered to its 270 images (in this process: isolate_search=False)."""
+    lowered below its 270 images (in this process: isolate_search=False,
+    the worker would import this module)."""
     import contextlib
     import io
 
-    import cnnfix.tuned
-
     X, y = digits[0][:900], digits[1][:900] * 3 + 1
     err = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):
-        patch.setattr(cnnfix.tuned, "MIN_RESOLVED", 100)
+    with contextlib.redirect_stderr(err):
         fitted = {
-            ensemble: TunedCNNClassifier(
+            ensemble: _SmallResolved(
                 **{**QUICK, "max_trials": 2, "epochs": 3},
                 validation_split=0.3,
                 ensemble=ensemble,
@@ -1393,7 +1195,8 @@ def test_ensemble_false_keeps_the_best_finalist_alone(averaged):
         float(f is kept) for f in clf.finalists_
     ]
     assert clf.best_score_ == kept["score"]
-    assert clf.model_.get_layer("conv0").filters == kept["params"]["filters"]
+    (filters,) = kept["params"]["conv_filters"]
+    assert clf.model_.get_layer("conv0").filters == filters
     # The same search and finalists: only the last step differs.
     strip = [
         {k: v for k, v in f.items() if k not in ("weight", "duration")}
@@ -1425,5 +1228,5 @@ def test_an_averaged_model_saves_loads_and_is_explained(averaged, tmp_path):
     matplotlib.use("Agg")
     figure = plot_feature_maps(clf, X[0], max_channels=2)
     # One row (an image and 2 channels) per convolution of member0.
-    assert len(figure.axes) == 3 * clf.best_params_.get("n_blocks", 1)
+    assert len(figure.axes) == 3 * len(clf.best_params_["conv_filters"])
     matplotlib.pyplot.close(figure)
