@@ -17,6 +17,7 @@ from cnnfix.diagnostics.files import check_files, name_files, summarize_files
 from cnnfix.exceptions import UnreadableImageError
 
 from .conftest import fashion_mnist
+from .test_images import snapshot
 
 
 def colour_digit(image, tint):
@@ -52,14 +53,6 @@ def photo_tree(tmp_path, digits):
     (root / "stud/truncated.png").write_bytes(data[: len(data) // 2])
     planted = {"grey.png", "thumb.png", "panorama.png", "fake.png", "truncated.png"}
     return root, planted
-
-
-def snapshot(root):
-    return {
-        p: (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(Path(root).rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_planted_file_faults_are_named(photo_tree):

@@ -256,12 +256,12 @@ def top_losses(estimator, X, y, k=16):
 
     Examples
     --------
-    >>> from cnnfix import DropoutCNN
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
     >>> from cnnfix.diagnostics import top_losses
-    >>> from cnnfix.datasets import load_digit_images
-    >>> X, y = load_digit_images()
-    >>> cnn = DropoutCNN(conv_filters=(8,), epochs=2, random_state=0).fit(X, y)
-    >>> worst = top_losses(cnn, X, y, k=3)
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = LogisticRegression(max_iter=2000).fit(X[:1000], y[:1000])
+    >>> worst = top_losses(clf, X[1000:], y[1000:], k=3)
     >>> len(worst.indices), bool(worst.losses[0] >= worst.losses[-1])
     (3, True)
     """
@@ -302,14 +302,11 @@ def most_confused(estimator, X, y, *, min_count=1):
 
     Examples
     --------
-    >>> from cnnfix import DropoutCNN
+    >>> from sklearn.dummy import DummyClassifier
     >>> from cnnfix.diagnostics import most_confused
-    >>> from cnnfix.datasets import load_digit_images
-    >>> X, y = load_digit_images()
-    >>> cnn = DropoutCNN(conv_filters=(8,), epochs=2, random_state=0).fit(X, y)
-    >>> table = most_confused(cnn, X, y, min_count=2)
-    >>> sorted(table[0])
-    ['count', 'predicted', 'true']
+    >>> X, y = [[0]] * 5, ["cat", "cat", "dog", "dog", "dog"]
+    >>> most_confused(DummyClassifier().fit(X, y), X, y)
+    [{'true': 'cat', 'predicted': 'dog', 'count': 2}]
     """
     if not isinstance(min_count, Integral) or isinstance(min_count, bool):
         raise ValueError(f"min_count must be an int; got {min_count!r}.")
