@@ -274,6 +274,68 @@ def test_a_sound_cnn_on_clean_digits_raises_no_alarm(digits):
     assert report.ok, report.summary()
 
 
+def flat(images):
+    """Images as rows of pixels, for scikit-learn's classifiers."""
+    return images.reshape(len(images), -1)
+
+
+def quick_model(n_neighbors):
+    """A model that fits digits in milliseconds: k nearest neighbours."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    return make_pipeline(
+        FunctionTransformer(flat), KNeighborsClassifier(n_neighbors=n_neighbors)
+    )
+
+
+def test_label_noise_is_found_end_to_end_by_a_quick_model(digits):
+    """The fast twin of the real-CNN label-noise tests: 10% of the labels
+    (1, 3, ..., 19: not 0..k-1) flipped, out-of-fold probabilities of 10
+    nearest neighbours; the suspects are the flipped labels, most certain
+    first."""
+    X, y = digits
+    rng = np.random.default_rng(0)
+    flipped = rng.choice(len(y), len(y) // 10, replace=False)
+    noisy = y.copy()
+    noisy[flipped] = (y[flipped] + rng.integers(1, 10, len(flipped))) % 10
+    report = diagnose(X, noisy * 2 + 1, quick_model(10), checks="labels", cv=3)
+    finding = report["label_noise"]
+    hits = np.isin(finding.indices, flipped)
+    recall, precision = hits.sum() / len(flipped), hits.mean()
+    assert recall >= 0.75 and precision >= 0.9, (recall, precision)
+    assert finding.severity == "warning"
+    quality = finding.evidence["label_quality"]
+    assert quality == sorted(quality) and max(quality) < 0.05
+    assert set(finding.evidence["suggested_labels"]) <= {
+        str(v) for v in range(1, 20, 2)
+    }
+
+
+def test_a_sound_model_on_clean_digits_raises_no_model_alarm(digits):
+    """The fast twin of the sound-CNN test: the label and training checks
+    of a model that learns clean digits find nothing above info."""
+    X, y = digits
+    report = diagnose(X, y, quick_model(10), checks=["labels", "training"])
+    assert report.checks_run == ["labels", "training"]
+    assert all(f.severity == "info" for f in report.findings), report.summary()
+
+
+def test_overfitting_is_found_end_to_end(digits):
+    """The fast twin of the real-CNN overfitting test: one nearest neighbour
+    memorises 300 digits of which 30% have random labels."""
+    X, y = digits
+    X, y = X[:300], y[:300].copy()
+    rng = np.random.default_rng(0)
+    shuffled = rng.choice(300, 90, replace=False)
+    y[shuffled] = rng.integers(0, 10, 90)
+    report = diagnose(X, y, quick_model(1), checks="training", cv=2, random_state=0)
+    finding = report["overfitting"]
+    assert finding.evidence["train_accuracy"] > 0.95
+    assert finding.evidence["gap"] > 0.1
+
+
 def test_report_serialises_and_renders(clean):
     data = json.loads(clean.to_json())
     assert data["ok"] is True and data["findings"][0]["code"] == "unnormalized_input"
@@ -781,6 +843,43 @@ def test_temperature_calibration_of_a_cnn():
     encoded = np.searchsorted(names, y[test])
     before = reliability(raw.predict_proba(X[test]), encoded)["ece"]
     after = reliability(proba, encoded)["ece"]
+    assert after < before, f"ECE {before:.3f} uncalibrated, {after:.3f} calibrated"
+
+
+def test_temperature_calibration_fix_on_a_tiny_cnn_and_a_quick_model(
+    small_digits, digits
+):
+    """The fast twin of the real-size calibration test: the fix the
+    overconfident finding suggests fits a cnnfix CNN with string labels
+    (predicts, pickles, sums to 1), and lowers the held-out calibration
+    error of an overconfident model (Gaussian naive Bayes on digits)."""
+    import pickle
+
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.naive_bayes import GaussianNB
+
+    from cnnfix.diagnostics import reliability
+
+    from .conftest import TINY
+
+    X, y = small_digits
+    names = np.array(["zero", "one", "two"])[y]
+    calibrated = CalibratedClassifierCV(
+        DropoutCNN(**TINY), method="temperature", cv=2
+    ).fit(X, names)
+    proba = calibrated.predict_proba(X[:20])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert calibrated.predict(X[:20]).dtype == names.dtype
+    assert set(calibrated.classes_) == set(names)
+    restored = pickle.loads(pickle.dumps(calibrated))
+    np.testing.assert_allclose(restored.predict_proba(X[:20]), proba, rtol=1e-5)
+
+    X, y = flat(digits[0]), digits[1]
+    train, test = slice(0, 1200), slice(1200, None)
+    raw = GaussianNB().fit(X[train], y[train]).predict_proba(X[test])
+    fixed = CalibratedClassifierCV(GaussianNB(), method="temperature", cv=3)
+    fixed = fixed.fit(X[train], y[train]).predict_proba(X[test])
+    before, after = (reliability(p, y[test])["ece"] for p in (raw, fixed))
     assert after < before, f"ECE {before:.3f} uncalibrated, {after:.3f} calibrated"
 
 

@@ -96,6 +96,24 @@ def test_an_interrupted_fit_leaves_no_trace(small_digits, clean_dirs, name, erro
     np.testing.assert_array_equal(previous.predict_proba(X), expected)
 
 
+def test_an_interrupted_dropout_fit_leaves_no_trace(small_digits, clean_dirs):
+    """The fast twin of the interrupted-fit test over every estimator: a
+    DropoutCNN whose first epoch raises is left unfitted, and one fitted
+    before keeps its model, with no file left behind."""
+    X, y = small_digits
+    fresh = DropoutCNN(**TINY, callbacks=[Fail(RuntimeError)])
+    with pytest.raises(RuntimeError, match="injected"):
+        fresh.fit(X, y)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(fresh)
+    previous = DropoutCNN(**TINY).fit(X, y)
+    expected = previous.predict_proba(X)
+    previous.set_params(callbacks=[Fail(RuntimeError)])
+    with pytest.raises(RuntimeError, match="injected"):
+        previous.fit(X[:, :4, :4], y)
+    np.testing.assert_array_equal(previous.predict_proba(X), expected)
+
+
 # -- persistence ---------------------------------------------------------------
 
 
@@ -175,6 +193,27 @@ def test_fits_leak_no_threads_files_or_models(small_digits):
     assert _open_files() == files
 
 
+@LINUX_PROC
+def test_a_fit_leaks_no_thread_file_or_model(small_digits):
+    """The fast twin of the leak and memory tests: after a warm-up fit, one
+    more fit and predict leave the thread and file counts as they were, and
+    its Keras model is freed with the estimator."""
+    import gc
+    import weakref
+
+    X, y = small_digits
+    DropoutCNN(**TINY).fit(X, y).predict(X)  # Keras's own threads start once
+    threads, files = threading.active_count(), _open_files()
+    clf = DropoutCNN(**{**TINY, "random_state": 1}).fit(X, y)
+    clf.predict(X)
+    model = weakref.ref(clf.model_)
+    del clf
+    gc.collect()
+    assert model() is None
+    assert threading.active_count() == threads
+    assert _open_files() == files
+
+
 @pytest.mark.slow
 @LINUX_PROC
 def test_consecutive_fits_keep_no_more_memory_than_keras_itself():
@@ -227,15 +266,9 @@ def datasets(draw):
     return rng.random(shape, dtype=np.float32), LABELS[kind](n_classes)[codes]
 
 
-@pytest.mark.slow
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(data=datasets())
-def test_any_valid_shape_and_label_type_round_trips(data):
-    X, y = data
+def assert_round_trip(X, y):
+    """A one-epoch fit of a tiny CNN on (X, y) predicts labels of y's type,
+    among its classes, and probabilities that sum to 1."""
     clf = DropoutCNN(
         conv_filters=(2,),
         dense_units=4,
@@ -251,3 +284,35 @@ def test_any_valid_shape_and_label_type_round_trips(data):
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), len(np.unique(y)))
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "shape, kind",
+    [
+        ((7, 3, 5, 3), "str"),
+        ((6, 4, 2), "bool"),
+        ((9, 6), "float"),
+        ((5, 1, 1, 1), "int"),
+    ],
+)
+def test_some_shapes_and_label_types_round_trip(shape, kind):
+    """The fast twin of the property test: fixed shapes and label types."""
+    rng = np.random.default_rng(0)
+    n_classes = 2 if kind == "bool" else 3
+    codes = np.concatenate([np.arange(n_classes), rng.integers(0, n_classes, shape[0])])
+    X, y = (
+        rng.random(shape, dtype=np.float32),
+        LABELS[kind](n_classes)[codes[: shape[0]]],
+    )
+    assert_round_trip(X, y)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=datasets())
+def test_any_valid_shape_and_label_type_round_trips(data):
+    assert_round_trip(*data)
