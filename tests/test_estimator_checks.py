@@ -1,6 +1,5 @@
 """scikit-learn's estimator checks over every cnnfix estimator."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cnnfix import DropoutCNN, TunedCNNClassifier
@@ -45,8 +44,7 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-# The same checks through the search (about 8 s each): in the slow suite.
-@pytest.mark.slow
+# The same checks through the search.
 @parametrize_with_checks([TUNED_CNN], expected_failed_checks=expected_failures)
 def test_sklearn_compatible_search(estimator, check):
     check(estimator)

@@ -45,13 +45,11 @@ def _assert_a_sound_search(search, X, y):
     assert set(search.classes_) == set(np.unique(y))
 
 
-@pytest.mark.slow
 def test_grid_search_in_two_loky_processes(imbalanced):
     search = _search(n_jobs=2).fit(*imbalanced)
     _assert_a_sound_search(search, *imbalanced)
 
 
-@pytest.mark.slow
 def test_grid_search_on_a_dask_local_cluster(imbalanced):
     distributed = pytest.importorskip("distributed")
     with (

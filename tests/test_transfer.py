@@ -359,7 +359,6 @@ def test_rgba_images_with_a_named_backbone(images):
 # -- keras.applications backbones (slow) -------------------------------------
 
 
-@pytest.mark.slow
 def test_mobilenet_weights_file_survive_save_load_and_pickle(images, tmp_path):
     X, y = images
     X = np.repeat(X, 3, axis=-1)  # 8x8 RGB: resized to 32x32 inside the model
@@ -407,7 +406,6 @@ def test_mobilenet_weights_file_survive_save_load_and_pickle(images, tmp_path):
     np.testing.assert_array_equal(pickle.loads(pickled).predict_proba(X), expected)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["EfficientNetB0", "ResNet50", "MobileNetV3Large"])
 def test_every_named_backbone_fits_grey_images(images, name):
     X, y = images
