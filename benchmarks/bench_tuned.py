@@ -70,17 +70,14 @@ from sklearn.utils import check_random_state
 from cnnfix import DropoutCNN, TunedCNNClassifier
 from cnnfix._input import stratified_split
 from cnnfix.datasets import load_digit_images
+from cnnfix.tuning import DEFAULT_SEARCH_SPACE
 
 SEED = 0
 
 #: The space the hand-written search below samples.
 SPACE = {
     # One, two or three blocks of 16, 32 or 64 filters, doubling per block.
-    "conv_filters": [
-        tuple(width * 2**block for block in range(depth))
-        for depth in (1, 2, 3)
-        for width in (16, 32, 64)
-    ],
+    "conv_filters": DEFAULT_SEARCH_SPACE["conv_filters"],
     "kernel_size": [3, 5],
     "batch_norm": [True, False],
     "dense_units": [64, 128, 256],

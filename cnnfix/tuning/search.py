@@ -46,15 +46,12 @@ def search(estimator, run, directory, deadline, emit):
     hypermodel = _hypermodel(estimator, adapter, run.normalization)
     sample = search_sample(run, estimator.max_search_samples)
     folds = None
+    data = {}  # with cv, each trial trains one model per fold (see the adapter)
     if estimator.cv is not None:
         folds = cv_folds(estimator.cv, sample, estimator._fold_arguments)
-    if folds is None:  # the trials train on (a sample of) the training part
-        data = {
-            **estimator._fit_arguments(sample.train, sample),
-            "validation_data": estimator._validation_data(run),
-        }
-    else:  # each trial trains one model per fold (see the adapter)
-        data = {}
+    else:  # the trials train on (a sample of) the training part
+        data = estimator._fit_arguments(sample.train, sample)
+        data["validation_data"] = estimator._validation_data(run)
     stdout = sys.stdout
 
     def report(event):  # the progress line prints past the silencing below
@@ -138,17 +135,15 @@ def _hypermodel(estimator, adapter, normalization):
 def _tuner(estimator, adapter, hypermodel, run, held_out, *, deadline, **options):
     """keras-tuner's tuner and oracle for this search; ``options`` are
     :class:`~cnnfix.tuning.adapter.SearchTuner`'s."""
+    budget = ("max_epochs", "factor", "max_trials", "time_budget")
     oracle = adapter.make_oracle(
         estimator.tuner,
         objective=adapter.search_objective(estimator.objective, held_out),
         seed=run.seed,
-        max_epochs=estimator.max_epochs,
-        factor=estimator.factor,
-        max_trials=estimator.max_trials,
-        time_budget=estimator.time_budget,
         deadline=deadline,
         policy=estimator._policy,
         clock=estimator._clock,
+        **{name: getattr(estimator, name) for name in budget},
     )
     return adapter.make_tuner(
         oracle,
