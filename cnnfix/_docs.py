@@ -54,14 +54,17 @@ restore the weights of the best epoch.""",
 Epochs without improvement before early stopping.""",
     ),
     "lr_schedule": (
-        'None or "plateau"',
+        'None, "plateau" or "cooldown"',
         """\
 None keeps the learning rate. "plateau" divides it by 5 each time the
 validation loss (the training loss without validation data) has not
 improved for ``max(1, patience // 3)`` epochs (Keras's
 ``ReduceLROnPlateau``), so early stopping sees a few smaller steps
-before it ends training. Models that have stalled usually gain from the
-smaller steps, at the cost of more epochs.""",
+before it ends training. "cooldown" does the same and, in the last
+fifth of the planned epochs (``epochs``, at least one), lowers the rate
+linearly, batch by batch, to 0, and training stops there; early
+stopping may end it sooner. Models that have stalled usually gain from
+the smaller steps, at the cost of more epochs.""",
     ),
     "normalize": (
         "bool",

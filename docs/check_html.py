@@ -29,7 +29,6 @@ MODULE_PAGES = [
     "cnnfix.diagnostics.Fixes",
     "cnnfix.plotting.plot_lr_find",
     "cnnfix.diagnostics.TopLosses",
-    "cnnfix.base.FitRun",
     "cnnfix.demo.run_demo",
 ]
 #: Methods each estimator's page must document.
