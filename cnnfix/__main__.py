@@ -3,11 +3,13 @@ digits dataset; ``python -m cnnfix diagnose`` reports on a folder of images
 (one sub-folder per class) or an .npz file.
 
 Argument parsing only: the work is done by cnnfix's modules
-(:func:`cnnfix.demo.run_demo`, :func:`cnnfix.diagnose`), imported inside the
-commands, so ``python -m cnnfix --help`` answers at once.
+(:func:`cnnfix.demo.run_demo`, :func:`cnnfix.diagnose`). They and NumPy are
+imported inside the commands, so that ``python -m cnnfix --help`` answers at
+once: this module imports only the standard library.
 """
 
 import argparse
+import os
 import sys
 
 
@@ -26,8 +28,6 @@ def demo(args):
 
 
 def diagnose_file(args):
-    import os
-
     from . import diagnose
 
     if not os.path.exists(args.path):
