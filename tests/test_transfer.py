@@ -574,3 +574,22 @@ def test_tuned_backbone_space_errors(images, space, match):
     clf = cnnfix.TunedCNNClassifier(search_space=space, max_trials=1)
     with pytest.raises(ValueError, match=match):
         clf.fit(X, y)
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "cooldown"])
+def test_both_phases_train_by_the_shared_lr_schedule(images, schedule):
+    # One training loop: TransferCNN takes every estimator's lr_schedule.
+    # "cooldown" lowers each phase's rate to 0 over its last fifth (one of
+    # 5 epochs); "plateau" with patience 0 drops it after any epoch that
+    # does not improve, so it never rises.
+    X, y = images
+    settings = {**TINY, "head_epochs": 5, "epochs": 5, "patience": 0}
+    clf = TransferCNN(**settings, lr_schedule=schedule).fit(X, y)
+    rates = clf.history_["learning_rate"]
+    head, tuned = rates[:5], rates[5:]
+    assert clf.phase_epochs_ == (5, 5)
+    if schedule == "cooldown":
+        assert head[:4] == pytest.approx([0.01] * 4) and 0 < head[4] < 0.01
+        assert tuned[:4] == pytest.approx([0.001] * 4) and 0 < tuned[4] < 0.001
+    else:
+        assert all(b <= a for a, b in zip(rates, rates[1:5], strict=False))
