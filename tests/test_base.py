@@ -268,6 +268,7 @@ def test_invalid_parameters(small_digits, params, message):
         DropoutCNN(**{**TINY, **params}).fit(X, y)
 
 
+@pytest.mark.integration
 def test_no_retracing_warning_when_many_fitted_models_predict(small_digits, caplog):
     X, y = small_digits
     models = [DropoutCNN(**{**TINY, "epochs": 1}).fit(X, y) for _ in range(6)]

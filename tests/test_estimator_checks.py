@@ -39,12 +39,14 @@ TUNED_CNN = TunedCNNClassifier(
 )
 
 
+@pytest.mark.integration
 @parametrize_with_checks([DROPOUT_CNN], expected_failed_checks=expected_failures)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
 # The same checks through the search.
+@pytest.mark.integration
 @parametrize_with_checks([TUNED_CNN], expected_failed_checks=expected_failures)
 def test_sklearn_compatible_search(estimator, check):
     check(estimator)

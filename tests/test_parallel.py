@@ -12,6 +12,8 @@ from cnnfix import ClassBalancer, DropoutCNN, make_pipeline
 
 from .conftest import TINY
 
+pytestmark = pytest.mark.integration
+
 GRID = {"dropoutcnn__dropout": [0.2, 0.5]}
 
 

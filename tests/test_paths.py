@@ -269,6 +269,7 @@ def test_pickle_clone_and_save_load_predict_on_paths(data, on_paths, tmp_path):
     assert clone(on_paths).get_params()["image_size"] == 16
 
 
+@pytest.mark.integration
 def test_grid_search_on_paths_in_two_processes(data):
     paths, _, y, train, test = data
     search = GridSearchCV(

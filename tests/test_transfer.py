@@ -71,6 +71,7 @@ TRANSFER_CNN = TransferCNN(
 )
 
 
+@pytest.mark.integration
 @parametrize_with_checks([TRANSFER_CNN], expected_failed_checks=expected_failures)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -359,6 +360,7 @@ def test_rgba_images_with_a_named_backbone(images):
 # -- keras.applications backbones (slow) -------------------------------------
 
 
+@pytest.mark.integration
 def test_mobilenet_weights_file_survive_save_load_and_pickle(images, tmp_path):
     X, y = images
     X = np.repeat(X, 3, axis=-1)  # 8x8 RGB: resized to 32x32 inside the model
@@ -406,6 +408,7 @@ def test_mobilenet_weights_file_survive_save_load_and_pickle(images, tmp_path):
     np.testing.assert_array_equal(pickle.loads(pickled).predict_proba(X), expected)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["EfficientNetB0", "ResNet50", "MobileNetV3Large"])
 def test_every_named_backbone_fits_grey_images(images, name):
     X, y = images
