@@ -1,5 +1,6 @@
 """scikit-learn's estimator checks over every cnnfix estimator."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cnnfix import DropoutCNN, TunedCNNClassifier

@@ -4,6 +4,7 @@ Fast tests use a tiny callable backbone; tests that build a keras.applications
 network (20-70 s on two busy CPU cores, mostly graph tracing) are slow.
 """
 
+import itertools
 import pickle
 
 import keras
@@ -595,4 +596,4 @@ def test_both_phases_train_by_the_shared_lr_schedule(images, schedule):
         assert head[:4] == pytest.approx([0.01] * 4) and 0 < head[4] < 0.01
         assert tuned[:4] == pytest.approx([0.001] * 4) and 0 < tuned[4] < 0.001
     else:
-        assert all(b <= a for a, b in zip(rates, rates[1:5], strict=False))
+        assert all(b <= a for a, b in itertools.pairwise(rates[:5]))
