@@ -20,17 +20,6 @@ from sklearn.utils.validation import (
 from ._input import check_image_size, inspect_images, unreadable_in_X
 from .exceptions import UnreadableImageError
 
-__all__ = [
-    "HEADER_SAMPLE",
-    "as_images",
-    "as_paths",
-    "check_labels",
-    "check_sample_weight",
-    "encode_labels",
-    "infer_image_shape",
-    "validate_images",
-]
-
 #: Files whose headers set the image size and colour of a fit on file
 #: paths: this many spread evenly over X (all of them when fewer).
 HEADER_SAMPLE = 1000

@@ -13,10 +13,8 @@ statistics and prediction chunks. Its constants are one
 The user-facing readers are public through :mod:`cnnfix.datasets`.
 """
 
-from .decode import read_image, read_images
 from .files import is_path_array, unreadable_in_X
-from .folder import list_image_folder
-from .headers import check_image_size, inspect_images, read_headers
+from .headers import check_image_size, inspect_images
 from .pipeline import (
     channel_stats,
     normalization,
@@ -34,12 +32,8 @@ __all__ = [
     "check_image_size",
     "inspect_images",
     "is_path_array",
-    "list_image_folder",
     "normalization",
     "prediction_chunks",
-    "read_headers",
-    "read_image",
-    "read_images",
     "sample_weights",
     "stratified_split",
     "subset",

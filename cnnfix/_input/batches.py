@@ -15,8 +15,6 @@ from sklearn.utils import check_random_state
 
 from .._keras import import_keras
 
-__all__ = ["balanced_batches", "fit_arguments", "resample"]
-
 
 def fit_arguments(
     X,

@@ -33,8 +33,6 @@ from .pixels import (
 from .policy import INPUT_POLICY
 from .pool import check_n_jobs, decode_into, pool_sizes
 
-__all__ = ["check_on_error", "decode_paths", "read_image", "read_images"]
-
 #: Accepted values of ``on_error``.
 ON_ERROR = ("raise", "warn")
 

@@ -46,17 +46,6 @@ from .decode import read_images
 from .headers import plain_pngs
 from .policy import INPUT_POLICY
 
-__all__ = [
-    "decode",
-    "decoded_chunks",
-    "file_arguments",
-    "file_validation_data",
-    "is_path_array",
-    "normalization_sample",
-    "png_dataset",
-    "unreadable_in_X",
-]
-
 
 def is_path_array(X):
     """Whether X, as :func:`cnnfix._validation.validate_images` returned it,

@@ -9,8 +9,6 @@ import os
 
 import numpy as np
 
-__all__ = ["IMAGE_EXTENSIONS", "LAYOUT", "is_image_file", "list_image_folder"]
-
 #: The layout of a class-folder tree, as error messages name it.
 LAYOUT = "root/<class name>/<image files>"
 

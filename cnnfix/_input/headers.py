@@ -25,19 +25,6 @@ from .pixels import (
     read_header,
 )
 
-__all__ = [
-    "check_color_mode",
-    "check_image_size",
-    "inspect_images",
-    "is_int",
-    "listing",
-    "most_common_size",
-    "plain_pngs",
-    "raise_unreadable",
-    "read_headers",
-    "warn_unreadable",
-]
-
 #: Unreadable files named in one message, so that a thousand stay readable.
 MAX_LISTED = 10
 

@@ -19,14 +19,6 @@ from .files import (
 )
 from .policy import INPUT_POLICY
 
-__all__ = [
-    "channel_stats",
-    "normalization",
-    "prediction_chunks",
-    "training_arguments",
-    "validation_data",
-]
-
 
 def training_arguments(
     X,

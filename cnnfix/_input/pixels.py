@@ -19,23 +19,6 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
-__all__ = [
-    "CHANNELS",
-    "COLOR_MODES",
-    "PIL_MODE",
-    "PNG_END",
-    "PNG_START",
-    "convert",
-    "decodes_as_is",
-    "describe",
-    "is_grey",
-    "open_image",
-    "pil_mode",
-    "plain_png_layout",
-    "read_header",
-    "spng",
-]
-
 #: Accepted values of ``color_mode``.
 COLOR_MODES = ("auto", "rgb", "grayscale")
 

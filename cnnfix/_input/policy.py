@@ -6,8 +6,6 @@ values to the functions that take a ``policy``.
 
 from dataclasses import dataclass
 
-__all__ = ["INPUT_POLICY", "InputPolicy"]
-
 
 @dataclass(frozen=True)
 class InputPolicy:

@@ -32,8 +32,6 @@ from .pixels import (
 )
 from .policy import INPUT_POLICY
 
-__all__ = ["check_n_jobs", "decode_files", "decode_into", "pool_sizes"]
-
 
 def check_n_jobs(n_jobs):
     """The number of decoding workers ``n_jobs`` asks for (see read_images)."""

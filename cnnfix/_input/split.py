@@ -3,8 +3,6 @@
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
-__all__ = ["sample_weights", "stratified_split", "subset"]
-
 
 def stratified_split(y, fraction, rng):
     """Indices (train, validation) from a stratified shuffle of labels ``y``.
