@@ -25,14 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._convert import to_python
 from ._keras import import_keras
 
-__all__ = [
-    "FORMAT_VERSION",
-    "METADATA",
-    "model_from_bytes",
-    "model_to_bytes",
-    "read_metadata",
-    "save",
-]
+__all__ = ["model_from_bytes", "model_to_bytes", "read_metadata", "save"]
 
 #: The archive entry that holds the estimator's class, parameters and fitted
 #: attributes.

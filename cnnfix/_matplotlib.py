@@ -17,6 +17,4 @@ def pyplot():
 
 def axes_for(ax=None):
     """``ax``, or the axes of a new figure when it is None."""
-    if ax is not None:
-        return ax
-    return pyplot().subplots()[1]
+    return ax if ax is not None else pyplot().subplots()[1]

@@ -98,9 +98,8 @@ def plot_feature_maps(estimator, image, *, max_channels=8, fig=None):
     probe = keras.Model(model.inputs, [c.output for c in convs])
     maps = probe.predict_on_batch(image)
     maps = maps if isinstance(maps, list) else [maps]
-    plt = pyplot()
     if fig is None:
-        fig = plt.figure(figsize=(1.3 * (max_channels + 1), 1.4 * len(convs)))
+        fig = pyplot().figure(figsize=(1.3 * (max_channels + 1), 1.4 * len(convs)))
     axes = fig.subplots(len(convs), max_channels + 1, squeeze=False)
     for row, (layer, activation) in zip(
         axes, zip(convs, maps, strict=True), strict=True
@@ -207,7 +206,6 @@ def plot_top_losses(estimator, X, y, k=16, *, ncols=8, alpha=0.5, fig=None):
 def _image_grid(images, maps, titles, *, ncols, alpha, fig):
     """Images (with heat maps over them when ``maps`` is not None) in a
     grid of ``ncols`` columns, each with its title."""
-    plt = pyplot()
     images = np.asarray(images, dtype=float)
     if images.ndim == 2:  # flat rows: show them as the squares they were
         side = round(np.sqrt(images.shape[1]))
@@ -215,7 +213,7 @@ def _image_grid(images, maps, titles, *, ncols, alpha, fig):
     ncols = max(1, min(ncols, len(images)))
     nrows = max(1, -(-len(images) // ncols))
     if fig is None:
-        fig = plt.figure(figsize=(1.6 * ncols, 1.9 * nrows))
+        fig = pyplot().figure(figsize=(1.6 * ncols, 1.9 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for i, ax in enumerate(axes):
         ax.set_xticks([]), ax.set_yticks([])

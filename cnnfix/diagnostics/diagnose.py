@@ -285,10 +285,10 @@ def _data_checks(images, y, estimator, X_test, details, verbose):
 def _from_scratch(estimator):
     """Whether the model is a cnnfix CNN that starts from random weights (or
     None: the quick CNN)."""
-    step = final_step(estimator) if estimator is not None else None
-    if step is None:
-        return True
-    return isinstance(step, BaseCNNClassifier) and not isinstance(step, TransferCNN)
+    step = final_step(estimator)  # None when estimator is None
+    return step is None or (
+        isinstance(step, BaseCNNClassifier) and not isinstance(step, TransferCNN)
+    )
 
 
 def _test_summary(X_test, summary):

@@ -37,15 +37,11 @@ def _near_threshold(nearest, ratio):
     return ratio * float(np.median(positive)) if len(positive) else 0.0
 
 
-def _reduced(thumbs, n_components=16, random_state=0):
-    n_components = min(n_components, thumbs.shape[1], len(thumbs))
-    return PCA(n_components, random_state=random_state).fit_transform(thumbs)
-
-
 def _near_pairs(thumbs, exact_of, ratio):
     """Pairs (i, j) of near-duplicate images, plus the distance threshold:
     ``ratio`` of the median nearest-neighbour distance (see the module)."""
-    reduced = _reduced(thumbs)
+    n_components = min(16, thumbs.shape[1], len(thumbs))
+    reduced = PCA(n_components, random_state=0).fit_transform(thumbs)
     tree = KDTree(reduced)
     neighbour = tree.query(reduced, k=2, return_distance=False)[:, 1]
     # Distances on the full thumbnails (reduced ones are never larger, so

@@ -151,9 +151,8 @@ def lighting_flags(stats, *, thresholds=DATA_THRESHOLDS):
     dark = rest & (hi < ratio * high_end) & (rose <= other * fell)
     bright = rest & (1 - lo < ratio * (1 - low_end)) & (fell <= other * rose)
     narrow = hi - lo < ratio * max(high_end - low_end, 1e-6)
-    low_contrast = rest & narrow & ~dark & ~bright
     flags = {"blank": blank, "dark": dark, "bright": bright}
-    flags["low_contrast"] = low_contrast
+    flags["low_contrast"] = rest & narrow & ~dark & ~bright
     return flags, {"L": low_end, "H": high_end}
 
 

@@ -446,8 +446,7 @@ def _short(value):
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict) and len(value) > 6:
-        head = dict(list(value.items())[:6])
-        return f"{head} ..."
+        return f"{dict(list(value.items())[:6])} ..."
     if isinstance(value, list) and len(value) > 6:
         return f"{value[:6]} ..."
     return str(value)
