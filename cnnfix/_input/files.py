@@ -60,6 +60,13 @@ def decoding_threads():
     return max(1, min(8, (os.cpu_count() or 1) // 2))
 
 
+def prefetching(policy):
+    """The PyDataset arguments of a pipeline: :func:`decoding_threads`
+    workers, each keeping ``policy.queue_per_worker`` batches ahead."""
+    n_workers = decoding_threads()
+    return dict(workers=n_workers, max_queue_size=policy.queue_per_worker * n_workers)
+
+
 def color_mode(image_shape):
     """The ``color_mode`` of :func:`read_images` that gives ``image_shape``'s
     channels."""
@@ -139,27 +146,13 @@ def file_arguments(arguments, image_shape, seed, cache=False, policy=INPUT_POLIC
     if not isinstance(x, np.ndarray):  # a PyDataset of path batches
         batches = decoded_batches_class()(x, image_shape, store, policy)
         return dict(x=batches)
-    if not cache and plain_pngs(x, image_shape):
-        dataset = png_dataset(
-            x,
-            arguments["y"],
-            arguments.get("sample_weight"),
-            image_shape=image_shape,
-            batch_size=arguments["batch_size"],
-            seed=seed,
-        )
-        return dict(x=dataset, shuffle=False)  # it shuffles itself
-    batches = file_batches_class()(
-        x,
-        arguments["y"],
-        arguments.get("sample_weight"),
-        image_shape=image_shape,
-        batch_size=arguments["batch_size"],
-        seed=seed,
-        cache=store,
-        policy=policy,
+    weights, batch_size = arguments.get("sample_weight"), arguments["batch_size"]
+    batches = path_batches(
+        x, arguments["y"], weights, image_shape, batch_size, seed, store, policy
     )
-    return dict(x=batches)
+    if isinstance(batches, file_batches_class()):
+        return dict(x=batches)
+    return dict(x=batches, shuffle=False)  # a tf.data pipeline shuffles itself
 
 
 def file_validation_data(
@@ -167,19 +160,31 @@ def file_validation_data(
 ):
     """``validation_data`` for ``model.fit``: ``(paths, y, sample_weight)``
     as batches decoded in order (once, with ``cache``)."""
-    paths, y, weights = validation
-    if not cache and plain_pngs(paths, image_shape):
+    store = {} if cache else None
+    return path_batches(*validation, image_shape, batch_size, None, store, policy)
+
+
+def path_batches(paths, y, sample_weight, image_shape, batch_size, seed, cache, policy):
+    """Batches ``(images, y[, sample_weight])`` of ``paths``, permuted every
+    epoch unless ``seed`` is None: a :func:`png_dataset` for plain PNG files
+    without a ``cache`` dict, else ``FileBatches``."""
+    if cache is None and plain_pngs(paths, image_shape):
         return png_dataset(
-            paths, y, weights, image_shape=image_shape, batch_size=batch_size, seed=None
+            paths,
+            y,
+            sample_weight,
+            image_shape=image_shape,
+            batch_size=batch_size,
+            seed=seed,
         )
     return file_batches_class()(
         paths,
         y,
-        weights,
+        sample_weight,
         image_shape=image_shape,
         batch_size=batch_size,
-        seed=None,
-        cache={} if cache else None,
+        seed=seed,
+        cache=cache,
         policy=policy,
     )
 
@@ -256,11 +261,7 @@ def file_batches_class():
             cache,
             policy,
         ):
-            n_workers = decoding_threads()
-            super().__init__(
-                workers=n_workers,
-                max_queue_size=policy.queue_per_worker * n_workers,
-            )
+            super().__init__(**prefetching(policy))
             self.paths, self.y, self.sample_weight = paths, y, sample_weight
             self.image_shape, self.batch_size = tuple(image_shape), batch_size
             self.cache = cache
@@ -295,11 +296,7 @@ def decoded_batches_class():
         """``source``'s batches with their paths decoded into images."""
 
         def __init__(self, source, image_shape, cache, policy):
-            n_workers = decoding_threads()
-            super().__init__(
-                workers=n_workers,
-                max_queue_size=policy.queue_per_worker * n_workers,
-            )
+            super().__init__(**prefetching(policy))
             self.source, self.image_shape = source, tuple(image_shape)
             self.cache = cache
 
