@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .._convert import to_python
 from .._keras import import_keras
 from .._validation import check_labels, validate_images
 from ..architectures import ensemble_members
@@ -314,7 +315,7 @@ def most_confused(estimator, X, y, *, min_count=1):
     y = check_labels(y, n_samples=len(X))
     predicted = np.asarray(estimator.predict(X))
     wrong = np.flatnonzero(predicted != y)
-    counts = Counter((_item(y[i]), _item(predicted[i])) for i in wrong)
+    counts = Counter((to_python(y[i]), to_python(predicted[i])) for i in wrong)
     table = [
         {"true": true, "predicted": guess, "count": n}
         for (true, guess), n in sorted(counts.items())
@@ -329,8 +330,3 @@ def _check_positive_int(value, name, example):
         raise ValueError(
             f"{name} must be a positive int; got {value!r}. Pass {name}={example}, say."
         )
-
-
-def _item(label):
-    """A NumPy scalar label as the Python value it holds."""
-    return label.item() if isinstance(label, np.generic) else label

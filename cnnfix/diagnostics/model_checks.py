@@ -6,6 +6,8 @@ Each reads what the cross-validation fits of :func:`cnnfix.diagnose` left
 the ``thresholds`` argument (:class:`~.thresholds.ModelThresholds`).
 """
 
+from collections import Counter
+
 import numpy as np
 
 from .calibration import reliability
@@ -43,10 +45,7 @@ def check_label_noise(proba, y_encoded, classes, *, thresholds=MODEL_THRESHOLDS)
         return []
     rows = rows[np.argsort(given[rows], kind="stable")]
     share = len(rows) / n
-    pairs = {}
-    for i in rows:
-        key = f"{classes[y_encoded[i]]} -> {classes[predicted[i]]}"
-        pairs[key] = pairs.get(key, 0) + 1
+    pairs = Counter(f"{classes[y_encoded[i]]} -> {classes[predicted[i]]}" for i in rows)
     return [
         Finding(
             "label_noise",
@@ -56,9 +55,7 @@ def check_label_noise(proba, y_encoded, classes, *, thresholds=MODEL_THRESHOLDS)
             {
                 "n_suspects": len(rows),
                 "fraction": share,
-                "given -> suggested": dict(
-                    sorted(pairs.items(), key=lambda kv: -kv[1])[:10]
-                ),
+                "given -> suggested": dict(pairs.most_common(10)),
                 "suggested_labels": [str(classes[predicted[i]]) for i in rows[:50]],
                 "label_quality": [round(float(given[i]), 4) for i in rows[:50]],
             },
