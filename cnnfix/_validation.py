@@ -17,15 +17,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._input import check_image_size, inspect_images, unreadable_in_X
+from ._input import check_image_size, inspect_images, named, unreadable_in_X
 from .exceptions import UnreadableImageError
 
 #: Files whose headers set the image size and colour of a fit on file
 #: paths: this many spread evenly over X (all of them when fewer).
 HEADER_SAMPLE = 1000
-
-#: How many file names an error message lists.
-_PATHS_SHOWN = 10
 
 
 def infer_image_shape(n_features, image_shape=None):
@@ -170,7 +167,6 @@ def as_paths(X):
 
 def _path_array(values):
     """Paths as a 1-D object array of str; a clear error for other items."""
-    out = np.empty(len(values), dtype=object)
     for i, value in enumerate(values):
         if not _is_path(value):
             raise TypeError(
@@ -178,14 +174,7 @@ def _path_array(values):
                 f"{value!r} of type {type(value).__name__}. Drop or fix that "
                 "row (missing paths are often None or NaN)."
             )
-        out[i] = os.fspath(value)
-    return out
-
-
-def _listed(paths):
-    shown = ", ".join(repr(p) for p in paths[:_PATHS_SHOWN])
-    more = len(paths) - _PATHS_SHOWN
-    return shown + (f" and {more} more" if more > 0 else "")
+    return np.array([os.fspath(value) for value in values], dtype=object)
 
 
 def check_paths_exist(paths):
@@ -194,7 +183,7 @@ def check_paths_exist(paths):
     if missing:
         raise FileNotFoundError(
             f"Expected X to hold paths of image files; {len(missing)} of the "
-            f"{len(paths)} paths are not files: {_listed(missing)}. Check them "
+            f"{len(paths)} paths are not files: {named(missing)}. Check them "
             "(relative paths are read from the current directory, "
             f"{os.getcwd()!r}), or list a class-folder tree with "
             "cnnfix.datasets.load_image_folder(folder, as_paths=True)."

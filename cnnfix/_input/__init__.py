@@ -13,7 +13,7 @@ statistics and prediction chunks. Its constants are one
 The user-facing readers are public through :mod:`cnnfix.datasets`.
 """
 
-from .files import is_path_array, unreadable_in_X
+from .files import is_path_array, named, unreadable_in_X
 from .headers import check_image_size, inspect_images
 from .pipeline import (
     channel_stats,
@@ -32,6 +32,7 @@ __all__ = [
     "check_image_size",
     "inspect_images",
     "is_path_array",
+    "named",
     "normalization",
     "prediction_chunks",
     "sample_weights",

@@ -102,16 +102,23 @@ def unreadable_in_X(error):
     """The :class:`~cnnfix.exceptions.UnreadableImageError` an estimator
     raises for files of X that ``error`` (from :func:`read_images`) names:
     which files, why, and what to do in an estimator."""
-    shown = ", ".join(repr(p) for p in error.paths[:10])
-    more = len(error.paths) - 10
     cause = error.__cause__ or error.__context__
     why = f" ({type(cause).__name__}: {cause})" if cause else ""
     return UnreadableImageError(
-        f"Could not read {len(error.paths)} image file(s) given as X: {shown}"
-        f"{f' and {more} more' if more > 0 else ''}{why}. Remove or replace "
+        f"Could not read {len(error.paths)} image file(s) given as X: "
+        f"{named(error.paths)}{why}. Remove or replace "
         'them; cnnfix.datasets.load_image_folder(folder, on_error="warn") '
         "lists every unreadable file of a folder and leaves them out.",
         error.paths,
+    )
+
+
+def named(paths, shown=10):
+    """The first ``shown`` of ``paths``, quoted, and how many more, for a
+    message that stays readable for a thousand files."""
+    more = len(paths) - shown
+    return ", ".join(map(repr, paths[:shown])) + (
+        f" and {more} more" if more > 0 else ""
     )
 
 

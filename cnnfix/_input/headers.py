@@ -64,7 +64,6 @@ def check_color_mode(color_mode):
             f"color_mode must be one of {list(COLOR_MODES)}; got {color_mode!r}. "
             '"auto" keeps grey images grey (1 channel) and makes colour ones RGB.'
         )
-    return color_mode
 
 
 def is_int(value):
