@@ -162,15 +162,6 @@ def file_arguments(arguments, image_shape, seed, cache=False, policy=INPUT_POLIC
     return dict(x=batches, shuffle=False)  # a tf.data pipeline shuffles itself
 
 
-def file_validation_data(
-    validation, image_shape, batch_size, cache=False, policy=INPUT_POLICY
-):
-    """``validation_data`` for ``model.fit``: ``(paths, y, sample_weight)``
-    as batches decoded in order (once, with ``cache``)."""
-    store = {} if cache else None
-    return path_batches(*validation, image_shape, batch_size, None, store, policy)
-
-
 def path_batches(paths, y, sample_weight, image_shape, batch_size, seed, cache, policy):
     """Batches ``(images, y[, sample_weight])`` of ``paths``, permuted every
     epoch unless ``seed`` is None: a :func:`png_dataset` for plain PNG files

@@ -13,9 +13,9 @@ from .batches import fit_arguments
 from .files import (
     decoded_chunks,
     file_arguments,
-    file_validation_data,
     is_path_array,
     normalization_sample,
+    path_batches,
 )
 from .policy import INPUT_POLICY
 
@@ -87,10 +87,11 @@ def training_arguments(
 def validation_data(part, *, image_shape, batch_size, cache, policy=INPUT_POLICY):
     """``validation_data`` for ``model.fit`` from ``part`` = ``(X, y,
     sample_weight)`` or None: as it is for images, batches decoded in order
-    for file paths."""
+    for file paths (each file once, with ``cache``)."""
     if part is None or not is_path_array(part[0]):
         return part
-    return file_validation_data(part, image_shape, batch_size, cache, policy)
+    store = {} if cache else None
+    return path_batches(*part, image_shape, batch_size, None, store, policy)
 
 
 def normalization(X, *, image_shape, seed, policy=INPUT_POLICY):
