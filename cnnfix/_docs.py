@@ -20,8 +20,7 @@ Maximum number of passes over the training data. With
     ),
     "batch_size": (
         "int",
-        """\
-Number of images per gradient step.""",
+        "Number of images per gradient step.",
     ),
     "optimizer": (
         "str or keras.optimizers.Optimizer",
@@ -31,8 +30,7 @@ instance, which is copied for every fit.""",
     ),
     "learning_rate": (
         "float",
-        """\
-Learning rate of a named optimizer (an instance keeps its own).""",
+        "Learning rate of a named optimizer (an instance keeps its own).",
     ),
     "validation_split": (
         "float",
@@ -50,8 +48,7 @@ restore the weights of the best epoch.""",
     ),
     "patience": (
         "int",
-        """\
-Epochs without improvement before early stopping.""",
+        "Epochs without improvement before early stopping.",
     ),
     "lr_schedule": (
         'None, "plateau" or "cooldown"',
@@ -137,8 +134,7 @@ epoch. Levels above 2 act as 2.""",
     ),
     "callbacks": (
         "list of keras.callbacks.Callback or None",
-        """\
-Extra Keras callbacks run during training.""",
+        "Extra Keras callbacks run during training.",
     ),
     "balancer": (
         "ClassBalancer, imbalanced-learn sampler or None",
