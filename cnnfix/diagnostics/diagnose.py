@@ -77,12 +77,13 @@ def _log(verbose, message):
 @contextmanager
 def _step(name, details, verbose):
     """Time one step of the diagnosis: its seconds go to
-    ``details["seconds"][name]`` and, with ``verbose``, to stderr."""
-    start = time.perf_counter()
-    yield
+    ``details["seconds"][name]`` and, with ``verbose``, to stderr, followed
+    by what the step appends to the list it yields."""
+    start, notes = time.perf_counter(), []
+    yield notes
     seconds = time.perf_counter() - start
     details.setdefault("seconds", {})[name] = round(seconds, 3)
-    _log(verbose, f"{name}: {seconds:.1f} s")
+    _log(verbose, f"{name}: {seconds:.1f} s" + "".join(notes))
 
 
 @validate_params(
@@ -395,25 +396,19 @@ def _cross_fit(model, X, y, classes, cv, random_state, verbose, details):
         tests.append(test)
         with _step(f"fit {i + 1}/{cv}", details, verbose):
             fitted = clone(model).fit(X[train], y[train])
-        start = time.perf_counter()
-        if has_proba:
-            fold_proba = fitted.predict_proba(X[test])
-            columns = np.searchsorted(classes, fitted.classes_)
-            proba[np.ix_(test, columns)] = fold_proba
-            predicted[test] = fitted.classes_[fold_proba.argmax(axis=1)]
-        else:
-            predicted[test] = fitted.predict(X[test])
-        train_scores.append(float(np.mean(fitted.predict(X[train]) == y[train])))
-        test_scores.append(float(np.mean(predicted[test] == y[test])))
+        with _step(f"predict {i + 1}/{cv}", details, verbose) as notes:
+            if has_proba:
+                fold_proba = fitted.predict_proba(X[test])
+                columns = np.searchsorted(classes, fitted.classes_)
+                proba[np.ix_(test, columns)] = fold_proba
+                predicted[test] = fitted.classes_[fold_proba.argmax(axis=1)]
+            else:
+                predicted[test] = fitted.predict(X[test])
+            train_scores.append(float(np.mean(fitted.predict(X[train]) == y[train])))
+            test_scores.append(float(np.mean(predicted[test] == y[test])))
+            notes.append(f", held-out accuracy {test_scores[-1]:.3f}")
         if getattr(final_step(fitted), "history_", None):
             histories.append(final_step(fitted).history_)
-        seconds = time.perf_counter() - start
-        details.setdefault("seconds", {})[f"predict {i + 1}/{cv}"] = round(seconds, 3)
-        _log(
-            verbose,
-            f"predict {i + 1}/{cv}: {seconds:.1f} s, held-out accuracy "
-            f"{test_scores[-1]:.3f}",
-        )
     return {
         "proba": proba,
         "predicted": predicted,
