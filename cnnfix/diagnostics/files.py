@@ -165,12 +165,11 @@ def _odd_sizes(sizes, ok, common_size, thresholds):
     area = sizes[ok, 0] * sizes[ok, 1] / (height * width)
     odd_aspect = off > np.log(thresholds.odd_aspect)
     small = area < thresholds.small_area
-    odd = ok[odd_aspect | small]
+    flagged = odd_aspect | small
+    odd = ok[flagged]
     if len(odd) == 0:
         return []
-    order = np.argsort(
-        -np.maximum(off, -np.log(np.maximum(area, 1e-9)))[odd_aspect | small]
-    )
+    order = np.argsort(-np.maximum(off, -np.log(np.maximum(area, 1e-9)))[flagged])
     return [
         Finding(
             "odd_image_sizes",
