@@ -1214,7 +1214,8 @@ def test_an_averaged_model_saves_loads_and_is_explained(averaged, tmp_path):
     from cnnfix.plotting import plot_feature_maps
 
     X, _, fitted, _ = averaged
-    clf = fitted[True]
+    clf = TunedCNNClassifier(**fitted[True].get_params())  # the public class
+    clf.__dict__.update(fitted[True].__dict__)  # with the fit's state
     path = tmp_path / "tuned.keras"
     clf.save(path)
     loaded = load(path)
