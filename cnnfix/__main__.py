@@ -30,14 +30,12 @@ def demo(args):
 def diagnose_file(args):
     from . import diagnose
 
-    if not os.path.exists(args.path):
-        print(
-            f"cnnfix diagnose: {args.path!r} does not exist. Expected a folder "
-            "holding one sub-folder of images per class, or an .npz file.",
-            file=sys.stderr,
-        )
-        return 2
     try:
+        if not os.path.exists(args.path):
+            raise ValueError(
+                f"{args.path!r} does not exist. Expected a folder holding one "
+                "sub-folder of images per class, or an .npz file."
+            )
         if os.path.isdir(args.path):
             from .datasets import list_image_folder
 

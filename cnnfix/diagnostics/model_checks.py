@@ -201,14 +201,12 @@ def check_learning_rate(histories, n_classes, *, thresholds=MODEL_THRESHOLDS):
     evidence = _loss_evidence(losses, n_classes)
     chance = evidence["chance_loss"]
     diverged = [not np.all(np.isfinite(loss)) for loss in losses]
-    unstable = [
-        peak > thresholds.exploded_loss * chance or swing > thresholds.max_swing
-        for peak, swing in zip(
-            evidence["peak_loss"], evidence["relative_swing"], strict=True
-        )
-    ]
-    not_learning = [end >= chance for end in evidence["end_loss"]]
-    failing = [u and n for u, n in zip(unstable, not_learning, strict=True)]
+    peak, swing, end = (
+        np.asarray(evidence[k]) for k in ("peak_loss", "relative_swing", "end_loss")
+    )
+    exploded = peak > thresholds.exploded_loss * chance
+    unstable = exploded | (swing > thresholds.max_swing)
+    failing = unstable & (end >= chance)  # unstable, and no better than chance
     if any(diverged) or 2 * sum(failing) > len(losses):
         return [
             Finding(
