@@ -130,6 +130,7 @@ def test_diagnose_command_explains_a_missing_folder(tmp_path, capsys):
     assert main(["diagnose", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert "nowhere" in err and "Traceback" not in err
+    assert err.startswith("cnnfix diagnose: ") and "does not exist" in err
 
 
 def test_diagnose_command_gives_each_fix_as_steps_for_a_person(part_folder, capsys):
