@@ -70,6 +70,19 @@ def _drop(code, data="X, y"):
     )
 
 
+def _learning_rate_fix(verb):
+    """The fix of a learning rate too high ("Lower") or too low ("Raise")."""
+    return FixSteps(
+        (
+            f"{verb} the learning rate ten times, or find a good one with the "
+            "learning-rate range test (below).",
+            "Diagnose again with the new rate.",
+        ),
+        "from cnnfix import DropoutCNN, lr_find\n"
+        "model = DropoutCNN(learning_rate=lr_find(DropoutCNN(), X, y).suggestion)",
+    )
+
+
 _LIGHTING_STEPS = (
     "{look}.",
     "Recapture or delete those in which the object cannot be made out.",
@@ -264,24 +277,8 @@ HOW_TO_FIX = {
         "from cnnfix import TunedCNNClassifier\n"
         "model = TunedCNNClassifier(max_epochs=20)",
     ),
-    "learning_rate_too_high": FixSteps(
-        (
-            "Lower the learning rate ten times, or find a good one with the "
-            "learning-rate range test (below).",
-            "Diagnose again with the new rate.",
-        ),
-        "from cnnfix import DropoutCNN, lr_find\n"
-        "model = DropoutCNN(learning_rate=lr_find(DropoutCNN(), X, y).suggestion)",
-    ),
-    "learning_rate_too_low": FixSteps(
-        (
-            "Raise the learning rate ten times, or find a good one with the "
-            "learning-rate range test (below).",
-            "Diagnose again with the new rate.",
-        ),
-        "from cnnfix import DropoutCNN, lr_find\n"
-        "model = DropoutCNN(learning_rate=lr_find(DropoutCNN(), X, y).suggestion)",
-    ),
+    "learning_rate_too_high": _learning_rate_fix("Lower"),
+    "learning_rate_too_low": _learning_rate_fix("Raise"),
     "majority_class_collapse": FixSteps(
         (
             "Balance the classes, so that predicting the largest one no longer "
