@@ -237,11 +237,9 @@ class Diagnosis:
                 shown = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
                 lines.append(f"    evidence: {shown}")
             if f.indices:
-                more = f" (+{len(f.indices) - 10} more)" if len(f.indices) > 10 else ""
-                lines.append(f"    samples: {f.indices[:10]}{more}")
+                lines.append(f"    samples: {f.indices[:10]}{_more(f.indices, 10)}")
             if f.paths:
-                more = f" (+{len(f.paths) - 5} more)" if len(f.paths) > 5 else ""
-                lines.append(f"    files: {', '.join(f.paths[:5])}{more}")
+                lines.append(f"    files: {', '.join(f.paths[:5])}{_more(f.paths, 5)}")
             lines += _fix_lines(f)
         return "\n".join(lines)
 
@@ -377,9 +375,13 @@ def _file_thumbnail(path):
 def _file_list(paths, shown):
     """The full paths of the files whose thumbnails are shown (a person
     opens them from here), and how many more the finding names."""
-    more = f" (+{len(paths) - shown} more)" if len(paths) > shown else ""
     names = "<br>".join(html.escape(p) for p in paths[:shown])
-    return f"<div style='font-size:small'>{names}{more}</div>"
+    return f"<div style='font-size:small'>{names}{_more(paths, shown)}</div>"
+
+
+def _more(items, shown):
+    """``" (+n more)"`` when only the first ``shown`` of ``items`` are listed."""
+    return f" (+{len(items) - shown} more)" if len(items) > shown else ""
 
 
 def _img(pixels, title):
