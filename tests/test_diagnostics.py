@@ -1157,3 +1157,15 @@ def test_the_guide_shows_what_clean_digits_really_print(capsys):
     flagged = set(report["label_noise"].indices)
     assert shown[0] in flagged
     assert len(flagged & set(shown)) >= len(shown) / 2
+
+
+def test_reports_count_the_samples_and_files_they_do_not_list():
+    paths = [f"img{i}.png" for i in range(12)]
+    finding = Finding(
+        "exact_duplicates", "info", "copies", indices=range(12), paths=paths
+    )
+    report = Diagnosis([finding], ["data"])
+    text = report.summary()
+    assert "samples: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] (+2 more)" in text
+    assert "files: img0.png, img1.png, img2.png, img3.png, img4.png (+7 more)" in text
+    assert "img7.png (+4 more)</div>" in report.to_html(max_images=8)
