@@ -45,13 +45,10 @@ def plot_history(estimator, *, ax=None):
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     for name, target in (("loss", loss_ax), ("accuracy", acc_ax)):
         for prefix, style in (("", "-"), ("val_", "--")):
-            if f"{prefix}{name}" in history:
-                target.plot(
-                    epochs[: len(history[f"{prefix}{name}"])],
-                    history[f"{prefix}{name}"],
-                    style,
-                    label="validation" if prefix else "training",
-                )
+            values = history.get(prefix + name)
+            if values is not None:
+                label = "validation" if prefix else "training"
+                target.plot(epochs[: len(values)], values, style, label=label)
         target.set(xlabel="epoch", ylabel=name, title=name)
         target.legend()
     return ax
@@ -101,9 +98,7 @@ def plot_feature_maps(estimator, image, *, max_channels=8, fig=None):
     if fig is None:
         fig = pyplot().figure(figsize=(1.3 * (max_channels + 1), 1.4 * len(convs)))
     axes = fig.subplots(len(convs), max_channels + 1, squeeze=False)
-    for row, (layer, activation) in zip(
-        axes, zip(convs, maps, strict=True), strict=True
-    ):
+    for row, layer, activation in zip(axes, convs, maps, strict=True):
         row[0].imshow(image[0, ..., 0], cmap="gray")
         row[0].set_title("input" if layer is convs[0] else "", fontsize=8)
         row[0].set_ylabel(layer.name, fontsize=8)
