@@ -169,14 +169,13 @@ def check_leakage(X, X_test, *, thresholds=DATA_THRESHOLDS):
     train, test = summarized(X), summarized(X_test)
     train_hashes = set(train.hashes)
     exact = np.array([h in train_hashes for h in test.hashes], dtype=bool)
-    train_t, test_t = train.thumbs, test.thumbs
-    index = NearestNeighbors(n_neighbors=2).fit(train_t)
+    index = NearestNeighbors(n_neighbors=2).fit(train.thumbs)
     order = np.random.default_rng(0).permutation(len(train))
-    sample = train_t[order[: thresholds.leakage_sample]]
+    sample = train.thumbs[order[: thresholds.leakage_sample]]
     threshold = _near_threshold(
         index.kneighbors(sample)[0][:, 1], thresholds.near_duplicate_ratio
     )
-    nearest = index.kneighbors(test_t, n_neighbors=1)[0][:, 0]
+    nearest = index.kneighbors(test.thumbs, n_neighbors=1)[0][:, 0]
     leaked = exact | (nearest < threshold)
     if not leaked.any():
         return []

@@ -112,14 +112,10 @@ def check_predictions(folds, classes, *, thresholds=MODEL_THRESHOLDS):
     ``collapse_share`` and the class is at most ``collapse_true_share`` of
     the data.
     """
-    worst = None
-    for predicted, true in folds:
-        counts = np.bincount(predicted, minlength=len(classes))
-        top = int(counts.argmax())
-        share = counts[top] / len(predicted)
-        if worst is None or share > worst[0]:
-            worst = (share, top, counts, float(np.mean(true == top)))
-    share, top, counts, true_share = worst
+    counted = [(np.bincount(p, minlength=len(classes)), t) for p, t in folds]
+    counts, true = max(counted, key=lambda fold: fold[0].max() / fold[0].sum())
+    top = int(counts.argmax())
+    share, true_share = counts[top] / counts.sum(), float(np.mean(true == top))
     if share < thresholds.collapse_share or true_share > thresholds.collapse_true_share:
         return []
     return [
