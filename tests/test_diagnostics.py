@@ -14,6 +14,7 @@ from cnnfix.diagnostics.model_checks import (
     check_fit,
     check_label_noise,
     check_learning_rate,
+    check_predictions,
 )
 
 from .conftest import fashion_mnist
@@ -1169,3 +1170,17 @@ def test_reports_count_the_samples_and_files_they_do_not_list():
     assert "samples: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] (+2 more)" in text
     assert "files: img0.png, img1.png, img2.png, img3.png, img4.png (+7 more)" in text
     assert "img7.png (+4 more)</div>" in report.to_html(max_images=8)
+
+
+def test_check_predictions_reports_the_most_collapsed_fit():
+    classes = np.array(["a", "b", "c"])
+    true = np.array([0, 1, 2] * 10)
+    collapsed = np.zeros(30, dtype=int)
+    collapsed[0] = 1  # 29 of 30 predictions are class "a"
+    assert check_predictions([(true, true)], classes) == []
+    (finding,) = check_predictions([(true, true), (collapsed, true)], classes)
+    assert finding.code == "majority_class_collapse"
+    assert finding.evidence["predicted_class"] == "a"
+    assert finding.evidence["predicted_share"] == pytest.approx(29 / 30)
+    assert finding.evidence["true_share"] == pytest.approx(1 / 3)
+    assert finding.evidence["predicted_counts"] == {"a": 29, "b": 1, "c": 0}
