@@ -443,17 +443,15 @@ def _balance(diagnosis, estimator):
     """A clone of ``estimator``, given a ClassBalancer when the classes are
     imbalanced and it has nowhere else to balance them; a line saying what
     was done (or how to do it instead)."""
+    if not diagnosis.has("class_imbalance"):
+        return (None if estimator is None else clone(estimator)), []
     if estimator is None:
-        if not diagnosis.has("class_imbalance"):
-            return None, []
         return None, [
             "did not balance the classes (no estimator given): pass one to "
             "apply, or resample the data: "
             "ClassBalancer(random_state=0).fit_resample(X, y)"
         ]
     estimator = clone(estimator)
-    if not diagnosis.has("class_imbalance"):
-        return estimator, []
     steps = getattr(estimator, "steps", None)
     name = f"{steps[-1][0]}__balancer" if steps else "balancer"
     model = final_step(estimator)

@@ -114,9 +114,8 @@ def gradcam(estimator, X, *, y=None, layer=None, batch_size=256):
         type(output).__name__ == "Dense"
         and getattr(output.activation, "__name__", "") == "softmax"
     )
-    keras = import_keras()
     head = output.input if softmax_dense else model.outputs[0]
-    probe = keras.Model(model.inputs, [target.output, head])
+    probe = import_keras().Model(model.inputs, [target.output, head])
     maps = []
     for start in range(0, len(images), batch_size):
         batch = tf.convert_to_tensor(images[start : start + batch_size])
