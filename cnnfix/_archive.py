@@ -163,5 +163,4 @@ def read_metadata(path):
             f"{path} has cnnfix format {metadata.get('format_version')}; this "
             f"cnnfix reads format {FORMAT_VERSION}. Save it again with this version."
         )
-    params, fitted = _decode(metadata["params"]), _decode(metadata["fitted"])
-    return metadata["class"], params, fitted
+    return metadata["class"], _decode(metadata["params"]), _decode(metadata["fitted"])

@@ -37,6 +37,5 @@ def load(path):
     estimator = ESTIMATORS[class_name](**params)
     for name, value in fitted.items():
         setattr(estimator, name, value)
-    keras = import_keras()
-    estimator.model_ = keras.saving.load_model(path, safe_mode=True)
+    estimator.model_ = import_keras().saving.load_model(path, safe_mode=True)
     return estimator

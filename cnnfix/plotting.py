@@ -102,9 +102,8 @@ def plot_feature_maps(estimator, image, *, max_channels=8, fig=None):
         row[0].imshow(image[0, ..., 0], cmap="gray")
         row[0].set_title("input" if layer is convs[0] else "", fontsize=8)
         row[0].set_ylabel(layer.name, fontsize=8)
-        for c, ax in enumerate(row[1:]):
-            if c < activation.shape[-1]:
-                ax.imshow(np.asarray(activation)[0, ..., c], cmap="viridis")
+        for c, ax in enumerate(row[1 : 1 + activation.shape[-1]]):
+            ax.imshow(np.asarray(activation)[0, ..., c], cmap="viridis")
         for ax in row:
             ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle("Feature maps per convolution layer")
