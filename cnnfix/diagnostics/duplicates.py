@@ -27,7 +27,7 @@ def _exact_groups(hashes):
     groups = defaultdict(list)
     for i, digest in enumerate(hashes):
         groups[digest].append(i)
-    return [g for g in groups.values() if len(g) > 1], groups
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def _near_threshold(nearest, ratio):
@@ -69,10 +69,10 @@ def check_duplicates(X, y, *, thresholds=DATA_THRESHOLDS):
     images or their :class:`ImageSummary`; the rules' numbers:
     ``thresholds``)."""
     summary = summarized(X)
-    groups, by_hash = _exact_groups(summary.hashes)
+    groups = _exact_groups(summary.hashes)
     findings = _exact_findings(groups, np.asarray(y), len(summary), thresholds)
     if len(summary) >= 3:
-        findings += _near_findings(summary.thumbs, by_hash, thresholds)
+        findings += _near_findings(summary.thumbs, summary.hashes, thresholds)
     return findings
 
 
@@ -129,13 +129,11 @@ def _exact_findings(groups, y, n, thresholds):
     return findings
 
 
-def _near_findings(thumbs, by_hash, thresholds):
+def _near_findings(thumbs, hashes, thresholds):
     """near_duplicates: pairs of images that differ only slightly (copies
-    of one another, the groups of ``by_hash``, are not counted again)."""
+    of one another, equal ``hashes``, are not counted again)."""
     n = len(thumbs)
-    exact_of = np.empty(n, dtype=np.int64)
-    for gid, members in enumerate(by_hash.values()):
-        exact_of[members] = gid
+    exact_of = np.unique(np.array(hashes, dtype=object), return_inverse=True)[1]
     pairs, threshold = _near_pairs(thumbs, exact_of, thresholds.near_duplicate_ratio)
     if not pairs:
         return []
