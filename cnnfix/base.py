@@ -108,7 +108,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the cnnfix CNN classifiers. Not meant to be used directly.
 
     Subclasses define ``__init__`` with their own parameters plus the shared
-    ones below and implement :meth:`_fit_keras`.
+    ones below, store them with ``self._store(locals())``, and implement
+    :meth:`_fit_keras`.
     """
 
     _parameter_constraints: dict = {
@@ -132,6 +133,14 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "cache": ["boolean"],
         "precision": [StrOptions(set(PRECISIONS))],
     }
+
+    def _store(self, arguments):
+        """Store each ``__init__`` argument as the attribute of its name,
+        untouched, as scikit-learn's ``get_params`` and ``clone`` expect:
+        ``arguments`` is ``__init__``'s ``locals()``, taken first thing."""
+        for name, value in arguments.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
     @abstractmethod
     def _fit_keras(self, run):

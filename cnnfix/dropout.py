@@ -114,34 +114,7 @@ class DropoutCNN(BaseCNNClassifier):
         balancer=None,
         precision="float32",
     ):
-        self.conv_filters = conv_filters
-        self.convs_per_block = convs_per_block
-        self.kernel_size = kernel_size
-        self.pool_size = pool_size
-        self.batch_norm = batch_norm
-        self.conv_dropout = conv_dropout
-        self.dense_units = dense_units
-        self.dropout = dropout
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.validation_split = validation_split
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.lr_schedule = lr_schedule
-        self.normalize = normalize
-        self.augmentation = augmentation
-        self.class_weight = class_weight
-        self.image_shape = image_shape
-        self.image_size = image_size
-        self.cache = cache
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callbacks = callbacks
-        self.balancer = balancer
-        self.precision = precision
+        self._store(locals())
 
     def _fit_keras(self, run):
         model = self._build_model(self.image_shape_, self.n_classes_, run.normalization)

@@ -200,31 +200,7 @@ class TransferCNN(BaseCNNClassifier):
         callbacks=None,
         balancer=None,
     ):
-        self.backbone = backbone
-        self.weights = weights
-        self.fine_tune_layers = fine_tune_layers
-        self.head_epochs = head_epochs
-        self.fine_tune_learning_rate = fine_tune_learning_rate
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.validation_split = validation_split
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.lr_schedule = lr_schedule
-        self.normalize = normalize
-        self.augmentation = augmentation
-        self.class_weight = class_weight
-        self.image_shape = image_shape
-        self.image_size = image_size
-        self.cache = cache
-        self.precision = precision
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callbacks = callbacks
-        self.balancer = balancer
+        self._store(locals())
 
     # -- fit ---------------------------------------------------------------
 

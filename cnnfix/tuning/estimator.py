@@ -248,43 +248,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         callbacks=None,
         balancer=None,
     ):
-        self.tuner = tuner
-        self.search_space = search_space
-        self.time_budget = time_budget
-        self.max_epochs = max_epochs
-        self.factor = factor
-        self.max_trials = max_trials
-        self.n_finalists = n_finalists
-        self.ensemble = ensemble
-        self.executions_per_trial = executions_per_trial
-        self.max_search_samples = max_search_samples
-        self.cv = cv
-        self.objective = objective
-        self.directory = directory
-        self.overwrite = overwrite
-        self.train_finalists = train_finalists
-        self.distribution_strategy = distribution_strategy
-        self.isolate_search = isolate_search
-        self.keep_checkpoints = keep_checkpoints
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.validation_split = validation_split
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.lr_schedule = lr_schedule
-        self.normalize = normalize
-        self.augmentation = augmentation
-        self.class_weight = class_weight
-        self.image_shape = image_shape
-        self.image_size = image_size
-        self.cache = cache
-        self.precision = precision
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callbacks = callbacks
-        self.balancer = balancer
+        self._store(locals())
 
     def _space(self):
         """The search space, checked; Keras layers as ``augmentation`` are
