@@ -7,7 +7,7 @@ TunedCNNClassifier's search, each a class configured by its arguments.
 - :class:`SearchTuner` times each epoch for the finalists' estimate, stops
   a trial at the search's share of a deadline, trains one model per fold
   with ``cv``, and reports each trial for the progress line.
-- :class:`SpaceHyperModel` samples a dict space into the builders;
+- :func:`hypermodel_for` samples a dict space into the builders;
   :class:`InPrecision` builds any hypermodel under a dtype policy.
 
 Importing this module imports keras-tuner (and TensorFlow): the estimator
@@ -15,6 +15,7 @@ imports it when a search starts, in the search's worker process.
 """
 
 import copy
+import functools
 import os
 import time
 
@@ -32,7 +33,6 @@ __all__ = [
     "DefaultsFirst",
     "InPrecision",
     "SearchTuner",
-    "SpaceHyperModel",
     "distributed_worker",
     "hypermodel_for",
     "make_oracle",
@@ -183,22 +183,20 @@ def make_oracle(
     max_epochs,
     factor,
     max_trials,
-    time_budget=None,
-    deadline=None,
-    policy=None,
-    clock=time.time,
+    time_budget,
+    deadline,
+    policy,
+    clock,
 ):
     """The oracle of ``kind`` ("hyperband", "random" or "bayesian"). With a
     ``time_budget``, Hyperband repeats its brackets until the deadline (see
     :meth:`BudgetPolicy.hyperband_iterations`)."""
-    policy = BudgetPolicy() if policy is None else policy
+    budget = dict(max_trials=max_trials)
     if kind == "hyperband":
         iterations = policy.hyperband_iterations(time_budget)
         budget = dict(
             max_epochs=max_epochs, factor=factor, hyperband_iterations=iterations
         )
-    else:
-        budget = dict(max_trials=max_trials)
     return ORACLES[kind](
         objective=objective,
         seed=seed,
@@ -308,10 +306,9 @@ class SearchTuner(kt.Tuner):
         duration = self.clock() - self.trial_started
         super().on_trial_end(trial)
         best = self.oracle.get_best_trials(1)
-        best = best[0] if best and best[0].score is not None else None
+        score = float(best[0].score) if best and best[0].score is not None else None
         refit = self.finalists_seconds()
         self.oracle.refit_seconds = refit  # what the deadline rule needs
-        score = None if best is None else float(best.score)
         self.emit({"best": score, "duration": duration, "refit": refit})
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
@@ -375,27 +372,6 @@ def make_tuner(oracle, hypermodel, **options):
     return tuner_class(oracle, hypermodel, **options)
 
 
-class SpaceHyperModel(kt.HyperModel):
-    """A dict search space sampled into the builders (see
-    :func:`cnnfix.tuning.space.build_sampled`)."""
-
-    def __init__(self, space, defaults, input_shape, n_classes, normalization):
-        super().__init__(name="cnnfix_cnn")
-        self.space, self.defaults = space, defaults
-        self.input_shape, self.n_classes = input_shape, n_classes
-        self.normalization = normalization
-
-    def build(self, hp):
-        return build_sampled(
-            hp,
-            self.space,
-            self.defaults,
-            self.input_shape,
-            self.n_classes,
-            self.normalization,
-        )
-
-
 class InPrecision(kt.HyperModel):
     """``hypermodel`` (a HyperModel, or a ``build(hp)`` callable) whose
     models are built under ``precision``'s dtype policy. The policy set by
@@ -424,7 +400,9 @@ def hypermodel_for(space, precision, defaults, input_shape, n_classes, normaliza
     builders (names it does not sample at ``defaults``), or the user's
     callable or HyperModel; every model built under ``precision``."""
     if isinstance(space, dict):
-        space = SpaceHyperModel(space, defaults, input_shape, n_classes, normalization)
+        space = functools.partial(
+            build_sampled, space, defaults, input_shape, n_classes, normalization
+        )
     return InPrecision(space, precision)
 
 

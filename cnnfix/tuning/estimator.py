@@ -296,7 +296,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         )
         if run.verbose and not self.overwrite and (directory / "search").exists():
             print(f"Resuming the keras-tuner search in {directory / 'search'}.")
-        progress = None
+        progress = report = None
         if run.verbose == 1:
             progress = SearchProgress(
                 self._n_trials_planned(),
@@ -305,7 +305,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 self.time_budget,
                 clock=self._clock,
             )
-        report = progress.update if progress else None
+            report = progress.update
         try:
             if self._isolated():
                 # A fresh copy travels: not the previous fit's model.
@@ -313,7 +313,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 for name in ("image_shape_", "n_classes_", "classes_"):
                     setattr(searcher, name, getattr(self, name))
                 outcome = run_in_worker(
-                    searcher._search,
+                    search,
+                    searcher,
                     run,
                     directory,
                     deadline,
@@ -322,7 +323,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 )
             else:
                 emit = report or (lambda event: None)
-                outcome = self._search(run, directory, deadline, emit=emit)
+                outcome = search(self, run, directory, deadline, emit=emit)
         finally:
             if temporary:
                 shutil.rmtree(directory, ignore_errors=True)
@@ -343,7 +344,3 @@ class TunedCNNClassifier(BaseCNNClassifier):
             self.balancer_ = outcome["balancer"]
         with no_optimizer_state_warning():
             return model_from_bytes(outcome["model"]), outcome["history"]
-
-    def _search(self, run, directory, deadline, emit):
-        """Run the search and the finalists (:func:`cnnfix.tuning.search.search`)."""
-        return search(self, run, directory, deadline, emit)

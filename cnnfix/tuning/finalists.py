@@ -76,13 +76,11 @@ def _defaults_trial(oracle, trials):
 def _distinct(trials):
     """The trials with a score, each configuration once (Hyperband continues
     a configuration in a new trial), in the order given."""
-    seen, kept = set(), []
+    kept = {}
     for trial in trials:
-        key = configuration_key(trial)
-        if trial.score is not None and key not in seen:
-            seen.add(key)
-            kept.append(trial)
-    return kept
+        if trial.score is not None:
+            kept.setdefault(configuration_key(trial), trial)
+    return list(kept.values())
 
 
 def choose_finalists(oracle, n):
@@ -157,15 +155,13 @@ def finalist_setup(
     watched = (metric, direction)
     if not resolved and direction == "max":
         watched = (prefix + "loss", "min")
-    schedule = lr_schedule
-    if lr_schedule == "auto":
-        schedule = "plateau" if resolved else None
+    auto = lr_schedule == "auto"
     return FinalistSetup(
         metric=metric,
         direction=direction,
         watched=watched,
-        lr_schedule=schedule,
-        cooldown=lr_schedule == "auto" and resolved,
+        lr_schedule=("plateau" if resolved else None) if auto else lr_schedule,
+        cooldown=auto and resolved,
         early_stopping=early_stopping,
         resolved=resolved,
     )

@@ -45,16 +45,14 @@ class EpochTimes:
     def add(self, key, seconds, steps=None):
         """Record an epoch of ``seconds`` of configuration ``key``; ``steps``
         (the seconds of each of its batches) marks a model's first epoch."""
-        mine = self.by_configuration.setdefault(key, [])
         if steps is None:
             self.later.append(seconds)
-            mine.append(seconds)
-            return
-        self.first.append(seconds)
-        if len(steps) > 1:  # the first step traces the graph
-            seconds -= steps[0] - median(steps[1:])
-        self.traced.append(seconds)
-        mine.append(seconds)
+        else:
+            self.first.append(seconds)
+            if len(steps) > 1:  # the first step traces the graph
+                seconds -= steps[0] - median(steps[1:])
+            self.traced.append(seconds)
+        self.by_configuration.setdefault(key, []).append(seconds)
 
 
 @dataclass(frozen=True)

@@ -117,9 +117,7 @@ def _hypermodel(estimator, adapter, normalization):
     :func:`~cnnfix.tuning.adapter.hypermodel_for`)."""
     space = estimator._space()
     own = {
-        "optimizer": estimator.optimizer,
-        "learning_rate": estimator.learning_rate,
-        "augmentation": estimator.augmentation,
+        n: getattr(estimator, n) for n in ("optimizer", "learning_rate", "augmentation")
     }
     defaults = space_defaults(space, own) if isinstance(space, dict) else None
     return adapter.hypermodel_for(

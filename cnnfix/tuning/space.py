@@ -203,8 +203,7 @@ def _allowed(value, spec):
         same = [v for v in spec if type(v) is type(value) and v == value]
         return same[0] if same else None
     low, high = spec
-    is_number = isinstance(value, Real) and not isinstance(value, bool)
-    return value if is_number and low <= value <= high else None
+    return value if _is_number(value) and low <= value <= high else None
 
 
 def sample(hp, name, spec, default=None):
@@ -221,9 +220,9 @@ def sample(hp, name, spec, default=None):
         label = None if default is None else _sequence_label(default)
         chosen = hp.Choice(name, names, default=label if label in names else None)
         return _sequence(chosen)
-    if isinstance(spec, list) and all(_is_number(v) for v in spec):
-        if len({type(v) for v in spec}) > 1:  # [0, 0.25, 0.5]: floats
-            spec = [float(v) for v in spec]
+    numbers = isinstance(spec, list) and all(_is_number(v) for v in spec)
+    if numbers and len({type(v) for v in spec}) > 1:  # [0, 0.25, 0.5]: floats
+        spec = [float(v) for v in spec]
     if isinstance(spec, list) and _mixed(spec):
         names = [_label(v) for v in spec]
         default = _label(default) if _label(default) in names else None
@@ -283,44 +282,31 @@ def _sequence(label):
 def plain_values(values):
     """A trial's values as the builder takes them: choices searched as
     strings (None, mixed types, tuples) back to their values."""
-    plain = {}
-    for name, value in values.items():
-        if name in MIXED_NAMES:
-            value = _unlabel(value)
-        elif name in SEQUENCE_NAMES and isinstance(value, str):
-            value = _sequence(value)
-        plain[name] = value
-    return plain
+    return {name: _plain(name, value) for name, value in values.items()}
+
+
+def _plain(name, value):
+    if name in MIXED_NAMES:
+        return _unlabel(value)
+    if name in SEQUENCE_NAMES and isinstance(value, str):
+        return _sequence(value)
+    return value
 
 
 def build_from_values(values, input_shape, n_classes, normalization):
     """Compile the network for one set of search-space values: TransferCNN's
-    when they name ``backbone``, else DropoutCNN's CNN."""
-    if "backbone" in values:
-        return _build_transfer(values, input_shape, n_classes, normalization)
-    params = {**FIXED_VALUES, **plain_values(values)}
-    learning_rate, optimizer = params.pop("learning_rate"), params.pop("optimizer")
-    model = build_cnn(
-        input_shape,
-        n_classes,
-        normalization=normalization,
-        name="tuned_cnn",
-        **params,
-    )
-    return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
-
-
-def _build_transfer(values, input_shape, n_classes, normalization):
-    """Compile TransferCNN's network for one set of values. A named backbone
+    when they name ``backbone``, else DropoutCNN's CNN. A named backbone
     applies its own preprocessing to 0-255 pixels, so ``normalization`` is
     used only with a callable one."""
-    params = {**TRANSFER_VALUES, **plain_values(values)}
+    params = {**fixed_values(values), **plain_values(values)}
     learning_rate, optimizer = params.pop("learning_rate"), params.pop("optimizer")
-    if isinstance(params["backbone"], str):
-        normalization = None
-    model = build_transfer_cnn(
-        input_shape, n_classes, normalization=normalization, **params
-    )
+    if "backbone" not in values:
+        build, params = build_cnn, {**params, "name": "tuned_cnn"}
+    else:
+        build = build_transfer_cnn
+        if isinstance(params["backbone"], str):
+            normalization = None
+    model = build(input_shape, n_classes, normalization=normalization, **params)
     return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
 
 
@@ -333,10 +319,10 @@ def space_defaults(space, defaults=None):
     return {**fixed_values(space), **(defaults or {})}
 
 
-def build_sampled(hp, space, defaults, input_shape, n_classes, normalization):
+def build_sampled(space, defaults, input_shape, n_classes, normalization, hp):
     """The compiled network of the values keras-tuner's ``hp`` draws from
     ``space`` (a dict), the names it does not sample at ``defaults`` (see
-    :func:`space_defaults`)."""
+    :func:`space_defaults`); ``hp`` comes last, for ``functools.partial``."""
     values = {
         name: sample(hp, name, spec, defaults.get(name)) for name, spec in space.items()
     }
