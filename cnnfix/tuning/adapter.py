@@ -28,18 +28,6 @@ from .policy import BudgetPolicy, EpochTimes
 from .records import split_metric
 from .space import build_sampled, default_values
 
-__all__ = [
-    "ORACLES",
-    "DefaultsFirst",
-    "InPrecision",
-    "SearchTuner",
-    "distributed_worker",
-    "hypermodel_for",
-    "make_oracle",
-    "make_tuner",
-    "search_objective",
-]
-
 
 class DefaultsFirst:
     """A keras-tuner oracle mixin: the defaults run as one of the oracle's

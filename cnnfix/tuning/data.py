@@ -10,8 +10,6 @@ from sklearn.utils import check_random_state
 
 from .._input import stratified_split
 
-__all__ = ["cv_folds", "search_sample"]
-
 
 def _rows(part, index):
     """``(X, y, sample_weight)`` ``part`` at the rows ``index``."""

@@ -9,8 +9,6 @@ selection from libraries of models"). The Keras model that averages them is
 
 import numpy as np
 
-__all__ = ["SCORES", "accuracy", "ensemble_weights", "negative_loss"]
-
 
 def accuracy(proba, y, sample_weight):
     """The (weighted) share of rows whose most probable class is ``y``."""

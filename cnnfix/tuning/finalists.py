@@ -19,18 +19,6 @@ from .._training import best_epoch
 from .ensemble import SCORES, ensemble_weights
 from .space import default_values, plain_values
 
-__all__ = [
-    "Configuration",
-    "FinalistSetup",
-    "average_finalists",
-    "choose_finalists",
-    "configuration_key",
-    "finalist_setup",
-    "in_creation_order",
-    "train_finalists",
-    "trial_values",
-]
-
 
 def trial_values(trial):
     """A trial's searched values as plain Python (keras-tuner's own

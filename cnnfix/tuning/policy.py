@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 from .._training import TrainingPolicy
 
-__all__ = ["BudgetPolicy", "EpochTimes", "median"]
-
 
 def median(values):
     """The upper median of a non-empty sequence."""

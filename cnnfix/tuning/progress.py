@@ -4,8 +4,6 @@ import math
 import sys
 import time
 
-__all__ = ["SearchProgress", "as_clock", "hyperband_trials"]
-
 
 def hyperband_trials(max_epochs, factor):
     """How many trials keras-tuner's Hyperband runs in one iteration (the

@@ -8,8 +8,6 @@ columns.
 
 from .finalists import trial_values
 
-__all__ = ["search_results", "split_metric", "trial_history", "trial_record"]
-
 
 def split_metric(number):
     """The name under which a trial records fold ``number``'s objective."""

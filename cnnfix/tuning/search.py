@@ -28,8 +28,6 @@ from .finalists import (
 from .records import trial_history, trial_record
 from .space import space_defaults
 
-__all__ = ["no_optimizer_state_warning", "search"]
-
 
 def search(estimator, run, directory, deadline, emit):
     """Run the keras-tuner search, then the finalists; return plain

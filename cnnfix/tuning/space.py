@@ -25,20 +25,6 @@ from .._backbones import BACKBONES, build_transfer_cnn
 from ..architectures import build_cnn, compile_cnn
 from ..dropout import DropoutCNN
 
-__all__ = [
-    "DEFAULT_SEARCH_SPACE",
-    "FIXED_VALUES",
-    "NO_AUGMENTATION",
-    "TRANSFER_VALUES",
-    "build_from_values",
-    "build_sampled",
-    "check_search_space",
-    "default_values",
-    "plain_values",
-    "sample",
-    "space_defaults",
-]
-
 #: What a search samples when ``search_space=None``. A list is a choice; a
 #: (low, high) pair a range (log scale for the learning rate). DropoutCNN's
 #: defaults are inside it; it adds the levers that move accuracy most on
