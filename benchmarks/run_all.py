@@ -200,6 +200,18 @@ SECTIONS = [
         notes="Target: `import cnnfix` costs no more than `import sklearn`.",
     ),
     Section(
+        "layout",
+        "The package's size and shape, against the commit before the redesign",
+        "bench_layout.py",
+        ("--against", "26e06e1"),
+        notes=(
+            "Targets: no module over 600 lines and no function over 80 lines "
+            "of code (both also held by tests/test_layout.py); fewer lines of "
+            "code than commit 26e06e1, the last before the one training loop, "
+            "the one input path and the tuning package."
+        ),
+    ),
+    Section(
         "images",
         "Reading image folders: load_image_folder vs a plain Pillow loop",
         "bench_images.py",
