@@ -272,7 +272,7 @@ def _scaled_statistics(raw, low, high):
     span = max(high - low, 1e-12)
     std = raw["std"] / span
     # Correlation of neighbouring pixels, from their mean squared difference:
-    # 1 for smooth images, about 0 for noise (1 where it cannot be measured).
+    # 1 for smooth images, about 0 for noise (1 where it is undefined).
     variance = np.square(std)
     ok = (variance > 1e-12) & np.isfinite(raw["neighbour_msd"])
     msd = np.where(ok, raw["neighbour_msd"], 0) / span**2
