@@ -3,8 +3,6 @@ promise. Pure NumPy, so the checks and the plots both build on it."""
 
 import numpy as np
 
-__all__ = ["reliability"]
-
 
 def reliability(proba, y_encoded, n_bins=15):
     """How far predicted probabilities are from the accuracy they promise.

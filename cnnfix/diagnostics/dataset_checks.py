@@ -8,8 +8,6 @@ import numpy as np
 from .report import Finding
 from .thresholds import DATA_THRESHOLDS
 
-__all__ = ["check_class_balance", "check_dataset_size"]
-
 
 def check_class_balance(y, *, thresholds=DATA_THRESHOLDS):
     """Imbalanced classes and classes with too few samples (the rules'

@@ -42,8 +42,6 @@ from .model_checks import (
 from .report import Diagnosis
 from .summary import ImageSummary, summarize, summarize_chunks
 
-__all__ = ["GROUPS", "diagnose", "quick_cnn"]
-
 #: Check groups, in the order they run.
 GROUPS = ("data", "labels", "training")
 

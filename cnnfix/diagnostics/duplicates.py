@@ -18,8 +18,6 @@ from .report import Finding
 from .summary import summarized
 from .thresholds import DATA_THRESHOLDS
 
-__all__ = ["check_duplicates", "check_leakage"]
-
 
 def _exact_groups(hashes):
     """Groups (lists of indices, more than one each) of byte-identical images,

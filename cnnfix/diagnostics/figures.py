@@ -13,8 +13,6 @@ import numpy as np
 from .._matplotlib import axes_for, pyplot
 from .calibration import reliability
 
-__all__ = ["plot_diagnosis", "plot_lr_find", "plot_reliability_diagram"]
-
 
 def plot_lr_find(result, *, ax=None):
     """The loss of a learning-rate range test (an

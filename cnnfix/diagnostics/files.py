@@ -20,14 +20,6 @@ from .report import Finding
 from .summary import summarize_chunks
 from .thresholds import DATA_THRESHOLDS
 
-__all__ = [
-    "CHUNK_BYTES",
-    "FILE_CODES",
-    "check_files",
-    "name_files",
-    "summarize_files",
-]
-
 #: The findings of :func:`check_files`, whose indices are into the paths.
 FILE_CODES = frozenset({"unreadable_files", "odd_image_sizes", "grey_images"})
 

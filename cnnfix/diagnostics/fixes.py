@@ -16,18 +16,6 @@ from sklearn.base import clone
 
 from ..balance import ClassBalancer
 
-__all__ = [
-    "DROP_CODES",
-    "HOW_TO_FIX",
-    "SNIPPET_NAMES",
-    "FixSteps",
-    "Fixes",
-    "apply_fixes",
-    "check_diagnosed_data",
-    "final_step",
-    "how_to_fix",
-]
-
 
 class FixSteps(NamedTuple):
     """How to fix one finding: steps for a person, then the Python.

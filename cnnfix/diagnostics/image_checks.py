@@ -15,13 +15,6 @@ from .report import Finding
 from .summary import summarized
 from .thresholds import DATA_THRESHOLDS
 
-__all__ = [
-    "check_image_quality",
-    "check_invalid_values",
-    "check_scale",
-    "lighting_flags",
-]
-
 
 def check_invalid_values(X):
     """NaN or infinite pixels (``X``: images or their :class:`ImageSummary`)."""

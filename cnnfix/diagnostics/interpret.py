@@ -23,8 +23,6 @@ from .._validation import check_labels, validate_images
 from ..architectures import ensemble_members
 from .fixes import final_step
 
-__all__ = ["TopLosses", "gradcam", "most_confused", "top_losses"]
-
 #: Layer types that do not count as "the last feature map": Grad-CAM looks at
 #: the map before they shrink or drop it.
 _SKIPPED_LAYERS = ("Pooling", "Dropout")

@@ -10,8 +10,6 @@ from .._keras import import_keras
 from ..dropout import DropoutCNN
 from .figures import plot_lr_find
 
-__all__ = ["LRFinderResult", "lr_find"]
-
 
 @dataclass
 class LRFinderResult:

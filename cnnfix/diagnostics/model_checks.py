@@ -14,14 +14,6 @@ from .calibration import reliability
 from .report import Finding
 from .thresholds import MODEL_THRESHOLDS
 
-__all__ = [
-    "check_calibration",
-    "check_fit",
-    "check_label_noise",
-    "check_learning_rate",
-    "check_predictions",
-]
-
 
 def check_label_noise(proba, y_encoded, classes, *, thresholds=MODEL_THRESHOLDS):
     """Suspected label errors, from out-of-fold probabilities, most certain

@@ -17,8 +17,6 @@ from ..exceptions import MissingFindingError, UnreadableImageError
 from .figures import plot_diagnosis
 from .fixes import apply_fixes, check_diagnosed_data, how_to_fix
 
-__all__ = ["CODES", "SEVERITIES", "Diagnosis", "Finding", "MissingFindingError"]
-
 #: Severities, least to most severe.
 SEVERITIES = ("info", "warning", "error")
 

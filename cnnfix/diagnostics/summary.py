@@ -12,18 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "BLOCK_PIXELS",
-    "GREY_RANGE_PERCENTILES",
-    "ImageSummary",
-    "grey_levels",
-    "image_statistics",
-    "summarize",
-    "summarize_chunks",
-    "summarized",
-    "thumbnails",
-]
-
 #: The dataset's grey range for the image statistics: these percentiles of
 #: all grey levels (robust to a few extreme pixels).
 GREY_RANGE_PERCENTILES = (0.1, 99.9)

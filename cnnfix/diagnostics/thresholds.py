@@ -11,8 +11,6 @@ Each class's Attributes section says what every field does and why.
 
 from dataclasses import dataclass
 
-__all__ = ["DATA_THRESHOLDS", "MODEL_THRESHOLDS", "DataThresholds", "ModelThresholds"]
-
 
 @dataclass(frozen=True)
 class DataThresholds:
