@@ -26,19 +26,6 @@ import numpy as np
 
 from ._keras import import_keras
 
-__all__ = [
-    "LR_SCHEDULES",
-    "Plan",
-    "TrainingPolicy",
-    "best_epoch",
-    "callbacks",
-    "current_learning_rate",
-    "deadline_callback",
-    "fresh_callbacks",
-    "objective_callback",
-    "train",
-]
-
 #: The values of every CNN estimator's ``lr_schedule`` parameter.
 LR_SCHEDULES = ("plateau", "cooldown")
 
@@ -164,15 +151,17 @@ def callbacks(plan, has_validation, *, clock=time.time):
             )
         )
     if plan.early_stopping:
-        objective = _watched(plan.objective, has_validation)
-        if objective is None:
+        # The objective named for the data at hand; a loss stops as Keras does.
+        metric, direction = plan.objective or ("loss", "min")
+        metric = ("val_" if has_validation else "") + metric.removeprefix("val_")
+        if metric.endswith("loss"):
             found.append(
                 keras.callbacks.EarlyStopping(
                     monitor=monitor, patience=plan.patience, restore_best_weights=True
                 )
             )
         else:
-            found.append(objective_callback(*objective, plan.patience))
+            found.append(objective_callback(metric, direction, plan.patience))
     cooldown = plan.lr_schedule == "cooldown"
     if cooldown or plan.deadline is not None:
         found.append(
@@ -190,18 +179,6 @@ def fresh_callbacks(plan):
     """``plan`` with deep copies of its callbacks, for one more model (as
     keras-tuner gives each trial its own)."""
     return plan.replace(callbacks=tuple(copy.deepcopy(list(plan.callbacks))))
-
-
-def _watched(objective, has_validation):
-    """``(metric, direction)`` early stopping watches for ``objective``; None
-    for the loss (Keras's EarlyStopping)."""
-    if objective is None:
-        return None
-    name, direction = objective
-    name = ("val_" if has_validation else "") + name.removeprefix("val_")
-    if name.endswith("loss"):
-        return None
-    return name, direction
 
 
 def best_epoch(history, objective=None):
@@ -255,7 +232,8 @@ def objective_callback(objective, direction, patience):
     return Converged()
 
 
-def _median(values):
+def median(values):
+    """The upper median of a non-empty sequence."""
     return sorted(values)[len(values) // 2]
 
 
@@ -306,7 +284,7 @@ def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.ti
         def _epochs_left(self, epoch):
             """Epochs from this one on that the plan and the deadline allow."""
             left = self.params["epochs"] - epoch
-            length = _median(self.durations[1:] or self.durations)
+            length = median(self.durations[1:] or self.durations)
             ahead = end - max(self.durations) - self.started
             if length > 0 and ahead < (left - 1) * length:  # the deadline first
                 left = max(int(ahead // length) + 1, 1)

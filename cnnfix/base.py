@@ -210,9 +210,15 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         run = FitRun(
             train=training,
             validation=subset(val, X, y_encoded, weights) if len(val) else None,
-            normalization=self._normalization(training[0], seed),
+            # Per-channel statistics of the training images (a decoded sample
+            # of file paths).
+            normalization=(
+                normalization(training[0], image_shape=self.image_shape_, seed=seed)
+                if self.normalize
+                else None
+            ),
             seed=seed,
-            verbose=self._verbosity(),
+            verbose=min(int(self.verbose), 2),
         )
         self.__dict__.pop("balancer_", None)  # not a previous fit's
         with _seeded(seed), precision_policy(self.precision):
@@ -225,17 +231,6 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
         return self
-
-    def _normalization(self, X, seed):
-        """Per-channel (mean, variance) of the training images (a decoded
-        sample of file paths), or None without ``normalize``."""
-        if not self.normalize:
-            return None
-        return normalization(X, image_shape=self.image_shape_, seed=seed)
-
-    def _verbosity(self):
-        """This fit's Keras ``verbose`` (0, 1 or 2), from ``verbose``."""
-        return min(int(self.verbose), 2)
 
     def _fit_arguments(self, data, run):
         """``model.fit`` arguments for ``data`` = ``(X, y, sample_weight)``,
@@ -324,11 +319,11 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         for chunk in prediction_chunks(X, self.image_shape_, policy):
             for part, model in zip(parts, models, strict=True):
                 part.append(np.asarray(model.predict_on_batch(chunk)))
-        probabilities = []
-        for part in parts:
-            proba = np.concatenate(part).astype(np.float64)
-            probabilities.append(proba / proba.sum(axis=1, keepdims=True))
-        return probabilities
+        return [
+            (proba := np.concatenate(part).astype(np.float64))
+            / proba.sum(axis=1, keepdims=True)
+            for part in parts
+        ]
 
     def predict(self, X):
         """Predicted class labels (of the same type as the labels in ``fit``).

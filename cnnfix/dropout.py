@@ -1,5 +1,6 @@
 """DropoutCNN: a regularised Keras CNN classifier with scikit-learn's API."""
 
+from inspect import signature
 from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval
@@ -128,20 +129,13 @@ class DropoutCNN(BaseCNNClassifier):
                 "conv_filters must be a non-empty tuple of positive ints, one per "
                 f"convolutional block; got {self.conv_filters!r}."
             )
+        # Every parameter named as one of build_cnn's arguments is passed on.
+        builder = signature(build_cnn).parameters
         model = build_cnn(
             input_shape,
             n_classes,
-            conv_filters=self.conv_filters,
-            convs_per_block=self.convs_per_block,
-            kernel_size=self.kernel_size,
-            pool_size=self.pool_size,
-            batch_norm=self.batch_norm,
-            conv_dropout=self.conv_dropout,
-            dense_units=self.dense_units,
-            dropout=self.dropout,
-            weight_decay=self.weight_decay,
+            **{k: v for k, v in self.get_params(deep=False).items() if k in builder},
             normalization=normalization,
-            augmentation=self.augmentation,
             name="dropout_cnn",
         )
         return compile_cnn(

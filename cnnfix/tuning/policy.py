@@ -10,12 +10,7 @@ epoch durations that the finalists' estimate is made from.
 
 from dataclasses import dataclass, field
 
-from .._training import TrainingPolicy
-
-
-def median(values):
-    """The upper median of a non-empty sequence."""
-    return sorted(values)[len(values) // 2]
+from .._training import TrainingPolicy, median
 
 
 @dataclass
