@@ -224,17 +224,8 @@ def diagnose(
     if model_groups:
         if paths is not None:
             X = _model_input(paths[kept], summary.image_shape, estimator)
-        found, ran = _model_checks(
-            X,
-            y,
-            (classes, y_encoded),
-            estimator,
-            groups=model_groups,
-            cv=cv,
-            random_state=random_state,
-            verbose=verbose,
-            details=details,
-        )
+        fit_setup = (X, y, classes, y_encoded, estimator, cv, random_state)
+        found, ran = _model_checks(*fit_setup, model_groups, verbose, details)
         findings += found
         run += ran
     if paths is not None:
@@ -323,13 +314,11 @@ def _model_input(paths, image_shape, estimator):
 
 
 def _model_checks(
-    X, y, encoded, estimator, *, groups, cv, random_state, verbose, details
+    X, y, classes, y_encoded, estimator, cv, random_state, groups, verbose, details
 ):
     """Findings of the label and training checks, from ``cv`` fits of
     ``estimator`` (or of :func:`quick_cnn`), and the groups that ran. The
-    fits' data, or why they were skipped, go to details. ``encoded`` is
-    ``(classes, y_encoded)``."""
-    classes, y_encoded = encoded
+    fits' data, or why they were skipped, go to details."""
     skip = _why_not_train(X, y_encoded, cv)
     if skip:
         details["skipped"] = {g: skip for g in groups}
@@ -357,16 +346,12 @@ def _training_checks(fits, y_encoded, classes):
     """Collapse onto one class, over/underfitting, learning-rate trouble and
     overconfident probabilities."""
     predicted = np.searchsorted(classes, fits["predicted"])
-    calibration = (
-        check_calibration(fits["proba"], y_encoded) if fits["proba"] is not None else []
-    )
+    folds = [(predicted[test], y_encoded[test]) for test in fits["folds"]]
     return [
-        *check_predictions(
-            [(predicted[test], y_encoded[test]) for test in fits["folds"]], classes
-        ),
+        *check_predictions(folds, classes),
         *check_fit(fits["train_accuracy"], fits["held_out_accuracy"]),
         *check_learning_rate(fits["histories"], len(classes)),
-        *calibration,
+        *([] if fits["proba"] is None else check_calibration(fits["proba"], y_encoded)),
     ]
 
 

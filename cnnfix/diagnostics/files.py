@@ -224,8 +224,5 @@ def _example_to_files(example, kept):
     "indices") with its positions among the decoded images made indices
     into the files."""
     if isinstance(example, dict):
-        return {
-            **example,
-            "indices": [int(kept[i]) for i in example.get("indices", [])],
-        }
+        return {**example, "indices": _example_to_files(example["indices"], kept)}
     return [int(kept[i]) for i in example]

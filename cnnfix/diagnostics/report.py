@@ -135,8 +135,7 @@ class Diagnosis:
     """
 
     def __init__(self, findings, checks_run, details=None):
-        order = {s: i for i, s in enumerate(SEVERITIES)}
-        self.findings = sorted(findings, key=lambda f: -order[f.severity])
+        self.findings = sorted(findings, key=lambda f: -SEVERITIES.index(f.severity))
         self.checks_run = list(checks_run)
         self.details = details or {}
 
