@@ -69,14 +69,12 @@ def _read_npz(path):
     import numpy as np
 
     with np.load(path) as data:
-        missing = {"X", "y"} - set(data.files)
-        if missing:
+        if {"X", "y"} - set(data.files):
             raise ValueError(
                 f"{path} has arrays {data.files}; expected 'X' (images) and "
                 "'y' (labels), and optionally 'X_test'."
             )
-        X_test = data["X_test"] if "X_test" in data.files else None
-        return data["X"], data["y"], X_test
+        return data["X"], data["y"], data.get("X_test")
 
 
 def main(argv=None):

@@ -120,9 +120,7 @@ def check_predictions(folds, classes, *, thresholds=MODEL_THRESHOLDS):
                 "predicted_class": str(classes[top]),
                 "predicted_share": float(share),
                 "true_share": true_share,
-                "predicted_counts": {
-                    str(c): int(n) for c, n in zip(classes, counts, strict=True)
-                },
+                "predicted_counts": dict(zip(classes, counts, strict=True)),
             },
             "Balance the classes and check the learning rate: "
             "make_pipeline(ClassBalancer(), DropoutCNN(class_weight='balanced'))",
