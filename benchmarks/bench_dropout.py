@@ -27,8 +27,10 @@ from cnnfix.datasets import load_digit_images
 
 
 def keras_baseline(X, y, epochs, seed):
-    """The architecture of DropoutCNN() written directly in Keras."""
+    """The architecture of DropoutCNN() written directly in Keras, trained
+    at its default batch size and learning rate (constant)."""
     keras.utils.set_random_seed(seed)
+    p = DropoutCNN().get_params()
     L = keras.layers
     norm = L.Normalization(axis=-1)
     norm.adapt(X)
@@ -36,23 +38,28 @@ def keras_baseline(X, y, epochs, seed):
         [keras.Input(X.shape[1:]), norm]
         + [
             layer
-            for filters in (32, 64)
-            for layer in (
-                L.Conv2D(filters, 3, padding="same", use_bias=False),
-                L.BatchNormalization(),
-                L.ReLU(),
-                L.MaxPooling2D(2, padding="same"),
-            )
+            for filters in p["conv_filters"]
+            for layer in [
+                layer
+                for _ in range(p["convs_per_block"])
+                for layer in (
+                    L.Conv2D(filters, 3, padding="same", use_bias=False),
+                    L.BatchNormalization(),
+                    L.ReLU(),
+                )
+            ]
+            + [L.MaxPooling2D(2, padding="same")]
         ]
         + [
             L.Flatten(),
-            L.Dense(128, activation="relu"),
-            L.Dropout(0.5),
+            L.Dense(p["dense_units"], activation="relu"),
+            L.Dropout(p["dropout"]),
             L.Dense(10, activation="softmax"),
         ]
     )
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(X, y, epochs=epochs, batch_size=32, shuffle=True, verbose=0)
+    optimizer = keras.optimizers.Adam(p["learning_rate"])
+    model.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(X, y, epochs=epochs, batch_size=p["batch_size"], shuffle=True, verbose=0)
     return model
 
 
@@ -128,7 +135,9 @@ def main():
         f"Python {platform.python_version()}, Keras {keras.__version__}"
     )
     print(
-        f"Digits 75/25 split, {args.epochs} epochs, batch 32, {args.repeats} repeats\n"
+        f"Digits 75/25 split, {args.epochs} epochs, batch "
+        f"{DropoutCNN().batch_size}, {args.repeats} repeats; DropoutCNN with "
+        "its default schedule, plain Keras at a constant learning rate\n"
     )
     print("| measure | value |\n|---|---|")
     for name, value in rows:

@@ -1,0 +1,195 @@
+"""AutoKeras 3 against TunedCNNClassifier at the same time budgets.
+
+    python benchmarks/bench_autokeras.py [--budgets 240] [--ak-python PYTHON]
+
+AutoKeras is a benchmark-only dependency, installed in an environment of
+its own that reuses this one's TensorFlow and Keras:
+``python -m venv --system-site-packages /tmp/ak && /tmp/ak/bin/pip install
+autokeras``. Its part runs in a child process under that environment's
+Python (``--ak-python``).
+
+On the same 10,000 Fashion-MNIST training images (a stratified subset,
+random_state 0), scored on the official 10,000 test images, for each budget
+of ``--budgets`` (seconds):
+
+- AutoKeras as a new user would try it first: ``ak.ImageClassifier()``;
+  what it raised is reported;
+- the working form: ``ak.AutoModel(ak.ImageInput(), ak.ClassificationHead())``
+  with an ``ak.ImageBlock()`` between them (the default search space and
+  greedy tuner), validated on the same stratified 10% that cnnfix holds
+  out (never Keras's unshuffled tail). AutoKeras has no time budget: a
+  callback stops each trial's training once the budget has elapsed, and
+  the search ends when a trial starts past it (the trials run at least
+  an epoch each, and the refit of the best model comes after);
+- ``TunedCNNClassifier(time_budget=...)`` given the time AutoKeras took
+  (its whole ``fit``, search and refit), and ``DropoutCNN()`` for scale.
+
+Prints a Markdown table for docs/benchmarks.md.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from cnnfix.datasets import load_fashion_mnist
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def data(n_train=10000):
+    (X, y), (X_test, y_test) = load_fashion_mnist()
+    X, _, y, _ = train_test_split(X, y, train_size=n_train, stratify=y, random_state=0)
+    return X, y, X_test, y_test
+
+
+def autokeras_run(budget, max_trials, seed=0):
+    """The AutoKeras side (run under the AutoKeras environment): a dict."""
+    import tempfile
+
+    import autokeras as ak
+    import keras
+
+    X, y, X_test, y_test = data()
+    X_fit, X_val, y_fit, y_val = train_test_split(
+        X, y, test_size=0.1, stratify=y, random_state=seed
+    )
+    result = {}
+    try:  # as a new user tries it first
+        ak.ImageClassifier(
+            max_trials=1, overwrite=True, seed=seed, directory=tempfile.mkdtemp()
+        )
+    except Exception as error:  # reported, not handled
+        result["ImageClassifier()"] = f"{type(error).__name__}: {error}"[:300]
+    start = time.perf_counter()
+
+    class Budget(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if time.perf_counter() - start > budget:
+                self.model.stop_training = True
+
+    inputs = ak.ImageInput()
+    outputs = ak.ClassificationHead()(ak.ImageBlock()(inputs))
+    model = ak.AutoModel(
+        inputs,
+        outputs,
+        max_trials=max_trials,
+        overwrite=True,
+        seed=seed,
+        directory=tempfile.mkdtemp(),
+    )
+    keras.utils.set_random_seed(seed)
+    try:
+        model.fit(
+            X_fit[..., None],
+            y_fit,
+            validation_data=(X_val[..., None], y_val),
+            callbacks=[Budget()],
+            verbose=0,
+        )
+        result["seconds"] = time.perf_counter() - start
+        predicted = np.asarray(model.predict(X_test[..., None], verbose=0)).ravel()
+        result["accuracy"] = float(np.mean(predicted.astype(int) == y_test))
+        result["trials"] = len(model.tuner.oracle.trials)
+    except Exception:  # the report says what failed
+        result["seconds"] = time.perf_counter() - start
+        result["error"] = traceback.format_exc()[-600:]
+    return result
+
+
+def cnnfix_run(estimator, X, y, X_test, y_test):
+    start = time.perf_counter()
+    estimator.fit(X, y)
+    return estimator.score(X_test, y_test), time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budgets", type=float, nargs="+", default=[240])
+    parser.add_argument("--ak-python", default="/tmp/ak/bin/python")
+    parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--max-trials", type=int, default=100)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(autokeras_run(args.child, args.max_trials)))
+        return
+
+    from cnnfix import DropoutCNN, TunedCNNClassifier
+
+    X, y, X_test, y_test = data()
+    rows, notes = [], []
+    for budget in args.budgets:
+        child = subprocess.run(
+            [
+                args.ak_python,
+                __file__,
+                "--child",
+                str(budget),
+                "--max-trials",
+                str(args.max_trials),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.path.dirname(HERE)},
+        )
+        if child.returncode != 0:
+            raise SystemExit(child.stderr[-3000:])
+        ak_result = json.loads(child.stdout.strip().splitlines()[-1])
+        print(
+            f"# AutoKeras, budget {budget:g}: {ak_result}", file=sys.stderr, flush=True
+        )
+        seconds = ak_result["seconds"]
+        if "error" in ak_result:
+            notes.append(f"AutoModel at {budget:g} s failed: {ak_result['error']}")
+        if "ImageClassifier()" in ak_result:
+            notes.append(
+                f"`ak.ImageClassifier()` raised {ak_result['ImageClassifier()']}"
+            )
+        rows.append(
+            (
+                budget,
+                "AutoKeras AutoModel(ImageBlock)",
+                ak_result.get("accuracy", float("nan")),
+                seconds,
+                f"{ak_result.get('trials', '?')} trials",
+            )
+        )
+        tuned = TunedCNNClassifier(time_budget=round(seconds), random_state=0)
+        score, took = cnnfix_run(tuned, X, y, X_test, y_test)
+        rows.append(
+            (
+                budget,
+                f"TunedCNNClassifier(time_budget={round(seconds)})",
+                score,
+                took,
+                f"{tuned.n_trials_} trials",
+            )
+        )
+        print(f"# {rows[-1]}", file=sys.stderr, flush=True)
+    score, took = cnnfix_run(DropoutCNN(random_state=0), X, y, X_test, y_test)
+    rows.append((None, "DropoutCNN()", score, took, ""))
+
+    print(
+        "10,000 Fashion-MNIST training images (stratified, random_state 0), "
+        "the official 10,000 test images; AutoKeras validates on the same "
+        "stratified 10% that cnnfix holds out.\n"
+    )
+    print("| budget (s) | estimator | test accuracy | fit (s) | notes |")
+    print("|---|---|---|---|---|")
+    for budget, name, score, took, note in rows:
+        shown = "-" if budget is None else f"{budget:g}"
+        print(f"| {shown} | {name} | {score:.4f} | {took:.0f} | {note} |")
+    for note in dict.fromkeys(notes):
+        print("\n" + note.replace("\n", " "))
+
+
+if __name__ == "__main__":
+    main()
