@@ -56,6 +56,43 @@ SECTIONS = [
         ),
     ),
     Section(
+        "defaults",
+        "DropoutCNN's defaults against the previous ones",
+        "bench_defaults.py",
+        long=True,
+        notes=(
+            "Targets: on Fashion-MNIST (60,000 / 10,000) the new defaults "
+            "score at least 0.930 and fit in no more time than the old ones "
+            "in the same run; the digits' mean over three splits at least "
+            "0.9906. The defaults were chosen on a validation part "
+            "(`--explore`, see the CNN guide), never on these test sets. "
+            "Run with `--only defaults`."
+        ),
+    ),
+    Section(
+        "throughput",
+        "Training throughput against the processor's matmul peak",
+        "bench_throughput.py",
+        notes=(
+            "Target: achieved at least 25% of the measured float32 matmul "
+            "peak, or what bounds it, measured. The rows other than the "
+            "first two are plain Keras on the same model with one thing "
+            "changed."
+        ),
+    ),
+    Section(
+        "autokeras",
+        "AutoKeras 3 against TunedCNNClassifier at the same time budgets",
+        "bench_autokeras.py",
+        ("--budgets", "240"),
+        long=True,
+        notes=(
+            "Target: TunedCNNClassifier ahead at both budgets (about 4 and "
+            "20 minutes). Needs AutoKeras in its own environment (see the "
+            "script); run with `--only autokeras`."
+        ),
+    ),
+    Section(
         "balance",
         "ClassBalancer vs the hand-written loop and imbalanced-learn",
         "bench_balance.py",
