@@ -219,6 +219,34 @@ SECTIONS = [
         ),
     ),
     Section(
+        "photos",
+        "A folder of ordinary photos with the defaults: diagnose, fits, the CLI",
+        "bench_photos.py",
+        long=True,
+        notes=(
+            "Targets (issue: a folder of photos with the defaults), on 2 cores "
+            "with nothing else running: `diagnose(paths, y)` in at most 180 s "
+            "and 2.5 GB, finding the truncated JPEG, the ten dark photos and "
+            "the 8x8 image; `odd_image_sizes` on at most 5% of the files; "
+            "DropoutCNN() at least 0.9 test accuracy, "
+            "TunedCNNClassifier(time_budget=120) at least DropoutCNN's - 0.02, "
+            "TransferCNN(weights=None) at least 0.6. Up to half an hour (five "
+            "fresh processes, each stopped at `--timeout`): run with "
+            "`--only photos`."
+        ),
+    ),
+    Section(
+        "cleanvision",
+        "The data checks side by side with cleanvision",
+        "bench_cleanvision.py",
+        notes=(
+            "Target (issue: a folder of photos with the defaults): cnnfix at "
+            "least as good as cleanvision on every issue type both report "
+            "(precision and recall), and faster. cleanvision is a "
+            "benchmark-only dependency (`pip install cleanvision`)."
+        ),
+    ),
+    Section(
         "memory",
         "Memory, threads and open files over consecutive fits",
         "bench_memory.py",
