@@ -17,10 +17,9 @@ The ``lr_schedule`` values every CNN estimator takes:
   rate falls linearly, batch by batch, to 0, and training stops there.
 """
 
-import copy
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -97,10 +96,6 @@ class Plan:
     verbose: int = 0
     policy: TrainingPolicy = field(default_factory=TrainingPolicy)
 
-    def replace(self, **changes):
-        """This plan with ``changes``."""
-        return replace(self, **changes)
-
 
 def train(model, data, validation_data, plan, *, clock=time.time):
     """Train a compiled ``model`` as ``plan`` says; return its history.
@@ -173,12 +168,6 @@ def callbacks(plan, has_validation, *, clock=time.time):
             )
         )
     return found
-
-
-def fresh_callbacks(plan):
-    """``plan`` with deep copies of its callbacks, for one more model (as
-    keras-tuner gives each trial its own)."""
-    return plan.replace(callbacks=tuple(copy.deepcopy(list(plan.callbacks))))
 
 
 def best_epoch(history, objective=None):

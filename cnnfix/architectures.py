@@ -130,7 +130,6 @@ def make_augmentation(augmentation) -> list:
             getattr(keras.layers, name)(**kwargs, dtype="float32")
             for name, kwargs in AUGMENTATION_PRESETS[augmentation]
         ]
-    layers = []
     for layer in augmentation:
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(
@@ -138,8 +137,7 @@ def make_augmentation(augmentation) -> list:
                 f"layers; got an item of type {type(layer).__name__}. Use for "
                 "example [keras.layers.RandomTranslation(0.1, 0.1)]."
             )
-        layers.append(type(layer).from_config(layer.get_config()))
-    return layers
+    return [type(layer).from_config(layer.get_config()) for layer in augmentation]
 
 
 def input_stem(input_shape, normalization=None, augmentation=None):
@@ -378,15 +376,14 @@ def average_models(models, weights, name="ensemble"):
     keras = import_keras()
     first = ranked[0][1].inputs[0]
     inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name="images")
-    outputs = []
-    for i, (weight, model) in enumerate(ranked):
-        # A new name on the same layers: the caller's model keeps its own.
-        member = keras.Model(model.inputs[0], model.outputs[0], name=f"member{i}")
-        outputs.append(
-            keras.layers.Rescaling(float(weight), dtype="float32", name=f"weight{i}")(
-                member(inputs)
-            )
+    # Each member is a new name on the same layers: the caller's model keeps
+    # its own.
+    outputs = [
+        keras.layers.Rescaling(float(weight), dtype="float32", name=f"weight{i}")(
+            keras.Model(model.inputs[0], model.outputs[0], name=f"member{i}")(inputs)
         )
+        for i, (weight, model) in enumerate(ranked)
+    ]
     total = keras.layers.Add(dtype="float32", name="average")(outputs)
     return keras.Model(inputs, total, name=name)
 

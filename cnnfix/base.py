@@ -16,7 +16,7 @@ batch), the normalisation statistics and the chunks of ``predict_proba``.
 import random
 from abc import ABCMeta, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -236,11 +236,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """``model.fit`` arguments for ``data`` = ``(X, y, sample_weight)``,
         balanced by ``balancer`` (:func:`cnnfix._input.training_arguments`);
         the fitted balancer becomes ``balancer_``."""
-        X, y, weights = data
         arguments, balancer = training_arguments(
-            X,
-            y,
-            weights,
+            *data,
             classes=self.classes_,
             balancer=self.balancer,
             batch_size=self.batch_size,
@@ -265,14 +262,15 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def _plan(self, run, **changes):
         """The training :class:`~cnnfix._training.Plan` of this estimator's
         parameters for ``run``, with ``changes``."""
-        return Plan(
+        plan = Plan(
             epochs=self.epochs,
             early_stopping=self.early_stopping,
             patience=self.patience,
             lr_schedule=self.lr_schedule,
             callbacks=tuple(self.callbacks or ()),
             verbose=run.verbose,
-        ).replace(**changes)
+        )
+        return replace(plan, **changes)
 
     def _train(self, model, run, **changes):
         """Train ``model`` on the run's (balanced) training part with early
@@ -315,14 +313,12 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         decoded once for all the models."""
         # predict_on_batch skips model.predict's per-call set-up, which
         # dominates on small batches.
-        parts = [[] for _ in models]
-        for chunk in prediction_chunks(X, self.image_shape_, policy):
-            for part, model in zip(parts, models, strict=True):
-                part.append(np.asarray(model.predict_on_batch(chunk)))
+        chunks = prediction_chunks(X, self.image_shape_, policy)
+        outputs = [[np.asarray(m.predict_on_batch(c)) for m in models] for c in chunks]
         return [
             (proba := np.concatenate(part).astype(np.float64))
             / proba.sum(axis=1, keepdims=True)
-            for part in parts
+            for part in zip(*outputs, strict=True)
         ]
 
     def predict(self, X):

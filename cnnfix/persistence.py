@@ -35,7 +35,6 @@ def load(path):
             f"{path} holds a {class_name!r}; expected one of {sorted(ESTIMATORS)}."
         )
     estimator = ESTIMATORS[class_name](**params)
-    for name, value in fitted.items():
-        setattr(estimator, name, value)
+    vars(estimator).update(fitted)
     estimator.model_ = import_keras().saving.load_model(path, safe_mode=True)
     return estimator

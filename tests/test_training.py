@@ -1,6 +1,8 @@
 """The one training loop, cnnfix._training: early stopping on an objective,
 the deadline and the cooldown, on stand-in models and on a fake clock."""
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
@@ -175,8 +177,8 @@ def test_a_plan_makes_its_callbacks_by_its_policy():
     assert (stopping.monitor, stopping.patience) == ("val_loss", 4)
     # An objective without validation data watches the training metric; a
     # deadline or a cooldown adds the deadline callback last.
-    plan = plan.replace(lr_schedule=None, objective=("val_accuracy", "max"))
+    plan = replace(plan, lr_schedule=None, objective=("val_accuracy", "max"))
     (stopper,) = callbacks(plan, has_validation=False)
     assert type(stopper).__name__ == "Converged"
-    *_, deadline = callbacks(plan.replace(deadline=10.0), has_validation=False)
+    *_, deadline = callbacks(replace(plan, deadline=10.0), has_validation=False)
     assert type(deadline).__name__ == "Deadline"

@@ -7,15 +7,13 @@ TunedCNNClassifier's search, each a class configured by its arguments.
 - :class:`SearchTuner` times each epoch for the finalists' estimate, stops
   a trial at the search's share of a deadline, trains one model per fold
   with ``cv``, and reports each trial for the progress line.
-- :func:`hypermodel_for` samples a dict space into the builders;
-  :class:`InPrecision` builds any hypermodel under a dtype policy.
+- :class:`InPrecision` builds any hypermodel under a dtype policy.
 
 Importing this module imports keras-tuner (and TensorFlow): the estimator
 imports it when a search starts, in the search's worker process.
 """
 
 import copy
-import functools
 import os
 import time
 
@@ -26,7 +24,7 @@ from ..architectures import precision_policy
 from .finalists import choose_finalists, configuration_key
 from .policy import BudgetPolicy, EpochTimes
 from .records import split_metric
-from .space import build_sampled, default_values
+from .space import default_values
 
 
 class DefaultsFirst:
@@ -73,9 +71,8 @@ class DefaultsFirst:
 
     def populate_space(self, trial_id):
         durations = list(self.durations.values())
-        now = self.clock()
         if self.trials and not self.policy.trial_may_start(
-            now, durations, self.refit_seconds, self.deadline
+            self.clock(), durations, self.refit_seconds, self.deadline
         ):
             self.stopped_by_deadline = True
             return {"status": "STOPPED", "values": None}
@@ -161,39 +158,6 @@ ORACLES = {
     "random": DefaultsFirstRandomSearch,
     "bayesian": DefaultsFirstBayesian,
 }
-
-
-def make_oracle(
-    kind,
-    *,
-    objective,
-    seed,
-    max_epochs,
-    factor,
-    max_trials,
-    time_budget,
-    deadline,
-    policy,
-    clock,
-):
-    """The oracle of ``kind`` ("hyperband", "random" or "bayesian"). With a
-    ``time_budget``, Hyperband repeats its brackets until the deadline (see
-    :meth:`BudgetPolicy.hyperband_iterations`)."""
-    budget = dict(max_trials=max_trials)
-    if kind == "hyperband":
-        iterations = policy.hyperband_iterations(time_budget)
-        budget = dict(
-            max_epochs=max_epochs, factor=factor, hyperband_iterations=iterations
-        )
-    return ORACLES[kind](
-        objective=objective,
-        seed=seed,
-        max_consecutive_failed_trials=1,
-        deadline=deadline,
-        policy=policy,
-        clock=clock,
-        **budget,
-    )
 
 
 def search_objective(name, has_validation):
@@ -352,14 +316,6 @@ class HyperbandSearchTuner(SearchTuner, kt.Hyperband):
     """:class:`SearchTuner` with Hyperband's epochs and warm starts."""
 
 
-def make_tuner(oracle, hypermodel, **options):
-    """The tuner for ``oracle``: :class:`SearchTuner`, with Hyperband's own
-    trial training for a Hyperband oracle. ``options`` are the tuner's."""
-    hyperband = isinstance(oracle, kt.oracles.HyperbandOracle)
-    tuner_class = HyperbandSearchTuner if hyperband else SearchTuner
-    return tuner_class(oracle, hypermodel, **options)
-
-
 class InPrecision(kt.HyperModel):
     """``hypermodel`` (a HyperModel, or a ``build(hp)`` callable) whose
     models are built under ``precision``'s dtype policy. The policy set by
@@ -381,17 +337,6 @@ class InPrecision(kt.HyperModel):
         if isinstance(self.hypermodel, kt.HyperModel):  # its own fit, if any
             return self.hypermodel.fit(hp, model, *args, **kwargs)
         return model.fit(*args, **kwargs)
-
-
-def hypermodel_for(space, precision, defaults, input_shape, n_classes, normalization):
-    """What keras-tuner builds for ``space``: a dict sampled into the
-    builders (names it does not sample at ``defaults``), or the user's
-    callable or HyperModel; every model built under ``precision``."""
-    if isinstance(space, dict):
-        space = functools.partial(
-            build_sampled, space, defaults, input_shape, n_classes, normalization
-        )
-    return InPrecision(space, precision)
 
 
 def distributed_worker():

@@ -8,6 +8,8 @@ travel back from a worker process.
 """
 
 import contextlib
+import copy
+import functools
 import io
 import sys
 import warnings
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from .._archive import model_to_bytes
 from .._keras import import_keras
-from .._training import callbacks, fresh_callbacks
+from .._training import callbacks
 from ..architectures import average_models
 from .data import cv_folds, search_sample
 from .finalists import (
@@ -26,7 +28,7 @@ from .finalists import (
     train_finalists,
 )
 from .records import trial_history, trial_record
-from .space import space_defaults
+from .space import build_sampled, space_defaults
 
 
 def search(estimator, run, directory, deadline, emit):
@@ -111,44 +113,59 @@ def search(estimator, run, directory, deadline, emit):
 
 
 def _hypermodel(estimator, adapter, normalization):
-    """What keras-tuner builds (see
-    :func:`~cnnfix.tuning.adapter.hypermodel_for`)."""
+    """What keras-tuner builds: a dict space sampled into the builders
+    (names it does not sample at their defaults), or the user's callable
+    or HyperModel; every model built under ``precision``."""
     space = estimator._space()
-    own = {
-        n: getattr(estimator, n) for n in ("optimizer", "learning_rate", "augmentation")
-    }
-    defaults = space_defaults(space, own) if isinstance(space, dict) else None
-    return adapter.hypermodel_for(
-        space,
-        estimator.precision,
-        defaults,
-        estimator.image_shape_,
-        estimator.n_classes_,
-        normalization,
-    )
+    if isinstance(space, dict):
+        own = {
+            n: getattr(estimator, n)
+            for n in ("optimizer", "learning_rate", "augmentation")
+        }
+        space = functools.partial(
+            build_sampled,
+            space,
+            space_defaults(space, own),
+            estimator.image_shape_,
+            estimator.n_classes_,
+            normalization,
+        )
+    return adapter.InPrecision(space, estimator.precision)
 
 
 def _tuner(estimator, adapter, hypermodel, run, held_out, *, deadline, **options):
     """keras-tuner's tuner and oracle for this search; ``options`` are
-    :class:`~cnnfix.tuning.adapter.SearchTuner`'s."""
-    budget = ("max_epochs", "factor", "max_trials", "time_budget")
-    oracle = adapter.make_oracle(
-        estimator.tuner,
+    :class:`~cnnfix.tuning.adapter.SearchTuner`'s. With a ``time_budget``,
+    Hyperband repeats its brackets until the deadline (see
+    :meth:`~cnnfix.tuning.policy.BudgetPolicy.hyperband_iterations`)."""
+    hyperband = estimator.tuner == "hyperband"
+    policy = estimator._policy
+    budget = dict(max_trials=estimator.max_trials)
+    if hyperband:
+        budget = dict(
+            max_epochs=estimator.max_epochs,
+            factor=estimator.factor,
+            hyperband_iterations=policy.hyperband_iterations(estimator.time_budget),
+        )
+    oracle = adapter.ORACLES[estimator.tuner](
         objective=adapter.search_objective(estimator.objective, held_out),
         seed=run.seed,
+        max_consecutive_failed_trials=1,
         deadline=deadline,
-        policy=estimator._policy,
+        policy=policy,
         clock=estimator._clock,
-        **{name: getattr(estimator, name) for name in budget},
+        **budget,
     )
-    return adapter.make_tuner(
+    # Hyperband's own tuner trains its trials' epochs and warm starts.
+    tuner = adapter.HyperbandSearchTuner if hyperband else adapter.SearchTuner
+    return tuner(
         oracle,
         hypermodel,
         n_finalists=estimator.n_finalists if estimator.train_finalists else 0,
         epochs=estimator.epochs,
         time_budget=estimator.time_budget,
         deadline=deadline,
-        policy=estimator._policy,
+        policy=policy,
         clock=estimator._clock,
         project_name="search",
         overwrite=estimator.overwrite,
@@ -181,7 +198,7 @@ def _finalists(estimator, finalists, hypermodel, run, deadline, emit, outcome):
             model,
             run,
             # Fresh copies of the user's callbacks, as each trial gets.
-            callbacks=fresh_callbacks(estimator._plan(run)).callbacks,
+            callbacks=tuple(copy.deepcopy(estimator.callbacks or [])),
             lr_schedule=lr_schedule,
             objective=setup.watched,
             deadline=share,

@@ -32,12 +32,8 @@ PRELOAD = ["cnnfix.tuning.preload"]
 class RemoteTraceback(Exception):
     """The traceback of an exception raised in the worker, as text."""
 
-    def __init__(self, text):
-        super().__init__(text)
-        self.text = text
-
     def __str__(self):
-        return f'\n"""\n{self.text}"""'
+        return f'\n"""\n{self.args[0]}"""'
 
 
 def _context():
@@ -157,9 +153,7 @@ def run_in_worker(function, *args, on_event=None, quiet=False):
                     process.exitcode,
                 ) from None
             if kind in ("stdout", "stderr"):
-                stream = getattr(sys, kind)
-                stream.write(content[0])
-                stream.flush()
+                print(content[0], end="", file=getattr(sys, kind), flush=True)
             elif kind == "event":
                 if on_event is not None:
                     on_event(content[0])
