@@ -25,8 +25,6 @@ from sklearn.utils.validation import check_is_fitted
 from ._convert import to_python
 from ._keras import import_keras
 
-__all__ = ["model_from_bytes", "model_to_bytes", "read_metadata", "save"]
-
 #: The archive entry that holds the estimator's class, parameters and fitted
 #: attributes.
 METADATA = "cnnfix.json"

@@ -13,23 +13,13 @@ TunedCNNClassifier's search space builds it for trials that name a
 import os
 import warnings
 from dataclasses import dataclass
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
+from ._input import check_image_size
 from ._keras import import_keras
 from .architectures import input_stem
-
-__all__ = [
-    "BACKBONES",
-    "BACKBONE_NAME",
-    "Backbone",
-    "build_transfer_cnn",
-    "make_backbone",
-    "resized_size",
-    "unfreeze_top",
-]
 
 #: Where Keras downloads ImageNet weights from (the applications' own URLs).
 _KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -158,12 +148,7 @@ def build_transfer_cnn(
     layers = keras.layers
     height, width, channels = input_shape
     named = BACKBONES.get(backbone) if isinstance(backbone, str) else None
-    size = resized_size(
-        image_size,
-        (height, width),
-        1 if named is None else named.min_side,
-        backbone if named is not None else "the callable backbone",
-    )
+    size = resized_size(image_size, (height, width), backbone)
     out_channels = 3 if channels == 1 else channels
     if named is not None and out_channels != 3:
         raise ValueError(
@@ -283,38 +268,29 @@ def imagenet_cache():
 def caffe_preprocessing(keras):
     """ResNet50's preprocessing (RGB to BGR, ImageNet's mean subtracted) as a
     frozen 1x1 convolution: a built-in layer, so the model loads anywhere."""
-    swap = np.zeros((1, 1, 3, 3), dtype=np.float32)
-    for i in range(3):
-        swap[0, 0, i, 2 - i] = 1.0
+    swap = np.eye(3, dtype=np.float32)[::-1].reshape(1, 1, 3, 3)
     layer = keras.layers.Conv2D(3, 1, name="caffe_preprocessing", trainable=False)
     layer.build((None, None, None, 3))
     layer.set_weights([swap, -np.asarray(_CAFFE_MEAN_BGR, dtype=np.float32)])
     return layer
 
 
-def resized_size(image_size, own_size, min_side, backbone_name):
+def resized_size(image_size, own_size, backbone):
     """(height, width) the backbone sees.
 
-    None keeps ``own_size`` (the images') with each side raised to
-    ``min_side``; an explicit ``image_size`` must be at least ``min_side``
-    on both sides.
+    None keeps ``own_size`` (the images') with each side raised to the
+    minimum of a named ``backbone``; an explicit ``image_size`` must be at
+    least that minimum on both sides.
     """
+    named = BACKBONES.get(backbone) if isinstance(backbone, str) else None
+    min_side = 1 if named is None else named.min_side
     if image_size is None:
         return tuple(max(int(s), min_side) for s in own_size)
-    if isinstance(image_size, Integral):
-        size = (int(image_size), int(image_size))
-    else:
-        size = tuple(image_size)
-        if len(size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in size):
-            raise ValueError(
-                "image_size must be None, an int or (height, width) of positive "
-                f"ints; got {image_size!r}. Use for example image_size=224."
-            )
-        size = tuple(int(s) for s in size)
+    size = check_image_size(image_size)
     if min(size) < min_side:
         raise ValueError(
             f"image_size={image_size!r} is below the smallest size "
-            f"{backbone_name} accepts, {min_side}x{min_side}. Use "
+            f"{backbone} accepts, {min_side}x{min_side}. Use "
             f"image_size={max(min_side, max(size))} or larger, or None to resize "
             f"small images to {min_side}x{min_side}."
         )

@@ -3,8 +3,6 @@ JSON (reports, saved estimators), ``best_params_`` and error messages."""
 
 import numpy as np
 
-__all__ = ["to_python"]
-
 
 def to_python(value):
     """``value`` with NumPy scalars as Python scalars, arrays, tuples and

@@ -306,13 +306,7 @@ class TransferCNN(BaseCNNClassifier):
     # -- the model ---------------------------------------------------------
 
     def _build_model(self, input_shape, n_classes, normalization):
-        named = self.backbone if isinstance(self.backbone, str) else None
-        self.image_size_ = resized_size(
-            self.image_size,
-            input_shape[:2],
-            BACKBONES[named].min_side if named else 1,
-            named or "the callable backbone",
-        )
+        self.image_size_ = resized_size(self.image_size, input_shape[:2], self.backbone)
         return build_transfer_cnn(
             tuple(input_shape),
             n_classes,

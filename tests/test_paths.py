@@ -5,6 +5,7 @@ folder names are the labels), upscaled to 16x16 with a few files of other
 sizes, so the paths and the decoded arrays hold the same pixels.
 """
 
+import inspect
 import os
 import pickle
 from collections import Counter
@@ -544,7 +545,9 @@ def test_fit_on_plain_pngs_uses_tensorflow_and_learns_as_with_pillow(data, monke
     png_dataset = file_pipeline.png_dataset
 
     def spying(*args, **kwargs):
-        made.append(kwargs["seed"])
+        made.append(
+            inspect.signature(png_dataset).bind(*args, **kwargs).arguments["seed"]
+        )
         return png_dataset(*args, **kwargs)
 
     monkeypatch.setattr(file_pipeline, "png_dataset", spying)

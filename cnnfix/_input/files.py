@@ -53,24 +53,14 @@ def is_path_array(X):
     return getattr(X, "ndim", None) == 1
 
 
-def decoding_threads():
-    """Decoding threads of the pipeline: half the CPUs (at least 1, at most
-    8), so that TensorFlow keeps the other half for training; on 2 cores,
-    one (more made the epoch slower: ``benchmarks/bench_paths.py``)."""
-    return max(1, min(8, (os.cpu_count() or 1) // 2))
-
-
 def prefetching(policy):
-    """The PyDataset arguments of a pipeline: :func:`decoding_threads`
-    workers, each keeping ``policy.queue_per_worker`` batches ahead."""
-    n_workers = decoding_threads()
+    """The PyDataset arguments of a pipeline: half the CPUs as decoding
+    threads (at least 1, at most 8), so that TensorFlow keeps the other half
+    for training (on 2 cores one: more made the epoch slower,
+    ``benchmarks/bench_paths.py``), each keeping ``policy.queue_per_worker``
+    batches ahead."""
+    n_workers = max(1, min(8, (os.cpu_count() or 1) // 2))
     return dict(workers=n_workers, max_queue_size=policy.queue_per_worker * n_workers)
-
-
-def color_mode(image_shape):
-    """The ``color_mode`` of :func:`read_images` that gives ``image_shape``'s
-    channels."""
-    return "grayscale" if image_shape[2] == 1 else "rgb"
 
 
 def decode(paths, image_shape, cache=None):
@@ -91,9 +81,11 @@ def decode(paths, image_shape, cache=None):
 
 
 def _read(paths, image_shape):
-    """uint8 images of ``image_shape`` decoded from ``paths``."""
+    """uint8 images of ``image_shape`` decoded from ``paths``, grey for one
+    channel, else RGB."""
+    mode = "grayscale" if image_shape[2] == 1 else "rgb"
     try:
-        return read_images(paths, image_shape[:2], color_mode(image_shape), n_jobs=1)
+        return read_images(paths, image_shape[:2], mode, n_jobs=1)
     except UnreadableImageError as error:
         raise unreadable_in_X(error) from error
 
@@ -166,25 +158,10 @@ def path_batches(paths, y, sample_weight, image_shape, batch_size, seed, cache, 
     """Batches ``(images, y[, sample_weight])`` of ``paths``, permuted every
     epoch unless ``seed`` is None: a :func:`png_dataset` for plain PNG files
     without a ``cache`` dict, else ``FileBatches``."""
+    arguments = (paths, y, sample_weight, image_shape, batch_size, seed)
     if cache is None and plain_pngs(paths, image_shape):
-        return png_dataset(
-            paths,
-            y,
-            sample_weight,
-            image_shape=image_shape,
-            batch_size=batch_size,
-            seed=seed,
-        )
-    return file_batches_class()(
-        paths,
-        y,
-        sample_weight,
-        image_shape=image_shape,
-        batch_size=batch_size,
-        seed=seed,
-        cache=cache,
-        policy=policy,
-    )
+        return png_dataset(*arguments)
+    return file_batches_class()(*arguments, cache, policy)
 
 
 def decoded_chunks(paths, image_shape, policy=INPUT_POLICY):
@@ -203,7 +180,7 @@ def decoded_chunks(paths, image_shape, policy=INPUT_POLICY):
             yield current
 
 
-def png_dataset(paths, y, sample_weight, *, image_shape, batch_size, seed):
+def png_dataset(paths, y, sample_weight, image_shape, batch_size, seed):
     """A ``tf.data`` pipeline of batches ``(images, y[, sample_weight])``
     decoded from plain PNG files (:func:`cnnfix._input.headers.plain_pngs`) by
     TensorFlow's PNG decoder, in parallel threads outside Python; the rows
@@ -248,16 +225,7 @@ def file_batches_class():
         None or a dict of decoded files (see :func:`decode`)."""
 
         def __init__(
-            self,
-            paths,
-            y,
-            sample_weight,
-            *,
-            image_shape,
-            batch_size,
-            seed,
-            cache,
-            policy,
+            self, paths, y, sample_weight, image_shape, batch_size, seed, cache, policy
         ):
             super().__init__(**prefetching(policy))
             self.paths, self.y, self.sample_weight = paths, y, sample_weight
