@@ -64,8 +64,7 @@ def fit_arguments(
         The fitted clone of ``balancer``.
     """
     if balancer is None:
-        arguments = dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size)
-        return arguments, None
+        return dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size), None
     balancer = clone(balancer)
     if balancer.get_params().get("random_state", 0) is None:
         balancer.set_params(random_state=random_state)
@@ -150,11 +149,6 @@ def balanced_batches(
             "stream=True, or stream=False with SMOTE."
         )
     targets = y if targets is None else np.asarray(targets)
-    if len(targets) != len(y):
-        raise ValueError(
-            f"Expected one target per label: targets of length {len(y)}; got "
-            f"{len(targets)}."
-        )
     batches = balanced_batches_class()
     return batches(X, y, balancer, batch_size, sample_weight, targets)
 
