@@ -20,15 +20,17 @@ and the peak memory is that process's maximum resident set size:
 - ``python -m cnnfix diagnose FOLDER --html report.html``: its time and
   exit status (1 means the report has warnings).
 
-A step that runs past ``--timeout`` is stopped and reported as such.
+A step that runs past ``--timeout`` seconds, or past what is left of
+``--total`` for the whole run, is stopped and reported as such.
 
-    python benchmarks/bench_photos.py [--time-budget 120] [--timeout 600] [--steps ...]
+    python benchmarks/bench_photos.py [--timeout 600] [--total 3600] [--steps ...]
 """
 
 import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -131,15 +133,20 @@ def measure(command, log, timeout):
     with open(log, "w") as out:
         path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path}
+        # A session of its own, so that a timeout also stops its workers.
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
         while True:  # wait4 reaps the child and gives its own resource usage
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() - start > timeout:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 _, status, usage = os.wait4(process.pid, 0)
                 status = None
                 break
@@ -155,12 +162,12 @@ def _tail(log, n=3):
     return " / ".join(line.strip() for line in lines[-n:])[-300:]
 
 
-def run_child(step, folder, work, args):
+def run_child(step, folder, work, args, timeout):
     result = work / f"{step}.json"
     log = work / f"{step}.log"
     command = [sys.executable, __file__, "--child", step, folder, str(result)]
     command += ["--time-budget", str(args.time_budget)]
-    code, seconds, gb = measure(command, log, args.timeout)
+    code, seconds, gb = measure(command, log, timeout)
     if code != 0 or not result.exists():
         why = "stopped at the timeout" if code is None else f"exit status {code}"
         return {"failed": f"{why} after {seconds:.0f} s: {_tail(log)}"}
@@ -258,6 +265,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="the folder's seed")
     parser.add_argument("--time-budget", type=int, default=120)
     parser.add_argument("--timeout", type=float, default=600, help="seconds a step")
+    parser.add_argument("--total", type=float, default=3600, help="seconds in all")
     parser.add_argument("--steps", nargs="+", choices=STEPS, default=STEPS)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -280,10 +288,15 @@ def main():
         print("| measure | value | target | met |\n|---|---|---|---|")
         results = {}
         for step in args.steps:
-            if step == "cli":
-                report_cli(folder, work, args.timeout)
+            timeout = min(args.timeout, args.total - (time.perf_counter() - start))
+            if timeout < 10:
+                spent = f"not run: the --total of {args.total:.0f} s is spent"
+                print(f"| {step} | {spent} | | **no** |")
                 continue
-            results[step] = run_child(step, folder, work, args)
+            if step == "cli":
+                report_cli(folder, work, timeout)
+                continue
+            results[step] = run_child(step, folder, work, args, timeout)
             if step == "diagnose":
                 report_diagnose(results[step], planted)
             else:
