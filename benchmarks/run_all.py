@@ -222,6 +222,7 @@ SECTIONS = [
         "photos",
         "A folder of ordinary photos with the defaults: diagnose, fits, the CLI",
         "bench_photos.py",
+        ("--timeout", "300", "--total", "780"),
         long=True,
         notes=(
             "Targets (issue: a folder of photos with the defaults), on 2 cores "
@@ -230,9 +231,9 @@ SECTIONS = [
             "the 8x8 image; `odd_image_sizes` on at most 5% of the files; "
             "DropoutCNN() at least 0.9 test accuracy, "
             "TunedCNNClassifier(time_budget=120) at least DropoutCNN's - 0.02, "
-            "TransferCNN(weights=None) at least 0.6. Up to half an hour (five "
-            "fresh processes, each stopped at `--timeout`): run with "
-            "`--only photos`."
+            "TransferCNN(weights=None) at least 0.6. At most 13 minutes: a "
+            "step is stopped after 300 s, and the steps left when 780 s are "
+            "spent are not run; run with `--only photos`."
         ),
     ),
     Section(
@@ -353,6 +354,19 @@ SECTIONS = [
             "busy (its time per batch below the training step's), and "
             '`precision="mixed"` is faster than float32 on the GPU. Run '
             "with `--only gpu` on a GPU machine; the 2-CPU machine has none."
+        ),
+    ),
+    Section(
+        "distribute",
+        'One fit on two logical CPU devices (`distribution="mirrored"`) vs one',
+        "bench_distribute.py",
+        long=True,
+        notes=(
+            "Target: the mirrored fit's test accuracy within noise of the "
+            "one-device fit, and its overhead reported. The two replicas "
+            "share the same cores, so no speed-up is expected; images per "
+            "second with GPUs are still to measure. Run with "
+            "`--only distribute`."
         ),
     ),
     Section(
