@@ -15,7 +15,6 @@ they come back as their defaults, and :func:`save` warns which.
 import json
 import os
 import tempfile
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._convert import to_python
 from ._keras import import_keras
+from ._warnings import warn
 
 #: The archive entry that holds the estimator's class, parameters and fitted
 #: attributes.
@@ -116,13 +116,11 @@ def save(estimator, path):
         if k.endswith("_") and not k.startswith("_") and k != "model_"
     )
     if dropped:
-        warnings.warn(
+        warn(
             f"{type(estimator).__name__} parameters {dropped} are Python objects "
             "that a .keras file cannot hold safely; the loaded estimator has "
             "their defaults (the trained model is complete). Set them again "
-            "after load() before refitting.",
-            UserWarning,
-            stacklevel=2,
+            "after load() before refitting."
         )
     estimator.model_.save(path)
     metadata = {

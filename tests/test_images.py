@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from sklearn.datasets import load_sample_images
 from cnnfix._input import InputPolicy, pool
 from cnnfix._input.decode import decode_paths
 from cnnfix.datasets import (
+    inspect_images,
     list_image_folder,
     load_image_folder,
     read_image,
@@ -497,3 +499,23 @@ def test_plain_pngs_decode_with_pyspng_to_pillows_pixels(tmp_path, monkeypatch):
             np.testing.assert_array_equal(a, b, err_msg=f"{path} {mode}")
     # pyspng read the 4 plain files in auto and rgb, the grey ones to grey.
     assert len(decoded) == 4 + 4 + 2
+
+
+def test_reader_warnings_point_at_the_callers_line(tree, tmp_path):
+    root, _ = tree
+    paths, _ = list_image_folder(root)
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    calls = {
+        "load_image_folder": lambda: load_image_folder(root),
+        "read_images": lambda: read_images(paths),
+        "inspect_images": lambda: inspect_images(paths),
+        "on_error": lambda: read_images(
+            [*paths, tmp_path / "bad.png"], 8, on_error="warn"
+        ),
+    }
+    for name, call in calls.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert caught, name
+        assert {w.filename for w in caught} == {__file__}, name

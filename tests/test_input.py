@@ -16,6 +16,7 @@ from cnnfix._input import (
     prediction_chunks,
     training_arguments,
     validation_data,
+    working_size,
 )
 
 
@@ -113,3 +114,32 @@ def test_training_arguments_without_a_balancer_are_the_arrays():
     assert fitted is None
     assert arguments["x"] is X and arguments["y"] is y
     assert arguments["sample_weight"] is weights and arguments["batch_size"] == 3
+
+
+def test_working_size_keeps_the_median_aspect_and_caps_the_longer_side():
+    landscape = [(300, 400), (150, 200), (480, 640), (400, 300)]
+    assert working_size(landscape, max_side=64) == (48, 64)
+    assert working_size([(400, 300)] * 3 + [(300, 400)], max_side=96) == (96, 72)
+    # Small images are never enlarged: the median longer side is below the cap.
+    assert working_size([(24, 32), (30, 40)], max_side=64) == (27, 36)
+    assert working_size([(10, 1000)], max_side=64) == (8, 64)  # aspect floor 1:8
+
+
+def test_working_size_follows_the_bulk_not_the_files_that_share_a_size():
+    rng = np.random.default_rng(0)
+    heights, widths = rng.integers(150, 300, 300), rng.integers(200, 400, 300)
+    sizes = [(int(h), int(w)) for h, w in zip(heights, widths, strict=True)]
+    chosen = working_size(sizes, max_side=64)
+    assert chosen == (48, 64)
+    # Two files sharing a size (the old "most common") change nothing.
+    assert working_size([*sizes, (151, 399), (151, 399)], max_side=64) == chosen
+    # Every training part of a 5-fold split picks the same size.
+    folds = [[s for i, s in enumerate(sizes) if i % 5 != k] for k in range(5)]
+    assert [working_size(fold, max_side=64) for fold in folds] == [chosen] * 5
+
+
+def test_working_size_refuses_what_is_not_a_list_of_sizes():
+    with pytest.raises(ValueError, match="max_side must be a positive int"):
+        working_size([(2, 2)], max_side=0)
+    with pytest.raises(ValueError, match=r"non-empty list of \(height, width\)"):
+        working_size([], max_side=8)

@@ -14,7 +14,7 @@ The user-facing readers are public through :mod:`cnnfix.datasets`.
 """
 
 from .files import is_path_array, named, unreadable_in_X
-from .headers import check_image_size, inspect_images
+from .headers import check_image_size, fit_size, inspect_images, working_size
 from .pipeline import (
     channel_stats,
     normalization,
@@ -30,6 +30,7 @@ __all__ = [
     "InputPolicy",
     "channel_stats",
     "check_image_size",
+    "fit_size",
     "inspect_images",
     "is_path_array",
     "named",
@@ -41,4 +42,5 @@ __all__ = [
     "training_arguments",
     "unreadable_in_X",
     "validation_data",
+    "working_size",
 ]

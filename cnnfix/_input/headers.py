@@ -7,12 +7,12 @@ files live here too, shared by :mod:`cnnfix._input.decode`.
 """
 
 import os
-import warnings
 from collections import Counter
 from numbers import Integral
 
 import numpy as np
 
+from .._warnings import warn
 from ..exceptions import UnreadableImageError
 from .pixels import (
     CHANNELS,
@@ -131,15 +131,73 @@ def most_common_size(sizes):
     counts = Counter(sizes)
     size, count = counts.most_common(1)[0]
     if len(counts) > 1:
-        warnings.warn(
+        warn(
             f"The images have {len(counts)} different sizes; all are resized to "
             f"the most common, {size[0]}x{size[1]} (height x width, "
             f"{count} of {len(sizes)} files). Pass image_size=(height, width) "
-            "to choose the size yourself.",
-            UserWarning,
-            stacklevel=2,
+            "to choose the size yourself."
         )
     return size
+
+
+def working_size(sizes, *, max_side):
+    """One ``(height, width)`` for images of many sizes.
+
+    The result keeps the median aspect of ``sizes`` (rounded to eighths, so
+    that samples of the same data agree) and its longer side is the median
+    longer side of ``sizes``, capped at ``max_side``: small images are never
+    enlarged, large ones are shrunk to what a CPU trains on. Medians follow
+    the bulk of the images, never the few that happen to share a size.
+
+    Parameters
+    ----------
+    sizes : sequence of (int, int)
+        ``(height, width)`` of each image (or of a sample of them).
+    max_side : int
+        The longest side the result may have, at least 1.
+
+    Returns
+    -------
+    size : tuple of (int, int)
+        ``(height, width)``, each at least 1.
+
+    Examples
+    --------
+    >>> from cnnfix._input import working_size
+    >>> working_size([(300, 400), (150, 200), (480, 640), (400, 300)], max_side=64)
+    (48, 64)
+    >>> working_size([(24, 32), (30, 40)], max_side=64)
+    (27, 36)
+    """
+    if not is_int(max_side) or max_side < 1:
+        raise ValueError(f"max_side must be a positive int; got {max_side!r}.")
+    heights, widths = np.asarray(sizes, dtype=float).reshape(-1, 2).T
+    if len(heights) == 0 or min(heights.min(), widths.min()) < 1:
+        raise ValueError(
+            "Expected a non-empty list of (height, width) pairs of positive "
+            f"sides; got {list(sizes)[:5]!r}."
+        )
+    longer = int(min(max_side, round(float(np.median(np.maximum(heights, widths))))))
+    aspect = float(np.median(heights / widths))  # above 1: portrait
+    ratio = max(round(8 * min(aspect, 1 / aspect)) / 8, 1 / 8)
+    shorter = max(1, round(longer * ratio))
+    return (longer, shorter) if aspect > 1 else (shorter, longer)
+
+
+def fit_size(paths, image_size, max_side):
+    """``(size, channels, chosen)`` of an estimator's fit on ``paths``, from
+    their headers: ``image_size`` when given, else the files' size when they
+    all share one, else their :func:`working_size` (``chosen`` is True only
+    then). Channels are 1 when every file is grey, else 3."""
+    sizes, grey, failed = read_headers(paths)
+    if failed:
+        raise_unreadable(paths, failed)
+    channels = 1 if grey.all() else 3
+    if image_size is not None:
+        return check_image_size(image_size), channels, False
+    if (sizes == sizes[0]).all():
+        return (int(sizes[0, 0]), int(sizes[0, 1])), channels, False
+    return working_size(sizes, max_side=max_side), channels, True
 
 
 def read_headers(paths):
@@ -251,9 +309,7 @@ def raise_unreadable(paths, failed):
 
 def warn_unreadable(paths, failed):
     """Warn once that the ``failed`` files of ``paths`` were skipped."""
-    warnings.warn(
+    warn(
         f"Skipped {len(failed)} of {len(paths)} image files that could not be "
-        f"read: {listing(paths, failed)}.",
-        UserWarning,
-        stacklevel=2,
+        f"read: {listing(paths, failed)}."
     )

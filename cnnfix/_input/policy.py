@@ -36,6 +36,11 @@ class InputPolicy:
         the call, small enough to bound the memory of one forward pass.
     predict_bytes : int, default=64 MiB
         Bytes of decoded images per ``predict_on_batch`` call on file paths.
+    working_side : int, default=64
+        Longest side of the working size an estimator picks for image files
+        of mixed sizes (``working_size``): on a CPU, fit time grows with the
+        pixels while accuracy on ordinary photos levels off well below
+        (``docs/guide/data.md``).
     """
 
     chunk_files: int = 64
@@ -45,6 +50,7 @@ class InputPolicy:
     queue_per_worker: int = 4
     predict_rows: int = 4096
     predict_bytes: int = 64 * 2**20
+    working_side: int = 64
 
 
 #: The policy every estimator and reader uses.
