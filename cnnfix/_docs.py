@@ -100,11 +100,15 @@ for file paths (see ``image_size``).""",
         """\
 Only for X given as image file paths: the ``(height, width)`` every
 file is resized to (bilinear, as :func:`cnnfix.datasets.read_images`),
-or one int for squares. None takes the most common size among the
-headers of up to 1,000 files spread evenly over X (and warns when
-files of other sizes are resized). The files decode to 1 channel when
-all of those files are grey, else to RGB; ``image_shape_`` records
-the result. Arrays are used at their own size: resize them yourself.""",
+or one int for squares. None reads the headers of up to 1,000 files
+spread evenly over X and keeps their size when they share one; when
+they differ, one working size serves the whole fit (the same in every
+fold of the same data): their median aspect, with the longer side
+their median longer side, at most 64 pixels (``working_size_``
+records it, and ``verbose >= 1`` states it). The files decode to 1
+channel when all of those files are grey, else to RGB;
+``image_shape_`` records the result. Arrays are used at their own
+size: resize them yourself.""",
     ),
     "cache": (
         "bool",
@@ -157,6 +161,24 @@ capability 7.0 or newer); on CPUs it is usually slower, so keep
 "float32" there. The policy is set for ``fit`` only and restored after;
 the fitted model keeps it through ``predict``, pickling and ``save``.""",
     ),
+    "distribution": (
+        'None, "mirrored", list of str or tf.distribute.Strategy',
+        """\
+Spread one fit over several devices of this machine with
+``tf.distribute``. None trains on one device. "mirrored" copies the
+model onto every GPU (every logical CPU device where there is no GPU)
+with ``MirroredStrategy``; a list of device names (``["/gpu:0",
+"/gpu:1"]``) takes those; a strategy built by you is used as it is.
+The model is built, compiled and trained in its scope. ``batch_size``
+is the global batch, split evenly over the replicas (it must divide by
+them), so ``learning_rate`` needs no change; scale both by the same
+factor to give each device more. The fitted model predicts on one
+device, and pickles and saved files hold no strategy.
+TunedCNNClassifier trains its finalists under it (its trials take
+``distribution_strategy``). Not inside a parallel joblib call
+(``n_jobs > 1``); several machines are not supported by Keras 3's
+``fit`` yet. See :doc:`/parallel`.""",
+    ),
 }
 
 
@@ -178,6 +200,9 @@ _SECTIONS = {
         (height, width, channels) of the training images; for file paths,
         the size they are resized to and their channels (see
         ``image_size``). Files given to ``predict`` are decoded to it.
+    working_size_ : tuple of int or None
+        (height, width) chosen for image files of mixed sizes when
+        ``image_size`` is None (see ``image_size``); None otherwise.
     history_ : dict of str to list of float
         Per-epoch training metrics ("loss", "accuracy", "val_loss", ...).
     n_epochs_ : int

@@ -20,12 +20,22 @@ from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._archive import model_from_bytes, model_to_bytes, save
+from ._distribute import (
+    DISTRIBUTIONS,
+    LeftBehind,
+    distribution_strategy,
+    even_batches,
+    is_strategy,
+    left_behind,
+    one_device,
+    strategy_scope,
+)
 from ._input import (
     INPUT_POLICY,
     normalization,
@@ -132,6 +142,14 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "balancer": [None, HasMethods(["fit_resample"])],
         "cache": ["boolean"],
         "precision": [StrOptions(set(PRECISIONS))],
+        "distribution": [
+            None,
+            StrOptions(set(DISTRIBUTIONS)),
+            list,
+            tuple,
+            HasMethods(["scope"]),
+            LeftBehind,
+        ],
     }
 
     def _store(self, arguments):
@@ -197,6 +215,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             reset=True,
             image_shape=self.image_shape,
             image_size=self.image_size,
+            max_side=self._working_side(),
         )
         classes, y_encoded = encode_labels(y, owner=type(self).__name__)
         self.classes_, self.n_classes_ = classes, len(classes)
@@ -221,16 +240,39 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             verbose=min(int(self.verbose), 2),
         )
         self.__dict__.pop("balancer_", None)  # not a previous fit's
-        with _seeded(seed), precision_policy(self.precision):
+        strategy = self._strategy()
+        with (
+            _seeded(seed),
+            precision_policy(self.precision),
+            self._fit_scope(strategy),
+        ):
             model, history = self._fit_keras(run)
         if model is None:  # a distributed search worker; the chief has the model
             for name in ("model_", "history_", "n_epochs_"):
                 self.__dict__.pop(name, None)  # not a previous fit's
             return self
+        model = one_device(model, strategy)
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
         return self
+
+    def _strategy(self):
+        """The ``tf.distribute`` strategy of ``distribution``, checked
+        (:func:`cnnfix._distribute.distribution_strategy`); None for none."""
+        return distribution_strategy(
+            self.distribution, batch_size=self.batch_size, owner=type(self).__name__
+        )
+
+    def _fit_scope(self, strategy):
+        """The block ``_fit_keras`` runs in: the scope of ``strategy``, in
+        which the model is built, compiled and trained."""
+        return strategy_scope(strategy)
+
+    def _working_side(self):
+        """Longest side of the working size for image files of mixed sizes
+        (``working_size_``); TransferCNN caps its backbone's native side."""
+        return INPUT_POLICY.working_side
 
     def _fit_arguments(self, data, run):
         """``model.fit`` arguments for ``data`` = ``(X, y, sample_weight)``,
@@ -276,12 +318,10 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """Train ``model`` on the run's (balanced) training part with early
         stopping on its validation part, by the one training loop
         (:func:`cnnfix._training.train`); ``changes`` amend the plan."""
-        return train(
-            model,
-            self._fit_arguments(run.train, run),
-            self._validation_data(run),
-            self._plan(run, **changes),
+        data, validation = even_batches(
+            self._fit_arguments(run.train, run), self._validation_data(run)
         )
+        return train(model, data, validation, self._plan(run, **changes))
 
     # -- predict -----------------------------------------------------------
 
@@ -356,10 +396,23 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         tags.input_tags.three_d_array = True
         return tags
 
+    def __sklearn_clone__(self):
+        # A tf.distribute strategy is a handle on this process's devices:
+        # clones share it, since a copy's collective keys clash with it.
+        if not is_strategy(self.distribution):
+            return super().__sklearn_clone__()
+        params = {
+            name: value if name == "distribution" else clone(value, safe=False)
+            for name, value in self.get_params(deep=False).items()
+        }
+        return type(self)(**params)
+
     def __getstate__(self):
         state = super().__getstate__()
         if "model_" in state:
             state = {**state, "model_": model_to_bytes(state["model_"])}
+        if "distribution" in state:  # a strategy cannot be pickled
+            state = {**state, "distribution": left_behind(state["distribution"])}
         return state
 
     def __setstate__(self, state):

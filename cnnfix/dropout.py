@@ -3,35 +3,51 @@
 from inspect import signature
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._docs import fill_doc
+from ._training import planned_epochs
 from .architectures import build_cnn, compile_cnn
 from .base import BaseCNNClassifier
 
 __all__ = ["DropoutCNN"]
 
 
-@fill_doc
+@fill_doc(
+    epochs=(
+        'int or "auto"',
+        """\
+    The planned number of passes over the training data. "auto" plans
+    about 6,000 gradient steps (``ceil(6000 / steps per epoch)`` epochs, at
+    most 100): 8 epochs of 54,000 images, 100 of 1,200. With
+    ``lr_schedule="cooldown"`` the learning rate falls to 0 over the last
+    fifth of them and training ends there; early stopping is then a guard
+    that ends a run whose validation loss stalls for ``patience`` epochs.
+    Without a schedule ``epochs`` is only a ceiling.""",
+    ),
+)
 class DropoutCNN(BaseCNNClassifier):
     """A regularised convolutional network classifier for images.
 
-    Convolutional blocks (convolution, batch normalisation, ReLU, max pooling,
-    optional spatial dropout) feed a dense layer and dropout before the output.
-    Inputs are normalised inside the model, validation data for early stopping
-    come from a stratified shuffle, and the Keras model is built in ``fit``.
-    ``DropoutCNN()`` needs no arguments: it reaches about 99%% test accuracy on
-    scikit-learn's 8x8 digits in well under a minute on two CPU cores.
+    Convolutional blocks (two convolutions, each with batch normalisation
+    and ReLU, then max pooling and optional spatial dropout) feed a dense
+    layer and dropout before the output. Inputs are normalised inside the
+    model, validation data for early stopping come from a stratified
+    shuffle, and the Keras model is built in ``fit``. ``DropoutCNN()``
+    needs no arguments: it trains for a planned number of steps and cools
+    its learning rate down to 0 at the end, and reaches about 99%% test
+    accuracy on scikit-learn's 8x8 digits in about a minute on two CPU
+    cores.
 
     Parameters
     ----------
     conv_filters : tuple of int, default=(32, 64)
         Filters of each convolutional block; the number of blocks is its
         length.
-    convs_per_block : int, default=1
+    convs_per_block : int, default=2
         Convolutions (each with its batch normalisation and ReLU) in each
-        block before its pooling; 2 is VGG's pattern, at about twice the
-        compute.
+        block before its pooling: VGG's pattern; 1 costs about a quarter of
+        the compute on 28x28 images.
     kernel_size : int, default=3
         Side of the square convolution kernels.
     pool_size : int, default=2
@@ -72,6 +88,7 @@ class DropoutCNN(BaseCNNClassifier):
 
     _parameter_constraints: dict = {
         **BaseCNNClassifier._parameter_constraints,
+        "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "conv_filters": [tuple, list],
         "convs_per_block": [Interval(Integral, 1, None, closed="left")],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
@@ -87,7 +104,7 @@ class DropoutCNN(BaseCNNClassifier):
         self,
         *,
         conv_filters=(32, 64),
-        convs_per_block=1,
+        convs_per_block=2,
         kernel_size=3,
         pool_size=2,
         batch_norm=True,
@@ -95,14 +112,14 @@ class DropoutCNN(BaseCNNClassifier):
         dense_units=128,
         dropout=0.5,
         weight_decay=None,
-        epochs=100,
-        batch_size=32,
+        epochs="auto",
+        batch_size=64,
         optimizer="adam",
         learning_rate=1e-3,
         validation_split=0.1,
         early_stopping=True,
         patience=10,
-        lr_schedule=None,
+        lr_schedule="cooldown",
         normalize=True,
         augmentation=None,
         class_weight=None,
@@ -114,12 +131,16 @@ class DropoutCNN(BaseCNNClassifier):
         callbacks=None,
         balancer=None,
         precision="float32",
+        distribution=None,
     ):
         self._store(locals())
 
     def _fit_keras(self, run):
         model = self._build_model(self.image_shape_, self.n_classes_, run.normalization)
-        return model, self._train(model, run)
+        epochs = self.epochs
+        if epochs == "auto":
+            epochs = planned_epochs(len(run.train[0]), self.batch_size)
+        return model, self._train(model, run, epochs=epochs)
 
     def _build_model(self, input_shape, n_classes, normalization):
         if not self.conv_filters or not all(

@@ -195,6 +195,7 @@ class TransferCNN(BaseCNNClassifier):
         image_size=None,
         cache=False,
         precision="float32",
+        distribution=None,
         random_state=None,
         verbose=0,
         callbacks=None,

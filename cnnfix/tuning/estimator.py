@@ -11,12 +11,14 @@ The estimator holds the parameters and runs the fit: the search (through
 import shutil
 import tempfile
 import time
+from contextlib import nullcontext
 from numbers import Integral, Real
 from pathlib import Path
 
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._archive import model_from_bytes
+from .._distribute import is_strategy
 from .._docs import fill_doc
 from ..base import BaseCNNClassifier
 from .policy import BudgetPolicy
@@ -80,7 +82,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
     tuner : {"hyperband", "random", "bayesian"}, default="hyperband"
         keras-tuner's search algorithm.
     search_space : dict, callable, keras_tuner.HyperModel or None, default=None
-        None searches :data:`DEFAULT_SEARCH_SPACE`. A dict maps arguments of
+        None searches :data:`DEFAULT_SEARCH_SPACE` (its ``augmentation``
+        only without a ``time_budget`` or with one of at least 30 minutes:
+        ``BudgetPolicy.augmentation_budget``). A dict maps arguments of
         :func:`cnnfix.build_cnn` (and ``learning_rate``, ``optimizer``) to a
         list of choices, a ``(low, high)`` range or a fixed value;
         ``conv_filters`` takes tuples (``[(16,), (32, 64)]``). Unnamed
@@ -92,7 +96,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
         no trial starts that would leave the finalists less than their
         estimate (the search keeps at least a quarter), each finalist gets
         an equal share of the time left, and the fit overruns by at most
-        about one epoch. With Hyperband the brackets repeat until then.
+        about one epoch. With Hyperband the brackets repeat until then. The
+        defaults are the first trial; when the time left after it leaves
+        room for the defaults alone (not one more trial and a second
+        finalist), the search stops there and the defaults train as
+        DropoutCNN would, to convergence, with all the time left
+        (``defaults_only_``; ``verbose=1`` says so).
     max_epochs : int, default=3
         Most epochs one trial trains.
     factor : int, default=3
@@ -149,6 +158,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
         ``cv``, and "param_<name>" per searched argument.
     n_trials_ : int
         Number of trials run.
+    defaults_only_ : bool
+        Whether the ``time_budget`` left room for the defaults alone, which
+        then trained as DropoutCNN would (see ``time_budget``).
     finalists_ : list of dict
         One record per finalist trained, the defaults first: "trial_id",
         "params", "score", "best_epoch", "epochs", "duration" and "weight"
@@ -247,6 +259,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         verbose=1,
         callbacks=None,
         balancer=None,
+        distribution=None,
     ):
         self._store(locals())
 
@@ -256,21 +269,35 @@ class TunedCNNClassifier(BaseCNNClassifier):
         space = DEFAULT_SEARCH_SPACE if self.search_space is None else self.search_space
         if isinstance(space, dict):
             check_search_space(space)
-            if not (self.augmentation is None or isinstance(self.augmentation, str)):
+            # A short budget's trials and finalists stop before augmentation
+            # pays off (see BudgetPolicy.augmentation_budget).
+            short = not self._policy.searches_augmentation(self.time_budget)
+            layers = not (
+                self.augmentation is None or isinstance(self.augmentation, str)
+            )
+            if layers or (short and self.search_space is None):
                 space = {k: v for k, v in space.items() if k != "augmentation"}
         return space
 
     def _isolated(self):
+        # A strategy holds this process's devices: it cannot travel.
+        held = self.distribution_strategy is not None or is_strategy(self.distribution)
         if self.isolate_search == "auto":
-            return self.distribution_strategy is None
-        if self.isolate_search and self.distribution_strategy is not None:
+            return not held
+        if self.isolate_search and held:
             raise ValueError(
                 "isolate_search=True cannot run a search with a "
-                "distribution_strategy: the strategy holds this process's "
-                "devices and cannot be sent to a worker process. Use "
-                "isolate_search='auto' or False."
+                "tf.distribute strategy as distribution_strategy or "
+                "distribution: the strategy holds this process's devices and "
+                "cannot be sent to a worker process. Use isolate_search='auto' "
+                "or False, or distribution='mirrored'."
             )
         return self.isolate_search
+
+    def _fit_scope(self, strategy):
+        """The search runs outside ``distribution`` (its trials take
+        ``distribution_strategy``); the finalists train under it."""
+        return nullcontext()
 
     def _n_trials_planned(self):
         """Trials the search plans; None when the ``time_budget`` decides."""
@@ -340,6 +367,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         self.best_params_, self.best_score_ = best["params"], best["score"]
         self.search_results_ = search_results(outcome["trials"])
         self.n_trials_ = len(outcome["trials"])
+        self.defaults_only_ = outcome["defaults_only"]
         if outcome["balancer"] is not None:
             self.balancer_ = outcome["balancer"]
         with no_optimizer_state_warning():

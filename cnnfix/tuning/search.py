@@ -13,12 +13,15 @@ import functools
 import io
 import sys
 import warnings
+from inspect import signature
 from pathlib import Path
 
 from .._archive import model_to_bytes
+from .._distribute import one_device, strategy_scope
 from .._keras import import_keras
 from .._training import callbacks
 from ..architectures import average_models
+from ..dropout import DropoutCNN
 from .data import cv_folds, search_sample
 from .finalists import (
     average_finalists,
@@ -29,6 +32,9 @@ from .finalists import (
 )
 from .records import trial_history, trial_record
 from .space import build_sampled, space_defaults
+
+#: DropoutCNN's ``lr_schedule``, which the defaults alone train with.
+DROPOUT_SCHEDULE = signature(DropoutCNN).parameters["lr_schedule"].default
 
 
 def search(estimator, run, directory, deadline, emit):
@@ -94,8 +100,11 @@ def search(estimator, run, directory, deadline, emit):
             "trials": [trial_record(t, oracle) for t in in_creation_order(oracle)],
             "best": trial_record(oracle.get_best_trials(1)[0], oracle),
             "stopped": oracle.stopped_by_deadline,
+            "defaults_only": oracle.defaults_only,
         }
-        if estimator.train_finalists:
+        if oracle.defaults_only:
+            _say_defaults_only(estimator.time_budget, run.verbose, report)
+        if estimator.train_finalists or oracle.defaults_only:
             finalists = choose_finalists(oracle, estimator.n_finalists)
             model, history = _finalists(
                 estimator, finalists, hypermodel, run, deadline, report, outcome
@@ -152,6 +161,7 @@ def _tuner(estimator, adapter, hypermodel, run, held_out, *, deadline, **options
         seed=run.seed,
         max_consecutive_failed_trials=1,
         deadline=deadline,
+        time_budget=estimator.time_budget,
         policy=policy,
         clock=estimator._clock,
         **budget,
@@ -175,6 +185,18 @@ def _tuner(estimator, adapter, hypermodel, run, held_out, *, deadline, **options
     )
 
 
+def _say_defaults_only(time_budget, verbose, report):
+    """Say that the budget leaves room for the defaults alone: on the
+    progress line (``verbose=1``), or printed (``verbose=2``)."""
+    line = (
+        f"Search: time_budget={time_budget:g} s leaves room for the defaults "
+        "alone; they train as DropoutCNN would, to convergence."
+    )
+    report({"note": line})
+    if verbose == 2:  # no progress line to carry it
+        print(line)
+
+
 def _finalists(estimator, finalists, hypermodel, run, deadline, emit, outcome):
     """Train the finalists (:func:`cnnfix.tuning.finalists.train_finalists`)
     and average them when ``ensemble`` gains; record them in
@@ -182,29 +204,38 @@ def _finalists(estimator, finalists, hypermodel, run, deadline, emit, outcome):
     keras = import_keras()
     has_validation = run.validation is not None
     scored = run.validation if has_validation else run.train
+    # The defaults alone train as DropoutCNN: stopping on the loss, its
+    # schedule for "auto".
+    alone = outcome["defaults_only"]
+    schedule = estimator.lr_schedule
+    if alone and schedule == "auto":
+        schedule = DROPOUT_SCHEDULE
     setup = finalist_setup(
         estimator.objective,
-        estimator.lr_schedule,
+        schedule,
         has_validation=has_validation,
-        resolved=estimator._policy.resolves(len(scored[1])),
+        resolved=not alone and estimator._policy.resolves(len(scored[1])),
         early_stopping=estimator.early_stopping,
     )
+
+    strategy = estimator._strategy()  # the estimator's distribution
 
     def fit(trial, share, lr_schedule):
         keras.backend.clear_session()
         keras.utils.set_random_seed(run.seed)
-        model = hypermodel.build(trial.hyperparameters.copy())
-        history = estimator._train(
-            model,
-            run,
-            # Fresh copies of the user's callbacks, as each trial gets.
-            callbacks=tuple(copy.deepcopy(estimator.callbacks or [])),
-            lr_schedule=lr_schedule,
-            objective=setup.watched,
-            deadline=share,
-            verbose=2 if run.verbose == 2 else 0,
-        )
-        return model, history
+        with strategy_scope(strategy):
+            model = hypermodel.build(trial.hyperparameters.copy())
+            history = estimator._train(
+                model,
+                run,
+                # Fresh copies of the user's callbacks, as each trial gets.
+                callbacks=tuple(copy.deepcopy(estimator.callbacks or [])),
+                lr_schedule=lr_schedule,
+                objective=setup.watched,
+                deadline=share,
+                verbose=2 if run.verbose == 2 else 0,
+            )
+        return one_device(model, strategy), history
 
     models, histories, records, kept = train_finalists(
         finalists,
