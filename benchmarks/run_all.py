@@ -357,6 +357,19 @@ SECTIONS = [
         ),
     ),
     Section(
+        "distribute",
+        'One fit on two logical CPU devices (`distribution="mirrored"`) vs one',
+        "bench_distribute.py",
+        long=True,
+        notes=(
+            "Target: the mirrored fit's test accuracy within noise of the "
+            "one-device fit, and its overhead reported. The two replicas "
+            "share the same cores, so no speed-up is expected; images per "
+            "second with GPUs are still to measure. Run with "
+            "`--only distribute`."
+        ),
+    ),
+    Section(
         "transfer",
         "TransferCNN on few images: a pretrained backbone vs from scratch",
         "bench_transfer.py",
