@@ -6,6 +6,7 @@ with its parameters and ``TunedCNNClassifier`` calls them with values drawn by
 keras-tuner, so a fix to the architecture lands everywhere.
 """
 
+import functools
 from collections.abc import Sequence
 from contextlib import contextmanager
 from numbers import Integral
@@ -168,6 +169,7 @@ def build_cnn(
     kernel_size: int = 3,
     pool_size: int = 2,
     batch_norm: bool = True,
+    residual: bool = False,
     conv_dropout: float = 0.0,
     dense_units: int | None = 128,
     dropout: float = 0.5,
@@ -181,9 +183,13 @@ def build_cnn(
 
     Each block is ``convs_per_block`` times Conv2D ("same" padding) ->
     [BatchNormalization] -> ReLU, then MaxPooling2D ("same" padding, so tiny
-    and 1-pixel-wide images work) -> [SpatialDropout2D]. The head is Flatten
-    or GlobalAveragePooling2D -> [Dense(dense_units, relu)] ->
-    Dropout(dropout) -> Dense(n_classes, softmax).
+    and 1-pixel-wide images work) -> [SpatialDropout2D]. With ``residual``
+    the block's input is added to its last convolution's output before that
+    ReLU (ResNet's basic block): as it is where its channels are the
+    block's filters, else through a 1x1 convolution [and batch norm] (the
+    projection shortcut). The head is Flatten or GlobalAveragePooling2D ->
+    [Dense(dense_units, relu)] -> Dropout(dropout) -> Dense(n_classes,
+    softmax).
 
     The layers follow Keras's dtype policy in effect (see
     :func:`precision_policy`), except the augmentation and normalisation
@@ -221,6 +227,12 @@ def build_cnn(
         Side of the max-pooling window after each block.
     batch_norm : bool, default=True
         Batch normalisation after each convolution.
+    residual : bool, default=False
+        A shortcut around each block's convolutions (see above), named
+        ``add{i}``, with ``shortcut{i}`` (and ``shortcut_bn{i}``) where it
+        projects. Deeper networks train as easily as shallow ones; the
+        shortcuts add ``in_channels x filters`` weights to each block whose
+        channels change.
     conv_dropout : float, default=0.0
         Spatial dropout rate after each block (0 for none).
     dense_units : int or None, default=128
@@ -261,19 +273,21 @@ def build_cnn(
     regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
 
     inputs, x = input_stem(input_shape, normalization, augmentation)
+    convolution = functools.partial(
+        _convolution, layers, batch_norm=batch_norm, regularizer=regularizer
+    )
     for i, filters in enumerate(conv_filters):
+        block_input = x
         for j in range(int(convs_per_block)):
             suffix = f"{i}_{j}" if j else f"{i}"
-            x = layers.Conv2D(
-                int(filters),
-                kernel_size,
-                padding="same",
-                use_bias=not batch_norm,
-                kernel_regularizer=regularizer,
-                name=f"conv{suffix}",
-            )(x)
-            if batch_norm:
-                x = layers.BatchNormalization(name=f"bn{suffix}")(x)
+            x = convolution(x, filters, kernel_size, f"conv{suffix}", f"bn{suffix}")
+            if residual and j == convs_per_block - 1:
+                shortcut = block_input
+                if shortcut.shape[-1] != filters:  # the projection
+                    shortcut = convolution(
+                        shortcut, filters, 1, f"shortcut{i}", f"shortcut_bn{i}"
+                    )
+                x = layers.Add(name=f"add{i}")([x, shortcut])
             x = layers.ReLU(name=f"relu{suffix}")(x)
         x = layers.MaxPooling2D(pool_size, padding="same", name=f"pool{i}")(x)
         if conv_dropout:
@@ -301,6 +315,20 @@ def build_cnn(
         n_classes, activation="softmax", dtype="float32", name="probabilities"
     )(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def _convolution(layers, x, filters, size, name, bn_name, *, batch_norm, regularizer):
+    """A Conv2D ("same" padding, no bias before batch norm) of ``x``, then
+    its BatchNormalization with ``batch_norm``."""
+    x = layers.Conv2D(
+        int(filters),
+        size,
+        padding="same",
+        use_bias=not batch_norm,
+        kernel_regularizer=regularizer,
+        name=name,
+    )(x)
+    return layers.BatchNormalization(name=bn_name)(x) if batch_norm else x
 
 
 def compile_cnn(model, *, optimizer="adam", learning_rate=1e-3):

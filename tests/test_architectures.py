@@ -61,6 +61,35 @@ def test_convs_per_block_stacks_convolutions_before_each_pooling():
         build_cnn((8, 8, 1), 2, convs_per_block=0)
 
 
+def test_residual_blocks_add_a_shortcut_projected_where_channels_change():
+    plain = build_cnn((8, 8, 1), 3)
+    model = build_cnn((8, 8, 1), 3, residual=True)
+    # Each block's channels change (1 -> 32, 32 -> 64): a 1x1 kernel without
+    # bias (batch norm follows) and that batch norm's 4 numbers per channel.
+    added = (1 * 32 + 4 * 32) + (32 * 64 + 4 * 64)
+    assert model.count_params() - plain.count_params() == added
+    assert {"shortcut0", "shortcut_bn0", "add0", "add1"} <= {
+        layer.name for layer in model.layers
+    }
+    # Where the channels stay, the block's input is added as it is.
+    same = build_cnn(
+        (8, 8, 4), 3, conv_filters=(4, 4), convs_per_block=2, residual=True
+    )
+    names = [layer.name for layer in same.layers]
+    assert "shortcut0" not in names and "shortcut1" not in names
+    assert names.index("add0") < names.index("relu0_1") < names.index("pool0")
+    assert (
+        same.count_params()
+        == build_cnn(
+            (8, 8, 4), 3, conv_filters=(4, 4), convs_per_block=2
+        ).count_params()
+    )
+    compile_cnn(model)
+    x = np.random.default_rng(0).normal(size=(6, 8, 8, 1)).astype("float32")
+    loss, _ = model.train_on_batch(x, np.array([0, 1, 2, 0, 1, 2]))
+    assert np.isfinite(loss)
+
+
 def test_pooling_works_on_one_pixel_wide_images():
     model = build_cnn((5, 1, 1), 2, conv_filters=(4, 4, 4))
     assert model.output_shape == (None, 2)

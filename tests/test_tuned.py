@@ -26,7 +26,7 @@ def fitted(small_digits):
 
 
 def test_fitted_search_attributes(fitted):
-    assert fitted.n_trials_ == 2
+    assert fitted.n_trials_ == 2 and fitted.defaults_only_ is False
     assert set(fitted.best_params_) == {"conv_filters"}
     assert fitted.best_params_["conv_filters"] in ((4,), (8,))
     # build_cnn's own value: a tuple of plain ints.
@@ -164,7 +164,10 @@ def test_trials_train_on_a_sample_and_finalists_on_all(small_digits):
 def test_default_search_space(small_digits):
     X, y = small_digits
     clf = TunedCNNClassifier(
-        tuner="random", max_trials=1, max_epochs=1, train_finalists=False,
+        tuner="random",
+        max_trials=1,
+        max_epochs=1,
+        train_finalists=False,
         random_state=0,
     )
     clf.fit(X, y)
@@ -381,6 +384,30 @@ def test_a_trial_stops_where_the_searchs_share_of_the_budget_ends(small_digits):
     assert clf.search_results_["status"] == ["COMPLETED"]
     assert 1 <= len(clf.history_["loss"]) < max_epochs
     assert set(clf.predict(X[:20])) <= set(labels)
+
+
+def test_a_budget_with_room_for_the_defaults_alone_trains_them_alone(
+    small_digits, capsys
+):
+    class Short(TunedCNNClassifier):
+        # No search share holds a million trials: the defaults alone.
+        _policy = BudgetPolicy(min_search_trials=10**6)
+
+    X, y = small_digits
+    clf = Short(
+        **{**QUICK, "max_trials": 3, "epochs": 100},
+        patience=2,
+        time_budget=120,
+        isolate_search=False,
+    ).fit(X, y + 10)
+    assert clf.defaults_only_ and clf.n_trials_ == 1
+    # The defaults were the first trial and are the one finalist, trained
+    # past the trials' max_epochs, as DropoutCNN trains (stopping on the loss).
+    (finalist,) = clf.finalists_
+    assert finalist["trial_id"] == clf.search_results_["trial_id"][0]
+    assert finalist["params"] == {"conv_filters": (8,)}  # the first choice
+    assert clf.n_epochs_ > QUICK["max_epochs"]
+    assert "leaves room for the defaults alone" in capsys.readouterr().err
 
 
 class _LongFinalists(TunedCNNClassifier):

@@ -185,6 +185,67 @@ def test_the_oracle_times_trials_and_stops_at_the_deadline(tmp_path):
     assert list(oracle.refit_estimates.values()) == [0.0, 0.0, 0.0]
 
 
+def test_the_defaults_alone_when_the_budget_holds_little_more():
+    # A 100 s budget: the search's share (25 s) holds five trials of 4 s;
+    # at 30 s, one more trial and two finalists of 25 s end at 84: room.
+    assert not POLICY.defaults_only(30.0, 100.0, 4.0, 25.0, 100.0)
+    # Finalists of 35 s would end at 104, past the deadline.
+    assert POLICY.defaults_only(30.0, 100.0, 4.0, 35.0, 100.0)
+    # The share holds fewer than five trials of 6 s.
+    assert POLICY.defaults_only(10.0, 100.0, 6.0, 1.0, 100.0)
+    assert not BudgetPolicy(min_search_trials=4).defaults_only(
+        10.0, 100.0, 6.0, 1.0, 100.0
+    )
+    # Finalists longer than the budget count at most 1 - search_share of it,
+    # so the search keeps its share.
+    assert not POLICY.defaults_only(10.0, 1000.0, 4.0, 1e6, 1000.0)
+    assert not POLICY.defaults_only(30.0, None, 10.0, 1e9, None)  # no budget
+
+
+def _ticking(clock, finalist_seconds):
+    from cnnfix.tuning.adapter import DefaultsFirstHyperband
+
+    class Ticking(DefaultsFirstHyperband):  # trials of 10 s, timed as the tuner
+        def end_trial(self, trial):
+            clock.now += 10.0
+            self.finalist_seconds = finalist_seconds
+            super().end_trial(trial)
+
+    return Ticking
+
+
+def test_a_short_budget_trains_the_defaults_first_and_alone(tmp_path):
+    clock = _Clock()
+    oracle, plan = _hyperband_plan(
+        _ticking(clock, 20.0),
+        tmp_path / "a",
+        deadline=45.0,
+        time_budget=45.0,
+        clock=clock,
+    )
+    # Under a budget the defaults are the first trial; a share of 11 s holds
+    # no five trials of 10 s.
+    assert len(plan) == 1 and plan[0]["dropout"] == 0.5
+    assert oracle.defaults_only and oracle.stopped_by_deadline
+    clock = _Clock()
+    oracle, plan = _hyperband_plan(
+        _ticking(clock, 20.0),
+        tmp_path / "b",
+        deadline=200.0,
+        time_budget=200.0,
+        clock=clock,
+    )
+    assert len(plan) == 6 and plan[0]["dropout"] == 0.5
+    assert not oracle.defaults_only and not oracle.stopped_by_deadline
+
+
+def test_augmentation_is_searched_under_long_budgets_only():
+    assert POLICY.searches_augmentation(None)
+    assert POLICY.searches_augmentation(POLICY.augmentation_budget)
+    assert not POLICY.searches_augmentation(600)
+    assert BudgetPolicy(augmentation_budget=60).searches_augmentation(600)
+
+
 # -- the finalists ---------------------------------------------------------------
 
 
@@ -381,12 +442,20 @@ def test_cv_folds_hold_out_parts_of_the_training_part():
 
 
 def test_the_defaults_are_read_from_dropoutcnns_signature():
-    from cnnfix import DropoutCNN
+    from cnnfix import DropoutCNN, build_cnn
     from cnnfix.tuning.space import FIXED_VALUES
 
     defaults = DropoutCNN().get_params()
-    assert FIXED_VALUES == {name: defaults[name] for name in FIXED_VALUES}
+    builder = inspect.signature(build_cnn).parameters
+    # DropoutCNN's values, and build_cnn's own for what DropoutCNN lacks.
+    assert FIXED_VALUES == {
+        name: defaults[name] if name in defaults else builder[name].default
+        for name in FIXED_VALUES
+    }
+    assert FIXED_VALUES["residual"] is False and FIXED_VALUES["head"] == "auto"
     assert set(FIXED_VALUES) == {
+        "residual",
+        "head",
         "conv_filters",
         "convs_per_block",
         "kernel_size",
@@ -417,8 +486,36 @@ def test_conv_filters_are_searched_as_build_cnns_tuples():
     assert {plain_values({"conv_filters": d})["conv_filters"] for d in drawn} == set(
         spec
     )
-    # Depth and width, each uniform, doubling per block.
-    assert len(spec) == 9 and all(b == 2 * a for f in spec for a, b in pairwise(f))
+    # Depth and width, each uniform, doubling per block, up to 128 filters
+    # in the first block.
+    assert len(spec) == 12 and all(b == 2 * a for f in spec for a, b in pairwise(f))
+    assert (128,) in spec and (128, 256, 512) in spec
+
+
+def test_the_default_space_offers_residual_blocks_and_starts_at_the_defaults():
+    import keras_tuner as kt
+
+    from cnnfix.tuning.space import (
+        DEFAULT_SEARCH_SPACE,
+        FIXED_VALUES,
+        default_values,
+        plain_values,
+        sample,
+    )
+
+    assert DEFAULT_SEARCH_SPACE["residual"] == [False, True]
+    hp = kt.HyperParameters()
+    drawn = {
+        name: sample(hp, name, spec, FIXED_VALUES.get(name))
+        for name, spec in DEFAULT_SEARCH_SPACE.items()
+    }
+    # The first trial (every hyperparameter at its default) is DropoutCNN's
+    # defaults wherever the space holds them.
+    first = plain_values(default_values(hp))
+    assert first == drawn
+    expected = {name: FIXED_VALUES[name] for name in first}
+    expected["weight_decay"] = expected["weight_decay"] or 0.0  # None: no decay
+    assert first == expected
 
 
 # -- the progress line -------------------------------------------------------------

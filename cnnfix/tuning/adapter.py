@@ -41,6 +41,8 @@ class DefaultsFirst:
 
     Parameters (keywords, besides the oracle's own)
     ----------
+    time_budget : float or None
+        The fit's budget (seconds), which ends at ``deadline``.
     deadline : float or None
         A time of ``clock``: once one trial has ended, no new trial starts
         unless ``policy.trial_may_start`` allows it, given the trials'
@@ -50,6 +52,12 @@ class DefaultsFirst:
         The rules of the budget.
     clock : callable
         The clock of ``deadline``.
+
+    With a ``deadline`` the defaults are the first trial, and once it has
+    ended the search stops if ``policy.defaults_only`` says the time left
+    leaves room for the defaults alone (given the trial's duration, the
+    ``time_budget`` and ``finalist_seconds``, the estimate of one finalist,
+    which the tuner keeps up to date); ``defaults_only`` then says so.
 
     Attributes ``durations`` (trial id -> seconds) and ``refit_estimates``
     (trial id -> the ``refit_seconds`` it started under) are kept in the
@@ -61,18 +69,38 @@ class DefaultsFirst:
     #: bracket) rather than as its first trial.
     places_defaults = False
 
-    def __init__(self, *args, deadline=None, policy=None, clock=time.time, **kwargs):
+    def __init__(
+        self,
+        *args,
+        deadline=None,
+        time_budget=None,
+        policy=None,
+        clock=time.time,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self.deadline, self.refit_seconds = deadline, 0.0
+        self.deadline, self.time_budget = deadline, time_budget
+        self.refit_seconds = self.finalist_seconds = 0.0
         self.policy = BudgetPolicy() if policy is None else policy
         self.clock = clock
         self.durations, self.refit_estimates = {}, {}
-        self.started, self.stopped_by_deadline = {}, False
+        self.started, self.stopped_by_deadline, self.defaults_only = {}, False, False
 
     def populate_space(self, trial_id):
-        durations = list(self.durations.values())
-        if self.trials and not self.policy.trial_may_start(
-            self.clock(), durations, self.refit_seconds, self.deadline
+        durations, now = list(self.durations.values()), self.clock()
+        if len(self.trials) == 1:  # the defaults' trial has ended
+            self.defaults_only = self.policy.defaults_only(
+                now,
+                self.deadline,
+                sum(durations),
+                self.finalist_seconds,
+                self.time_budget,
+            )
+        if self.trials and (
+            self.defaults_only
+            or not self.policy.trial_may_start(
+                now, durations, self.refit_seconds, self.deadline
+            )
         ):
             self.stopped_by_deadline = True
             return {"status": "STOPPED", "values": None}
@@ -117,7 +145,9 @@ class DefaultsFirstBayesian(DefaultsFirst, kt.oracles.BayesianOptimizationOracle
 
 
 class DefaultsFirstHyperband(DefaultsFirst, kt.oracles.HyperbandOracle):
-    """keras-tuner's Hyperband, the defaults first in its last bracket.
+    """keras-tuner's Hyperband, the defaults first in its last bracket (with
+    a ``deadline``, the first trial of all, so that a short budget trains
+    them first; see :class:`DefaultsFirst`).
 
     That bracket trains every trial for the whole budget (``max_epochs``),
     so the defaults are compared at the full budget with the configurations
@@ -140,7 +170,8 @@ class DefaultsFirstHyperband(DefaultsFirst, kt.oracles.HyperbandOracle):
         # samples are those keras-tuner would draw.
         response = super()._random_trial(trial_id, bracket)
         first_of_last = bracket["bracket_num"] == 0 and len(bracket["rounds"][0]) == 1
-        if response["status"] == "RUNNING" and first_of_last:
+        first = not self.trials if self.deadline is not None else first_of_last
+        if response["status"] == "RUNNING" and first:
             defaults = default_values(self.hyperparameters)
             if not self._duplicate(defaults):
                 budget = {
@@ -260,7 +291,12 @@ class SearchTuner(kt.Tuner):
         best = self.oracle.get_best_trials(1)
         score = float(best[0].score) if best and best[0].score is not None else None
         refit = self.finalists_seconds()
-        self.oracle.refit_seconds = refit  # what the deadline rule needs
+        # What the deadline's rules need: the finalists' estimate, and one
+        # finalist's at the median epoch.
+        self.oracle.refit_seconds = refit
+        self.oracle.finalist_seconds = self.policy.finalists_estimate(
+            self.times, [None], self.epochs, self.scale
+        )
         self.emit({"best": score, "duration": duration, "refit": refit})
 
     def _build_and_fit_model(self, trial, *args, **kwargs):

@@ -87,6 +87,18 @@ class BudgetPolicy:
     ensemble_margin : float, default=1e-9
         How much better than the best finalist alone an average must score
         to be kept: above floating-point noise.
+    min_search_trials : int, default=5
+        A ``time_budget`` whose search share holds fewer trials as long as
+        the defaults' leaves room for the defaults alone (see
+        :meth:`defaults_only`): so few comparisons on the validation part
+        replace the defaults mostly by noise, and the time they take comes
+        out of the defaults' training.
+    augmentation_budget : float, default=1800
+        The least ``time_budget`` (seconds) under which the default search
+        space searches ``augmentation`` (always without a budget, where the
+        finalists train to convergence): augmentation regularises, which
+        pays off only over many epochs, so trials of ``max_epochs`` epochs
+        rank it low and the finalists of a short budget stop before it pays.
     training : TrainingPolicy, default=TrainingPolicy()
         The training loop's constants (the finalists' cooldown share).
     """
@@ -98,12 +110,37 @@ class BudgetPolicy:
     min_finalist_epochs: int = 3
     ensemble_rounds: int = 10
     ensemble_margin: float = 1e-9
+    min_search_trials: int = 5
+    augmentation_budget: float = 1800.0
     training: TrainingPolicy = field(default_factory=TrainingPolicy)
 
     def hyperband_iterations(self, time_budget):
         """Hyperband's iterations: one without a budget, else as many as
         the budget allows (``budget_iterations``)."""
         return 1 if time_budget is None else self.budget_iterations
+
+    def searches_augmentation(self, time_budget):
+        """Whether the default space searches ``augmentation`` under
+        ``time_budget`` (see ``augmentation_budget``)."""
+        return time_budget is None or time_budget >= self.augmentation_budget
+
+    def defaults_only(self, now, deadline, trial_seconds, finalist_seconds, budget):
+        """Whether a time ``budget`` leaves room for the defaults alone, once
+        their trial (of ``trial_seconds``) has ended at ``now``: when the
+        search's share (``search_share`` of the budget) holds fewer than
+        ``min_search_trials`` trials as long, or when one more trial and
+        the two finalists it would make (each as long as the defaults',
+        ``finalist_seconds``, counted at most ``1 - search_share`` of the
+        budget as in :meth:`finalists_estimate`) would end past the
+        ``deadline``. Then the search stops and the defaults train as
+        DropoutCNN would, with all the time left. Never without a budget.
+        """
+        if deadline is None or budget is None:
+            return False
+        share = self.search_share * budget
+        finalists = min(2 * finalist_seconds, budget - share)
+        few = share < self.min_search_trials * trial_seconds
+        return few or now + trial_seconds + finalists > deadline
 
     def finalists_estimate(self, times, keys, epochs, scale=1.0, time_budget=None):
         """Seconds the finalists ``keys`` (their configurations' keys, None

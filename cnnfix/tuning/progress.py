@@ -66,6 +66,9 @@ class SearchProgress:
         return "" if self.best is None else f", best {self.objective} {self.best:.4f}"
 
     def update(self, event):
+        if "note" in event:  # a line of its own, under the trials' line
+            self._write(event["note"], "\n")
+            return
         if "finalist" in event:
             self._finalist(event)
             return

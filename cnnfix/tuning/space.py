@@ -28,20 +28,23 @@ from ..dropout import DropoutCNN
 #: What a search samples when ``search_space=None``. A list is a choice; a
 #: (low, high) pair a range (log scale for the learning rate). DropoutCNN's
 #: defaults are inside it; it adds the levers that move accuracy most on
-#: real images: augmentation, batch norm, width and depth (one, two or three
-#: blocks of 16, 32 or 64 filters, doubling at each block, and one or two
-#: convolutions in each), dropout, learning rate and weight decay. The
-#: learning rate spans one decade around Adam's 1e-3: the finalists'
-#: schedule lowers it themselves, and a trial of a few epochs cannot see
-#: that a low starting rate converges too slowly for the finalists' time
-#: (``benchmarks/bench_tuned_fashion.py``; see the tuning guide).
+#: real images: residual blocks, batch norm, width and depth (one, two or
+#: three blocks of 16 to 128 filters, doubling at each block, and one or two
+#: convolutions in each), dropout, learning rate, weight decay and
+#: augmentation (searched only under a long ``time_budget``, see
+#: ``BudgetPolicy.augmentation_budget``). The learning rate spans one decade
+#: around Adam's 1e-3: the finalists' schedule lowers it themselves, and a
+#: trial of a few epochs cannot see that a low starting rate converges too
+#: slowly for the finalists' time (``benchmarks/bench_tuned_fashion.py``;
+#: see the tuning guide).
 DEFAULT_SEARCH_SPACE = {
     "conv_filters": [
         tuple(width * 2**block for block in range(depth))
         for depth in (1, 2, 3)
-        for width in (16, 32, 64)
+        for width in (16, 32, 64, 128)
     ],
     "convs_per_block": [1, 2],
+    "residual": [False, True],
     "kernel_size": [3, 5],
     "batch_norm": [True, False],
     "dense_units": [64, 128, 256],
@@ -53,18 +56,22 @@ DEFAULT_SEARCH_SPACE = {
 
 
 def _dropout_defaults():
-    """DropoutCNN's defaults of the arguments of build_cnn and compile_cnn
-    that it takes: one definition of the defaults."""
-    builders = {*signature(build_cnn).parameters, *signature(compile_cnn).parameters}
+    """The defaults of the arguments of build_cnn and compile_cnn that a
+    space may name: DropoutCNN's where it takes them (one definition of the
+    defaults), the builder's own for the others (``residual``, ``head``)."""
+    builders = {**signature(build_cnn).parameters, **signature(compile_cnn).parameters}
+    own = signature(DropoutCNN).parameters
     return {
-        name: parameter.default
-        for name, parameter in signature(DropoutCNN).parameters.items()
-        if name in builders
+        name: (own[name] if name in own else parameter).default
+        for name, parameter in builders.items()
+        if parameter.kind is parameter.KEYWORD_ONLY
+        and name not in ("normalization", "name")
     }
 
 
 #: Values of the names a search space does not mention: DropoutCNN's
-#: defaults, read from its signature.
+#: defaults, read from its signature, and build_cnn's for the arguments
+#: DropoutCNN does not take.
 FIXED_VALUES = _dropout_defaults()
 
 #: Values of the names a space with ``backbone`` does not mention. A trial
