@@ -1,6 +1,7 @@
 """Command line: ``python -m cnnfix demo`` diagnoses and fixes a damaged
 digits dataset; ``python -m cnnfix diagnose`` reports on a folder of images
-(one sub-folder per class) or an .npz file.
+(one sub-folder per class) or an .npz file. Ctrl-C stops either with one
+line and exit status 130.
 
 Argument parsing only: the work is done by cnnfix's modules
 (:func:`cnnfix.demo.run_demo`, :func:`cnnfix.diagnose`). They and NumPy are
@@ -41,8 +42,13 @@ def diagnose_file(args):
 
             X, y = list_image_folder(args.path)
             X_test = None
-        else:
+        elif args.path.endswith(".npz"):
             X, y, X_test = _read_npz(args.path)
+        else:
+            raise ValueError(
+                f"{args.path!r} is a file, not a folder or an .npz file. Pass the "
+                "folder that holds one sub-folder of images per class."
+            )
     except (OSError, ValueError) as error:
         print(f"cnnfix diagnose: {error}", file=sys.stderr)
         return 2
@@ -50,6 +56,7 @@ def diagnose_file(args):
         X,
         y,
         X_test=X_test,
+        image_size=args.image_size,
         checks=args.checks,
         cv=args.cv,
         random_state=args.random_state,
@@ -63,6 +70,30 @@ def diagnose_file(args):
             page.write(report.to_html(images, page=True))
         print(f"wrote {args.html}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def image_size(text):
+    """``--image-size``: "HxW" (height by width) or one side, as diagnose's
+    ``image_size``."""
+    try:
+        sides = tuple(int(side) for side in text.lower().split("x"))
+    except ValueError:
+        sides = ()
+    if len(sides) not in (1, 2) or min(sides) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected HxW (height by width, such as 48x64) or one side (64); "
+            f"got {text!r}"
+        )
+    return sides if len(sides) == 2 else sides[0]
+
+
+def interruptible(command, args):
+    """``command(args)``, or one line and status 130 when Ctrl-C stops it."""
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print("cnnfix: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 def _read_npz(path):
@@ -112,6 +143,13 @@ def main(argv=None):
         help="which checks (default all: data and labels)",
     )
     p.add_argument("--cv", type=int, default=3, help="label-check folds (default 3)")
+    p.add_argument(
+        "--image-size",
+        type=image_size,
+        metavar="HxW",
+        help="decode the files at this size, such as 48x64 (default: the "
+        "aspect of most files, at most 64 pixels a side)",
+    )
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
@@ -122,7 +160,7 @@ def main(argv=None):
     )
     p.set_defaults(run=diagnose_file)
     args = parser.parse_args(argv)
-    return args.run(args)
+    return interruptible(args.run, args)
 
 
 if __name__ == "__main__":

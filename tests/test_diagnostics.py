@@ -957,6 +957,7 @@ def photo_crops(n_per_class=30, side=48):
     return np.asarray(X, dtype=np.float32), np.array(y)
 
 
+@pytest.mark.integration
 def test_few_photos_from_scratch_suggest_transfer():
     from sklearn.pipeline import make_pipeline
 
@@ -964,18 +965,18 @@ def test_few_photos_from_scratch_suggest_transfer():
     from cnnfix.diagnostics import DataThresholds
 
     X, y = photo_crops()
-    for model in (None, DropoutCNN(), make_pipeline(DropoutCNN())):
+    cnn = make_pipeline(DropoutCNN(conv_filters=(4,), epochs=1, random_state=0))
+    report = diagnose(X, y, cnn, checks=["data", "labels"], cv=2)
+    finding = report["small_dataset_from_scratch"]
+    assert finding.severity == "warning"
+    few = DataThresholds().few_per_class
+    assert finding.evidence["median_per_class"] == 30 < few
+    assert finding.evidence["threshold_per_class"] == few
+    assert "TransferCNN" in finding.suggestion
+    # No model in the diagnosis, or one already pretrained: nothing to suggest.
+    for model in (None, DropoutCNN(), TransferCNN()):
         report = diagnose(X, y, model, checks="data")
-        finding = report["small_dataset_from_scratch"]
-        assert finding.severity == "warning"
-        few = DataThresholds().few_per_class
-        assert finding.evidence["median_per_class"] == 30 < few
-        assert finding.evidence["threshold_per_class"] == few
-        assert "TransferCNN" in finding.suggestion
-    # Already pretrained: nothing to suggest.
-    assert not diagnose(X, y, TransferCNN(), checks="data").has(
-        "small_dataset_from_scratch"
-    )
+        assert not report.has("small_dataset_from_scratch")
 
 
 def test_small_grey_images_are_not_photos(digits):
@@ -1184,3 +1185,181 @@ def test_check_predictions_reports_the_most_collapsed_fit():
     assert finding.evidence["predicted_share"] == pytest.approx(29 / 30)
     assert finding.evidence["true_share"] == pytest.approx(1 / 3)
     assert finding.evidence["predicted_counts"] == {"a": 29, "b": 1, "c": 0}
+
+
+# -- folders of mixed-size photos ----------------------------------------------
+
+
+def write_images(folder, sizes, labels, seed=0):
+    """Colour PNGs of smooth random blobs, one per (height, width) in
+    ``sizes``, in a sub-folder per label; returns their paths, in order."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i, ((height, width), label) in enumerate(zip(sizes, labels, strict=True)):
+        noise = rng.random((height, width, 3))
+        smooth = uniform_filter(
+            noise, size=(max(1, height // 4), max(1, width // 4), 1)
+        )
+        pixels = (255 * (smooth - smooth.min()) / np.ptp(smooth)).astype(np.uint8)
+        path = folder / str(label) / f"{i:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path)
+        paths.append(str(path))
+    return np.array(paths, dtype=object)
+
+
+def photo_sizes(n, rng):
+    """Sizes of an ordinary photo folder: 150 to 400 px a side, landscape
+    and portrait."""
+    sides = rng.integers(150, 401, size=(n, 2))
+    long, short = sides.max(axis=1), sides.min(axis=1)
+    landscape = rng.random(n) < 0.7
+    return np.where(landscape[:, None], np.c_[short, long], np.c_[long, short])
+
+
+def test_odd_sizes_are_outliers_of_the_size_distribution():
+    from cnnfix.diagnostics.files import check_files
+
+    sizes = np.vstack([photo_sizes(300, np.random.default_rng(1)), [8, 8], [40, 400]])
+    grey = np.zeros(len(sizes), bool)
+    paths = [f"{i}.jpg" for i in range(len(sizes))]
+    (finding,) = check_files(paths, sizes, grey, {}, (48, 64))
+    # The tiny image and the strip, and at most a few percent of the photos.
+    assert {300, 301} <= set(finding.indices)
+    assert len(finding.indices) <= 0.03 * len(sizes)
+    assert finding.indices[0] == 300  # the most extreme first
+    assert finding.evidence["decoded_size"] == [48, 64]
+    # Portrait and landscape alone are normal.
+    assert check_files(paths[:300], sizes[:300], grey[:300], {}, (48, 64)) == []
+
+
+def test_a_class_dark_by_nature_is_compared_with_itself(digits):
+    from cnnfix.diagnostics import DataThresholds
+
+    X, y = digits
+    X = X[:400].copy()
+    labels = np.where(y[:400] < 2, "night", "day")  # a fifth of the images
+    night = np.flatnonzero(labels == "night")
+    day = np.flatnonzero(labels == "day")
+    X[night] *= 0.3  # the whole class is dim
+    planted = np.concatenate([day[:6], night[:4]])
+    X[planted] *= 0.2  # darkened within their class
+    dark = {f.code: f for f in check_image_quality(X, labels)}["dark_images"]
+    assert set(dark.indices) == set(planted)  # recall 1.0, and nothing else
+    assert dark.evidence["n_classes_compared_within"] == 2
+    # Without labels, the dim class is dark as a whole.
+    whole = {f.code: f for f in check_image_quality(X)}["dark_images"]
+    assert set(night) <= set(whole.indices)
+    # A class under min_class_images is compared with the dataset instead.
+    few = DataThresholds(min_class_images=1000)
+    dark = {f.code: f for f in check_image_quality(X, labels, thresholds=few)}
+    assert set(night) <= set(dark["dark_images"].indices)
+
+
+def test_duplicates_come_as_whole_groups(digits):
+    from cnnfix.diagnostics.duplicates import check_duplicates
+
+    X, y = digits
+    X = np.concatenate([X[:200], X[[3, 3, 7]], X[[10]] * 1.02 + 0.05])
+    y = np.concatenate([y[:200], y[[3, 3, 7]], y[[10]]]) * 10 + 5
+    found = {f.code: f for f in check_duplicates(X, y)}
+    exact = found["exact_duplicates"]
+    assert sorted(exact.evidence["groups"]) == [[3, 200, 201], [7, 202]]
+    assert exact.indices == [200, 201, 202]  # all but the first: the ones to drop
+    near = found["near_duplicates"]
+    assert [10, 203] in near.evidence["groups"]
+    assert 203 in near.indices and 10 not in near.indices
+    assert near.evidence["n_groups"] == len(near.evidence["groups"])
+
+
+def test_name_files_gives_the_groups_their_files():
+    from cnnfix.diagnostics.files import name_files
+
+    paths = np.array(["a.png", "b.png", "c.png", "d.png"], dtype=object)
+    kept = np.array([0, 2, 3])  # b.png could not be read
+    copies = Finding(
+        "exact_duplicates", "info", "copies", {"groups": [[0, 2]]}, indices=[2]
+    )
+    name_files([copies], paths, kept)
+    assert copies.evidence["groups"] == [[0, 3]]
+    assert copies.evidence["group_paths"] == [["a.png", "d.png"]]
+    assert copies.paths == ["d.png"]
+
+
+def flat_knn(k=5):
+    """A k-nearest-neighbours classifier of images (no fit to speak of)."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    return make_pipeline(
+        FunctionTransformer(lambda X: X.reshape(len(X), -1)),
+        KNeighborsClassifier(k),
+    )
+
+
+def test_label_check_is_repeatable_without_a_random_state(digits):
+    X, y = digits
+    X, y = X[:300], y[:300] * 2 + 1
+    y[::25] = y[1::25][: len(y[::25])]  # flipped labels
+    model = flat_knn(3)
+    first, second = (
+        diagnose(X, y, model, checks="labels", random_state=None) for _ in range(2)
+    )
+    for a, b in zip(first.details["folds"], second.details["folds"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert first["label_noise"].indices == second["label_noise"].indices
+
+
+def test_progress_says_when_each_fit_starts_and_ends(digits, capsys):
+    X, y = digits
+    diagnose(X[:200], y[:200], flat_knn(), checks="labels", verbose=1)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "model checks: 3 fits of Pipeline"
+    start = lines.index("fit 1/3: training on 133 images ...")
+    assert lines[start + 1].startswith("fit 1/3: ") and lines[start + 1].endswith(" s")
+
+
+@pytest.mark.parametrize("name", ["X", "X_test"])
+def test_a_folder_string_points_to_load_image_folder(tmp_path, digits, name):
+    X, y = digits
+    args = {"X": (str(tmp_path), y), "X_test": (X, y)}[name]
+    kwargs = {"X_test": tmp_path} if name == "X_test" else {}
+    with pytest.raises(ValueError, match=r"load_image_folder\(.*as_paths=True\)"):
+        diagnose(*args, checks="data", **kwargs)
+
+
+def test_a_report_iterates_over_its_findings(digits):
+    X, y = digits
+    report = data_report(np.concatenate([X, X[:30]]), np.concatenate([y, y[:30]]))
+    assert list(report) == report.findings and len(report.findings) >= 2
+    assert next(iter(report)) is report.findings[0]
+    assert "exact_duplicates" in report and "label_noise" not in report
+
+
+def test_to_html_reads_thumbnails_from_the_diagnosed_files(tmp_path):
+    from cnnfix.datasets import read_images
+
+    labels = np.array(["owl", "wren"] * 5)
+    paths = write_images(tmp_path, [(30, 40)] * 10, labels)
+    X = read_images(paths).astype(np.float32)
+    X[4] *= 0.1  # dark
+    report = diagnose(X, labels, checks="data")  # arrays: no paths
+    assert report["dark_images"].paths == []
+    page = report.to_html(list(paths))
+    assert f"title='{paths[4].split('/')[-1]}'" in page
+    assert paths[4] in page  # the full path, to open it
+    with pytest.raises(ValueError, match="diagnosis is of 10 samples"):
+        report.to_html(list(paths[:3]))
+
+
+def test_titles_agree_with_their_counts(digits):
+    X = digits[0].copy()
+    X[:1] *= 0.2
+    titles = {f.code: f.title for f in check_image_quality(X)}
+    assert titles["dark_images"].startswith("1 image (0.1%) is much darker")
+    X[1:3] *= 0.2
+    titles = {f.code: f.title for f in check_image_quality(X)}
+    assert titles["dark_images"].startswith("3 images (0.2%) are much darker")

@@ -155,3 +155,33 @@ def test_diagnose_command_gives_each_fix_as_steps_for_a_person(part_folder, caps
     steps, snippet = fixes["unreadable_files"]
     assert steps[1].startswith("Replace the corrupt files with good copies")
     assert snippet[-1].startswith('X, y = load_image_folder(path, on_error="warn")')
+
+
+def test_image_size_option_takes_height_by_width(part_folder, capsys):
+    from cnnfix.__main__ import image_size
+
+    assert image_size("48x64") == (48, 64) and image_size("32") == 32
+    for bad in ("0x3", "48x", "big"):
+        with pytest.raises(SystemExit):
+            main(["diagnose", "photos", "--image-size", bad])
+    assert "expected HxW" in capsys.readouterr().err
+    main(["diagnose", str(part_folder), "--checks", "data", "--image-size", "12x16"])
+    assert "decoded at 12x16 pixels" in capsys.readouterr().err
+
+
+def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cnnfix.__main__, "diagnose_file", interrupted)
+    assert main(["diagnose", "photos"]) == 130
+    err = capsys.readouterr().err
+    assert err == "cnnfix: interrupted (Ctrl-C)\n"
+
+
+def test_diagnose_command_explains_a_file_that_is_not_a_folder(tmp_path, capsys):
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"not read")
+    assert main(["diagnose", str(image)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "Traceback" not in err

@@ -5,7 +5,7 @@ CNN trained from scratch. Each returns a list of
 
 import numpy as np
 
-from .report import Finding
+from .report import Finding, counted
 from .thresholds import DATA_THRESHOLDS
 
 
@@ -24,7 +24,8 @@ def check_class_balance(y, *, thresholds=DATA_THRESHOLDS):
                 "class_imbalance",
                 "warning",
                 f"The largest class has {ratio:.1f}x the images of the smallest; "
-                f"{len(minority)} classes are under-represented.",
+                f"{counted(len(minority), 'class is', 'classes are')} "
+                "under-represented.",
                 {
                     "imbalance_ratio": float(ratio),
                     "class_counts": per_class,
@@ -41,8 +42,8 @@ def check_class_balance(y, *, thresholds=DATA_THRESHOLDS):
             Finding(
                 "too_few_samples",
                 "warning",
-                f"{len(few)} classes have fewer than {least} "
-                "images, too few for a CNN to learn them.",
+                f"{counted(len(few), 'class has', 'classes have')} fewer than "
+                f"{least} images, too few for a CNN to learn.",
                 {
                     "classes": {str(c): per_class[str(c)] for c in few},
                     "minimum": least,

@@ -1,5 +1,6 @@
 """diagnose(): why is this CNN's accuracy low?"""
 
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
+from .._input import check_image_size
 from .._validation import (
     as_images,
     as_paths,
@@ -46,12 +48,18 @@ from .summary import ImageSummary, summarize, summarize_chunks
 GROUPS = ("data", "labels", "training")
 
 
-def quick_cnn(random_state=None, *, epochs=30, patience=5):
+def quick_cnn(random_state=None, *, epochs=30, patience=5, image_size=None):
     """The CNN diagnose() trains when no estimator is given: DropoutCNN with
     a short budget, ``epochs`` at most and early stopping after
     ``patience`` epochs without progress, so the ``cv`` fits of a diagnosis
-    take a fraction of one full fit each."""
-    return DropoutCNN(epochs=epochs, patience=patience, random_state=random_state)
+    take a fraction of one full fit each. Files are decoded at
+    ``image_size`` (diagnose passes its working size)."""
+    return DropoutCNN(
+        epochs=epochs,
+        patience=patience,
+        random_state=random_state,
+        image_size=image_size,
+    )
 
 
 def _groups(checks, estimator):
@@ -86,10 +94,11 @@ def _step(name, details, verbose):
 
 @validate_params(
     {
-        "X": ["array-like", "sparse matrix"],
+        "X": ["array-like", "sparse matrix", str, os.PathLike],
         "y": ["array-like"],
         "estimator": [None, HasMethods(["fit", "predict"])],
-        "X_test": [None, "array-like"],
+        "X_test": [None, "array-like", str, os.PathLike],
+        "image_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "checks": [StrOptions({"all", *GROUPS}), list, tuple],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
@@ -103,6 +112,7 @@ def diagnose(
     estimator=None,
     *,
     X_test=None,
+    image_size=None,
     checks="all",
     cv=3,
     random_state=None,
@@ -115,9 +125,10 @@ def diagnose(
     - **data** (seconds, no model): class imbalance, classes with too few
       samples, exact and near duplicates, conflicting labels, test images
       leaked into training (with ``X_test``), dark, bright, low-contrast,
-      blank and blurry images, unnormalised input, NaN/inf values, and
-      few photos per class for a CNN trained from scratch (where a
-      :class:`~cnnfix.TransferCNN` does better);
+      blank and blurry images, unnormalised input, NaN/inf values, and,
+      when the model checks run too, few photos per class for a CNN
+      trained from scratch (where a :class:`~cnnfix.TransferCNN` does
+      better);
     - **labels**: label noise (another class predicted, the label given
       under ``1 / (2 * n_classes)``) on out-of-fold probabilities from
       ``cv`` fits of ``estimator`` (or of a quick DropoutCNN when it is
@@ -136,14 +147,19 @@ def diagnose(
     Then every file's header is read first, and three more findings can
     come: unreadable files (corrupt, truncated, not images), images of an
     odd size or aspect ratio compared with the rest, grey images in a colour
-    dataset. The readable files are then decoded at the most common size,
-    32 MB of pixels at a time (``cnnfix.diagnostics.files.CHUNK_BYTES``),
-    into what the other data checks need of each image (a digest, a
-    thumbnail, a few statistics), so their memory does not grow
-    with the number of files. The model checks train a cnnfix CNN (or the
-    quick CNN) on the paths themselves, decoded batch by batch; any other
-    estimator gets the files decoded into one array. Every finding names
-    its files in ``Finding.paths``, with ``indices`` as positions in ``X``.
+    dataset. The readable files are then decoded at one working size,
+    ``image_size`` or, when it is None, the size with the aspect of the bulk
+    of the files and its longer side at most 64 pixels
+    (``cnnfix.diagnostics.files.WORKING_SIDE``), 32 MB of pixels at a time
+    (``cnnfix.diagnostics.files.CHUNK_BYTES``), into what the other data
+    checks need of each image (a digest, a thumbnail, a few statistics), so
+    their memory does not grow with the number of files. The model checks
+    train a cnnfix CNN on the paths themselves, decoded batch by batch (the
+    quick CNN at the working size, the estimator given at its own
+    ``image_size``); any other estimator gets the files decoded at the
+    working size into one array.
+    Every finding names its files in ``Finding.paths``, with ``indices`` as
+    positions in ``X``.
 
     Parameters
     ----------
@@ -159,16 +175,25 @@ def diagnose(
     X_test : array-like or None, default=None
         Test images (or files, decoded like ``X``'s), checked for leakage
         from ``X``.
+    image_size : None, int or (int, int), default=None
+        When ``X`` holds file paths: the ``(height, width)`` (or the side of
+        square images) the files are decoded to, for the data checks and
+        the quick CNN. None: the working size above, at most 64 pixels a
+        side. Ignored for arrays.
     checks : "all", "data", "labels", "training" or list of them, default="all"
         "all" runs data and label checks, and training checks when
         ``estimator`` is given.
     cv : int, default=3
         Folds of the stratified cross-validation behind the model checks.
     random_state : int, RandomState or None, default=None
-        Seeds the folds and the quick CNN.
+        Seeds the folds and the quick CNN. None seeds them with 0, so that
+        the same data give the same folds and the same label suspects on
+        every run; pass other ints to see how much the model checks vary.
+        An estimator you pass keeps its own ``random_state``.
     verbose : int, default=0
         0 prints nothing. 1 prints each step and its time on stderr (each
-        data check, ``data checks: 0.3 s`` in all, ``fit 1/3: 4.1 s``,
+        data check, ``data checks: 0.3 s`` in all, the model the checks
+        train, a line as each fit starts, ``fit 1/3: 4.1 s`` as it ends,
         ``predict 1/3: 0.2 s, held-out accuracy 0.912``), so standard
         output keeps only what you print, such as ``report.to_json()``.
         The seconds of every step are also in ``details["seconds"]`` of
@@ -194,37 +219,51 @@ def diagnose(
     (True, 200)
     """
     groups = _groups(checks, estimator)
+    _refuse_folder(X, "X")
+    _refuse_folder(X_test, "X_test")
+    image_size = check_image_size(image_size)
+    random_state = 0 if random_state is None else random_state
     timings = {}  # the steps' seconds, before details exist
     paths = as_paths(X)
     if paths is None:
         X = as_images(X)
         y = check_labels(y, n_samples=len(X))
-        file_findings, summary = [], None
+        file_findings, summary, image_size = [], None, None  # sizes are for files
     else:
         y = check_labels(y, n_samples=len(paths))
         check_paths_exist(paths)
         # One pass over the files, chunk by chunk: the pixel checks read the
         # summary, never all the pixels at once.
-        with _step(f"reading {len(paths)} files", timings, verbose):
-            summary, kept, file_findings = summarize_files(paths)
+        with _step(f"reading {len(paths)} files", timings, verbose) as notes:
+            summary, kept, file_findings = summarize_files(paths, image_size)
+            image_size = summary.image_shape[:2]
+            notes.append(f", decoded at {image_size[0]}x{image_size[1]} pixels")
         y = y[kept]
     classes, y_encoded = encode_labels(y, owner="diagnose")
     counts = np.bincount(y_encoded)
     details = {
         "n_samples": len(X) if paths is None else len(paths),
         "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
+        "image_size": None if paths is None else list(image_size),
         **timings,
     }
     findings, run = [], []
+    model_groups = [g for g in groups if g != "data"]
     if "data" in groups:
         images = X if summary is None else summary
-        findings += _data_checks(images, y, estimator, X_test, details, verbose)
+        from_scratch = bool(model_groups) and _from_scratch(estimator)
+        data_setup = (images, y, estimator, from_scratch, X_test)
+        findings += _data_checks(*data_setup, details, verbose)
         run.append("data")
-    model_groups = [g for g in groups if g != "data"]
     if model_groups:
         if paths is not None:
             X = _model_input(paths[kept], summary.image_shape, estimator)
-        fit_setup = (X, y, classes, y_encoded, estimator, cv, random_state)
+        model = (
+            quick_cnn(random_state, image_size=image_size)
+            if estimator is None
+            else estimator
+        )
+        fit_setup = (X, y, classes, y_encoded, model, cv, random_state)
         found, ran = _model_checks(*fit_setup, model_groups, verbose, details)
         findings += found
         run += ran
@@ -233,10 +272,11 @@ def diagnose(
     return Diagnosis(findings, run, details)
 
 
-def _data_checks(images, y, estimator, X_test, details, verbose):
+def _data_checks(images, y, estimator, from_scratch, X_test, details, verbose):
     """Findings of the data checks (no model) on ``images``, an array or the
-    :class:`~cnnfix.diagnostics.summary.ImageSummary` of files; the time of
-    each step goes to ``details["seconds"]``, their total to
+    :class:`~cnnfix.diagnostics.summary.ImageSummary` of files; the dataset
+    size matters only to a model trained ``from_scratch``. The time of each
+    step goes to ``details["seconds"]``, their total to
     ``details["data_seconds"]``."""
     start = time.perf_counter()
     if isinstance(images, ImageSummary):
@@ -247,7 +287,6 @@ def _data_checks(images, y, estimator, X_test, details, verbose):
     normalizes = estimator is None or bool(
         getattr(final_step(estimator), "normalize", False)
     )
-    from_scratch = _from_scratch(estimator)
     steps = [
         ("invalid values", lambda: check_invalid_values(summary)),
         ("pixel scale", lambda: check_scale(summary, normalizes)),
@@ -262,7 +301,7 @@ def _data_checks(images, y, estimator, X_test, details, verbose):
         steps.append(
             ("leakage", lambda: check_leakage(summary, _test_summary(X_test, summary)))
         )
-    steps.append(("image quality", lambda: check_image_quality(summary)))
+    steps.append(("image quality", lambda: check_image_quality(summary, y)))
     findings = []
     for name, check in steps:
         with _step(name, details, verbose):
@@ -270,6 +309,28 @@ def _data_checks(images, y, estimator, X_test, details, verbose):
     details["data_seconds"] = time.perf_counter() - start
     _log(verbose, f"data checks: {details['data_seconds']:.1f} s")
     return findings
+
+
+def _refuse_folder(X, name):
+    """A clear error for one path (a folder, usually) where images or a list
+    of files are expected."""
+    if isinstance(X, str | os.PathLike):
+        path = os.fspath(X)
+        raise ValueError(
+            f"diagnose expects {name} to be images or a list of image files; "
+            f"got the single path {path!r}. For a folder with one sub-folder of "
+            "images per class, list its files and labels first: "
+            f"files, labels = cnnfix.datasets.load_image_folder({path!r}, "
+            "as_paths=True), then diagnose(files, labels)."
+        )
+
+
+def _describe(model):
+    """The model the checks train, as the progress lines name it."""
+    step = final_step(model)
+    size = getattr(step, "image_size", None)
+    at = f" at {size[0]}x{size[1]} pixels" if isinstance(size, tuple) else ""
+    return f"{type(model).__name__}{at}"
 
 
 def _from_scratch(estimator):
@@ -314,17 +375,17 @@ def _model_input(paths, image_shape, estimator):
 
 
 def _model_checks(
-    X, y, classes, y_encoded, estimator, cv, random_state, groups, verbose, details
+    X, y, classes, y_encoded, model, cv, random_state, groups, verbose, details
 ):
     """Findings of the label and training checks, from ``cv`` fits of
-    ``estimator`` (or of :func:`quick_cnn`), and the groups that ran. The
-    fits' data, or why they were skipped, go to details."""
+    ``model``, and the groups that ran. The fits' data, or why they were
+    skipped, go to details."""
     skip = _why_not_train(X, y_encoded, cv)
     if skip:
         details["skipped"] = {g: skip for g in groups}
         _log(verbose, f"model checks skipped: {skip}")
         return [], []
-    model = quick_cnn(random_state) if estimator is None else estimator
+    _log(verbose, f"model checks: {cv} fits of {_describe(model)}")
     fits = _cross_fit(model, X, y, classes, cv, random_state, verbose, details)
     details.update(fits, y_encoded=y_encoded)
     findings, run = [], []
@@ -377,6 +438,7 @@ def _cross_fit(model, X, y, classes, cv, random_state, verbose, details):
     histories, train_scores, test_scores, tests = [], [], [], []
     for i, (train, test) in enumerate(folds.split(X, y)):
         tests.append(test)
+        _log(verbose, f"fit {i + 1}/{cv}: training on {len(train)} images ...")
         with _step(f"fit {i + 1}/{cv}", details, verbose):
             fitted = clone(model).fit(X[train], y[train])
         with _step(f"predict {i + 1}/{cv}", details, verbose) as notes:

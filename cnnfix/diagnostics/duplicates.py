@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KDTree, NearestNeighbors
 
-from .report import Finding
+from .report import Finding, counted
 from .summary import summarized
 from .thresholds import DATA_THRESHOLDS
 
@@ -90,11 +90,17 @@ def _exact_findings(groups, y, n, thresholds):
         Finding(
             "exact_duplicates",
             _severity(len(extra) / n, thresholds),
-            f"{len(extra)} images are exact copies of others ({len(groups)} groups).",
+            counted(
+                len(extra),
+                "image is an exact copy of another",
+                "images are exact copies of others",
+            )
+            + f" ({counted(len(groups), 'group')}).",
             {
                 "n_duplicates": len(extra),
                 "n_groups": len(groups),
                 "fraction": len(extra) / n,
+                "groups": groups,
             },
             "Drop the copies so they do not weigh twice or leak across "
             "splits: _, keep = np.unique(X.reshape(len(X), -1), axis=0, "
@@ -109,8 +115,9 @@ def _exact_findings(groups, y, n, thresholds):
             Finding(
                 "conflicting_labels",
                 "error",
-                f"{len(conflicts)} identical images carry different labels "
-                f"({len(rows)} samples).",
+                f"{counted(len(conflicts), 'group')} of identical "
+                f"images {'carries' if len(conflicts) == 1 else 'carry'} "
+                f"different labels ({counted(len(rows), 'sample')}).",
                 {
                     "n_groups": len(conflicts),
                     "n_samples": len(rows),
@@ -128,31 +135,55 @@ def _exact_findings(groups, y, n, thresholds):
 
 
 def _near_findings(thumbs, hashes, thresholds):
-    """near_duplicates: pairs of images that differ only slightly (copies
-    of one another, equal ``hashes``, are not counted again)."""
+    """near_duplicates: groups of images that differ only slightly (copies
+    of one another, equal ``hashes``, are not counted again): the connected
+    pairs of near copies. All but the first of each group are flagged."""
     n = len(thumbs)
     exact_of = np.unique(np.array(hashes, dtype=object), return_inverse=True)[1]
     pairs, threshold = _near_pairs(thumbs, exact_of, thresholds.near_duplicate_ratio)
     if not pairs:
         return []
-    involved = sorted({j for _, j in pairs})
+    groups = _connected(pairs)
+    involved = sorted(i for g in groups for i in g[1:])
     return [
         Finding(
             "near_duplicates",
             _severity(len(involved) / n, thresholds),
-            f"{len(pairs)} pairs of images are near copies (differing "
-            "only in noise, brightness or contrast).",
+            f"{counted(len(pairs), 'pair')} of images "
+            f"{'is a near copy' if len(pairs) == 1 else 'are near copies'}, in "
+            f"{counted(len(groups), 'group')} (differing only in noise, "
+            "brightness or contrast).",
             {
                 "n_pairs": len(pairs),
+                "n_groups": len(groups),
                 "fraction": len(involved) / n,
                 "threshold": threshold,
                 "examples": [list(p) for p in pairs[:10]],
+                "groups": groups,
             },
             "Keep one image of each pair, and split by group so copies "
             "never straddle train and test: GroupKFold(groups=...)",
             involved,
         )
     ]
+
+
+def _connected(pairs):
+    """The groups (sorted lists of indices, by their first) that ``pairs``
+    link, directly or through other members."""
+    parent = {}
+
+    def root(i):
+        while parent.setdefault(i, i) != i:
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        parent[root(j)] = root(i)
+    groups = defaultdict(list)
+    for i in sorted(parent):
+        groups[root(i)].append(int(i))
+    return sorted(groups.values())
 
 
 def check_leakage(X, X_test, *, thresholds=DATA_THRESHOLDS):
@@ -180,8 +211,9 @@ def check_leakage(X, X_test, *, thresholds=DATA_THRESHOLDS):
         Finding(
             "train_test_leakage",
             "error",
-            f"{len(rows)} test images ({len(rows) / len(test):.1%}) also appear "
-            "in the training data, so test accuracy overstates real accuracy.",
+            f"{counted(len(rows), 'test image')} ({len(rows) / len(test):.1%}) "
+            f"also {'appears' if len(rows) == 1 else 'appear'} in the training "
+            "data, so test accuracy overstates real accuracy.",
             {
                 "n_leaked": len(rows),
                 "n_exact": int(exact.sum()),

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..datasets import read_headers, read_images
 from ..exceptions import UnreadableImageError
-from .report import Finding
+from .report import Finding, counted
 from .summary import summarize_chunks
 from .thresholds import DATA_THRESHOLDS
 
@@ -101,7 +101,9 @@ def _decode(paths, indices, size, mode, failed):
     return None, []
 
 
-def check_files(paths, sizes, grey, failed, common_size, *, thresholds=DATA_THRESHOLDS):
+def check_files(
+    paths, sizes, grey, failed, decoded_size, *, thresholds=DATA_THRESHOLDS
+):
     """Findings about the files themselves.
 
     Parameters
@@ -114,10 +116,11 @@ def check_files(paths, sizes, grey, failed, common_size, *, thresholds=DATA_THRE
         Whether each file is stored grey.
     failed : dict
         Index -> exception, for the files that could not be read.
-    common_size : (int, int)
+    decoded_size : (int, int)
         The size the images are decoded to.
     thresholds : DataThresholds, default=DATA_THRESHOLDS
-        ``odd_aspect`` and ``small_area`` say which sizes are odd.
+        ``size_outlier_z``, ``odd_aspect`` and ``small_area`` say which
+        sizes are odd (see :func:`size_outliers`).
 
     Returns
     -------
@@ -145,43 +148,76 @@ def check_files(paths, sizes, grey, failed, common_size, *, thresholds=DATA_THRE
             )
         )
     ok = np.setdiff1d(np.arange(len(paths)), list(failed))
-    findings += _odd_sizes(sizes, ok, common_size, thresholds)
+    findings += _odd_sizes(sizes, ok, decoded_size, thresholds)
     findings += _grey_images(grey, ok)
     return findings
 
 
-def _odd_sizes(sizes, ok, common_size, thresholds):
-    height, width = common_size
-    aspect = sizes[ok, 1] / np.maximum(sizes[ok, 0], 1)
-    off = np.abs(np.log(aspect / (width / height)))
-    area = sizes[ok, 0] * sizes[ok, 1] / (height * width)
-    odd_aspect = off > np.log(thresholds.odd_aspect)
-    small = area < thresholds.small_area
-    flagged = odd_aspect | small
-    odd = ok[flagged]
-    if len(odd) == 0:
+def _odd_sizes(sizes, ok, decoded, thresholds):
+    """odd_image_sizes: the outliers of the files' size distribution, tiny
+    images and extreme aspect ratios (see :func:`size_outliers`)."""
+    small, elongated, excess = size_outliers(sizes[ok], thresholds)
+    flagged = small | elongated
+    if not flagged.any():
         return []
-    order = np.argsort(-np.maximum(off, -np.log(np.maximum(area, 1e-9)))[flagged])
+    odd = ok[flagged][np.argsort(-excess[flagged], kind="stable")]
+    height, width = (int(v) for v in np.median(sizes[ok], axis=0))
     return [
         Finding(
             "odd_image_sizes",
             "warning",
-            f"{len(odd)} {'image has' if len(odd) == 1 else 'images have'} an "
-            f"aspect ratio or size far from the common {height}x{width}: "
-            "resizing stretches or blurs them.",
+            f"{counted(len(odd), 'image is', 'images are')} tiny or "
+            "of an extreme aspect ratio compared with the rest of the files "
+            f"(median size {height}x{width}); resizing them to "
+            f"{decoded[0]}x{decoded[1]} blurs or stretches them.",
             {
-                "common_size": [height, width],
-                "n_odd_aspect": int(odd_aspect.sum()),
+                "median_size": [height, width],
+                "decoded_size": [int(decoded[0]), int(decoded[1])],
+                "n_odd_aspect": int(elongated.sum()),
                 "n_small": int(small.sum()),
+                "size_outlier_z": thresholds.size_outlier_z,
                 "aspect_factor_threshold": thresholds.odd_aspect,
                 "small_area_threshold": thresholds.small_area,
             },
-            "Look at them: crop them to the common aspect ratio, replace "
-            "thumbnails with full-size files, or remove images that are not "
-            "of the same kind as the rest.",
-            odd[order],
+            "Look at them: crop extreme aspect ratios, replace thumbnails with "
+            "full-size files, or remove images that are not of the same kind "
+            "as the rest.",
+            odd,
         )
     ]
+
+
+def size_outliers(sizes, thresholds=DATA_THRESHOLDS):
+    """Which of ``sizes`` (n, 2) of (height, width) are outliers of their
+    distribution, by robust statistics (median and median absolute
+    deviation, so the outliers themselves do not move the rule).
+
+    An image is small when its log area lies below the median by more than
+    ``size_outlier_z`` robust standard deviations and by more than a factor
+    ``1 / small_area``; elongated when its elongation ``|log(width /
+    height)|`` lies above the median elongation by more than
+    ``size_outlier_z`` robust standard deviations and by more than a factor
+    ``odd_aspect``. Elongation is the same for a portrait and a landscape
+    photo, so a folder of both is normal; a panorama or a strip stands out.
+
+    Returns ``(small, elongated, excess)``: two boolean arrays, and how far
+    beyond the median each image lies (log units; the larger of the two).
+    """
+    sizes = np.maximum(np.asarray(sizes, dtype=float), 1)
+    log_area = np.log(sizes[:, 0] * sizes[:, 1])
+    elongation = np.abs(np.log(sizes[:, 1] / sizes[:, 0]))
+    below = np.median(log_area) - log_area
+    above = elongation - np.median(elongation)
+    z = thresholds.size_outlier_z
+    small = below > max(z * _robust_std(log_area), -np.log(thresholds.small_area))
+    elongated = above > max(z * _robust_std(elongation), np.log(thresholds.odd_aspect))
+    return small, elongated, np.maximum(below, above)
+
+
+def _robust_std(values):
+    """The standard deviation a normal sample with this median absolute
+    deviation would have (1.4826 * MAD)."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
 def _grey_images(grey, ok):
@@ -192,7 +228,8 @@ def _grey_images(grey, ok):
         Finding(
             "grey_images",
             "warning",
-            f"{n_grey} of {len(ok)} images are grey in a colour dataset.",
+            f"{n_grey} of {len(ok)} images {'is' if n_grey == 1 else 'are'} grey "
+            "in a colour dataset.",
             {"n_grey": n_grey, "n_images": len(ok)},
             "They are repeated to 3 channels when read; check they belong. If "
             "they cluster in one class, the network can learn 'grey' instead "
@@ -206,15 +243,21 @@ def _grey_images(grey, ok):
 def name_files(findings, paths, kept):
     """Point the pixel checks' findings at the files: their indices (positions
     among the decoded images) become indices into ``paths``, and every
-    finding gets ``paths``, the files it names, in the same order."""
+    finding gets ``paths``, the files it names, in the same order. The
+    duplicate groups of the evidence get ``group_paths``, their files."""
     for finding in findings:
         if finding.code not in FILE_CODES:
             finding.indices = [int(kept[i]) for i in finding.indices]
-            if "examples" in finding.evidence:  # groups or pairs of positions
-                finding.evidence["examples"] = [
-                    _example_to_files(example, kept)
-                    for example in finding.evidence["examples"]
-                ]
+            for key in ("examples", "groups"):  # groups or pairs of positions
+                if key in finding.evidence:
+                    finding.evidence[key] = [
+                        _example_to_files(example, kept)
+                        for example in finding.evidence[key]
+                    ]
+        if "groups" in finding.evidence:
+            finding.evidence["group_paths"] = [
+                [str(paths[i]) for i in group] for group in finding.evidence["groups"]
+            ]
         finding.paths = [str(paths[i]) for i in finding.indices]
     return findings
 

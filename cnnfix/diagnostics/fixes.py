@@ -123,8 +123,9 @@ HOW_TO_FIX = {
     ),
     "exact_duplicates": FixSteps(
         (
-            "{look}: each is a copy of an earlier image (the first of each "
-            "group is not flagged).",
+            "{look}: each is a copy of an earlier image (the groups, every "
+            "member of each, are in the evidence; the first of each group is "
+            "not flagged).",
             "Delete the copies.",
             "Split into training and test data only after that, so that no "
             "image lands on both sides.",
@@ -133,9 +134,10 @@ HOW_TO_FIX = {
     ),
     "near_duplicates": FixSteps(
         (
-            "{look}: each is nearly a copy of another (the pairs are examples "
-            "in the evidence), differing only in noise, brightness or contrast.",
-            "Delete the flagged image of each pair that is the same picture twice.",
+            "{look}: each is nearly a copy of an earlier image (the groups, "
+            "every member of each, are in the evidence), differing only in "
+            "noise, brightness or contrast.",
+            "Delete the flagged images of each group that show the same picture again.",
             "Keep pairs that are genuinely two pictures (two shots of one "
             "object), but split by group (GroupKFold) so that they never "
             "straddle training and test data.",
@@ -213,9 +215,10 @@ HOW_TO_FIX = {
     ),
     "odd_image_sizes": FixSteps(
         (
-            "{look}: their size or aspect ratio is far from the common one in "
-            "the evidence, so resizing stretches or blurs them.",
-            "Crop them to the common aspect ratio, or replace thumbnails with "
+            "{look}: they are tiny, or much longer than wide (or wider than "
+            "long), compared with the rest of the files (median_size in the "
+            "evidence), so resizing blurs or stretches them.",
+            "Crop the extreme aspect ratios, and replace thumbnails with "
             "full-size files.",
             "Delete images that are not of the same kind as the rest.",
         ),

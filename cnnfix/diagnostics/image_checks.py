@@ -11,7 +11,7 @@ blank. Each check takes images ``X`` (n, height, width, channels) or their
 
 import numpy as np
 
-from .report import Finding
+from .report import Finding, counted
 from .summary import summarized
 from .thresholds import DATA_THRESHOLDS
 
@@ -26,7 +26,8 @@ def check_invalid_values(X):
         Finding(
             "invalid_values",
             "error",
-            f"{len(rows)} images contain NaN or infinite pixels.",
+            f"{counted(len(rows), 'image contains', 'images contain')} NaN or "
+            "infinite pixels.",
             {"n_images": len(rows), "fraction": len(rows) / len(summary)},
             "Drop or repair them before training: "
             "keep = np.isfinite(X).all(axis=(1, 2, 3)); X, y = X[keep], y[keep]",
@@ -86,20 +87,28 @@ def _quality_finding(code, flagged, order, title, suggestion, evidence, warn_at)
     return Finding(
         code,
         "warning" if len(rows) / n >= warn_at else "info",
-        title.format(n=len(rows), share=len(rows) / n),
+        title.format(
+            n=counted(len(rows), "image"),
+            share=len(rows) / n,
+            are="is" if len(rows) == 1 else "are",
+            have="has" if len(rows) == 1 else "have",
+        ),
         {"n_images": len(rows), "fraction": len(rows) / n, **evidence},
         suggestion,
         rows,
     )
 
 
-def lighting_flags(stats, *, thresholds=DATA_THRESHOLDS):
+def lighting_flags(stats, y=None, *, thresholds=DATA_THRESHOLDS):
     """Which images are blank, dark, bright or low in contrast.
 
     Blank is a property of the image alone: constant, or no structure
     (neighbouring pixels uncorrelated). Dark, bright and low contrast
     compare the image's grey range, from its dark end ``p1`` to its bright
-    end ``p99``, with the dataset's median ends ``L`` and ``H``: dark when
+    end ``p99``, with the median ends ``L`` and ``H`` of the non-blank
+    images of its class (with labels ``y``, for a class of at least
+    ``min_class_images`` of them: a class dark by nature is not dark) or of
+    the dataset: dark when
     the bright end fell below ``r * H`` and the dark end did not rise;
     bright when the dark end rose (headroom to white below ``r * (1 - L)``)
     and the bright end did not fall; low contrast when the range is below
@@ -110,6 +119,8 @@ def lighting_flags(stats, *, thresholds=DATA_THRESHOLDS):
     ----------
     stats : dict
         The output of :func:`~cnnfix.diagnostics.summary.image_statistics`.
+    y : array-like of shape (n_images,) or None, default=None
+        The images' labels; None compares every image with the dataset.
     thresholds : DataThresholds, default=DATA_THRESHOLDS
         The rules' numbers.
 
@@ -118,7 +129,9 @@ def lighting_flags(stats, *, thresholds=DATA_THRESHOLDS):
     flags : dict of str to ndarray of bool
         ``"blank"``, ``"dark"``, ``"bright"`` and ``"low_contrast"``.
     reference : dict of str to float
-        The dataset's median ends ``"L"`` and ``"H"``.
+        The dataset's median ends ``"L"`` and ``"H"``, and
+        ``"n_class_references"``, the classes whose images were compared
+        with their class.
 
     Examples
     --------
@@ -138,15 +151,28 @@ def lighting_flags(stats, *, thresholds=DATA_THRESHOLDS):
         stats["correlation"] < thresholds.blank_correlation
     )
     rest = ~blank
-    low_end = float(np.median(lo[rest])) if rest.any() else 0.0
-    high_end = float(np.median(hi[rest])) if rest.any() else 1.0
+    low_ref, high_ref = _median_ends(lo, hi, rest)
+    low_end, high_end = np.full(len(lo), low_ref), np.full(len(hi), high_ref)
+    by_class = 0
+    for label in [] if y is None else np.unique(y):
+        members = np.asarray(y) == label
+        if np.sum(members & rest) >= thresholds.min_class_images:
+            low_end[members], high_end[members] = _median_ends(lo, hi, members & rest)
+            by_class += 1
     fell, rose = high_end - hi, lo - low_end  # of the bright and dark ends
     dark = rest & (hi < ratio * high_end) & (rose <= other * fell)
     bright = rest & (1 - lo < ratio * (1 - low_end)) & (fell <= other * rose)
-    narrow = hi - lo < ratio * max(high_end - low_end, 1e-6)
+    narrow = hi - lo < ratio * np.maximum(high_end - low_end, 1e-6)
     flags = {"blank": blank, "dark": dark, "bright": bright}
     flags["low_contrast"] = rest & narrow & ~dark & ~bright
-    return flags, {"L": low_end, "H": high_end}
+    return flags, {"L": low_ref, "H": high_ref, "n_class_references": by_class}
+
+
+def _median_ends(lo, hi, rows):
+    """The median dark and bright ends of the images ``rows`` selects."""
+    if not rows.any():
+        return 0.0, 1.0
+    return float(np.median(lo[rows])), float(np.median(hi[rows]))
 
 
 _CONTRAST_FIX = (
@@ -157,14 +183,16 @@ _CONTRAST_FIX = (
 )
 
 
-def check_image_quality(X, *, thresholds=DATA_THRESHOLDS):
+def check_image_quality(X, y=None, *, thresholds=DATA_THRESHOLDS):
     """Blank, dark, bright, low-contrast and blurry images (``X``: images or
     their :class:`ImageSummary`; the rules' numbers: ``thresholds``).
 
     Blank is judged on each image alone (no structure relative to its own
     grey range); the others relative to the dataset, so a dataset of dim
-    X-rays is not one big "dark" finding. A darkened image keeps its
-    structure: it is dark, never blank.
+    X-rays is not one big "dark" finding. With labels ``y``, dark, bright
+    and low contrast compare each image with its class instead (see
+    :func:`lighting_flags`), so a class dark by nature is not either. A
+    darkened image keeps its structure: it is dark, never blank.
 
     Examples
     --------
@@ -176,7 +204,7 @@ def check_image_quality(X, *, thresholds=DATA_THRESHOLDS):
     [('dark_images', 'warning', 30)]
     """
     s = summarized(X).statistics
-    flags, ref = lighting_flags(s, thresholds=thresholds)
+    flags, ref = lighting_flags(s, y, thresholds=thresholds)
     t, blank, sharp = thresholds, flags["blank"], s["sharpness"]
     measurable = np.isfinite(sharp).all() and (~blank).any()
     blur = t.blur_ratio * float(np.median(sharp[~blank])) if measurable else 0.0
@@ -185,7 +213,7 @@ def check_image_quality(X, *, thresholds=DATA_THRESHOLDS):
             "low_information_images",
             blank,
             np.where(s["std"] < t.flat_std, -1.0, s["correlation"]),
-            "{n} images ({share:.1%}) are blank: constant, or noise without structure.",
+            "{n} ({share:.1%}) {are} blank: constant, or noise without structure.",
             "Drop them, or check how they were captured: "
             "keep = X.std(axis=(1, 2, 3)) > 0; X, y = X[keep], y[keep]",
             {"correlation_threshold": t.blank_correlation, "flat_std": t.flat_std},
@@ -194,37 +222,43 @@ def check_image_quality(X, *, thresholds=DATA_THRESHOLDS):
             "dark_images",
             flags["dark"],
             s["p99"],
-            "{n} images ({share:.1%}) are much darker than the rest.",
+            "{n} ({share:.1%}) {are} much darker than the rest.",
             _CONTRAST_FIX,
-            {"p99_threshold": t.lighting_ratio * ref["H"], "median_p99": ref["H"]},
+            {
+                "p99_threshold": t.lighting_ratio * ref["H"],
+                "median_p99": ref["H"],
+                "n_classes_compared_within": ref["n_class_references"],
+            },
         ),
         (
             "bright_images",
             flags["bright"],
             -s["p1"],
-            "{n} images ({share:.1%}) are much brighter (washed out) than the rest.",
+            "{n} ({share:.1%}) {are} much brighter (washed out) than the rest.",
             _CONTRAST_FIX,
             {
                 "p1_threshold": 1 - t.lighting_ratio * (1 - ref["L"]),
                 "median_p1": ref["L"],
+                "n_classes_compared_within": ref["n_class_references"],
             },
         ),
         (
             "low_contrast_images",
             flags["low_contrast"],
             s["p99"] - s["p1"],
-            "{n} images ({share:.1%}) have much lower contrast than the rest.",
+            "{n} ({share:.1%}) {have} much lower contrast than the rest.",
             _CONTRAST_FIX,
             {
                 "range_threshold": t.lighting_ratio * (ref["H"] - ref["L"]),
                 "median_range": ref["H"] - ref["L"],
+                "n_classes_compared_within": ref["n_class_references"],
             },
         ),
         (
             "blurry_images",
             (sharp < blur) & ~blank if measurable else np.zeros_like(blank),
             sharp,
-            "{n} images ({share:.1%}) are much blurrier than the rest.",
+            "{n} ({share:.1%}) {are} much blurrier than the rest.",
             "Drop or recapture them; if test images are blurry too, train with "
             "zoom augmentation: DropoutCNN(augmentation='standard')",
             {"sharpness_threshold": blur},

@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 
 from .calibration import reliability
-from .report import Finding
+from .report import Finding, counted
 from .thresholds import MODEL_THRESHOLDS
 
 
@@ -42,7 +42,8 @@ def check_label_noise(proba, y_encoded, classes, *, thresholds=MODEL_THRESHOLDS)
         Finding(
             "label_noise",
             "warning" if share >= thresholds.noise_warn_fraction else "info",
-            f"{len(rows)} labels ({share:.1%}) look wrong: out of fold, the model "
+            f"{counted(len(rows), 'label')} ({share:.1%}) "
+            f"{'looks' if len(rows) == 1 else 'look'} wrong: out of fold, the model "
             f"predicts another class and gives the label under {1 / (2 * k):.2g}.",
             {
                 "n_suspects": len(rows),

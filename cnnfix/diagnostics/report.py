@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._convert import to_python
-from .._validation import as_images
+from .._validation import as_images, as_paths
 from ..datasets import read_image
 from ..exceptions import MissingFindingError, UnreadableImageError
 from .figures import plot_diagnosis
@@ -111,6 +111,13 @@ class Finding:
         return how_to_fix(self).snippet
 
 
+def counted(n, one, many=None):
+    """``n`` with the words that agree with it, for titles: ``counted(1,
+    "image is", "images are")`` is "1 image is"; ``many`` defaults to
+    ``one + "s"``."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _check_code(code):
     """ValueError for a code that is not in CODES (a typo, usually)."""
     if code not in CODES:
@@ -138,6 +145,14 @@ class Diagnosis:
         self.findings = sorted(findings, key=lambda f: -SEVERITIES.index(f.severity))
         self.checks_run = list(checks_run)
         self.details = details or {}
+
+    def __iter__(self):
+        """The findings, most severe first: ``for finding in report``."""
+        return iter(self.findings)
+
+    def __contains__(self, code):
+        """``code in report``: the same as :meth:`has`."""
+        return self.has(code)
 
     def has(self, code):
         """Whether a finding with this code was reported (ValueError for a
@@ -261,13 +276,15 @@ class Diagnosis:
         values are scaled by the range of the whole of X, so dark images
         stay dark. When the diagnosed data were files, the findings name
         them (``Finding.paths``) and the thumbnails are read from the files
-        without ``X``, titled with the file name; a file that cannot be read
-        is shown by its name.
+        without ``X``, titled with the file name; ``report.to_html(paths)``
+        does the same with the paths that were diagnosed. A file that cannot
+        be read is shown by its name.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, ...) or None, default=None
-            The images that were diagnosed.
+        X : array-like of shape (n_samples, ...), file paths or None, \
+default=None
+            The images that were diagnosed, or their files.
         max_images : int, default=8
             Thumbnails per finding.
         page : bool, default=False
@@ -279,9 +296,10 @@ class Diagnosis:
         str
             The HTML.
         """
-        thumbnails = (
-            _Thumbnails(check_diagnosed_data(self, X)[0]) if X is not None else None
-        )
+        paths = None if X is None else as_paths(X)
+        if X is not None:
+            X = check_diagnosed_data(self, X if paths is None else paths)[0]
+        thumbnails = _Thumbnails(X) if X is not None and paths is None else None
         colours = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1"}
         rows = []
         for f in self.findings:
@@ -290,11 +308,12 @@ class Diagnosis:
                 f"<td><code>{f.code}</code></td><td>{html.escape(f.title)}</td>"
                 f"<td>{_fix_html(f)}</td></tr>"
             )
+            files = f.paths if paths is None else [paths[i] for i in f.indices]
             if thumbnails is not None and f.indices:
                 images = "".join(thumbnails.tag(i) for i in f.indices[:max_images])
-            elif f.paths:
-                images = "".join(_file_thumbnail(p) for p in f.paths[:max_images])
-                images += _file_list(f.paths, max_images)
+            elif files:
+                images = "".join(_file_thumbnail(p) for p in files[:max_images])
+                images += _file_list(files, max_images)
             else:
                 continue
             rows.append(f"<tr><td></td><td colspan='3'>{images}</td></tr>")

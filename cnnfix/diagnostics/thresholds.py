@@ -67,12 +67,23 @@ class DataThresholds:
         from both ends has low contrast.
     blur_ratio : float, default=0.5
         Blurry: sharpness under this share of the dataset's median sharpness.
+    size_outlier_z : float, default=3.0
+        Files: an image is an outlier of the size distribution when its log
+        area (or its elongation, ``|log(width / height)|``) lies this many
+        robust standard deviations (1.4826 times the median absolute
+        deviation) beyond the median, and by the factors below: a few percent
+        of a normal mixed-size folder at most.
     odd_aspect : float, default=1.5
-        Files: an aspect ratio off the most common one by more than this factor
-        is stretched visibly when resized to the common size.
+        Files: an elongation above the median one by more than this factor
+        (as well) is stretched visibly when resized. Portrait and landscape
+        photos have the same elongation, so a folder of both is normal.
     small_area : float, default=0.25
-        Files: under this share of the common size's pixels, an image is
+        Files: under this share of the median area (as well), an image is
         upsampled at least 2x a side when resized, blurrier than the rest.
+    min_class_images : int, default=20
+        Dark, bright and low contrast compare an image with the other images
+        of its class when the class has at least this many non-blank ones (a
+        class dark by nature is not "dark"), else with the whole dataset.
     """
 
     warn_fraction: float = 0.01
@@ -90,8 +101,10 @@ class DataThresholds:
     lighting_ratio: float = 0.55
     other_end_share: float = 0.1
     blur_ratio: float = 0.5
+    size_outlier_z: float = 3.0
     odd_aspect: float = 1.5
     small_area: float = 0.25
+    min_class_images: int = 20
 
 
 #: The defaults every data check uses when given no ``thresholds``.
