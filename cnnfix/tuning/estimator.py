@@ -97,10 +97,12 @@ class TunedCNNClassifier(BaseCNNClassifier):
         estimate (the search keeps at least a quarter), each finalist gets
         an equal share of the time left, and the fit overruns by at most
         about one epoch. With Hyperband the brackets repeat until then. The
-        defaults are the first trial; when the time left after it leaves
-        room for the defaults alone (not one more trial and a second
-        finalist), the search stops there and the defaults train as
-        DropoutCNN would, to convergence, with all the time left
+        defaults are the first trial; when the budget leaves room for them
+        alone (the search's quarter holds fewer than five trials as long as
+        theirs, or one more trial and a second finalist would not fit:
+        ``BudgetPolicy.defaults_only``), the search stops there and the
+        defaults train as DropoutCNN would, to convergence, with all the
+        time left, also with ``train_finalists=False``
         (``defaults_only_``; ``verbose=1`` says so).
     max_epochs : int, default=3
         Most epochs one trial trains.
