@@ -46,11 +46,21 @@ class TrainingPolicy:
         the last fifth, as warmup-stable-decay schedules end a run of any
         length (Hägele et al., 2024). Chosen by ``benchmarks/run_all.py
         --only tuned_fashion``.
+    planned_steps : int, default=6000
+        ``epochs="auto"`` plans the epochs that make about this many
+        gradient steps (see :func:`planned_epochs`): a length in steps
+        suits data sets of any size, where a length in epochs starves
+        small ones (batch normalisation's moving averages need a few
+        hundred steps to settle).
+    max_planned_epochs : int, default=100
+        The most epochs ``epochs="auto"`` plans.
     """
 
     plateau_factor: float = 0.2
     plateau_wait: int = 3
     cooldown_share: float = 0.2
+    planned_steps: int = 6000
+    max_planned_epochs: int = 100
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,21 @@ class Plan:
     callbacks: tuple = ()
     verbose: int = 0
     policy: TrainingPolicy = field(default_factory=TrainingPolicy)
+
+
+def planned_epochs(n_samples, batch_size, policy=TrainingPolicy()):
+    """Epochs of ``epochs="auto"``: the fewest that make
+    ``policy.planned_steps`` gradient steps of ``batch_size`` over
+    ``n_samples`` images, at most ``policy.max_planned_epochs``.
+
+    Examples
+    --------
+    >>> planned_epochs(54000, 64), planned_epochs(1212, 64)
+    (8, 100)
+    """
+    steps_per_epoch = max(1, math.ceil(n_samples / batch_size))
+    epochs = math.ceil(policy.planned_steps / steps_per_epoch)
+    return max(1, min(policy.max_planned_epochs, epochs))
 
 
 def train(model, data, validation_data, plan, *, clock=time.time):

@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 
 import cnnfix
 from cnnfix import DropoutCNN
+from cnnfix._training import planned_epochs
 
 from .conftest import TINY
 
@@ -61,7 +62,7 @@ def test_defaults_reach_98_5_percent_on_digits(digits):
     )
     clf = DropoutCNN(random_state=0).fit(X_train, y_train)
     assert accuracy_score(y_test, clf.predict(X_test)) >= 0.985
-    assert clf.n_epochs_ < clf.epochs  # early stopping ended it
+    assert clf.n_epochs_ <= planned_epochs(len(X_train), clf.batch_size)
 
 
 @pytest.mark.slow
@@ -88,7 +89,7 @@ def test_plateau_schedule_divides_the_learning_rate_when_the_loss_stalls():
     steps = rates[1:] / rates[:-1]
     assert np.any(np.isclose(steps, 0.2)), rates  # divided by 5 at a stall
     assert np.all(np.isclose(steps, 0.2) | np.isclose(steps, 1.0)), rates
-    constant = DropoutCNN(**settings).fit(X, y)
+    constant = DropoutCNN(**settings, lr_schedule=None).fit(X, y)
     assert constant.n_epochs_ > 1
     assert np.allclose(constant.history_.get("learning_rate", 0.01), 0.01)
     assert float(constant.model_.optimizer.learning_rate) == pytest.approx(0.01)
@@ -99,3 +100,28 @@ def test_unknown_lr_schedule_gets_sklearn_s_message(small_digits):
     message = r"'lr_schedule' parameter of DropoutCNN must be None or .*'plateau'"
     with pytest.raises(ValueError, match=message):
         DropoutCNN(**TINY, lr_schedule="cosine").fit(X, y)
+
+
+class _PlannedEpochs(keras.callbacks.Callback):
+    """Records the epochs the fit planned and ends it after one."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.planned = self.params["epochs"]
+        self.model.stop_training = True
+
+
+def test_auto_epochs_are_planned_from_the_training_part_s_size(small_digits):
+    X, y = small_digits  # 300 images, 30 of them held out for validation
+    seen = _PlannedEpochs()
+    clf = DropoutCNN(**dict(TINY, epochs="auto", batch_size=2), callbacks=[seen])
+    clf.fit(X, y)
+    # 270 training images in batches of 2 are 135 steps an epoch: 45 epochs
+    # make the planned 6,000 steps (all 300 images would plan 40).
+    assert seen.planned == planned_epochs(270, 2) == 45
+    assert clf.n_epochs_ == 1
+
+
+def test_epochs_refuses_other_strings(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="'epochs' parameter of DropoutCNN"):
+        DropoutCNN(**{**TINY, "epochs": "max"}).fit(X, y)

@@ -14,6 +14,7 @@ from cnnfix._training import (
     callbacks,
     deadline_callback,
     objective_callback,
+    planned_epochs,
 )
 
 
@@ -182,3 +183,12 @@ def test_a_plan_makes_its_callbacks_by_its_policy():
     assert type(stopper).__name__ == "Converged"
     *_, deadline = callbacks(replace(plan, deadline=10.0), has_validation=False)
     assert type(deadline).__name__ == "Deadline"
+
+
+def test_planned_epochs_make_the_policy_s_steps_within_its_ceiling():
+    policy = TrainingPolicy(planned_steps=100, max_planned_epochs=7)
+    assert planned_epochs(1000, 50, policy) == 5  # 20 steps an epoch
+    assert planned_epochs(1001, 50, policy) == 5  # 21: 5 epochs pass 100
+    assert planned_epochs(990, 100, policy) == 7  # 10 steps an epoch: 10 > 7
+    assert planned_epochs(10**6, 32, policy) == 1  # one epoch is plenty
+    assert planned_epochs(3, 64, policy) == 7  # smaller than a batch
