@@ -22,7 +22,7 @@ of ``--budgets`` (seconds):
   (or of the final refit) at the first epoch end past the budget, and no
   trial starts after it;
 - ``TunedCNNClassifier(time_budget=...)`` given the time AutoKeras took
-  (its whole ``fit``, search and refit), and ``DropoutCNN()`` for scale.
+  (its whole ``fit``, search and refit).
 
 Prints a Markdown table for docs/benchmarks.md.
 """
@@ -130,7 +130,7 @@ def main():
         print(json.dumps(autokeras_run(args.child, args.max_trials)))
         return
 
-    from cnnfix import DropoutCNN, TunedCNNClassifier
+    from cnnfix import TunedCNNClassifier
 
     X, y, X_test, y_test = data()
     rows, notes = [], []
@@ -185,8 +185,6 @@ def main():
             )
         )
         print(f"# {rows[-1]}", file=sys.stderr, flush=True)
-    score, took = cnnfix_run(DropoutCNN(random_state=0), X, y, X_test, y_test)
-    rows.append((None, "DropoutCNN()", score, took, ""))
 
     print(
         "10,000 Fashion-MNIST training images (stratified, random_state 0), "
@@ -196,8 +194,7 @@ def main():
     print("| budget (s) | estimator | test accuracy | fit (s) | notes |")
     print("|---|---|---|---|---|")
     for budget, name, score, took, note in rows:
-        shown = "-" if budget is None else f"{budget:g}"
-        print(f"| {shown} | {name} | {score:.4f} | {took:.0f} | {note} |")
+        print(f"| {budget:g} | {name} | {score:.4f} | {took:.0f} | {note} |")
     for note in dict.fromkeys(notes):
         print("\n" + note.replace("\n", " "))
 
