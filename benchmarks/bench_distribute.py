@@ -85,12 +85,18 @@ def main():
         print("RESULT" + json.dumps(result))
         return
 
+    # The children import cnnfix from this checkout.
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
     rows = {}
     for setting in ("none", "mirrored"):
         command = [sys.executable, __file__, "--setting", setting]
         command += ["--train", str(args.train), "--epochs", str(args.epochs)]
         command += ["--batch-size", str(args.batch_size)]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            command, capture_output=True, text=True, check=True, env=env
+        )
         line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")][-1]
         rows[setting] = json.loads(line.removeprefix("RESULT"))
 
