@@ -22,6 +22,11 @@ both per batch.
 
     python benchmarks/bench_gpu.py TREE [--epochs 3] [--batch-size 128]
     python benchmarks/bench_gpu.py SMALL_TREE --epochs 2 --repeats 1 --smoke
+    python benchmarks/bench_gpu.py TREE --distribution mirrored   # + every GPU
+
+With ``--distribution mirrored`` one more row trains on the array with
+``distribution="mirrored"``: one fit over every GPU of the machine, the
+batch size being the global batch. Not run yet: no GPU machine so far.
 """
 
 import argparse
@@ -69,6 +74,12 @@ def main():
     parser.add_argument(
         "--smoke", action="store_true", help="run on the CPU: checks the script only"
     )
+    parser.add_argument(
+        "--distribution",
+        choices=["mirrored"],
+        help='add a float32 row on the array with distribution="mirrored" '
+        "(every GPU; the batch size is the global batch)",
+    )
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -106,6 +117,20 @@ def main():
                 ).fit(data, y)
                 runs.setdefault((name, precision), []).extend(later_epochs(timer))
                 fitted = clf
+        if args.distribution:  # one fit over every GPU
+            timer = EpochTimer()
+            DropoutCNN(
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                validation_split=0.0,
+                early_stopping=False,
+                image_size=size,
+                random_state=0,
+                callbacks=[timer],
+                distribution=args.distribution,
+            ).fit(X, y)
+            name = f"array, {args.distribution} over {max(len(gpus), 1)} device(s)"
+            runs.setdefault((name, "float32"), []).extend(later_epochs(timer))
     seconds = {k: statistics.median(v) for k, v in runs.items()}
     feeding = input_only_seconds(fitted, paths, y, args.epochs)
     batches = -(-len(paths) // args.batch_size)
