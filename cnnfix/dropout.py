@@ -19,7 +19,7 @@ __all__ = ["DropoutCNN"]
         """\
     The planned number of passes over the training data. "auto" plans
     about 6,000 gradient steps (``ceil(6000 / steps per epoch)`` epochs, at
-    most 100): 8 epochs of 54,000 images, 100 of 1,200. With
+    most 30): 8 epochs of 54,000 images, 30 of 1,200. With
     ``lr_schedule="cooldown"`` the learning rate falls to 0 over the last
     fifth of them and training ends there; early stopping is then a guard
     that ends a run whose validation loss stalls for ``patience`` epochs.

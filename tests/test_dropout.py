@@ -113,11 +113,11 @@ class _PlannedEpochs(keras.callbacks.Callback):
 def test_auto_epochs_are_planned_from_the_training_part_s_size(small_digits):
     X, y = small_digits  # 300 images, 30 of them held out for validation
     seen = _PlannedEpochs()
-    clf = DropoutCNN(**dict(TINY, epochs="auto", batch_size=2), callbacks=[seen])
+    clf = DropoutCNN(**dict(TINY, epochs="auto", batch_size=1), callbacks=[seen])
     clf.fit(X, y)
-    # 270 training images in batches of 2 are 135 steps an epoch: 45 epochs
-    # make the planned 6,000 steps (all 300 images would plan 40).
-    assert seen.planned == planned_epochs(270, 2) == 45
+    # 270 training images, one a step: 23 epochs make the planned 6,000
+    # steps (all 300 images would plan 20).
+    assert seen.planned == planned_epochs(270, 1) == 23
     assert clf.n_epochs_ == 1
 
 
