@@ -256,14 +256,17 @@ def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.ti
     """A Keras callback for a deadline and the cooldown.
 
     With a ``deadline`` (a time of ``clock``), training stops when the next
-    epoch, as long as the longest so far, would end past it.
+    epoch, as long as the longest so far, would end past it; the first
+    epoch, which traces the graph, counts only until there is another.
 
     With ``cooldown``, each epoch's start predicts how many epochs are left:
     the fit's ``epochs`` less those run, or fewer where the deadline allows
     fewer at the median epoch's length so far (the first, which traces the
-    graph, left out). Once they are at most ``share`` of all the epochs (at
-    least one), the learning rate falls linearly, batch by batch, from its
-    value to 0 just after the last of them, and training stops there. Each
+    graph, left out; with a deadline, from the third epoch on, when one
+    epoch without the tracing has been measured). Once they are at most
+    ``share`` of all the epochs (at least one), the learning rate falls
+    linearly, batch by batch, from its value to 0 just after the last of
+    them, and training stops there. Each
     epoch's start predicts again and spreads the rest of the fall over what
     is left then. A drop made meanwhile by another callback
     (``ReduceLROnPlateau``) scales the rest of the fall. The cooled epochs'
@@ -283,7 +286,8 @@ def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.ti
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = clock()
-            if not self.cooling or not self.durations:
+            measured = 2 if deadline is not None else 1  # past the tracing
+            if not self.cooling or len(self.durations) < measured:
                 return
             left = self._epochs_left(epoch)
             if self.last is None:
@@ -300,10 +304,14 @@ def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.ti
             """Epochs from this one on that the plan and the deadline allow."""
             left = self.params["epochs"] - epoch
             length = median(self.durations[1:] or self.durations)
-            ahead = end - max(self.durations) - self.started
+            ahead = end - self._longest() - self.started
             if length > 0 and ahead < (left - 1) * length:  # the deadline first
                 left = max(int(ahead // length) + 1, 1)
             return left
+
+        def _longest(self):
+            """The longest epoch, the first (its tracing) only while alone."""
+            return max(self.durations[1:] or self.durations)
 
         # Batch hooks only at a batch's start: one at its end would make
         # Keras wait for every batch's logs (no asynchronous dispatch).
@@ -323,7 +331,7 @@ def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.ti
                     logs["learning_rate"] = current_learning_rate(self.model)
                 if epoch >= self.last:
                     self.model.stop_training = True
-            if clock() + max(self.durations) > end:
+            if clock() + self._longest() > end:
                 self.model.stop_training = True
 
     return Deadline()
