@@ -31,9 +31,9 @@ __all__ = ["TransferCNN"]
     epochs="""\
     Maximum number of epochs of the fine-tuning phase (phase two); the
     head-only phase has ``head_epochs``. With ``early_stopping=True`` each
-    phase usually stops sooner. Half DropoutCNN's default, as is
-    ``patience``: a pretrained network starts near a solution and each
-    phase converges in fewer epochs than a network from scratch.""",
+    phase usually stops sooner. ``patience`` is half DropoutCNN's: a
+    pretrained network starts near a solution and each phase converges
+    in fewer epochs than a network from scratch.""",
     patience="""\
     Epochs without improvement before early stopping, in each phase (see
     ``epochs`` for why the default is half DropoutCNN's).""",
