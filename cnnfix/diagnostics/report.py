@@ -138,7 +138,11 @@ class Diagnosis:
         The checks that ran ("data", "labels", "training").
     details : dict
         Data behind the plots and fixes: ``n_samples`` (of the diagnosed
-        data), class counts, training histories, ...
+        data), class counts, ``image_size`` (the size files were decoded
+        at; None for arrays), ``seconds`` per step, training histories, ...
+
+    Iterating over a Diagnosis yields its findings (``for finding in
+    report``), and ``code in report`` is :meth:`has`.
     """
 
     def __init__(self, findings, checks_run, details=None):
