@@ -6,6 +6,7 @@ message from cnnfix that says what was wrong and how to fix it.
 
 import os
 from math import isqrt
+from numbers import Number
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
@@ -17,7 +18,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._input import check_image_size, inspect_images, named, unreadable_in_X
+from ._input import (
+    INPUT_POLICY,
+    check_image_size,
+    fit_size,
+    named,
+    unreadable_in_X,
+)
 from .exceptions import UnreadableImageError
 
 #: Files whose headers set the image size and colour of a fit on file
@@ -56,7 +63,14 @@ def infer_image_shape(n_features, image_shape=None):
 
 
 def validate_images(
-    estimator, X, y="no_validation", *, reset, image_shape=None, image_size=None
+    estimator,
+    X,
+    y="no_validation",
+    *,
+    reset,
+    image_shape=None,
+    image_size=None,
+    max_side=INPUT_POLICY.working_side,
 ):
     """Validate X (and y) and return X as float32 images (n, h, w, c), or as
     a 1-D array of file paths.
@@ -71,14 +85,19 @@ def validate_images(
     X may also hold file paths (see :func:`as_paths`); they are returned as
     a 1-D object array of str after checking that every file exists. With
     ``reset=True`` the headers of up to :data:`HEADER_SAMPLE` files spread
-    evenly over X set ``image_shape_``: ``image_size`` (None: their most
-    common size) and 1 channel when all of them are grey, else 3.
+    evenly over X set ``image_shape_``: ``image_size``, else the files' size
+    when they share one, else one working size for the whole fit
+    (:func:`cnnfix._input.working_size` with ``max_side``, recorded as
+    ``working_size_`` and stated at ``verbose >= 1``); 1 channel when all of
+    them are grey, else 3. ``working_size_`` is None in every other case.
     """
     if reset:
         check_image_size(image_size)
     paths = as_paths(X)
     if paths is not None:
-        return _validate_paths(estimator, paths, y, reset=reset, image_size=image_size)
+        return _validate_paths(
+            estimator, paths, y, reset=reset, image_size=image_size, max_side=max_side
+        )
     if not reset and hasattr(estimator, "image_shape_"):
         _refuse_single_image(X, estimator.image_shape_)
     X, sample_shape = _flatten(X)
@@ -98,6 +117,7 @@ def validate_images(
         estimator.image_shape_ = sample_shape or infer_image_shape(
             X.shape[1], image_shape
         )
+        estimator.working_size_ = None
     images = X.reshape((X.shape[0], *estimator.image_shape_))
     return images if y is None else (images, y)
 
@@ -116,11 +136,7 @@ def as_paths(X):
     strings, a DataFrame of several columns, paths mixed with arrays.
     Nothing is read from disk here but the list itself.
     """
-    if _is_path(X):
-        raise ValueError(
-            f"Expected a batch of images or file paths; got a single path "
-            f"{os.fspath(X)!r}. Pass a list of one: [{os.fspath(X)!r}]."
-        )
+    refuse_single_path(X)
     columns = getattr(X, "columns", None)
     if columns is not None:  # a DataFrame
         if not any(_is_path(v) for v in X.iloc[:1].to_numpy().ravel()):
@@ -165,6 +181,26 @@ def as_paths(X):
     return None  # images of strings: _as_numeric says what is wrong
 
 
+def refuse_single_path(X):
+    """A clear error when X is one path (str or path-like) rather than a
+    batch: a folder points to ``load_image_folder``, a file to a list of
+    one. Anything else passes."""
+    if not _is_path(X):
+        return
+    path = os.fspath(X)
+    if os.path.isdir(path):
+        raise ValueError(
+            f"Expected a batch of images or file paths; got the folder {path!r}. "
+            "List its images and labels first: paths, y = "
+            f"cnnfix.datasets.load_image_folder({path!r}, as_paths=True); then "
+            "pass paths as X and y as the labels."
+        )
+    raise ValueError(
+        f"Expected a batch of images or file paths; got a single path "
+        f"{path!r}. Pass a list of one: [{path!r}]."
+    )
+
+
 def _path_array(values):
     """Paths as a 1-D object array of str; a clear error for other items."""
     for i, value in enumerate(values):
@@ -190,7 +226,7 @@ def check_paths_exist(paths):
         )
 
 
-def _validate_paths(estimator, paths, y, *, reset, image_size):
+def _validate_paths(estimator, paths, y, *, reset, image_size, max_side):
     """validate_images for a 1-D array of file paths."""
     if len(paths) == 0:
         raise ValueError(
@@ -205,10 +241,19 @@ def _validate_paths(estimator, paths, y, *, reset, image_size):
     if reset:
         rows = np.unique(np.linspace(0, len(paths) - 1, HEADER_SAMPLE).astype(int))
         try:
-            size, channels = inspect_images(paths[rows], image_size)
+            size, channels, chosen = fit_size(paths[rows], image_size, max_side)
         except UnreadableImageError as error:
             raise unreadable_in_X(error) from error
         estimator.image_shape_ = (*size, channels)
+        estimator.working_size_ = size if chosen else None
+        if chosen and getattr(estimator, "verbose", 0) >= 1:
+            print(
+                f"{type(estimator).__name__}: the image files differ in size; "
+                f"all are resized to {size[0]}x{size[1]} (height x width), the "
+                f"median aspect of {len(rows)} files with the longer side at most "
+                f"{max_side} px. Pass image_size=(height, width) to choose the "
+                "size yourself."
+            )
         estimator.n_features_in_ = int(np.prod(estimator.image_shape_))
         estimator.__dict__.pop("feature_names_in_", None)
     elif estimator.image_shape_[2] not in (1, 3):
@@ -276,6 +321,7 @@ def check_labels(y, n_samples=None):
     ...
     ValueError: Expected a label for every image; got y with 1 missing label (None...
     """
+    _refuse_mixed_types(y)
     y = np.asarray(y)
     if n_samples is not None and (y.ndim != 1 or len(y) != n_samples):
         raise ValueError(
@@ -296,6 +342,23 @@ def check_labels(y, n_samples=None):
             "keep = ~np.isnan(y) for float labels); X, y = X[keep], y[keep]."
         )
     return y
+
+
+def _refuse_mixed_types(y):
+    """scikit-learn's refusal of labels that mix strings and numbers, which
+    ``np.asarray`` would otherwise turn into strings without a word."""
+    if getattr(y, "dtype", np.dtype(object)).kind != "O":
+        return  # one NumPy dtype: one type
+    labels = [v for v in np.asarray(y, dtype=object).ravel() if not _is_missing(v)]
+    text = [v for v in labels if isinstance(v, str)]
+    other = [v for v in labels if isinstance(v, Number | np.bool_)]
+    if text and other:
+        raise ValueError(
+            "Mix of label input types (string and number): y holds strings "
+            f"such as {text[0]!r} and numbers such as {other[0]!r}. Expected "
+            "labels of one type, as scikit-learn does. Convert them to one type "
+            "first, for example y = [str(label) for label in y]."
+        )
 
 
 def _missing(y):

@@ -30,7 +30,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._convert import to_python
-from ._validation import as_paths, check_labels
+from ._validation import as_paths, check_labels, refuse_single_path
 
 __all__ = ["ClassBalancer", "gather", "make_pipeline"]
 
@@ -68,10 +68,12 @@ def _hints():
     try:
         yield
     except ValueError as error:
-        hint = next((h for key, h in _HINTS.items() if key in str(error)), None)
+        text = str(error).rstrip()
+        hint = next((h for key, h in _HINTS.items() if key in text), None)
         if hint is None:
             raise
-        raise ValueError(f"{error} {hint}") from error
+        end = "" if text.endswith((".", "!", "?")) else "."
+        raise ValueError(f"{text}{end} {hint}") from error
 
 
 class ClassBalancer(BaseSampler):
@@ -189,6 +191,7 @@ default="oversample"
         only copied. SMOTE, which does arithmetic on pixels, checks it.
         """
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        refuse_single_path(X)  # a folder or file name, not rows
         try:
             paths = as_paths(X)
         except (TypeError, ValueError):

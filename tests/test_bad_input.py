@@ -308,3 +308,32 @@ def test_smote_refuses_what_random_resampling_accepts(small_digits):
     X, y = small_digits
     with pytest.raises(ValueError, match="strategy='smote' interpolates pixel values"):
         ClassBalancer("smote").fit_resample(np.where(X > 8, np.nan, X), y)
+
+
+# -- a folder name as X, labels of mixed types -------------------------------
+
+MIXED_LABELS = (ValueError, r"Mix of label input types \(string and number\)")
+
+#: case -> (make(X, y, folder) -> (X, y), expected of every estimator target).
+FIRST_STEP_CASES = {
+    "folder string as X": (
+        lambda X, y, folder: (str(folder), y),
+        (ValueError, r"got the folder .*load_image_folder\('.*', as_paths=True\)"),
+    ),
+    "labels mixing int and str": (
+        lambda X, y, folder: (X, np.array([*y[:-1], "cat"], dtype=object)),
+        MIXED_LABELS,
+    ),
+}
+
+
+@pytest.mark.parametrize("target", list(MAKERS))
+@pytest.mark.parametrize("case", FIRST_STEP_CASES)
+def test_first_wrong_step_gets_a_cnnfix_error(small_digits, tmp_path, case, target):
+    make, (error, message) = FIRST_STEP_CASES[case]
+    (tmp_path / "photos" / "cats").mkdir(parents=True)
+    X, y = make(*small_digits, tmp_path / "photos")
+    y_before = y.copy()
+    with pytest.raises(error, match=message):
+        _call(target, X, y, {}, {})
+    _assert_unchanged([y], [y_before])

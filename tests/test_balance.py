@@ -141,7 +141,7 @@ def test_smote_keeps_integer_dtype():
         (
             ClassBalancer(),
             lambda X, y: (X, np.zeros_like(y)),
-            "needs to have more than 1 class",
+            r"more than 1 class\. Got 1 class instead\. Balancing needs",
         ),
         (ClassBalancer(), lambda X, y: (X[:0], y[:0]), r"0 sample\(s\)"),
         (ClassBalancer(), lambda X, y: (X, y[:-1]), "inconsistent numbers of samples"),

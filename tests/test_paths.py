@@ -8,6 +8,7 @@ sizes, so the paths and the decoded arrays hold the same pixels.
 import inspect
 import os
 import pickle
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 import cnnfix
 from cnnfix import ClassBalancer, DropoutCNN
 from cnnfix import _validation as validation_module
-from cnnfix._input import InputPolicy
+from cnnfix._input import InputPolicy, working_size
 from cnnfix._input import files as file_pipeline
 from cnnfix._input.headers import plain_pngs
 from cnnfix.datasets import load_image_folder, read_images
@@ -141,9 +142,11 @@ def test_predict_decodes_in_chunks_with_the_same_result(data, on_paths):
 
 def test_size_and_colour_come_from_the_files(tree, tmp_path):
     paths, y = load_image_folder(tree, as_paths=True)
-    with pytest.warns(UserWarning, match=r"3 different sizes.*most common, 16x16"):
+    # Three sizes, nearly all 16x16: the working size is theirs, and no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
         clf = DropoutCNN(**{**TINY, "epochs": 1}).fit(paths, y)
-    assert clf.image_shape_ == (16, 16, 1)
+    assert clf.image_shape_ == (16, 16, 1) and clf.working_size_ == (16, 16)
     # One colour file among grey ones: every file is read as RGB.
     Image.new("RGB", (16, 16), (200, 10, 10)).save(tmp_path / "red.png")
     mixed = np.append(paths, str(tmp_path / "red.png"))
@@ -559,3 +562,57 @@ def test_fit_on_plain_pngs_uses_tensorflow_and_learns_as_with_pillow(data, monke
     accuracy = fast.score(paths[test], y[test])
     assert accuracy > 0.8
     assert abs(accuracy - pillow.score(paths[test], y[test])) < 0.1
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """30 colour photos of mixed sizes, JPEG and PNG, mostly landscape, of
+    two string classes (the bright half differs), and their sizes."""
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    paths, labels, sizes = [], [], []
+    for i in range(30):
+        label = ("left", "right")[i % 2]
+        height, width = 62 + (7 * i) % 9, 100 + i % 13  # aspects 0.55 to 0.7
+        if i % 5 == 0:  # a few portraits
+            height, width = width, height
+        pixels = rng.integers(0, 60, (height, width, 3), dtype=np.uint8)
+        half = slice(0, width // 2) if label == "left" else slice(width // 2, None)
+        pixels[:, half] += 150
+        path = root / f"{i}.{'jpg' if i % 3 else 'png'}"
+        Image.fromarray(pixels).save(path)
+        paths.append(str(path))
+        labels.append(label)
+        sizes.append((height, width))
+    return np.array(paths, dtype=object), np.array(labels), sizes
+
+
+def test_mixed_sizes_get_one_working_size_stated_once(photos, capsys):
+    paths, y, sizes = photos
+    expected = working_size(sizes, max_side=InputPolicy().working_side)
+    assert len(set(sizes)) == len(sizes) and expected == (40, 64)  # 5:8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a choice, not a warning
+        clf = DropoutCNN(**{**TINY, "epochs": 1, "verbose": 1}).fit(paths, y)
+    assert clf.working_size_ == clf.image_shape_[:2] == expected
+    assert clf.image_shape_[2] == 3 and max(expected) == InputPolicy().working_side
+    stated = [
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if "differ in size" in line
+    ]
+    assert len(stated) == 1 and f"{expected[0]}x{expected[1]}" in stated[0]
+    assert clf.predict(paths[:4]).shape == (4,)
+    # Every fold of the same data works at the same size.
+    folds = StratifiedKFold(3, shuffle=True, random_state=0).split(paths, y)
+    quiet = DropoutCNN(**{**TINY, "epochs": 1})
+    assert {quiet.fit(paths[train], y[train]).working_size_ for train, _ in folds} == {
+        expected
+    }
+    # An image_size, or arrays, choose nothing.
+    assert (
+        DropoutCNN(**{**TINY, "epochs": 1, "image_size": 20})
+        .fit(paths, y)
+        .working_size_
+        is None
+    )

@@ -259,3 +259,34 @@ def test_images_of_different_sizes_say_to_resize():
         ValueError, match=r"list of 3 images of 2 shapes, such as \(8, 8\) and \(9, 9\)"
     ):
         DropoutCNN().fit(images, ["bolt", "nut", "bolt"])
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        [3, "cat", 3, "cat"],
+        np.array([3, "cat", 3, "cat"], dtype=object),
+        pd.Series([3, "cat", 3, "cat"]),
+    ],
+    ids=["list", "object array", "Series"],
+)
+def test_labels_mixing_strings_and_numbers_are_refused(y):
+    # np.asarray would turn [3, "cat"] into ["3", "cat"] without a word.
+    with pytest.raises(ValueError, match=r"Mix of label input types.*'cat'.*3"):
+        check_labels(y)
+
+
+def test_labels_of_one_type_and_missing_labels_are_not_mixed():
+    for y in (["cat", "dog"], [3, 7], np.array([3, 7], dtype=object), [True, 2]):
+        check_labels(y)
+    with pytest.raises(ValueError, match="missing label"):
+        check_labels(["cat", None, "dog", np.nan])
+
+
+def test_a_folder_as_X_points_to_load_image_folder(tmp_path):
+    (tmp_path / "cats").mkdir()
+    for X in (str(tmp_path), tmp_path):
+        with pytest.raises(ValueError, match=r"got the folder .*as_paths=True\)"):
+            validate_images(Holder(), X, ["cat"], reset=True)
+    with pytest.raises(ValueError, match=r"a single path .*Pass a list of one"):
+        validate_images(Holder(), str(tmp_path / "cat.png"), ["cat"], reset=True)
