@@ -1235,6 +1235,23 @@ def test_odd_sizes_are_outliers_of_the_size_distribution():
     assert check_files(paths[:300], sizes[:300], grey[:300], {}, (48, 64)) == []
 
 
+def test_files_are_decoded_at_a_small_working_size(tmp_path):
+    sizes = [(90, 120), (120, 90), (96, 128), (100, 140), (84, 110), (95, 125)] * 2
+    labels = ["owl", "wren"] * 6
+    paths = write_images(tmp_path, [*sizes, (6, 6)], [*labels, "wren"])
+    y = np.array([*labels, "wren"])
+    report = diagnose(paths, y, checks="data")
+    height, width = report.details["image_size"]
+    assert max(height, width) <= 64 and width > height  # the bulk's aspect
+    assert report["odd_image_sizes"].paths == [paths[-1]]  # only the 6x6 one
+    report = diagnose(paths, y, checks="data", image_size=(20, 30))
+    assert report.details["image_size"] == [20, 30]
+    assert diagnose(paths, y, checks="data", image_size=16).details["image_size"] == [
+        16,
+        16,
+    ]
+
+
 def test_a_class_dark_by_nature_is_compared_with_itself(digits):
     from cnnfix.diagnostics import DataThresholds
 

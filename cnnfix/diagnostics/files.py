@@ -10,10 +10,9 @@ Findings then name the files (:attr:`Finding.paths`) as well as their
 positions in the paths passed in.
 """
 
-from collections import Counter
-
 import numpy as np
 
+from .._input import working_size
 from ..datasets import read_headers, read_images
 from ..exceptions import UnreadableImageError
 from .report import Finding, counted
@@ -26,12 +25,20 @@ FILE_CODES = frozenset({"unreadable_files", "odd_image_sizes", "grey_images"})
 #: Errors quoted in a finding's evidence.
 MAX_QUOTED = 5
 
+#: The longer side, in pixels, of the size files are decoded to when no
+#: ``image_size`` is given: small enough that the quick CNN of
+#: :func:`cnnfix.diagnose` trains in minutes on a CPU, large enough for the
+#: pixel checks.
+WORKING_SIDE = 64
+
 #: Decoded (uint8) bytes per chunk of files streamed through the pixel
 #: checks: 32 MB is 42,000 28x28 grey images or 222 224x224 colour ones.
 CHUNK_BYTES = 32 * 2**20
 
 
-def summarize_files(paths, image_size=None, *, chunk_bytes=CHUNK_BYTES):
+def summarize_files(
+    paths, image_size=None, *, max_side=WORKING_SIDE, chunk_bytes=CHUNK_BYTES
+):
     """Stream the readable files through the pixel checks' summary; find the
     file findings.
 
@@ -40,7 +47,11 @@ def summarize_files(paths, image_size=None, *, chunk_bytes=CHUNK_BYTES):
     paths : ndarray of shape (n_files,) of str
         The files, validated.
     image_size : None or (int, int), default=None
-        Size to decode to; None: the most common size among the files.
+        Size to decode to; None: one working size for all the files, with
+        the aspect of the bulk of them and the longer side at most
+        ``max_side``.
+    max_side : int, default=WORKING_SIDE
+        The cap on the working size's longer side.
     chunk_bytes : int, default=CHUNK_BYTES
         Decoded bytes per chunk: what memory holds of the pixels at once.
 
@@ -59,7 +70,7 @@ def summarize_files(paths, image_size=None, *, chunk_bytes=CHUNK_BYTES):
     readable = [i for i in range(len(paths)) if i not in failed]
     if not readable:
         read_images(paths)  # raises the error that names the files
-    size = image_size or Counter(map(tuple, sizes[readable])).most_common(1)[0][0]
+    size = image_size or working_size(sizes[readable], max_side=max_side)
     # "auto" colour over the readable files, fixed for every chunk.
     mode = "grayscale" if grey[readable].all() else "rgb"
     per_image = size[0] * size[1] * (1 if mode == "grayscale" else 3)
