@@ -337,3 +337,24 @@ def test_first_wrong_step_gets_a_cnnfix_error(small_digits, tmp_path, case, targ
     with pytest.raises(error, match=message):
         _call(target, X, y, {}, {})
     _assert_unchanged([y], [y_before])
+
+
+@pytest.mark.parametrize("case", FIRST_STEP_CASES)
+def test_first_wrong_step_gets_a_cnnfix_error_from_diagnose(
+    small_digits, tmp_path, case
+):
+    make, (error, message) = FIRST_STEP_CASES[case]
+    (tmp_path / "photos" / "cats").mkdir(parents=True)
+    X, y = make(*small_digits, tmp_path / "photos")
+    y_before = y.copy()
+    with pytest.raises(error, match=message):
+        _call("diagnose", X, y, {}, {})
+    _assert_unchanged([y], [y_before])
+
+
+def test_a_folder_as_test_data_gets_a_cnnfix_error_from_diagnose(
+    small_digits, tmp_path
+):
+    message = FIRST_STEP_CASES["folder string as X"][1][1]
+    with pytest.raises(ValueError, match=message):
+        _call("diagnose", *small_digits, {}, {"X_test": str(tmp_path)})

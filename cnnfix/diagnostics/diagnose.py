@@ -24,6 +24,7 @@ from .._validation import (
     check_labels,
     check_paths_exist,
     encode_labels,
+    refuse_single_path,
 )
 from ..base import BaseCNNClassifier
 from ..datasets import read_images
@@ -219,8 +220,8 @@ def diagnose(
     (True, 200)
     """
     groups = _groups(checks, estimator)
-    _refuse_folder(X, "X")
-    _refuse_folder(X_test, "X_test")
+    refuse_single_path(X)  # a folder: list its files first
+    refuse_single_path(X_test)
     image_size = check_image_size(image_size)
     random_state = 0 if random_state is None else random_state
     timings = {}  # the steps' seconds, before details exist
@@ -309,20 +310,6 @@ def _data_checks(images, y, estimator, from_scratch, X_test, details, verbose):
     details["data_seconds"] = time.perf_counter() - start
     _log(verbose, f"data checks: {details['data_seconds']:.1f} s")
     return findings
-
-
-def _refuse_folder(X, name):
-    """A clear error for one path (a folder, usually) where images or a list
-    of files are expected."""
-    if isinstance(X, str | os.PathLike):
-        path = os.fspath(X)
-        raise ValueError(
-            f"diagnose expects {name} to be images or a list of image files; "
-            f"got the single path {path!r}. For a folder with one sub-folder of "
-            "images per class, list its files and labels first: "
-            f"files, labels = cnnfix.datasets.load_image_folder({path!r}, "
-            "as_paths=True), then diagnose(files, labels)."
-        )
 
 
 def _describe(model):
