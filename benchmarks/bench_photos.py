@@ -132,7 +132,7 @@ def measure(command, log, timeout):
     start = time.perf_counter()
     with open(log, "w") as out:
         path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PYTHONPATH": path}
+        env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
         # A session of its own, so that a timeout also stops its workers.
         process = subprocess.Popen(
             command,
