@@ -185,3 +185,27 @@ def test_diagnose_command_explains_a_file_that_is_not_a_folder(tmp_path, capsys)
     assert main(["diagnose", str(image)]) == 2
     err = capsys.readouterr().err
     assert "is a file, not a folder" in err and "Traceback" not in err
+
+
+@pytest.mark.integration
+def test_ctrl_c_stops_a_running_diagnosis_with_one_line(part_folder):
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cnnfix", "diagnose", str(part_folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell without job control starts background jobs ignoring SIGINT.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    progress = []
+    for line in process.stderr:  # the data checks ran: the fits are next
+        progress.append(line)
+        if line.startswith("data checks: "):
+            break
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(progress) + rest
+    assert rest.splitlines()[-1] == "cnnfix: interrupted (Ctrl-C)"
+    assert "Traceback" not in rest
