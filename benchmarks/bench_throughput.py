@@ -27,6 +27,7 @@ Prints a Markdown table for docs/benchmarks.md.
 """
 
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -38,23 +39,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import tensorflow as tf
+from bench_paths import EpochTimer
 
 from cnnfix import DropoutCNN
 from cnnfix.architectures import build_cnn, compile_cnn
 from cnnfix.datasets import load_fashion_mnist
 
 #: The DropoutCNN parameters that shape its network (build_cnn's keywords).
-ARCHITECTURE = (
-    "conv_filters",
-    "convs_per_block",
-    "kernel_size",
-    "pool_size",
-    "batch_norm",
-    "conv_dropout",
-    "dense_units",
-    "dropout",
-    "weight_decay",
-    "augmentation",
+ARCHITECTURE = tuple(
+    name
+    for name in inspect.signature(build_cnn).parameters
+    if name in DropoutCNN().get_params()
 )
 
 
@@ -89,17 +84,6 @@ def forward_flops(model):
     return total
 
 
-class EpochTimes(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.start)
-
-
 def images_per_s(times, n):
     return n / statistics.median(times[1:])
 
@@ -126,7 +110,7 @@ def plain_model(X, params, jit_compile="auto", learning_rate=None):
 def keras_rate(X, y, params, epochs, batch_size, jit_compile="auto", dataset=False):
     keras.utils.set_random_seed(0)
     model = plain_model(X, params, jit_compile)
-    timer = EpochTimes()
+    timer = EpochTimer()
     if dataset:
         data = tf.data.Dataset.from_tensor_slices((X, y)).batch(batch_size).cache()
         data = data.prefetch(tf.data.AUTOTUNE)
@@ -150,7 +134,7 @@ def step_rate(X, y, params, batch_size, steps=40):
 
 
 def cnnfix_rate(X, y, params, epochs):
-    timer = EpochTimes()
+    timer = EpochTimer()
     clf = DropoutCNN(**params).set_params(
         epochs=epochs + 1,
         early_stopping=False,
@@ -238,7 +222,9 @@ def main():
         f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} "
         "intra-op threads.\n"
     )
-    arch = ", ".join(f"{k}={params[k]!r}" for k in (*ARCHITECTURE[:2], "dense_units"))
+    arch = ", ".join(
+        f"{k}={params[k]!r}" for k in ("conv_filters", "convs_per_block", "dense_units")
+    )
     print(
         f"Model: DropoutCNN defaults ({arch}); {train_flops / 1e6:.1f} MFLOP per "
         f"training image (3 x {forward_flops(model) / 1e6:.1f} forward). "
