@@ -214,29 +214,22 @@ def _ticking(clock, finalist_seconds):
     return Ticking
 
 
-def test_a_short_budget_trains_the_defaults_first_and_alone(tmp_path):
+@pytest.mark.parametrize("budget, n_trials", [(45.0, 1), (200.0, 6)])
+def test_a_short_budget_trains_the_defaults_first_and_alone(tmp_path, budget, n_trials):
     clock = _Clock()
     oracle, plan = _hyperband_plan(
         _ticking(clock, 20.0),
-        tmp_path / "a",
-        deadline=45.0,
-        time_budget=45.0,
+        tmp_path,
+        deadline=budget,
+        time_budget=budget,
         clock=clock,
     )
-    # Under a budget the defaults are the first trial; a share of 11 s holds
-    # no five trials of 10 s.
-    assert len(plan) == 1 and plan[0]["dropout"] == 0.5
-    assert oracle.defaults_only and oracle.stopped_by_deadline
-    clock = _Clock()
-    oracle, plan = _hyperband_plan(
-        _ticking(clock, 20.0),
-        tmp_path / "b",
-        deadline=200.0,
-        time_budget=200.0,
-        clock=clock,
-    )
-    assert len(plan) == 6 and plan[0]["dropout"] == 0.5
-    assert not oracle.defaults_only and not oracle.stopped_by_deadline
+    # Under a budget the defaults are the first trial. A share of 11 s holds
+    # no five trials of 10 s: the defaults alone; one of 50 s holds them,
+    # and one more trial and two finalists of 20 s fit in 200 s.
+    alone = n_trials == 1
+    assert len(plan) == n_trials and plan[0]["dropout"] == 0.5
+    assert oracle.defaults_only is alone and oracle.stopped_by_deadline is alone
 
 
 def test_augmentation_is_searched_under_long_budgets_only():
