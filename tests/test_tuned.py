@@ -296,25 +296,26 @@ def test_hyperband_trains_the_defaults_for_its_whole_budget(small_digits, tmp_pa
     assert epochs[-2:] == [5, 5]
 
 
-def test_the_defaults_are_the_first_finalist_when_no_trial_ran_them(
-    small_digits, capsys
-):
+def test_under_a_budget_hyperbands_first_trial_is_the_defaults(small_digits, capsys):
     X, y = small_digits
     space = {"conv_filters": [(4,), (8,)], "dense_units": 16, "dropout": (0.1, 0.6)}
     clf = TunedCNNClassifier(
         tuner="hyperband",
         max_epochs=3,
         search_space=space,
-        time_budget=0.5,  # ends the search after its first trial
+        time_budget=0.5,  # room for the defaults alone
         epochs=3,
         verbose=1,
         random_state=0,
     ).fit(X, y)
-    # Hyperband's last bracket, where the defaults' trial is, never came.
-    assert clf.n_trials_ == 1
-    assert _trial(clf, 0) != {"conv_filters": (4,), "dropout": 0.5}
+    # Without a budget the defaults' trial is the first of Hyperband's last
+    # bracket, which a short budget never reaches; under one it comes first.
+    assert clf.n_trials_ == 1 and clf.defaults_only_
+    assert _trial(clf, 0) == {"conv_filters": (4,), "dropout": 0.5}
     assert clf.best_params_ == {"conv_filters": (4,), "dropout": 0.5}
-    assert "Finalist 1/2 (the defaults, no trial)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "leaves room for the defaults alone" in err
+    assert "Finalist 1/1 (trial " in err
 
 
 def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
