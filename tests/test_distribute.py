@@ -181,7 +181,8 @@ X = X.reshape(-1, 8, 8, 1)
 y = np.array("zero one two three four five six seven eight nine".split())[y]
 train, test = slice(0, 1001), slice(1001, None)
 small = dict(
-    conv_filters=(8,), dense_units=32, dropout=0.2, epochs=8, batch_size=64,
+    conv_filters=(8,), convs_per_block=1, dense_units=32, dropout=0.2,
+    epochs=8, batch_size=64,
     random_state=0,
 )
 one = DropoutCNN(**small).fit(X[train], y[train])
@@ -205,7 +206,8 @@ with tempfile.TemporaryDirectory() as folder:
         paths.append(str(Path(folder) / f"{i}.png"))
         Image.fromarray((X[i, :, :, 0] * 15).astype(np.uint8)).save(paths[-1])
     files = DropoutCNN(
-        conv_filters=(4,), dense_units=8, epochs=2, batch_size=8, random_state=0,
+        conv_filters=(4,), convs_per_block=1, dense_units=8, epochs=2,
+        batch_size=8, random_state=0,
         balancer=ClassBalancer(stream=True), distribution="mirrored",
     ).fit(np.array(paths), y[:75])
     out["files_epochs"] = files.n_epochs_
