@@ -200,12 +200,15 @@ def test_ctrl_c_stops_a_running_diagnosis_with_one_line(part_folder):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     progress = []
-    for line in process.stderr:  # the data checks ran: the fits are next
+    for line in process.stderr:  # until the first fit of the quick CNN starts
         progress.append(line)
-        if line.startswith("data checks: "):
+        if line.startswith("fit 1/3: training on"):
             break
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=60)
     assert process.returncode == 130, "".join(progress) + rest
+    # The quick CNN trains at the size the files were decoded at.
+    assert "reading 33 files: " in progress[0] and "decoded at 24x24" in progress[0]
+    assert "model checks: 3 fits of DropoutCNN at 24x24 pixels\n" in progress
     assert rest.splitlines()[-1] == "cnnfix: interrupted (Ctrl-C)"
     assert "Traceback" not in rest
