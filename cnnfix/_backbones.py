@@ -96,6 +96,11 @@ BACKBONES = {
 #: The name of the backbone inside the model (``model.get_layer("backbone")``).
 BACKBONE_NAME = "backbone"
 
+#: Batch-norm momentum of a named backbone trained from random weights: with
+#: keras.applications' 0.999 the moving statistics of a short fit stay near
+#: their initial values, and inference then sees unnormalised activations.
+SCRATCH_BN_MOMENTUM = 0.9
+
 
 def build_transfer_cnn(
     input_shape,
@@ -131,6 +136,9 @@ def build_transfer_cnn(
         normalisation not counted) that train from the start: 0 the head
         only (what a one-phase search trial trains), "all" every one. None
         leaves the backbone as built, for a caller that sets it per phase.
+        Ignored for a named backbone with ``weights=None``: random weights
+        have nothing to protect, so every layer trains, batch normalisation
+        in training mode (see :func:`train_from_scratch`).
     dropout : float, default=0.2
         Dropout rate before the output layer.
     normalization : tuple or None, default=None
@@ -164,7 +172,10 @@ def build_transfer_cnn(
     if named is not None and named.preprocessing == "caffe":
         x = caffe_preprocessing(keras)(x)
     network = make_backbone(backbone, weights, (*size, out_channels))
-    x = network(x, training=False)  # inference mode, frozen or not
+    scratch = named is not None and weights is None
+    # Pretrained batch norm runs in inference mode, frozen or not, so that a
+    # few small batches never overwrite its statistics.
+    x = network(x) if scratch else network(x, training=False)
     x = layers.GlobalAveragePooling2D(name="global_average")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
@@ -173,7 +184,9 @@ def build_transfer_cnn(
         n_classes, activation="softmax", dtype="float32", name="probabilities"
     )(x)
     model = keras.Model(inputs, outputs, name="transfer_cnn")
-    if fine_tune_layers == 0:
+    if scratch:
+        train_from_scratch(network)
+    elif fine_tune_layers == 0:
         network.trainable = False
     elif fine_tune_layers is not None:
         unfreeze_top(network, fine_tune_layers)
@@ -323,3 +336,14 @@ def unfreeze_top(network, n_layers):
     top = set(map(id, tunable if n_layers == "all" else tunable[-n_layers:]))
     for layer in backbone_layers(network):
         layer.trainable = id(layer) in top
+
+
+def train_from_scratch(network):
+    """Make every layer of ``network`` trainable, batch normalisation
+    included, with :data:`SCRATCH_BN_MOMENTUM` so that its moving statistics
+    settle within a short fit."""
+    keras = import_keras()
+    network.trainable = True
+    for layer in backbone_layers(network):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = SCRATCH_BN_MOMENTUM

@@ -5,7 +5,6 @@ trains it in two phases by the one training loop.
 """
 
 import os
-import warnings
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from ._backbones import (
     unfreeze_top,
 )
 from ._docs import fill_doc
-from ._input import is_path_array
+from ._input import INPUT_POLICY, is_path_array
+from ._warnings import warn
 from .architectures import compile_cnn
 from .base import BaseCNNClassifier
 
@@ -43,8 +43,10 @@ __all__ = ["TransferCNN"]
     The (height, width) the backbone sees. Image files are decoded at
     this size; arrays are resized to it inside the model, so ``predict``
     takes images at their own size. None keeps the images' size (for
-    files, the most common size among their headers), each side raised
-    to the backbone's minimum (32 pixels for the named ones). Larger
+    files of mixed sizes, one working size: their median aspect with the
+    longer side at most the backbone's native side and 64 pixels, see
+    ``working_size_``), each side raised to the backbone's minimum (32
+    pixels for the named ones). Larger
     sizes cost more time: ImageNet weights work best near the size they
     were trained at (224).""",
     ),
@@ -72,9 +74,13 @@ class TransferCNN(BaseCNNClassifier):
        trained for up to ``epochs`` epochs with the lower
        ``fine_tune_learning_rate``.
 
-    The backbone always runs in inference mode (``training=False``), so its
-    batch normalisation statistics are never overwritten by a few small
-    batches. Everything the backbone needs is inside the model: images are
+    A pretrained backbone always runs in inference mode (``training=False``),
+    so its batch normalisation statistics are never overwritten by a few
+    small batches. A named backbone with ``weights=None`` has nothing to
+    protect: it trains whole in one phase of up to ``epochs`` epochs with
+    ``learning_rate``, batch normalisation included and in training mode
+    (``head_epochs``, ``fine_tune_layers`` and ``fine_tune_learning_rate``
+    are ignored). Everything the backbone needs is inside the model: images are
     resized to ``image_size``, grey images are repeated to three channels and
     the backbone's own preprocessing is applied, so ``predict`` takes the same
     raw images as ``fit``. Named backbones expect pixels in 0-255 (what
@@ -98,8 +104,9 @@ class TransferCNN(BaseCNNClassifier):
         without a network connection ``fit`` raises a FileNotFoundError that
         names the file and where to get it. A path: a weights file of the same
         backbone without its top (``keras.Model.save_weights`` writes one;
-        the downloaded ``.h5`` files work too). None: random initialisation.
-        A callable backbone takes a path or None.
+        the downloaded ``.h5`` files work too). None: random initialisation,
+        trained in one phase (see above). A callable backbone takes a path or
+        None, and keeps the two phases.
     fine_tune_layers : int or "all", default="all"
         How many layers of the backbone phase two trains, counted from the
         top among the layers with weights, batch normalisation layers not
@@ -124,7 +131,7 @@ class TransferCNN(BaseCNNClassifier):
     %(fitted_attributes)s
     phase_epochs_ : tuple of int
         Epochs run in (phase one, phase two); ``history_`` holds phase one's
-        epochs first.
+        epochs first. ``(0, n)`` for a named backbone with ``weights=None``.
     image_size_ : tuple of int
         (height, width) the backbone sees.
 
@@ -210,6 +217,11 @@ class TransferCNN(BaseCNNClassifier):
         model = self._build_model(self.image_shape_, self.n_classes_, run.normalization)
         backbone = model.get_layer(BACKBONE_NAME)
         histories, best = [], None
+        if self._from_scratch():  # one phase: every layer, as built
+            self._compile(model, fine_tune=False)
+            history = self._train(model, run, epochs=self.epochs)
+            self.phase_epochs_ = (0, len(next(iter(history.values()), [])))
+            return model, history
 
         if self.head_epochs > 0:  # phase one: the head only
             backbone.trainable = False
@@ -236,6 +248,18 @@ class TransferCNN(BaseCNNClassifier):
         }
         return model, history
 
+    def _from_scratch(self):
+        """Whether a named backbone starts from random weights: then it trains
+        whole from the start, batch normalisation in training mode."""
+        return isinstance(self.backbone, str) and self.weights is None
+
+    def _working_side(self):
+        """Longest side of the working size for files of mixed sizes: the
+        backbone's native side, capped as DropoutCNN's."""
+        named = BACKBONES.get(self.backbone) if isinstance(self.backbone, str) else None
+        cap = INPUT_POLICY.working_side
+        return cap if named is None else min(named.default_side, cap)
+
     def _best(self, history, run):
         """The monitored loss of the weights early stopping left; -inf
         without early stopping, so that the last weights are kept."""
@@ -247,7 +271,8 @@ class TransferCNN(BaseCNNClassifier):
     def _check_settings(self, X):
         """Errors and warnings about parameters that depend on each other or
         on the data, before anything is built."""
-        if self.head_epochs == 0 and self.fine_tune_layers == 0:
+        scratch = self._from_scratch()
+        if self.head_epochs == 0 and self.fine_tune_layers == 0 and not scratch:
             raise ValueError(
                 "head_epochs=0 and fine_tune_layers=0 leave nothing to train. "
                 "Use head_epochs >= 1 to train the head, fine_tune_layers >= 1 "
@@ -263,12 +288,10 @@ class TransferCNN(BaseCNNClassifier):
                 )
             # (Files decode to 0-255 pixels: only arrays can be in [0, 1].)
             if not is_path_array(X) and X.size and float(np.max(X)) <= 1.0:
-                warnings.warn(
+                warn(
                     f"The training images' pixels are all in [0, 1], but "
                     f"backbone={self.backbone!r} expects 0-255 pixels (it "
-                    "rescales them itself). Multiply the images by 255.",
-                    UserWarning,
-                    stacklevel=5,
+                    "rescales them itself). Multiply the images by 255."
                 )
         elif self.weights is not None and str(self.weights) == "imagenet":
             raise ValueError(

@@ -6,6 +6,7 @@ network (20-70 s on two busy CPU cores, mostly graph tracing) are slow.
 
 import itertools
 import pickle
+import warnings
 
 import keras
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import cnnfix
 from cnnfix._backbones import BACKBONES, caffe_preprocessing
+from cnnfix._input import INPUT_POLICY
 from cnnfix.transfer import TransferCNN
 
 from .test_estimator_checks import expected_failures
@@ -332,11 +334,19 @@ def test_pixels_in_0_1_get_a_warning_for_a_named_backbone(images):
     X, y = images
     # The warning comes before anything is built; the image_size error stops
     # the fit there.
-    with (
-        pytest.warns(UserWarning, match="Multiply the images by 255"),
-        pytest.raises(ValueError, match="image_size"),
-    ):
-        TransferCNN(weights=None, image_size=8).fit(X / 255, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="image_size"):
+            TransferCNN(weights=None, image_size=8).fit(X / 255, y)
+    warned = [w for w in caught if "Multiply the images by 255" in str(w.message)]
+    # One UserWarning, shown at this line of the caller, not inside cnnfix.
+    assert [(w.category, w.filename) for w in warned] == [(UserWarning, __file__)]
+
+
+def test_the_working_side_is_the_backbone_native_side_capped():
+    cap = INPUT_POLICY.working_side
+    assert TransferCNN()._working_side() == min(224, cap)
+    assert TransferCNN(backbone=tiny_backbone)._working_side() == cap
 
 
 def test_a_callable_must_return_a_feature_map(images):
@@ -396,8 +406,7 @@ def test_mobilenet_weights_file_survive_save_load_and_pickle(images, tmp_path):
         pretrained.get_weights()[0],
     )
     expected = clf.predict_proba(X)
-    # A frozen random MobileNet maps these images to nearly equal features,
-    # so the probabilities differ only slightly; they differ.
+    assert scratch.phase_epochs_ == (0, 1)
     assert not np.array_equal(scratch.predict_proba(X), expected)
 
     clf.save(tmp_path / "clf.keras")  # every parameter is stored: no warning
@@ -422,7 +431,7 @@ def test_every_named_backbone_fits_grey_images(images, name):
         early_stopping=False,
         random_state=0,
     ).fit(X[..., 0], y)
-    assert clf.phase_epochs_ == (1, 1)
+    assert clf.phase_epochs_ == (0, 1)  # random weights: one phase, every layer
     assert set(clf.predict(X[..., 0])) <= set(y)
 
 
@@ -463,6 +472,48 @@ def test_build_transfer_cnn_trains_the_top_layers_from_the_start():
         (8, 8, 1), 3, backbone=tiny_backbone, fine_tune_layers="all"
     )
     assert trainable(every) == {"low", "top", "probabilities"}  # not "bn"
+
+
+def test_a_named_backbone_with_random_weights_trains_whole_in_training_mode():
+    from cnnfix._backbones import SCRATCH_BN_MOMENTUM, build_transfer_cnn
+
+    model = build_transfer_cnn((32, 32, 3), 3, weights=None, fine_tune_layers=0)
+    backbone = model.get_layer("backbone")
+    norms = [
+        layer
+        for layer in backbone.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert norms and all(layer.trainable for layer in backbone.layers)
+    assert {layer.momentum for layer in norms} == {SCRATCH_BN_MOMENTUM}
+    # Training mode updates the moving statistics; inference mode does not.
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3))
+    before = keras.ops.convert_to_numpy(norms[0].moving_mean)
+    model(images, training=False)
+    np.testing.assert_array_equal(norms[0].moving_mean, before)
+    model(images, training=True)
+    assert not np.allclose(keras.ops.convert_to_numpy(norms[0].moving_mean), before)
+    # A callable backbone (maybe pretrained) keeps the rule of the phases.
+    own = build_transfer_cnn((8, 8, 1), 3, backbone=tiny_backbone, weights=None)
+    assert not own.get_layer("backbone").trainable
+
+
+@pytest.mark.slow
+def test_mobilenet_from_random_weights_learns_far_above_chance():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    keep = y < 4
+    big = np.kron(X[keep].reshape(-1, 8, 8), np.ones((4, 4)))  # 32x32
+    X = np.repeat(big[..., None] * 15, 3, axis=-1).astype(np.float32)  # 0-240
+    labels = np.array(["zero", "one", "two", "three"])[y[keep]]
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, labels, test_size=0.3, stratify=labels, random_state=0
+    )
+    clf = TransferCNN(weights=None, epochs=15, random_state=0).fit(X_train, y_train)
+    assert clf.phase_epochs_[0] == 0
+    assert clf.score(X_test, y_test) > 0.8  # chance is 0.25
 
 
 def test_mixed_precision_keeps_the_probabilities_in_float32(images):
