@@ -331,6 +331,12 @@ def test_a_search_keeps_the_defaults_when_they_are_best(small_digits):
     assert clf.best_score_ == pytest.approx(clf.history_["val_accuracy"][restored])
 
 
+class _AnySearch(TunedCNNClassifier):
+    """A search share of one trial is a search (not the defaults alone)."""
+
+    _policy = BudgetPolicy(min_search_trials=1)
+
+
 @pytest.mark.slow
 def test_time_budget_stops_the_search_early(digits, capsys):
     import time
@@ -338,8 +344,9 @@ def test_time_budget_stops_the_search_early(digits, capsys):
     X, y = digits
     budget = 40.0
     space = {"conv_filters": [(4,), (8,)], "dropout": (0.0, 0.5)}
-    clf = TunedCNNClassifier(
+    clf = _AnySearch(
         tuner="random",
+        isolate_search=False,  # the worker would import this module
         max_trials=50,
         max_epochs=3,
         epochs=10,  # the finalists the budget reserves time for
@@ -413,9 +420,10 @@ def test_a_budget_with_room_for_the_defaults_alone_trains_them_alone(
 
 
 class _LongFinalists(TunedCNNClassifier):
-    """Finalists assumed to need 10**5 epochs each: longer than any budget."""
+    """Finalists assumed to need 10**5 epochs each: longer than any budget;
+    a search share of one trial is a search (not the defaults alone)."""
 
-    _policy = BudgetPolicy(finalist_epochs=10**5)
+    _policy = BudgetPolicy(finalist_epochs=10**5, min_search_trials=1)
 
 
 def test_the_search_keeps_a_share_of_the_budget_whatever_the_finalists_estimate(
