@@ -34,7 +34,14 @@ from .conftest import TINY
 NAMES = {0: "zero", 1: "one", 2: "two"}
 
 #: Trains well enough on the digit files to compare accuracies, in ~2 s.
-QUICK = {**TINY, "conv_filters": (8,), "epochs": 6, "image_size": 16}
+QUICK = {
+    **TINY,
+    "conv_filters": (8,),
+    "convs_per_block": 1,
+    "lr_schedule": None,
+    "epochs": 6,
+    "image_size": 16,
+}
 
 
 def _write_tree(root, sizes=None):
