@@ -31,12 +31,17 @@ __all__ = ["TransferCNN"]
     epochs="""\
     Maximum number of epochs of the fine-tuning phase (phase two); the
     head-only phase has ``head_epochs``. With ``early_stopping=True`` each
-    phase usually stops sooner. ``patience`` is half DropoutCNN's: a
-    pretrained network starts near a solution and each phase converges
-    in fewer epochs than a network from scratch.""",
-    patience="""\
-    Epochs without improvement before early stopping, in each phase (see
-    ``epochs`` for why the default is half DropoutCNN's).""",
+    phase usually stops sooner.""",
+    patience=(
+        'int or "auto"',
+        """\
+    Epochs without improvement before early stopping, in each phase.
+    "auto" is 5, half DropoutCNN's, for pretrained weights (a pretrained
+    network starts near a solution and converges sooner), and 10,
+    DropoutCNN's, for a named backbone with ``weights=None``: its
+    validation loss, in inference mode, is erratic until batch
+    normalisation's moving statistics settle.""",
+    ),
     image_size=(
         "None, int or (int, int)",
         """\
@@ -173,6 +178,7 @@ class TransferCNN(BaseCNNClassifier):
             Interval(Integral, 0, None, closed="left"),
             StrOptions({"all"}),
         ],
+        "patience": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "head_epochs": [Interval(Integral, 0, None, closed="left")],
         "fine_tune_learning_rate": [None, Interval(Real, 0, None, closed="neither")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -193,7 +199,7 @@ class TransferCNN(BaseCNNClassifier):
         learning_rate=1e-3,
         validation_split=0.1,
         early_stopping=True,
-        patience=5,
+        patience="auto",
         lr_schedule=None,
         normalize=False,
         augmentation=None,
@@ -219,20 +225,28 @@ class TransferCNN(BaseCNNClassifier):
         histories, best = [], None
         if self._from_scratch():  # one phase: every layer, as built
             self._compile(model, fine_tune=False)
-            history = self._train(model, run, epochs=self.epochs)
+            history = self._train(
+                model, run, epochs=self.epochs, patience=self._patience()
+            )
             self.phase_epochs_ = (0, len(next(iter(history.values()), [])))
             return model, history
 
         if self.head_epochs > 0:  # phase one: the head only
             backbone.trainable = False
             self._compile(model, fine_tune=False)
-            histories.append(self._train(model, run, epochs=self.head_epochs))
+            histories.append(
+                self._train(
+                    model, run, epochs=self.head_epochs, patience=self._patience()
+                )
+            )
             best = (self._best(histories[-1], run), model.get_weights())
 
         if self.fine_tune_layers != 0:  # phase two: the top of the backbone too
             unfreeze_top(backbone, self.fine_tune_layers)
             self._compile(model, fine_tune=True)
-            histories.append(self._train(model, run, epochs=self.epochs))
+            histories.append(
+                self._train(model, run, epochs=self.epochs, patience=self._patience())
+            )
             # Early stopping restores each phase's best epoch; keep phase
             # one's weights when fine-tuning never did better.
             if best is not None and self._best(histories[-1], run) > best[0]:
@@ -247,6 +261,12 @@ class TransferCNN(BaseCNNClassifier):
             for key in histories[0]
         }
         return model, history
+
+    def _patience(self):
+        """``patience``, with "auto" resolved (see the parameter)."""
+        if self.patience != "auto":
+            return self.patience
+        return 10 if self._from_scratch() else 5
 
     def _from_scratch(self):
         """Whether a named backbone starts from random weights: then it trains

@@ -498,6 +498,17 @@ def test_a_named_backbone_with_random_weights_trains_whole_in_training_mode():
     assert not own.get_layer("backbone").trainable
 
 
+def test_auto_patience_waits_longer_for_a_backbone_from_scratch():
+    # Unsettled moving statistics make the first epochs' validation loss
+    # erratic: a network from scratch waits as long as DropoutCNN does.
+    assert TransferCNN(weights=None)._patience() == 10
+    assert TransferCNN(weights="imagenet")._patience() == 5
+    assert TransferCNN(backbone=tiny_backbone, weights=None)._patience() == 5
+    assert TransferCNN(weights=None, patience=3)._patience() == 3
+    with pytest.raises(ValueError, match="'patience' parameter of TransferCNN"):
+        TransferCNN(patience="long").fit(np.zeros((4, 8, 8, 3)), [0, 1, 0, 1])
+
+
 @pytest.mark.slow
 def test_mobilenet_from_random_weights_learns_far_above_chance():
     from sklearn.datasets import load_digits
