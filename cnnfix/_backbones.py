@@ -96,9 +96,9 @@ BACKBONES = {
 #: The name of the backbone inside the model (``model.get_layer("backbone")``).
 BACKBONE_NAME = "backbone"
 
-#: Batch-norm momentum of a named backbone trained from random weights: with
-#: keras.applications' 0.999 the moving statistics of a short fit stay near
-#: their initial values, and inference then sees unnormalised activations.
+#: Batch-norm momentum of a named backbone trained from random weights: a
+#: short fit must move the moving statistics to the data's, or inference
+#: sees unnormalised activations (keras.applications builds a slower one).
 SCRATCH_BN_MOMENTUM = 0.9
 
 
