@@ -38,6 +38,7 @@ from ._distribute import (
 )
 from ._input import (
     INPUT_POLICY,
+    content_order,
     normalization,
     prediction_chunks,
     sample_weights,
@@ -352,11 +353,14 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         ``policy`` (:func:`cnnfix._input.prediction_chunks`): each chunk is
         decoded once for all the models."""
         # predict_on_batch skips model.predict's per-call set-up, which
-        # dominates on small batches.
-        chunks = prediction_chunks(X, self.image_shape_, policy)
+        # dominates on small batches. Rows go in an order of their contents,
+        # so a row's probabilities do not depend on the order of X.
+        order = content_order(X)
+        chunks = prediction_chunks(X, self.image_shape_, policy, order=order)
         outputs = [[np.asarray(m.predict_on_batch(c)) for m in models] for c in chunks]
+        restore = np.argsort(order)
         return [
-            (proba := np.concatenate(part).astype(np.float64))
+            (proba := np.concatenate(part)[restore].astype(np.float64))
             / proba.sum(axis=1, keepdims=True)
             for part in zip(*outputs, strict=True)
         ]

@@ -62,6 +62,14 @@ def test_predict_proba_rows_are_distributions_in_classes_order(fitted, small_dig
     np.testing.assert_array_equal(fitted.classes_[proba.argmax(1)], fitted.predict(X))
 
 
+def test_a_rows_probabilities_do_not_depend_on_the_order_of_X(fitted):
+    # enough rows that a forward pass's rounding depends on a row's place
+    X = np.random.default_rng(1).uniform(0, 16, size=(300, 8, 8, 1))
+    proba = fitted.predict_proba(X)
+    shuffled = np.random.default_rng(2).permutation(len(X))
+    np.testing.assert_array_equal(fitted.predict_proba(X[shuffled]), proba[shuffled])
+
+
 def test_predict_does_not_pay_model_predict(fitted, small_digits, monkeypatch):
     X, _ = small_digits
     expected = fitted.predict_proba(X)

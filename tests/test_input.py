@@ -12,6 +12,7 @@ from cnnfix._input import (
     INPUT_POLICY,
     InputPolicy,
     channel_stats,
+    content_order,
     normalization,
     prediction_chunks,
     training_arguments,
@@ -78,6 +79,20 @@ def test_prediction_chunks_bound_the_rows(pngs):
     assert [len(c) for c in decoded] == [7, 3]
     assert decoded[0].dtype == np.float32
     np.testing.assert_array_equal(np.concatenate(decoded), pixels)
+
+
+def test_content_order_follows_the_rows_not_their_positions(pngs):
+    paths, pixels = pngs
+    shuffled = np.random.default_rng(0).permutation(len(pixels))
+    for X in (pixels, paths):
+        order = content_order(X)
+        assert sorted(order) == list(range(len(X)))
+        # the same rows, shuffled, come out in the same sequence
+        np.testing.assert_array_equal(X[shuffled][content_order(X[shuffled])], X[order])
+    chunks = prediction_chunks(paths, (6, 5, 1), order=content_order(paths))
+    np.testing.assert_array_equal(
+        np.concatenate(list(chunks)), pixels[content_order(paths)]
+    )
 
 
 def test_validation_data_pass_arrays_through_and_decode_files(pngs):

@@ -17,6 +17,7 @@ from .files import is_path_array, named, unreadable_in_X
 from .headers import check_image_size, fit_size, inspect_images, working_size
 from .pipeline import (
     channel_stats,
+    content_order,
     normalization,
     prediction_chunks,
     training_arguments,
@@ -30,6 +31,7 @@ __all__ = [
     "InputPolicy",
     "channel_stats",
     "check_image_size",
+    "content_order",
     "fit_size",
     "inspect_images",
     "is_path_array",

@@ -7,6 +7,8 @@ like any other); only where pixels are needed are they decoded, batch by
 batch (:mod:`cnnfix._input.files`).
 """
 
+import hashlib
+
 import numpy as np
 
 from .batches import fit_arguments
@@ -111,12 +113,26 @@ def channel_stats(images):
     return mean.tolist(), np.maximum(var, 1e-6).tolist()
 
 
-def prediction_chunks(X, image_shape, policy=INPUT_POLICY):
-    """``X`` in chunks for ``predict_on_batch``: at most
-    ``policy.predict_rows`` rows of images, which bounds the memory of one
-    forward pass; file paths decoded chunk by chunk
-    (:func:`~cnnfix._input.files.decoded_chunks`)."""
+def content_order(X):
+    """An order of ``X``'s rows (images or file paths) that depends only on
+    their contents: a forward pass's rounding depends on a row's neighbours
+    in its batch, so predicting in this order makes the probabilities of a
+    row the same in every permutation of ``X``."""
     if is_path_array(X):
-        return decoded_chunks(X, image_shape, policy)
+        rows = (str(path).encode() for path in X)
+    else:
+        rows = (row.tobytes() for row in X.reshape(len(X), -1))
+    keys = [hashlib.blake2b(row, digest_size=8).digest() for row in rows]
+    return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.intp)
+
+
+def prediction_chunks(X, image_shape, policy=INPUT_POLICY, *, order=None):
+    """``X``'s rows in ``order`` (all, as given, by default) in chunks for
+    ``predict_on_batch``: at most ``policy.predict_rows`` rows of images,
+    which bounds the memory of one forward pass; file paths decoded chunk
+    by chunk (:func:`~cnnfix._input.files.decoded_chunks`)."""
+    order = np.arange(len(X)) if order is None else order
+    if is_path_array(X):
+        return decoded_chunks(X[order], image_shape, policy)
     rows = policy.predict_rows
-    return (X[i : i + rows] for i in range(0, len(X), rows))
+    return (X[order[i : i + rows]] for i in range(0, len(X), rows))
