@@ -108,12 +108,14 @@ def lighting_flags(stats, y=None, *, thresholds=DATA_THRESHOLDS):
     end ``p99``, with the median ends ``L`` and ``H`` of the non-blank
     images of its class (with labels ``y``, for a class of at least
     ``min_class_images`` of them: a class dark by nature is not dark) or of
-    the dataset: dark when
-    the bright end fell below ``r * H`` and the dark end did not rise;
+    the dataset: dark when the bright end fell below ``d * H`` and the dark
+    end did not rise (``d``: the ``dark_ratio`` of ``thresholds``);
     bright when the dark end rose (headroom to white below ``r * (1 - L)``)
     and the bright end did not fall; low contrast when the range is below
-    ``r * (H - L)`` and neither explains it (``r``: the ``lighting_ratio``
-    of ``thresholds``). Each image gets at most one of the four.
+    ``r * (H - L)`` and neither a risen dark end nor a fallen bright end
+    (below ``r * H``: dimmed, dark or not) explains it (``r``: the
+    ``lighting_ratio`` of ``thresholds``). Each image gets at most one of
+    the four.
 
     Parameters
     ----------
@@ -160,11 +162,12 @@ def lighting_flags(stats, y=None, *, thresholds=DATA_THRESHOLDS):
             low_end[members], high_end[members] = _median_ends(lo, hi, members & rest)
             by_class += 1
     fell, rose = high_end - hi, lo - low_end  # of the bright and dark ends
-    dark = rest & (hi < ratio * high_end) & (rose <= other * fell)
+    dimmed = rest & (hi < ratio * high_end) & (rose <= other * fell)
     bright = rest & (1 - lo < ratio * (1 - low_end)) & (fell <= other * rose)
     narrow = hi - lo < ratio * np.maximum(high_end - low_end, 1e-6)
+    dark = dimmed & (hi < thresholds.dark_ratio * high_end)
     flags = {"blank": blank, "dark": dark, "bright": bright}
-    flags["low_contrast"] = rest & narrow & ~dark & ~bright
+    flags["low_contrast"] = rest & narrow & ~dimmed & ~bright
     return flags, {"L": low_ref, "H": high_ref, "n_class_references": by_class}
 
 
@@ -225,7 +228,7 @@ def check_image_quality(X, y=None, *, thresholds=DATA_THRESHOLDS):
             "{n} ({share:.1%}) {are} much darker than the rest.",
             _CONTRAST_FIX,
             {
-                "p99_threshold": t.lighting_ratio * ref["H"],
+                "p99_threshold": t.dark_ratio * ref["H"],
                 "median_p99": ref["H"],
                 "n_classes_compared_within": ref["n_class_references"],
             },

@@ -56,11 +56,16 @@ class DataThresholds:
         Blank: a standard deviation under this share of the dataset's grey
         range (half a level of an 8-bit image) is a constant image.
     lighting_ratio : float, default=0.55
-        Dark: the image's bright end (99th percentile) under this share of the
-        dataset's median bright end. Bright: its headroom from the dark end (1st
-        percentile) to white under this share of the median one. Low contrast:
-        its grey range under this share of the median range. Chosen with
+        Bright: the image's headroom from its dark end (1st percentile) to
+        white under this share of the median one. Low contrast: its grey range
+        under this share of the median range. Chosen with
         benchmarks/bench_lighting.py.
+    dark_ratio : float, default=0.4
+        Dark: the image's bright end (99th percentile) under this share of the
+        median bright end. Stricter than ``lighting_ratio``: the bright ends of
+        clean images spread further down (a dark garment, a night scene) than
+        their dark ends spread up. Chosen with benchmarks/bench_lighting.py
+        and benchmarks/bench_cleanvision.py.
     other_end_share : float, default=0.1
         Dark (bright) only when the other end of the image's range moved at
         most this share of how far the bright (dark) end moved: an image squeezed
@@ -99,6 +104,7 @@ class DataThresholds:
     blank_correlation: float = 0.25
     flat_std: float = 0.002
     lighting_ratio: float = 0.55
+    dark_ratio: float = 0.4
     other_end_share: float = 0.1
     blur_ratio: float = 0.5
     size_outlier_z: float = 3.0
