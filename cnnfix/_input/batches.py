@@ -7,7 +7,7 @@ their ``balancer``: none, a sampler that resamples the arrays once, or a
 epoch, so that data too large to hold twice are never copied.
 """
 
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 from sklearn.base import clone
@@ -149,38 +149,45 @@ def balanced_batches(
             "stream=True, or stream=False with SMOTE."
         )
     targets = y if targets is None else np.asarray(targets)
-    batches = balanced_batches_class()
-    return batches(X, y, balancer, batch_size, sample_weight, targets)
+    # One generator for the whole run: every epoch draws anew.
+    rng = check_random_state(balancer.random_state)
+    draw = partial(balancer.resample_indices, y, rng)
+    batches = row_batches_class()
+    return batches(X, targets, sample_weight, batch_size, draw)
 
 
 @cache
-def balanced_batches_class():
-    """The ``BalancedBatches`` PyDataset class (defined on first use: Keras
+def row_batches_class():
+    """The ``RowBatches`` PyDataset class (defined on first use: Keras
     loads with the first fit, not with cnnfix)."""
     keras = import_keras()
 
-    class BalancedBatches(keras.utils.PyDataset):
-        def __init__(self, X, y, balancer, batch_size, sample_weight, targets):
-            super().__init__()
+    class RowBatches(keras.utils.PyDataset):
+        """Batches ``(load(X[rows]), y[rows][, sample_weight[rows]])`` of
+        ``batch_size`` rows, in the order (``indices``) that ``draw()`` gives
+        anew every epoch. ``prefetch`` (workers, queue) goes to the PyDataset."""
+
+        def __init__(
+            self, X, y, sample_weight, batch_size, draw, load=np.asarray, **prefetch
+        ):
+            super().__init__(**prefetch)
             self.X, self.y, self.sample_weight = X, y, sample_weight
-            self.targets = targets
-            self.balancer, self.batch_size = balancer, batch_size
-            # One generator for the whole run: every epoch draws anew.
-            self.rng = check_random_state(balancer.random_state)
+            self.batch_size, self.draw, self.load = batch_size, draw, load
             self.on_epoch_end()
 
         def __len__(self):
             return -(-len(self.indices) // self.batch_size)
 
         def __getitem__(self, i):
-            # Sorted within the batch: same batch, faster gather.
-            idx = np.sort(self.indices[i * self.batch_size : (i + 1) * self.batch_size])
-            batch = (self.X.take(idx, axis=0), self.targets.take(idx))
+            size = self.batch_size
+            # Sorted within the batch: the same batch, gathered faster.
+            rows = np.sort(self.indices[i * size : (i + 1) * size])
+            batch = (self.load(self.X.take(rows, axis=0)), self.y[rows])
             if self.sample_weight is not None:
-                batch += (self.sample_weight.take(idx),)
+                batch += (self.sample_weight[rows],)
             return batch
 
         def on_epoch_end(self):
-            self.indices = self.balancer.resample_indices(self.y, self.rng)
+            self.indices = self.draw()
 
-    return BalancedBatches
+    return RowBatches

@@ -36,12 +36,12 @@ compete with the training loop for the cores.
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from functools import partial
 
 import numpy as np
 
-from .._keras import import_keras
 from ..exceptions import UnreadableImageError
+from .batches import row_batches_class
 from .decode import read_images
 from .headers import plain_pngs
 from .policy import INPUT_POLICY
@@ -122,8 +122,7 @@ def normalization_sample(paths, image_shape, seed, policy=INPUT_POLICY):
     n_sample = policy.normalization_sample
     if len(paths) > n_sample:
         rng = np.random.default_rng(seed)
-        rows = np.sort(rng.choice(len(paths), n_sample, replace=False))
-        paths = paths[rows]
+        paths = paths[np.sort(rng.choice(len(paths), n_sample, replace=False))]
     return decode(paths, image_shape)
 
 
@@ -133,23 +132,25 @@ def file_arguments(arguments, image_shape, seed, cache=False, policy=INPUT_POLIC
     batches.
 
     ``{"x": paths, "y": ..., "sample_weight": ..., "batch_size": ...}``
-    becomes ``{"x": FileBatches}``, reshuffled every epoch from ``seed``;
-    ``{"x": PyDataset}`` yielding batches of paths (``stream=True``) becomes
-    ``{"x": DecodedBatches}`` around it. With ``cache``, each file is decoded
+    becomes ``{"x": RowBatches}`` of decoded files, reshuffled every epoch
+    from ``seed``; ``{"x": RowBatches}`` of paths (``stream=True``) decodes
+    them from then on. With ``cache``, each file is decoded
     once and kept (uint8) for the later epochs. Plain PNG files
     (:func:`cnnfix._input.headers.plain_pngs`) without ``cache`` become
     ``{"x": tf.data.Dataset, "shuffle": False}`` (:func:`png_dataset`).
     """
     x = arguments["x"]
     store = {} if cache else None
-    if not isinstance(x, np.ndarray):  # a PyDataset of path batches
-        batches = decoded_batches_class()(x, image_shape, store, policy)
-        return dict(x=batches)
+    if not isinstance(x, np.ndarray):  # RowBatches of paths (stream=True)
+        x.load = partial(decode, image_shape=tuple(image_shape), cache=store)
+        for name, value in prefetching(policy).items():
+            setattr(x, name, value)  # its workers and queue
+        return dict(x=x)
     weights, batch_size = arguments.get("sample_weight"), arguments["batch_size"]
     batches = path_batches(
         x, arguments["y"], weights, image_shape, batch_size, seed, store, policy
     )
-    if isinstance(batches, file_batches_class()):
+    if isinstance(batches, row_batches_class()):
         return dict(x=batches)
     return dict(x=batches, shuffle=False)  # a tf.data pipeline shuffles itself
 
@@ -157,11 +158,16 @@ def file_arguments(arguments, image_shape, seed, cache=False, policy=INPUT_POLIC
 def path_batches(paths, y, sample_weight, image_shape, batch_size, seed, cache, policy):
     """Batches ``(images, y[, sample_weight])`` of ``paths``, permuted every
     epoch unless ``seed`` is None: a :func:`png_dataset` for plain PNG files
-    without a ``cache`` dict, else ``FileBatches``."""
-    arguments = (paths, y, sample_weight, image_shape, batch_size, seed)
+    without a ``cache`` dict, else ``RowBatches`` (rows sorted within each
+    batch: :func:`cnnfix._input.batches.row_batches_class`)."""
     if cache is None and plain_pngs(paths, image_shape):
-        return png_dataset(*arguments)
-    return file_batches_class()(*arguments, cache, policy)
+        return png_dataset(paths, y, sample_weight, image_shape, batch_size, seed)
+    order = np.arange if seed is None else np.random.default_rng(seed).permutation
+    draw = partial(order, len(paths))
+    load = partial(decode, image_shape=tuple(image_shape), cache=cache)
+    return row_batches_class()(
+        paths, y, sample_weight, batch_size, draw, load, **prefetching(policy)
+    )
 
 
 def decoded_chunks(paths, image_shape, policy=INPUT_POLICY):
@@ -211,69 +217,3 @@ def png_dataset(paths, y, sample_weight, image_shape, batch_size, seed):
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
-
-
-@cache
-def file_batches_class():
-    """The ``FileBatches`` PyDataset class (defined on first use: Keras loads
-    with the first fit, not with cnnfix)."""
-    keras = import_keras()
-
-    class FileBatches(keras.utils.PyDataset):
-        """Batches ``(images, y[, sample_weight])`` decoded from files;
-        the rows are permuted every epoch unless ``seed`` is None. ``cache``:
-        None or a dict of decoded files (see :func:`decode`)."""
-
-        def __init__(
-            self, paths, y, sample_weight, image_shape, batch_size, seed, cache, policy
-        ):
-            super().__init__(**prefetching(policy))
-            self.paths, self.y, self.sample_weight = paths, y, sample_weight
-            self.image_shape, self.batch_size = tuple(image_shape), batch_size
-            self.cache = cache
-            self.rng = None if seed is None else np.random.default_rng(seed)
-            self.order = np.arange(len(paths))
-            self.on_epoch_end()
-
-        def __len__(self):
-            return -(-len(self.paths) // self.batch_size)
-
-        def __getitem__(self, i):
-            rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
-            images = decode(self.paths[rows], self.image_shape, self.cache)
-            batch = (images, self.y[rows])
-            if self.sample_weight is not None:
-                batch += (self.sample_weight[rows],)
-            return batch
-
-        def on_epoch_end(self):
-            if self.rng is not None:
-                self.order = self.rng.permutation(len(self.paths))
-
-    return FileBatches
-
-
-@cache
-def decoded_batches_class():
-    """The ``DecodedBatches`` PyDataset class (defined on first use)."""
-    keras = import_keras()
-
-    class DecodedBatches(keras.utils.PyDataset):
-        """``source``'s batches with their paths decoded into images."""
-
-        def __init__(self, source, image_shape, cache, policy):
-            super().__init__(**prefetching(policy))
-            self.source, self.image_shape = source, tuple(image_shape)
-            self.cache = cache
-
-        def __len__(self):
-            return len(self.source)
-
-        def __getitem__(self, i):
-            paths, *rest = self.source[i]
-            return (decode(paths, self.image_shape, self.cache), *rest)
-
-        def on_epoch_end(self):
-            self.source.on_epoch_end()
-
-    return DecodedBatches
