@@ -16,6 +16,4 @@ def to_python(value):
         return {str(k): to_python(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
         return [to_python(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return value.item() if isinstance(value, np.generic) else value

@@ -24,8 +24,8 @@ _ABSL_NOTE = b"WARNING: All log messages before absl::InitializeLog() is called"
 _SEVERITY = {b"I": 0, b"W": 1, b"E": 2}
 
 
-class _NoRetracingNotes(logging.Filter):
-    """Drops TensorFlow's "triggered tf.function retracing" warning.
+def _no_retracing_note(record):
+    """A logging filter: False for TensorFlow's "triggered tf.function retracing".
 
     Every cnnfix fit builds a new model, so predicting with many fitted
     models (cross-validation, diagnose, a grid search) traces each model's
@@ -33,12 +33,7 @@ class _NoRetracingNotes(logging.Filter):
     It is expected here and says nothing about the user's code. Other
     TensorFlow warnings pass.
     """
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-_FILTER = _NoRetracingNotes()
+    return "triggered tf.function retracing" not in record.getMessage()
 
 
 def import_keras():
@@ -46,7 +41,7 @@ def import_keras():
 
     TensorFlow's C++ start-up chatter is silenced unless the user has set
     ``TF_CPP_MIN_LOG_LEVEL`` themselves (their value is never changed), and
-    its retracing note is filtered (see :class:`_NoRetracingNotes`).
+    its retracing note is filtered (see :func:`_no_retracing_note`).
     """
     if "keras" in sys.modules:
         import keras
@@ -56,8 +51,8 @@ def import_keras():
             import keras
 
     logger = logging.getLogger("tensorflow")
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
+    if _no_retracing_note not in logger.filters:
+        logger.addFilter(_no_retracing_note)
     return keras
 
 
@@ -109,9 +104,7 @@ def _is_log_line_below(line, threshold):
     if line.startswith(_ABSL_NOTE):  # introduces the lines dropped here
         return True
     match = _LOG_LINE.match(line)
-    if match is None:
-        return False
-    return _SEVERITY[match["new"] or match["old"]] < threshold
+    return match is not None and _SEVERITY[match["new"] or match["old"]] < threshold
 
 
 def _flush_stderr():

@@ -57,9 +57,7 @@ def infer_image_shape(n_features, image_shape=None):
             )
         return shape
     side = isqrt(n_features)
-    if side * side == n_features:
-        return (side, side, 1)
-    return (n_features, 1, 1)
+    return (side, side, 1) if side * side == n_features else (n_features, 1, 1)
 
 
 def validate_images(
@@ -101,13 +99,12 @@ def validate_images(
     if not reset and hasattr(estimator, "image_shape_"):
         _refuse_single_image(X, estimator.image_shape_)
     X, sample_shape = _flatten(X)
-    if sample_shape is not None and not reset:
-        if sample_shape != tuple(estimator.image_shape_):
-            raise ValueError(
-                f"Expected images of shape {tuple(estimator.image_shape_)} (as in "
-                f"fit); got X with per-image shape {sample_shape}. Resize the "
-                "images to the training size, or refit on images of this size."
-            )
+    if not reset and sample_shape and sample_shape != tuple(estimator.image_shape_):
+        raise ValueError(
+            f"Expected images of shape {tuple(estimator.image_shape_)} (as in "
+            f"fit); got X with per-image shape {sample_shape}. Resize the "
+            "images to the training size, or refit on images of this size."
+        )
     if y is not None and not isinstance(y, str):  # "no_validation": no y
         check_labels(y)
     X = _as_numeric(X)
@@ -363,14 +360,9 @@ def _refuse_mixed_types(y):
 
 def _missing(y):
     """Boolean array, True where a label is missing."""
-    if y.dtype.kind in "fc":
-        return np.isnan(y)
-    if y.dtype.kind in "mM":
-        return np.isnat(y)
-    if y.dtype.kind != "O":
-        return np.zeros(y.shape, dtype=bool)
-    flat = y.ravel()
-    return np.fromiter(map(_is_missing, flat), bool, count=len(flat)).reshape(y.shape)
+    if y.dtype.kind != "O":  # NaN and NaT are the values unequal to themselves
+        return y != y
+    return np.frompyfunc(_is_missing, 1, 1)(y).astype(bool)
 
 
 def _is_missing(value):

@@ -6,7 +6,6 @@ with its parameters and ``TunedCNNClassifier`` calls them with values drawn by
 keras-tuner, so a fix to the architecture lands everywhere.
 """
 
-import functools
 from collections.abc import Sequence
 from contextlib import contextmanager
 from numbers import Integral
@@ -50,20 +49,9 @@ AUGMENTATION_PRESETS = {
 #: policy each builds its model under (see precision_policy).
 PRECISIONS = {"float32": "float32", "mixed": "mixed_float16"}
 
+#: Accepted optimizer names (the Keras optimizers that take a learning rate).
 OPTIMIZERS = frozenset(
-    {
-        "adam",
-        "adamw",
-        "sgd",
-        "rmsprop",
-        "nadam",
-        "adamax",
-        "adagrad",
-        "adadelta",
-        "lion",
-        "ftrl",
-        "lamb",
-    }
+    "adam adamw sgd rmsprop nadam adamax adagrad adadelta lion ftrl lamb".split()
 )
 
 
@@ -272,10 +260,20 @@ def build_cnn(
     layers = keras.layers
     regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
 
+    def convolution(x, filters, size, name, bn_name):
+        """A Conv2D ("same" padding, no bias before batch norm) of ``x``, then
+        its BatchNormalization with ``batch_norm``."""
+        x = layers.Conv2D(
+            int(filters),
+            size,
+            padding="same",
+            use_bias=not batch_norm,
+            kernel_regularizer=regularizer,
+            name=name,
+        )(x)
+        return layers.BatchNormalization(name=bn_name)(x) if batch_norm else x
+
     inputs, x = input_stem(input_shape, normalization, augmentation)
-    convolution = functools.partial(
-        _convolution, layers, batch_norm=batch_norm, regularizer=regularizer
-    )
     for i, filters in enumerate(conv_filters):
         block_input = x
         for j in range(int(convs_per_block)):
@@ -292,16 +290,12 @@ def build_cnn(
         x = layers.MaxPooling2D(pool_size, padding="same", name=f"pool{i}")(x)
         if conv_dropout:
             x = layers.SpatialDropout2D(conv_dropout, name=f"conv_dropout{i}")(x)
-    height, width = x.shape[1], x.shape[2]
     if head == "auto":
-        large = (
-            height is None or width is None or height * width > MAX_FLATTEN_POSITIONS
-        )
+        height, width = x.shape[1:3]
+        large = None in (height, width) or height * width > MAX_FLATTEN_POSITIONS
         head = "global_average" if large else "flatten"
-    if head == "flatten":
-        x = layers.Flatten(name="flatten")(x)
-    else:
-        x = layers.GlobalAveragePooling2D(name="global_average")(x)
+    pooling = layers.Flatten if head == "flatten" else layers.GlobalAveragePooling2D
+    x = pooling(name=head)(x)
     if dense_units:
         x = layers.Dense(
             int(dense_units),
@@ -315,20 +309,6 @@ def build_cnn(
         n_classes, activation="softmax", dtype="float32", name="probabilities"
     )(x)
     return keras.Model(inputs, outputs, name=name)
-
-
-def _convolution(layers, x, filters, size, name, bn_name, *, batch_norm, regularizer):
-    """A Conv2D ("same" padding, no bias before batch norm) of ``x``, then
-    its BatchNormalization with ``batch_norm``."""
-    x = layers.Conv2D(
-        int(filters),
-        size,
-        padding="same",
-        use_bias=not batch_norm,
-        kernel_regularizer=regularizer,
-        name=name,
-    )(x)
-    return layers.BatchNormalization(name=bn_name)(x) if batch_norm else x
 
 
 def compile_cnn(model, *, optimizer="adam", learning_rate=1e-3):

@@ -384,17 +384,15 @@ default="oversample"
                 )
             )
             sources.append(idx[base])
-        self._source_indices = np.concatenate(sources)
-        order = rng.permutation(len(self._source_indices)) if self.shuffle else None
+        sources = np.concatenate(sources)
+        order = rng.permutation(len(sources)) if self.shuffle else slice(None)
         if issparse(flat):
             X_res = sparse.vstack([flat, *new_rows], format=flat.format)
         else:
             X_res = np.concatenate([flat, *new_rows]).reshape(-1, *X.shape[1:])
-        y_res = y[self._source_indices]  # a synthetic row has its base's label
-        if order is not None:
-            X_res, y_res = X_res[order], y_res[order]
-            self._source_indices = self._source_indices[order]
-        return X_res, y_res
+        self._source_indices = sources[order]
+        # A synthetic row has its base's label.
+        return X_res[order], y[self._source_indices]
 
     def source_indices(self):
         """Input row behind each output row of the last ``fit_resample``.

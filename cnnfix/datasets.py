@@ -121,14 +121,11 @@ def _fashion_mnist_dirs():
 
 def read_idx(path):
     """Read one gzipped IDX file (the MNIST format) into a uint8 array."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
+    data = gzip.decompress(Path(path).read_bytes())
     if data[:2] != b"\x00\x00" or data[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file.")
     ndim = data[3]
-    shape = tuple(
-        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-    )
+    shape = np.frombuffer(data, ">u4", count=ndim, offset=4).tolist()  # big-endian
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -152,13 +149,10 @@ def load_fashion_mnist(path=None):
     candidates = [Path(path)] if path is not None else _fashion_mnist_dirs()
     for folder in candidates:
         if all((folder / name).is_file() for name in FASHION_MNIST_FILES.values()):
-            arrays = {
-                k: read_idx(folder / name) for k, name in FASHION_MNIST_FILES.items()
-            }
-            return (
-                (arrays["X_train"][..., None], arrays["y_train"]),
-                (arrays["X_test"][..., None], arrays["y_test"]),
+            X_train, y_train, X_test, y_test = (
+                read_idx(folder / name) for name in FASHION_MNIST_FILES.values()
             )
+            return (X_train[..., None], y_train), (X_test[..., None], y_test)
     raise FileNotFoundError(
         f"Fashion-MNIST files {sorted(FASHION_MNIST_FILES.values())} not found in "
         f"{', '.join(str(c) for c in candidates)}. "

@@ -219,6 +219,7 @@ def decode_paths(
         raise_unreadable(paths, failed)
     final_size = size or most_common_size([headers[i][0] for i in todo])
     final_mode = mode or ("RGB" if colour or guess_mode == "RGB" else "L")
+    redo = []
     if final_size != guess_size:
         out = np.empty((len(paths), *final_size, CHANNELS[final_mode]), np.uint8)
         redo = todo
@@ -226,8 +227,6 @@ def decode_paths(
         # Grey decoded to L equals its RGB conversion on any channel.
         out = np.broadcast_to(out, (*out.shape[:3], 3)).copy()
         redo = colour
-    else:
-        redo = []
     if redo:
         out, _ = decode_into(
             out, paths, redo, final_mode, headers, failed, workers, False, policy
@@ -239,12 +238,10 @@ def decode_paths(
             raise_unreadable(paths, failed)
         warn_unreadable(paths, failed)
         todo = [i for i in todo if i not in failed]
-        return returned(out[todo], todo if return_kept else None)
+        out = out[todo]
     return returned(out, todo if return_kept else None)
 
 
 def returned(images, kept):
     """``images``, with ``kept`` as an index array unless it is None."""
-    if kept is None:
-        return images
-    return images, np.asarray(kept, dtype=np.intp)
+    return images if kept is None else (images, np.asarray(kept, dtype=np.intp))

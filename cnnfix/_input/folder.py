@@ -9,14 +9,14 @@ import os
 
 import numpy as np
 
+from .pixels import FORMAT_BY_EXTENSION
+
 #: The layout of a class-folder tree, as error messages name it.
 LAYOUT = "root/<class name>/<image files>"
 
 #: File name extensions read as images (compared in lower case); other files
 #: in a class folder are skipped.
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-)
+IMAGE_EXTENSIONS = frozenset(FORMAT_BY_EXTENSION)
 
 
 def is_image_file(name):

@@ -17,10 +17,10 @@ from ..exceptions import UnreadableImageError
 from .pixels import (
     CHANNELS,
     COLOR_MODES,
-    PIL_MODE,
     PNG_END,
     decodes_as_is,
     describe,
+    pil_mode,
     plain_png_layout,
     read_header,
 )
@@ -118,11 +118,7 @@ def inspect_images(paths, image_size=None, color_mode="auto"):
     if failed:
         raise_unreadable(paths, failed)
     size = size or most_common_size([tuple(map(int, s)) for s in sizes])
-    if color_mode == "auto":
-        channels = 1 if grey.all() else 3
-    else:
-        channels = CHANNELS[PIL_MODE[color_mode]]
-    return size, channels
+    return size, CHANNELS[pil_mode(color_mode, grey.all())]
 
 
 def most_common_size(sizes):
@@ -233,16 +229,11 @@ def read_headers(paths):
     >>> sizes.tolist(), grey.tolist(), sorted(failed)
     ([[30, 40], [0, 0]], [True, False], [1])
     """
-    sizes = np.zeros((len(paths), 2), dtype=int)
-    grey = np.zeros(len(paths), dtype=bool)
-    failed = {}
-    for i, path in enumerate(paths):
-        header = read_header(path)
-        if isinstance(header, BaseException):
-            failed[i] = header
-        else:
-            sizes[i], grey[i] = header
-    return sizes, grey, failed
+    headers = [read_header(path) for path in paths]
+    failed = {i: h for i, h in enumerate(headers) if isinstance(h, BaseException)}
+    read = [((0, 0), False) if i in failed else h for i, h in enumerate(headers)]
+    sizes = np.array([size for size, _ in read], dtype=int).reshape(-1, 2)
+    return sizes, np.array([grey for _, grey in read], dtype=bool), failed
 
 
 def plain_pngs(paths, image_shape):

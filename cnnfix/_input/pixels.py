@@ -80,17 +80,14 @@ def is_grey(image):
     if image.mode in GREY_MODES or image.mode in SIXTEEN_BIT_MODES:
         return True
     if image.mode in PALETTE_MODES:
-        rgb = np.asarray(image.getpalette("RGB") or [], dtype=np.uint8)
-        rgb = rgb.reshape(-1, 3)
+        rgb = np.asarray(image.getpalette("RGB") or [], dtype=np.uint8).reshape(-1, 3)
         return bool((rgb == rgb[:, :1]).all())
     return False
 
 
 def pil_mode(color_mode, grey):
     """Pillow's mode ("L" or "RGB") for ``color_mode`` and a file's greyness."""
-    if color_mode == "auto":
-        return "L" if grey else "RGB"
-    return PIL_MODE[color_mode]
+    return ("L" if grey else "RGB") if color_mode == "auto" else PIL_MODE[color_mode]
 
 
 def convert(image, size, mode):

@@ -51,9 +51,8 @@ def pool_sizes(n_jobs, first_size, policy=INPUT_POLICY):
     """(processes, threads) to decode with: ``n_jobs`` of each, but one
     thread by default for images under ``policy.small_image`` pixels."""
     n_workers = check_n_jobs(n_jobs)
-    if n_jobs is None and first_size[0] * first_size[1] < policy.small_image:
-        return n_workers, 1
-    return n_workers, n_workers
+    small = n_jobs is None and first_size[0] * first_size[1] < policy.small_image
+    return n_workers, 1 if small else n_workers
 
 
 def decode_into(
@@ -82,8 +81,7 @@ def decode_into(
     if n_threads == 1 or len(chunks) <= 1:
         return out, collect(out, chunks, map(decode, chunks), headers, failed)
     with ThreadPoolExecutor(min(n_threads, len(chunks))) as pool:
-        results = pool.map(decode, chunks)
-        return out, collect(out, chunks, results, headers, failed)
+        return out, collect(out, chunks, pool.map(decode, chunks), headers, failed)
 
 
 def decode_in_processes(out, paths, indices, mode, headers, failed, n, guessing):
