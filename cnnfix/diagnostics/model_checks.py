@@ -139,30 +139,24 @@ def check_fit(train_accuracy, test_accuracy, *, thresholds=MODEL_THRESHOLDS):
         "gap": float(gap),
     }
     if gap > thresholds.overfit_gap:
-        return [
-            Finding(
-                "overfitting",
-                "warning",
-                f"Training accuracy {train_accuracy:.3f} is {gap:.3f} above "
-                f"held-out accuracy {test_accuracy:.3f}: the model memorises.",
-                accuracies,
-                "Regularise: DropoutCNN(dropout=0.5, augmentation='standard', "
-                "weight_decay=1e-4, early_stopping=True)",
-            )
-        ]
-    if train_accuracy < thresholds.underfit_accuracy:
-        return [
-            Finding(
-                "underfitting",
-                "warning",
-                f"Training accuracy is only {train_accuracy:.3f}: the model "
-                "does not fit the training data.",
-                accuracies,
-                "Give it more capacity and time, or search for it: "
-                "TunedCNNClassifier(max_epochs=20)",
-            )
-        ]
-    return []
+        code, title, suggestion = (
+            "overfitting",
+            f"Training accuracy {train_accuracy:.3f} is {gap:.3f} above "
+            f"held-out accuracy {test_accuracy:.3f}: the model memorises.",
+            "Regularise: DropoutCNN(dropout=0.5, augmentation='standard', "
+            "weight_decay=1e-4, early_stopping=True)",
+        )
+    elif train_accuracy < thresholds.underfit_accuracy:
+        code, title, suggestion = (
+            "underfitting",
+            f"Training accuracy is only {train_accuracy:.3f}: the model "
+            "does not fit the training data.",
+            "Give it more capacity and time, or search for it: "
+            "TunedCNNClassifier(max_epochs=20)",
+        )
+    else:
+        return []
+    return [Finding(code, "warning", title, accuracies, suggestion)]
 
 
 def check_learning_rate(histories, n_classes, *, thresholds=MODEL_THRESHOLDS):
@@ -194,36 +188,24 @@ def check_learning_rate(histories, n_classes, *, thresholds=MODEL_THRESHOLDS):
     exploded = peak > thresholds.exploded_loss * chance
     unstable = exploded | (swing > thresholds.max_swing)
     failing = unstable & (end >= chance)  # unstable, and no better than chance
+    drop = np.median(evidence["relative_drop"])
     if any(diverged) or 2 * sum(failing) > len(losses):
-        return [
-            Finding(
-                "learning_rate_too_high",
-                "error",
-                "The training loss "
-                + (
-                    "became NaN/inf"
-                    if any(diverged)
-                    else "jumps around and ends no better than chance"
-                )
-                + " instead of falling.",
-                {**evidence, "diverged": diverged},
-                "Lower the learning rate (10x) or find one: "
-                "lr_find(DropoutCNN(), X, y).suggestion",
-            )
-        ]
-    if np.median(evidence["relative_drop"]) < thresholds.min_loss_drop:
-        return [
-            Finding(
-                "learning_rate_too_low",
-                "warning",
-                "The training loss fell by only "
-                f"{np.median(evidence['relative_drop']):.1%} over training.",
-                evidence,
-                "Raise the learning rate (10x) or find one: "
-                "lr_find(DropoutCNN(), X, y).suggestion",
-            )
-        ]
-    return []
+        code, severity, verb = "learning_rate_too_high", "error", "Lower"
+        evidence = {**evidence, "diverged": diverged}
+        how = "jumps around and ends no better than chance"
+        if any(diverged):
+            how = "became NaN/inf"
+        title = f"The training loss {how} instead of falling."
+    elif drop < thresholds.min_loss_drop:
+        code, severity, verb = "learning_rate_too_low", "warning", "Raise"
+        title = f"The training loss fell by only {drop:.1%} over training."
+    else:
+        return []
+    suggestion = (
+        f"{verb} the learning rate (10x) or find one: "
+        "lr_find(DropoutCNN(), X, y).suggestion"
+    )
+    return [Finding(code, severity, title, evidence, suggestion)]
 
 
 def _smoothed(loss):
