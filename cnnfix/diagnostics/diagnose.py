@@ -248,29 +248,24 @@ def diagnose(
         "image_size": None if paths is None else list(image_size),
         **timings,
     }
-    findings, run = [], []
+    findings = []
     model_groups = [g for g in groups if g != "data"]
     if "data" in groups:
         images = X if summary is None else summary
         from_scratch = bool(model_groups) and _from_scratch(estimator)
         data_setup = (images, y, estimator, from_scratch, X_test)
         findings += _data_checks(*data_setup, details, verbose)
-        run.append("data")
     if model_groups:
         if paths is not None:
             X = _model_input(paths[kept], summary.image_shape, estimator)
-        model = (
-            quick_cnn(random_state, image_size=image_size)
-            if estimator is None
-            else estimator
-        )
-        fit_setup = (X, y, classes, y_encoded, model, cv, random_state)
-        found, ran = _model_checks(*fit_setup, model_groups, verbose, details)
-        findings += found
-        run += ran
+        if estimator is None:
+            estimator = quick_cnn(random_state, image_size=image_size)
+        fit_setup = (X, y, classes, y_encoded, estimator, cv, random_state)
+        findings += _model_checks(*fit_setup, model_groups, verbose, details)
     if paths is not None:
         findings = name_files([*file_findings, *findings], paths, kept)
-    return Diagnosis(findings, run, details)
+    ran = [g for g in groups if g not in details.get("skipped", {})]
+    return Diagnosis(findings, ran, details)
 
 
 def _data_checks(images, y, estimator, from_scratch, X_test, details, verbose):
@@ -288,25 +283,21 @@ def _data_checks(images, y, estimator, from_scratch, X_test, details, verbose):
     normalizes = estimator is None or bool(
         getattr(final_step(estimator), "normalize", False)
     )
-    steps = [
-        ("invalid values", lambda: check_invalid_values(summary)),
-        ("pixel scale", lambda: check_scale(summary, normalizes)),
-        ("class balance", lambda: check_class_balance(y)),
-        (
-            "dataset size",
-            lambda: check_dataset_size(summary.image_shape, y, from_scratch),
-        ),
-        ("duplicates", lambda: check_duplicates(summary, y)),
-    ]
-    if X_test is not None:
-        steps.append(
-            ("leakage", lambda: check_leakage(summary, _test_summary(X_test, summary)))
-        )
-    steps.append(("image quality", lambda: check_image_quality(summary, y)))
+    shape = summary.image_shape
+    steps = {
+        "invalid values": lambda: check_invalid_values(summary),
+        "pixel scale": lambda: check_scale(summary, normalizes),
+        "class balance": lambda: check_class_balance(y),
+        "dataset size": lambda: check_dataset_size(shape, y, from_scratch),
+        "duplicates": lambda: check_duplicates(summary, y),
+        "leakage": lambda: check_leakage(summary, _test_summary(X_test, shape)),
+        "image quality": lambda: check_image_quality(summary, y),
+    }
     findings = []
-    for name, check in steps:
-        with _step(name, details, verbose):
-            findings += check()
+    for name, check in steps.items():
+        if name != "leakage" or X_test is not None:
+            with _step(name, details, verbose):
+                findings += check()
     details["data_seconds"] = time.perf_counter() - start
     _log(verbose, f"data checks: {details['data_seconds']:.1f} s")
     return findings
@@ -314,8 +305,7 @@ def _data_checks(images, y, estimator, from_scratch, X_test, details, verbose):
 
 def _describe(model):
     """The model the checks train, as the progress lines name it."""
-    step = final_step(model)
-    size = getattr(step, "image_size", None)
+    size = getattr(final_step(model), "image_size", None)
     at = f" at {size[0]}x{size[1]} pixels" if isinstance(size, tuple) else ""
     return f"{type(model).__name__}{at}"
 
@@ -329,17 +319,15 @@ def _from_scratch(estimator):
     )
 
 
-def _test_summary(X_test, summary):
+def _test_summary(X_test, shape):
     """The summary of the test images (or files, decoded chunk by chunk at
-    the training images' size and channels)."""
+    the training images' ``shape``, its size and channels)."""
     test_paths = as_paths(X_test)
-    shape = summary.image_shape
     if test_paths is not None:
         check_paths_exist(test_paths)
-        mode = "rgb" if shape[2] == 3 else "grayscale"
         rows = max(1, CHUNK_BYTES // int(np.prod(shape)))
         return summarize_chunks(
-            read_images(test_paths[i : i + rows], image_size=shape[:2], color_mode=mode)
+            _read(test_paths[i : i + rows], shape)
             for i in range(0, len(test_paths), rows)
         )
     X_test = as_images(X_test, name="X_test")
@@ -351,43 +339,43 @@ def _test_summary(X_test, summary):
     return summarize(X_test)
 
 
+def _read(paths, shape):
+    """The files decoded at ``shape`` (height, width, channels)."""
+    mode = "rgb" if shape[2] == 3 else "grayscale"
+    return read_images(paths, image_size=shape[:2], color_mode=mode)
+
+
 def _model_input(paths, image_shape, estimator):
     """What the model checks train on when X is files: the paths themselves
     for a cnnfix CNN (it decodes batch by batch) or the quick CNN, else the
     files decoded into one array (what any scikit-learn estimator takes)."""
     if estimator is None or isinstance(final_step(estimator), BaseCNNClassifier):
         return paths
-    mode = "rgb" if image_shape[2] == 3 else "grayscale"
-    return read_images(paths, image_size=image_shape[:2], color_mode=mode)
+    return _read(paths, image_shape)
 
 
 def _model_checks(
     X, y, classes, y_encoded, model, cv, random_state, groups, verbose, details
 ):
     """Findings of the label and training checks, from ``cv`` fits of
-    ``model``, and the groups that ran. The fits' data, or why they were
-    skipped, go to details."""
+    ``model``. The fits' data, or why checks were skipped (under
+    ``"skipped"``), go to details."""
     skip = _why_not_train(X, y_encoded, cv)
     if skip:
         details["skipped"] = {g: skip for g in groups}
         _log(verbose, f"model checks skipped: {skip}")
-        return [], []
+        return []
     _log(verbose, f"model checks: {cv} fits of {_describe(model)}")
     fits = _cross_fit(model, X, y, classes, cv, random_state, verbose, details)
     details.update(fits, y_encoded=y_encoded)
-    findings, run = [], []
-    if "labels" in groups:
-        if fits["proba"] is not None:
-            findings += check_label_noise(fits["proba"], y_encoded, classes)
-            run.append("labels")
-        else:
-            details.setdefault("skipped", {})["labels"] = (
-                "the estimator has no predict_proba"
-            )
+    findings = []
+    if "labels" in groups and fits["proba"] is None:
+        details["skipped"] = {"labels": "the estimator has no predict_proba"}
+    elif "labels" in groups:
+        findings += check_label_noise(fits["proba"], y_encoded, classes)
     if "training" in groups:
         findings += _training_checks(fits, y_encoded, classes)
-        run.append("training")
-    return findings, run
+    return findings
 
 
 def _training_checks(fits, y_encoded, classes):
@@ -406,11 +394,9 @@ def _training_checks(fits, y_encoded, classes):
 def _why_not_train(X, y_encoded, cv):
     if X.dtype.kind not in "OUS" and not np.isfinite(X).all():  # not paths
         return "X has NaN or infinite values (see invalid_values)"
-    counts = np.bincount(y_encoded)
-    if counts.min() < cv:
-        return (
-            f"the smallest class has {counts.min()} samples, fewer than cv={cv} folds"
-        )
+    smallest = np.bincount(y_encoded).min()
+    if smallest < cv:
+        return f"the smallest class has {smallest} samples, fewer than cv={cv} folds"
     return None
 
 
