@@ -1,6 +1,7 @@
 """Findings and the report that holds them."""
 
 import base64
+import functools
 import html
 import io
 import json
@@ -170,11 +171,9 @@ class Diagnosis:
         Raises :class:`MissingFindingError` (a KeyError) when the report has
         none, and ValueError for a code not in :data:`CODES`.
         """
-        _check_code(code)
-        for finding in self.findings:
-            if finding.code == code:
-                return finding
-        raise MissingFindingError(code, [f.code for f in self.findings])
+        if not self.has(code):
+            raise MissingFindingError(code, [f.code for f in self.findings])
+        return next(f for f in self.findings if f.code == code)
 
     @property
     def ok(self):
@@ -303,7 +302,7 @@ default=None
         paths = None if X is None else as_paths(X)
         if X is not None:
             X = check_diagnosed_data(self, X if paths is None else paths)[0]
-        thumbnails = _Thumbnails(X) if X is not None and paths is None else None
+        thumbnail = _sample_thumbnails(X) if X is not None and paths is None else None
         colours = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1"}
         rows = []
         for f in self.findings:
@@ -313,8 +312,8 @@ default=None
                 f"<td>{_fix_html(f)}</td></tr>"
             )
             files = f.paths if paths is None else [paths[i] for i in f.indices]
-            if thumbnails is not None and f.indices:
-                images = "".join(thumbnails.tag(i) for i in f.indices[:max_images])
+            if thumbnail is not None and f.indices:
+                images = "".join(thumbnail(i) for i in f.indices[:max_images])
             elif files:
                 images = "".join(_file_thumbnail(p) for p in files[:max_images])
                 images += _file_list(files, max_images)
@@ -361,24 +360,24 @@ default=None
         return plot_diagnosis(self, X)
 
 
-class _Thumbnails:
-    """Small inline PNGs of images of X, grey levels scaled by X's range."""
+#: Height in pixels of a thumbnail.
+THUMBNAIL_SIZE = 48
 
-    #: Height in pixels of a thumbnail.
-    SIZE = 48
 
-    def __init__(self, X):
-        self.X = as_images(X)
-        finite = self.X[np.isfinite(self.X)]
-        self.low = float(finite.min()) if finite.size else 0.0
-        self.span = float(finite.max()) - self.low if finite.size else 0.0
+def _sample_thumbnails(X):
+    """A function giving an ``<img>`` of image ``index`` of X, titled with
+    the index, grey levels scaled by X's range."""
+    X = as_images(X)
+    finite = X[np.isfinite(X)]
+    low = float(finite.min()) if finite.size else 0.0
+    span = float(finite.max()) - low if finite.size else 0.0
 
-    def tag(self, index):
-        """An ``<img>`` of image ``index``, titled with the index."""
-        image = np.nan_to_num(self.X[index], nan=self.low, posinf=self.low)
-        scaled = (image - self.low) / self.span if self.span > 0 else image * 0
-        pixels = (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
-        return _img(pixels, f"sample {index}")
+    def tag(index):
+        image = np.nan_to_num(X[index], nan=low, posinf=low)
+        scaled = (image - low) / span if span > 0 else image * 0
+        return _img((np.clip(scaled, 0, 1) * 255).astype(np.uint8), f"sample {index}")
+
+    return tag
 
 
 def _file_thumbnail(path):
@@ -405,17 +404,16 @@ def _more(items, shown):
 
 
 def _img(pixels, title):
-    """An inline PNG ``<img>`` of uint8 ``pixels`` (h, w, c), SIZE high."""
+    """An inline PNG ``<img>`` of uint8 ``pixels`` (h, w, c), THUMBNAIL_SIZE
+    high."""
     from PIL import Image
 
-    pixels = pixels[..., 0] if pixels.shape[-1] != 3 else pixels
-    picture = Image.fromarray(pixels)
     height, width = pixels.shape[:2]
-    size = (max(1, round(width * _Thumbnails.SIZE / height)), _Thumbnails.SIZE)
-    smaller = height > _Thumbnails.SIZE
-    picture = picture.resize(
-        size, Image.Resampling.BILINEAR if smaller else Image.Resampling.NEAREST
-    )
+    size = (max(1, round(width * THUMBNAIL_SIZE / height)), THUMBNAIL_SIZE)
+    smaller = height > THUMBNAIL_SIZE
+    resample = Image.Resampling.BILINEAR if smaller else Image.Resampling.NEAREST
+    picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] != 3 else pixels)
+    picture = picture.resize(size, resample)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -429,6 +427,12 @@ def _img(pixels, title):
 #: Width of the text report's fix steps (wrapped, each under its number).
 WIDTH = 88
 
+#: Wraps a step at WIDTH, never inside a word or at a hyphen (snippets in the
+#: steps stay whole).
+_wrap = functools.partial(
+    textwrap.wrap, width=WIDTH, break_on_hyphens=False, break_long_words=False
+)
+
 
 def _fix_lines(finding):
     """The fix as the text report shows it: ``fix:``, the numbered steps
@@ -437,14 +441,7 @@ def _fix_lines(finding):
     lines = ["    fix:"]
     for number, step in enumerate(fix.steps, 1):
         head = f"      {number}. "
-        lines += textwrap.wrap(
-            step,
-            WIDTH,
-            initial_indent=head,
-            subsequent_indent=" " * len(head),
-            break_on_hyphens=False,
-            break_long_words=False,
-        )
+        lines += _wrap(step, initial_indent=head, subsequent_indent=" " * len(head))
     if fix.snippet:
         lines.append("      in Python:")
         lines += [f"        {line}" for line in fix.snippet.splitlines()]
