@@ -11,6 +11,8 @@ share of the dataset's median nearest-neighbour distance.
 from collections import defaultdict
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KDTree, NearestNeighbors
 
@@ -171,19 +173,11 @@ def _near_findings(thumbs, hashes, thresholds):
 def _connected(pairs):
     """The groups (sorted lists of indices, by their first) that ``pairs``
     link, directly or through other members."""
-    parent = {}
-
-    def root(i):
-        while parent.setdefault(i, i) != i:
-            i = parent[i]
-        return i
-
-    for i, j in pairs:
-        parent[root(j)] = root(i)
-    groups = defaultdict(list)
-    for i in sorted(parent):
-        groups[root(i)].append(int(i))
-    return sorted(groups.values())
+    nodes, ends = np.unique(pairs, return_inverse=True)
+    i, j = ends.reshape(-1, 2).T
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(nodes),) * 2)
+    labels = connected_components(graph, directed=False)[1]
+    return sorted(nodes[labels == label].tolist() for label in np.unique(labels))
 
 
 def check_leakage(X, X_test, *, thresholds=DATA_THRESHOLDS):
@@ -203,10 +197,9 @@ def check_leakage(X, X_test, *, thresholds=DATA_THRESHOLDS):
         index.kneighbors(sample)[0][:, 1], thresholds.near_duplicate_ratio
     )
     nearest = index.kneighbors(test.thumbs, n_neighbors=1)[0][:, 0]
-    leaked = exact | (nearest < threshold)
-    if not leaked.any():
+    rows = np.flatnonzero(exact | (nearest < threshold))
+    if not len(rows):
         return []
-    rows = np.flatnonzero(leaked)
     return [
         Finding(
             "train_test_leakage",

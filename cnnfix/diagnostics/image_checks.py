@@ -47,12 +47,11 @@ def check_scale(X, normalizes, *, thresholds=DATA_THRESHOLDS):
     moments = summarized(X).moments
     if moments["count"] == 0:
         return []
-    low, high = moments["min"], moments["max"]
-    mean, std = moments["mean"], moments["std"]
-    bound, (least_std, most_std) = thresholds.max_abs_pixel, thresholds.std_range
-    in_range = -bound <= low and high <= bound
+    evidence = {k: moments[k] for k in ("min", "max", "mean", "std")}
+    low, high, mean, std = evidence.values()
+    least_std, most_std = thresholds.std_range
     if (
-        in_range
+        max(-low, high) <= thresholds.max_abs_pixel
         and abs(mean) <= thresholds.max_abs_mean
         and least_std <= std <= most_std
     ):
@@ -63,13 +62,7 @@ def check_scale(X, normalizes, *, thresholds=DATA_THRESHOLDS):
             "info" if normalizes else "warning",
             f"Pixel values range over [{low:.4g}, {high:.4g}] (mean {mean:.4g}, "
             f"std {std:.4g}); networks train best on values near [0, 1].",
-            {
-                "min": low,
-                "max": high,
-                "mean": mean,
-                "std": std,
-                "estimator_normalizes": bool(normalizes),
-            },
+            {**evidence, "estimator_normalizes": bool(normalizes)},
             "The estimator standardises its input (normalize=True), nothing to do."
             if normalizes
             else "Standardise inside the model: DropoutCNN(normalize=True), "
@@ -209,6 +202,8 @@ def check_image_quality(X, y=None, *, thresholds=DATA_THRESHOLDS):
     s = summarized(X).statistics
     flags, ref = lighting_flags(s, y, thresholds=thresholds)
     t, blank, sharp = thresholds, flags["blank"], s["sharpness"]
+    L, H = ref["L"], ref["H"]  # the median dark and bright ends
+    within = {"n_classes_compared_within": ref["n_class_references"]}
     measurable = np.isfinite(sharp).all() and (~blank).any()
     blur = t.blur_ratio * float(np.median(sharp[~blank])) if measurable else 0.0
     rules = [
@@ -227,11 +222,7 @@ def check_image_quality(X, y=None, *, thresholds=DATA_THRESHOLDS):
             s["p99"],
             "{n} ({share:.1%}) {are} much darker than the rest.",
             _CONTRAST_FIX,
-            {
-                "p99_threshold": t.dark_ratio * ref["H"],
-                "median_p99": ref["H"],
-                "n_classes_compared_within": ref["n_class_references"],
-            },
+            {"p99_threshold": t.dark_ratio * H, "median_p99": H, **within},
         ),
         (
             "bright_images",
@@ -239,11 +230,7 @@ def check_image_quality(X, y=None, *, thresholds=DATA_THRESHOLDS):
             -s["p1"],
             "{n} ({share:.1%}) {are} much brighter (washed out) than the rest.",
             _CONTRAST_FIX,
-            {
-                "p1_threshold": 1 - t.lighting_ratio * (1 - ref["L"]),
-                "median_p1": ref["L"],
-                "n_classes_compared_within": ref["n_class_references"],
-            },
+            {"p1_threshold": 1 - t.lighting_ratio * (1 - L), "median_p1": L, **within},
         ),
         (
             "low_contrast_images",
@@ -252,9 +239,9 @@ def check_image_quality(X, y=None, *, thresholds=DATA_THRESHOLDS):
             "{n} ({share:.1%}) {have} much lower contrast than the rest.",
             _CONTRAST_FIX,
             {
-                "range_threshold": t.lighting_ratio * (ref["H"] - ref["L"]),
-                "median_range": ref["H"] - ref["L"],
-                "n_classes_compared_within": ref["n_class_references"],
+                "range_threshold": t.lighting_ratio * (H - L),
+                "median_range": H - L,
+                **within,
             },
         ),
         (
