@@ -72,14 +72,12 @@ def _encode(value):
 
 
 def _decode(value):
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict):
-        if "__ndarray__" in value:
-            return np.asarray(value["__ndarray__"], dtype=value["dtype"])
-        if "__tuple__" in value:
-            return tuple(_decode(v) for v in value["__tuple__"])
-        return {k: _decode(v) for k, v in value.items()}
+    """A JSON object (``json.loads``'s ``object_hook``) back as the array,
+    tuple or dict :func:`_encode` made of it."""
+    if "__ndarray__" in value:
+        return np.asarray(value["__ndarray__"], dtype=value["dtype"])
+    if "__tuple__" in value:
+        return tuple(value["__tuple__"])
     return value
 
 
@@ -147,7 +145,7 @@ def read_metadata(path):
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            metadata = json.loads(archive.read(METADATA))
+            metadata = json.loads(archive.read(METADATA), object_hook=_decode)
     except (zipfile.BadZipFile, KeyError) as exc:
         raise ValueError(
             f"{path} is not a file written by cnnfix's save() (no {METADATA} "
@@ -159,4 +157,4 @@ def read_metadata(path):
             f"{path} has cnnfix format {metadata.get('format_version')}; this "
             f"cnnfix reads format {FORMAT_VERSION}. Save it again with this version."
         )
-    return metadata["class"], _decode(metadata["params"]), _decode(metadata["fitted"])
+    return metadata["class"], metadata["params"], metadata["fitted"]

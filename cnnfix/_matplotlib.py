@@ -1,7 +1,5 @@
 """matplotlib, imported when a plot is drawn (it is an optional dependency)."""
 
-__all__ = ["axes_for", "pyplot"]
-
 
 def pyplot():
     """``matplotlib.pyplot``, or an ImportError that says how to install it."""

@@ -41,9 +41,8 @@ def plot_history(estimator, *, ax=None):
     history = estimator if isinstance(estimator, dict) else _history(estimator)
     if ax is None:
         ax = pyplot().subplots(1, 2, figsize=(10, 3.5))[1]
-    loss_ax, acc_ax = ax
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
-    for name, target in (("loss", loss_ax), ("accuracy", acc_ax)):
+    for name, target in zip(("loss", "accuracy"), ax, strict=True):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + name)
             if values is not None:
@@ -202,8 +201,7 @@ def _image_grid(images, maps, titles, *, ncols, alpha, fig):
     grid of ``ncols`` columns, each with its title."""
     images = np.asarray(images, dtype=float)
     if images.ndim == 2:  # flat rows: show them as the squares they were
-        side = round(np.sqrt(images.shape[1]))
-        images = images.reshape(len(images), side, -1)
+        images = images.reshape(len(images), round(np.sqrt(images.shape[1])), -1)
     ncols = max(1, min(ncols, len(images)))
     nrows = max(1, -(-len(images) // ncols))
     if fig is None:

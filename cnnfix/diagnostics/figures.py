@@ -103,13 +103,10 @@ def plot_diagnosis(diagnosis, X=None, *, max_images=8):
     fits, the reliability diagram of their out-of-fold probabilities (when
     the model checks ran) and, with ``X``, the most telling images of each
     image finding."""
-    plt = pyplot()
-    image_findings = (
-        [f for f in diagnosis.findings if f.indices] if X is not None else []
-    )
+    image_findings = [f for f in diagnosis.findings if f.indices and X is not None]
     histories = diagnosis.details.get("histories") or []
     rows = 1 + len(image_findings)
-    fig = plt.figure(figsize=(max(10, 1.3 * max_images), 3.2 * rows))
+    fig = pyplot().figure(figsize=(max(10, 1.3 * max_images), 3.2 * rows))
     top = fig.subfigures(rows, 1, squeeze=False)[:, 0] if rows > 1 else [fig]
     proba = diagnosis.details.get("proba")
     axes = top[0].subplots(1, 2 if proba is None else 3)

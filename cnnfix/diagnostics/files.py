@@ -36,9 +36,7 @@ WORKING_SIDE = 64
 CHUNK_BYTES = 32 * 2**20
 
 
-def summarize_files(
-    paths, image_size=None, *, max_side=WORKING_SIDE, chunk_bytes=CHUNK_BYTES
-):
+def summarize_files(paths, image_size=None, *, chunk_bytes=CHUNK_BYTES):
     """Stream the readable files through the pixel checks' summary; find the
     file findings.
 
@@ -49,9 +47,7 @@ def summarize_files(
     image_size : None or (int, int), default=None
         Size to decode to; None: one working size for all the files, with
         the aspect of the bulk of them and the longer side at most
-        ``max_side``.
-    max_side : int, default=WORKING_SIDE
-        The cap on the working size's longer side.
+        :data:`WORKING_SIDE`.
     chunk_bytes : int, default=CHUNK_BYTES
         Decoded bytes per chunk: what memory holds of the pixels at once.
 
@@ -70,7 +66,7 @@ def summarize_files(
     readable = [i for i in range(len(paths)) if i not in failed]
     if not readable:
         read_images(paths)  # raises the error that names the files
-    size = image_size or working_size(sizes[readable], max_side=max_side)
+    size = image_size or working_size(sizes[readable], max_side=WORKING_SIDE)
     # "auto" colour over the readable files, fixed for every chunk.
     mode = "grayscale" if grey[readable].all() else "rgb"
     per_image = size[0] * size[1] * (1 if mode == "grayscale" else 3)
@@ -258,13 +254,10 @@ def name_files(findings, paths, kept):
     duplicate groups of the evidence get ``group_paths``, their files."""
     for finding in findings:
         if finding.code not in FILE_CODES:
-            finding.indices = [int(kept[i]) for i in finding.indices]
+            finding.indices = _to_files(finding.indices, kept)
             for key in ("examples", "groups"):  # groups or pairs of positions
                 if key in finding.evidence:
-                    finding.evidence[key] = [
-                        _example_to_files(example, kept)
-                        for example in finding.evidence[key]
-                    ]
+                    finding.evidence[key] = _to_files(finding.evidence[key], kept)
         if "groups" in finding.evidence:
             finding.evidence["group_paths"] = [
                 [str(paths[i]) for i in group] for group in finding.evidence["groups"]
@@ -273,10 +266,12 @@ def name_files(findings, paths, kept):
     return findings
 
 
-def _example_to_files(example, kept):
-    """An evidence example (a list of positions, or a dict with one under
-    "indices") with its positions among the decoded images made indices
-    into the files."""
-    if isinstance(example, dict):
-        return {**example, "indices": _example_to_files(example["indices"], kept)}
-    return [int(kept[i]) for i in example]
+def _to_files(positions, kept):
+    """Positions among the decoded images (an int, or lists of them, or an
+    evidence example: a dict with them under "indices") as indices into the
+    files."""
+    if isinstance(positions, dict):
+        return {**positions, "indices": _to_files(positions["indices"], kept)}
+    if isinstance(positions, list):
+        return [_to_files(p, kept) for p in positions]
+    return int(kept[positions])

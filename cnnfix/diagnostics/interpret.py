@@ -11,6 +11,7 @@ any fitted classifier.
 """
 
 from collections import Counter
+from itertools import takewhile
 from numbers import Integral
 from typing import NamedTuple
 
@@ -153,9 +154,8 @@ def _cnn_and_images(estimator, X):
             "no Keras model_. Fit a cnnfix estimator and pass it."
         )
     for _, step in getattr(estimator, "steps", [])[:-1]:
-        if step is None or step == "passthrough" or not hasattr(step, "transform"):
-            continue  # resamplers act in fit only, as in Pipeline.predict
-        X = step.transform(X)
+        if hasattr(step, "transform"):  # resamplers act in fit only, as in predict
+            X = step.transform(X)
     return cnn, validate_images(cnn, X, reset=False)
 
 
@@ -163,9 +163,7 @@ def _explained_classes(cnn, images, y):
     """Column of the class to explain for each image (encoded labels)."""
     if y is None:
         return cnn.predict_proba(images).argmax(axis=1)
-    y = np.asarray(y)
-    if y.ndim == 0:
-        y = np.full(len(images), y.item(), dtype=y.dtype)
+    y = np.full(len(images), y) if np.ndim(y) == 0 else y  # one label for all
     y = check_labels(y, n_samples=len(images))
     return _encode(y, cnn.classes_)
 
@@ -184,11 +182,8 @@ def _encode(y, classes):
 
 def _feature_layer(model, name):
     """The layer whose 4-D output Grad-CAM weighs (see :func:`gradcam`)."""
-    spatial = []
-    for candidate in model.layers[1:]:
-        if len(candidate.output.shape) != 4:
-            break  # the head starts
-        spatial.append(candidate)
+    # The layers with a 4-D output, up to the head.
+    spatial = list(takewhile(lambda c: len(c.output.shape) == 4, model.layers[1:]))
     if name is not None:
         names = [c.name for c in spatial]
         if name not in names:

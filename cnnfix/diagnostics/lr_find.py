@@ -87,17 +87,10 @@ def lr_find(
     """
     _check_arguments(estimator, start_lr, end_lr)
     record = {"lr": [], "loss": []}
-    callback = _range_test(
-        record,
-        start_lr=start_lr,
-        factor=(end_lr / start_lr) ** (1 / num_steps),
-        num_steps=num_steps,
-        smoothing=smoothing,
-        diverge=diverge,
-    )
+    factor = (end_lr / start_lr) ** (1 / num_steps)
+    callback = _range_test(record, start_lr, factor, num_steps, smoothing, diverge)
     _probe(estimator, len(X), num_steps, callback).fit(X, y)
-    learning_rates = np.asarray(record["lr"])
-    losses = np.asarray(record["loss"])
+    learning_rates, losses = np.asarray(record["lr"]), np.asarray(record["loss"])
     return LRFinderResult(learning_rates, losses, _suggest(learning_rates, losses))
 
 
@@ -114,7 +107,7 @@ def _check_arguments(estimator, start_lr, end_lr):
         )
 
 
-def _range_test(record, *, start_lr, factor, num_steps, smoothing, diverge):
+def _range_test(record, start_lr, factor, num_steps, smoothing, diverge):
     """A Keras callback that sets the learning rate of step i to
     ``start_lr * factor**i``, appends the learning rate and the smoothed
     (bias-corrected moving average) loss of each step to ``record``, and
@@ -152,14 +145,13 @@ def _probe(estimator, n_samples, num_steps, callback):
     least ``num_steps`` batches, with ``callback`` and no early stopping."""
     probe = clone(estimator)
     steps_per_epoch = max(1, math.ceil(n_samples / probe.batch_size))
-    probe.set_params(
+    return probe.set_params(
         epochs=math.ceil(num_steps / steps_per_epoch),
         validation_split=0.0,
         early_stopping=False,
         callbacks=[*(probe.callbacks or []), callback],
         verbose=0,
     )
-    return probe
 
 
 def _suggest(learning_rates, losses):

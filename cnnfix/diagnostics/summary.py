@@ -126,15 +126,15 @@ def _parts(X, offset, levels):
         "hashes": _row_hashes(X),
         "thumbs": thumbnails(X),
         "raw": _raw_statistics(grey_levels(X)),
-        "levels": (
-            np.bincount(
-                X.reshape(-1, X.shape[-1]).sum(axis=1, dtype=np.intp),
-                minlength=255 * X.shape[-1] + 1,
-            )
-            if levels
-            else None
-        ),
+        "levels": _level_counts(X) if levels else None,
     }
+
+
+def _level_counts(X):
+    """How many pixels of uint8 images ``X`` have each grey level times the
+    channels, 0 to 255 * channels (integers: exact percentiles over chunks)."""
+    sums = X.reshape(-1, X.shape[-1]).sum(axis=1, dtype=np.intp)
+    return np.bincount(sums, minlength=255 * X.shape[-1] + 1)
 
 
 def _summary(shape, parts, grey_range):
@@ -190,8 +190,7 @@ def thumbnails(X, side=8):
     n, h, w = grey.shape
     bh, bw = max(1, h // side), max(1, w // side)
     grey = grey[:, : (h // bh) * bh, : (w // bw) * bw]
-    small = grey.reshape(n, h // bh, bh, w // bw, bw).mean(axis=(2, 4))
-    flat = small.reshape(n, -1)
+    flat = grey.reshape(n, h // bh, bh, w // bw, bw).mean(axis=(2, 4)).reshape(n, -1)
     scale = np.linalg.norm(flat, axis=1, keepdims=True)
     flat -= flat.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(flat, axis=1, keepdims=True)
