@@ -9,6 +9,7 @@ the ``thresholds`` argument (:class:`~.thresholds.ModelThresholds`).
 from collections import Counter
 
 import numpy as np
+from scipy.ndimage import median_filter
 
 from .calibration import reliability
 from .report import Finding, counted
@@ -208,15 +209,6 @@ def check_learning_rate(histories, n_classes, *, thresholds=MODEL_THRESHOLDS):
     return [Finding(code, severity, title, evidence, suggestion)]
 
 
-def _smoothed(loss):
-    """Running median of 3 epochs (the ends kept): one bad epoch does not
-    move it."""
-    if len(loss) < 3:
-        return loss
-    middle = np.median(np.stack([loss[:-2], loss[1:-1], loss[2:]]), axis=0)
-    return np.concatenate([loss[:1], middle, loss[-1:]])
-
-
 def _loss_evidence(losses, n_classes):
     """Per curve: its first and last loss, its smoothed end (``end_loss``),
     its peak, how far it fell (smoothed end against the start), and how much
@@ -224,7 +216,8 @@ def _loss_evidence(losses, n_classes):
     jumps around oscillates; one that falls or creeps does not). With the
     loss of a chance-level guess."""
     finite = [loss[np.isfinite(loss)] for loss in losses]
-    smooth = [_smoothed(f) if len(f) else f for f in finite]
+    # A running median of 3 epochs (the ends kept): one bad epoch does not move it.
+    smooth = [median_filter(f, size=3, mode="nearest") if len(f) else f for f in finite]
     drops = [
         (loss[0] - s[-1]) / abs(loss[0]) if np.isfinite(loss[0]) and len(s) else 0.0
         for loss, s in zip(losses, smooth, strict=True)
