@@ -91,8 +91,7 @@ def plot_feature_maps(estimator, image, *, max_channels=8, fig=None):
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     if not convs:
         raise ValueError("The model has no Conv2D layer to show.")
-    probe = keras.Model(model.inputs, [c.output for c in convs])
-    maps = probe.predict_on_batch(image)
+    maps = keras.Model(model.inputs, [c.output for c in convs]).predict_on_batch(image)
     maps = maps if isinstance(maps, list) else [maps]
     if fig is None:
         fig = pyplot().figure(figsize=(1.3 * (max_channels + 1), 1.4 * len(convs)))

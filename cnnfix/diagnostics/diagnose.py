@@ -275,9 +275,8 @@ def _data_checks(images, y, estimator, from_scratch, X_test, details, verbose):
     step goes to ``details["seconds"]``, their total to
     ``details["data_seconds"]``."""
     start = time.perf_counter()
-    if isinstance(images, ImageSummary):
-        summary = images
-    else:  # one pass over the pixels for every check
+    summary = images
+    if not isinstance(images, ImageSummary):  # one pass over the pixels for all
         with _step("image summary", details, verbose):
             summary = summarize(images)
     normalizes = estimator is None or bool(
