@@ -81,8 +81,7 @@ class DefaultsFirst:
         super().__init__(*args, **kwargs)
         self.deadline, self.time_budget = deadline, time_budget
         self.refit_seconds = self.finalist_seconds = 0.0
-        self.policy = BudgetPolicy() if policy is None else policy
-        self.clock = clock
+        self.policy, self.clock = policy or BudgetPolicy(), clock
         self.durations, self.refit_estimates = {}, {}
         self.started, self.stopped_by_deadline, self.defaults_only = {}, False, False
 
@@ -96,11 +95,9 @@ class DefaultsFirst:
                 self.finalist_seconds,
                 self.time_budget,
             )
-        if self.trials and (
-            self.defaults_only
-            or not self.policy.trial_may_start(
-                now, durations, self.refit_seconds, self.deadline
-            )
+        # Before any trial has ended, durations is empty: a trial may start.
+        if self.defaults_only or not self.policy.trial_may_start(
+            now, durations, self.refit_seconds, self.deadline
         ):
             self.stopped_by_deadline = True
             return {"status": "STOPPED", "values": None}
@@ -174,11 +171,8 @@ class DefaultsFirstHyperband(DefaultsFirst, kt.oracles.HyperbandOracle):
         if response["status"] == "RUNNING" and first:
             defaults = default_values(self.hyperparameters)
             if not self._duplicate(defaults):
-                budget = {
-                    k: v
-                    for k, v in response["values"].items()
-                    if k.startswith("tuner/")
-                }
+                values = response["values"]
+                budget = {k: v for k, v in values.items() if k.startswith("tuner/")}
                 response["values"] = {**defaults, **budget}
         return response
 
@@ -203,6 +197,9 @@ def search_objective(name, has_validation):
 class SearchTuner(kt.Tuner):
     """keras-tuner's tuner for TunedCNNClassifier's search.
 
+    ``oracle`` is a :class:`DefaultsFirst` oracle, whose ``time_budget``,
+    ``deadline`` (a time of its ``clock``) and ``policy`` the tuner keeps.
+
     Parameters (keywords, besides the tuner's own)
     ----------
     n_finalists : int
@@ -212,14 +209,10 @@ class SearchTuner(kt.Tuner):
     scale : float
         The ratio of the finalists' training images to a trial's, by which
         their epochs are longer than the trials'.
-    time_budget, deadline : float or None
-        The fit's budget (seconds) and its end (a time of ``clock``).
     folds : list or None
         With ``cv``, one ``(fit arguments, validation data)`` per fold.
     emit : callable
         Gets ``{"best", "duration", "refit"}`` as each trial ends.
-    policy : BudgetPolicy
-    clock : callable
     """
 
     def __init__(
@@ -229,22 +222,18 @@ class SearchTuner(kt.Tuner):
         *,
         n_finalists,
         epochs,
-        scale=1.0,
-        time_budget=None,
-        deadline=None,
-        folds=None,
-        emit=None,
-        policy=None,
-        clock=time.time,
+        scale,
+        folds,
+        emit,
         **kwargs,
     ):
         # A searcher's own __init__ (kt.Hyperband's) only makes its oracle.
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
         self.n_finalists, self.epochs, self.scale = n_finalists, epochs, scale
-        self.time_budget, self.deadline, self.folds = time_budget, deadline, folds
-        self.emit = emit or (lambda event: None)
-        self.policy = BudgetPolicy() if policy is None else policy
-        self.clock = clock
+        self.folds, self.emit = folds, emit
+        # ``oracle`` itself: in a distributed worker self.oracle is a client.
+        self.time_budget, self.deadline = oracle.time_budget, oracle.deadline
+        self.policy, self.clock = oracle.policy, oracle.clock
         self.times, self.timed_model = EpochTimes(), None
 
     def on_trial_begin(self, trial):
@@ -271,9 +260,7 @@ class SearchTuner(kt.Tuner):
 
     def finalists_seconds(self):
         """What the finalists, as the trials so far rank them, will take
-        (:meth:`BudgetPolicy.finalists_estimate`)."""
-        if not self.times.first:
-            return 0.0
+        (:meth:`BudgetPolicy.finalists_estimate`: 0 before any epoch)."""
         if distributed_worker():
             # Its oracle client cannot list the trials, and the chief's
             # oracle keeps the deadline: every finalist counts the median.
@@ -290,10 +277,9 @@ class SearchTuner(kt.Tuner):
         super().on_trial_end(trial)
         best = self.oracle.get_best_trials(1)
         score = float(best[0].score) if best and best[0].score is not None else None
-        refit = self.finalists_seconds()
         # What the deadline's rules need: the finalists' estimate, and one
         # finalist's at the median epoch.
-        self.oracle.refit_seconds = refit
+        refit = self.oracle.refit_seconds = self.finalists_seconds()
         self.oracle.finalist_seconds = self.policy.finalists_estimate(
             self.times, [None], self.epochs, self.scale
         )
@@ -364,10 +350,8 @@ class InPrecision(kt.HyperModel):
         self.hypermodel, self.precision = hypermodel, precision
 
     def build(self, hp):
-        hypermodel = self.hypermodel
-        build = hypermodel.build if hasattr(hypermodel, "build") else hypermodel
         with precision_policy(self.precision):
-            return build(hp)
+            return getattr(self.hypermodel, "build", self.hypermodel)(hp)
 
     def fit(self, hp, model, *args, **kwargs):
         if isinstance(self.hypermodel, kt.HyperModel):  # its own fit, if any

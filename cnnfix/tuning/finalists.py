@@ -13,6 +13,7 @@ weighs their average (:mod:`cnnfix.tuning.ensemble`).
 
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from .._convert import to_python
 from .._training import best_epoch
@@ -36,15 +37,6 @@ def configuration_key(trial):
     return repr(sorted(trial_values(trial).items()))
 
 
-class Configuration:
-    """The defaults as a finalist when no trial ran them (a ``time_budget``
-    ended the search first): a trial's ``trial_id`` (None) and
-    ``hyperparameters``."""
-
-    def __init__(self, hyperparameters):
-        self.trial_id, self.hyperparameters = None, hyperparameters
-
-
 def in_creation_order(oracle):
     """The oracle's trials in creation order (ids are numbers as strings;
     a reloaded search lists them shuffled)."""
@@ -52,37 +44,27 @@ def in_creation_order(oracle):
 
 
 def _defaults_trial(oracle, trials):
-    """The first of ``trials`` that ran the defaults, or them as a
-    :class:`Configuration` when none did."""
+    """The first of ``trials`` that ran the defaults, or them without a trial
+    (a ``trial_id`` of None: a ``time_budget`` ended the search first)."""
     hyperparameters = oracle.hyperparameters.copy()
     hyperparameters.values = default_values(oracle.hyperparameters)
-    defaults = Configuration(hyperparameters)
+    defaults = SimpleNamespace(trial_id=None, hyperparameters=hyperparameters)
     wanted = trial_values(defaults)
     return next((t for t in trials if trial_values(t) == wanted), defaults)
 
 
-def _distinct(trials):
-    """The trials with a score, each configuration once (Hyperband continues
-    a configuration in a new trial), in the order given."""
-    kept = {}
-    for trial in trials:
-        if trial.score is not None:
-            kept.setdefault(configuration_key(trial), trial)
-    return list(kept.values())
-
-
 def choose_finalists(oracle, n):
     """The ``n`` configurations trained to convergence after the search: the
-    defaults' (a trial that ran them, or a :class:`Configuration`), then the
-    best other distinct ones by score."""
+    defaults' (see :func:`_defaults_trial`), then the best other ones by
+    score, each configuration once (Hyperband continues a configuration in
+    a new trial)."""
     trials = in_creation_order(oracle)
     defaults = _defaults_trial(oracle, trials)
-    others = [
-        t
-        for t in _distinct(oracle.get_best_trials(len(trials)))
-        if configuration_key(t) != configuration_key(defaults)
-    ]
-    return [defaults, *others][:n]
+    kept = {configuration_key(defaults): defaults}
+    for trial in oracle.get_best_trials(len(trials)):
+        if trial.score is not None:
+            kept.setdefault(configuration_key(trial), trial)
+    return list(kept.values())[:n]
 
 
 @dataclass(frozen=True)
@@ -211,11 +193,9 @@ def average_finalists(records, probabilities, labels, setup, policy):
     metric = setup.metric.removeprefix("val_")
     if len(records) < 2 or not setup.resolved or metric not in SCORES:
         return None
-    y, sample_weight = labels
     weights, score = ensemble_weights(
         probabilities(),
-        y,
-        sample_weight,
+        *labels,
         metric,
         rounds=policy.ensemble_rounds,
         margin=policy.ensemble_margin,

@@ -6,6 +6,8 @@ What the search worker sends back is plain Python (picklable, JSON-able):
 columns.
 """
 
+from itertools import zip_longest
+
 from .finalists import trial_values
 
 
@@ -50,15 +52,10 @@ def search_results(trials):
     (see :func:`trial_record`), "split<i>_score" per fold and
     "param_<name>" per searched name."""
     names = sorted({k for t in trials for k in t["params"]})
-    n_splits = max((len(t["splits"]) for t in trials), default=0)
+    splits = zip_longest(*(t["splits"] for t in trials))  # None where a trial has none
     fields = ("trial_id", "status", "score", "best_epoch", "duration", "refit_estimate")
     return {
         **{field: [t[field] for t in trials] for field in fields},
-        **{
-            f"split{i}_score": [
-                t["splits"][i] if i < len(t["splits"]) else None for t in trials
-            ]
-            for i in range(n_splits)
-        },
+        **{f"split{i}_score": list(s) for i, s in enumerate(splits)},
         **{f"param_{n}": [t["params"].get(n) for t in trials] for n in names},
     }

@@ -7,13 +7,12 @@ plain records and the kept model as ``.keras`` bytes, so the result can
 travel back from a worker process.
 """
 
-import contextlib
 import copy
 import functools
 import io
 import sys
 import warnings
-from inspect import signature
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 
 from .._archive import model_to_bytes
@@ -21,7 +20,6 @@ from .._distribute import one_device, strategy_scope
 from .._keras import import_keras
 from .._training import callbacks
 from ..architectures import average_models
-from ..dropout import DropoutCNN
 from .data import cv_folds, search_sample
 from .finalists import (
     average_finalists,
@@ -31,10 +29,7 @@ from .finalists import (
     train_finalists,
 )
 from .records import trial_history, trial_record
-from .space import build_sampled, space_defaults
-
-#: DropoutCNN's ``lr_schedule``, which the defaults alone train with.
-DROPOUT_SCHEDULE = signature(DropoutCNN).parameters["lr_schedule"].default
+from .space import build_sampled
 
 
 def search(estimator, run, directory, deadline, emit):
@@ -47,30 +42,25 @@ def search(estimator, run, directory, deadline, emit):
     # keras-tuner (and TensorFlow) load with the search, in the worker.
     from . import adapter
 
-    keras = import_keras()
-    keras.utils.set_random_seed(run.seed)
+    import_keras().utils.set_random_seed(run.seed)
     hypermodel = _hypermodel(estimator, adapter, run.normalization)
     sample = search_sample(run, estimator.max_search_samples)
-    folds = None
-    data = {}  # with cv, each trial trains one model per fold (see the adapter)
+    # With cv, each trial trains one model per fold (see the adapter); else
+    # the trials train on (a sample of) the training part.
     if estimator.cv is not None:
-        folds = cv_folds(estimator.cv, sample, estimator._fold_arguments)
-    else:  # the trials train on (a sample of) the training part
-        data = estimator._fit_arguments(sample.train, sample)
-        data["validation_data"] = estimator._validation_data(run)
+        folds, data = cv_folds(estimator.cv, sample, estimator._fold_arguments), {}
+    else:
+        arguments, validation = estimator._fold_arguments(sample)
+        folds, data = None, {**arguments, "validation_data": validation}
     stdout = sys.stdout
 
     def report(event):  # the progress line prints past the silencing below
-        with contextlib.redirect_stdout(stdout):
+        with redirect_stdout(stdout):
             emit(event)
 
     # verbose=2 shows keras-tuner's own report of each trial; below that
     # it is silenced (verbose=1 has the progress line over trials).
-    quiet = (
-        contextlib.redirect_stdout(io.StringIO())
-        if run.verbose < 2
-        else contextlib.nullcontext()
-    )
+    quiet = redirect_stdout(io.StringIO()) if run.verbose < 2 else nullcontext()
     held_out = folds is not None or run.validation is not None
     with quiet, no_optimizer_state_warning():
         tuner = _tuner(
@@ -96,21 +86,26 @@ def search(estimator, run, directory, deadline, emit):
         if adapter.distributed_worker():
             return None
         oracle = tuner.oracle
+        best = oracle.get_best_trials(1)[0]
         outcome = {
             "trials": [trial_record(t, oracle) for t in in_creation_order(oracle)],
-            "best": trial_record(oracle.get_best_trials(1)[0], oracle),
+            "best": trial_record(best, oracle),
             "stopped": oracle.stopped_by_deadline,
             "defaults_only": oracle.defaults_only,
         }
         if oracle.defaults_only:
-            _say_defaults_only(estimator.time_budget, run.verbose, report)
+            line = (
+                f"Search: time_budget={estimator.time_budget:g} s leaves room for "
+                "the defaults alone; they train as DropoutCNN would, to convergence."
+            )
+            report({"note": line})
+            if run.verbose == 2:  # no progress line to carry it
+                print(line)
         if estimator.train_finalists or oracle.defaults_only:
-            finalists = choose_finalists(oracle, estimator.n_finalists)
             model, history = _finalists(
-                estimator, finalists, hypermodel, run, deadline, report, outcome
+                estimator, oracle, hypermodel, run, deadline, report, outcome
             )
         else:
-            best = oracle.get_best_trials(1)[0]
             model, history = tuner.load_model(best), trial_history(best)
         outcome["model"] = model_to_bytes(model)
         outcome["history"] = history
@@ -127,14 +122,11 @@ def _hypermodel(estimator, adapter, normalization):
     or HyperModel; every model built under ``precision``."""
     space = estimator._space()
     if isinstance(space, dict):
-        own = {
-            n: getattr(estimator, n)
-            for n in ("optimizer", "learning_rate", "augmentation")
-        }
+        own = ("optimizer", "learning_rate", "augmentation")
         space = functools.partial(
             build_sampled,
             space,
-            space_defaults(space, own),
+            {n: getattr(estimator, n) for n in own},
             estimator.image_shape_,
             estimator.n_classes_,
             normalization,
@@ -173,10 +165,6 @@ def _tuner(estimator, adapter, hypermodel, run, held_out, *, deadline, **options
         hypermodel,
         n_finalists=estimator.n_finalists if estimator.train_finalists else 0,
         epochs=estimator.epochs,
-        time_budget=estimator.time_budget,
-        deadline=deadline,
-        policy=policy,
-        clock=estimator._clock,
         project_name="search",
         overwrite=estimator.overwrite,
         executions_per_trial=estimator.executions_per_trial,
@@ -185,34 +173,19 @@ def _tuner(estimator, adapter, hypermodel, run, held_out, *, deadline, **options
     )
 
 
-def _say_defaults_only(time_budget, verbose, report):
-    """Say that the budget leaves room for the defaults alone: on the
-    progress line (``verbose=1``), or printed (``verbose=2``)."""
-    line = (
-        f"Search: time_budget={time_budget:g} s leaves room for the defaults "
-        "alone; they train as DropoutCNN would, to convergence."
-    )
-    report({"note": line})
-    if verbose == 2:  # no progress line to carry it
-        print(line)
-
-
-def _finalists(estimator, finalists, hypermodel, run, deadline, emit, outcome):
+def _finalists(estimator, oracle, hypermodel, run, deadline, emit, outcome):
     """Train the finalists (:func:`cnnfix.tuning.finalists.train_finalists`)
     and average them when ``ensemble`` gains; record them in
     ``outcome``; return the kept model and its history."""
     keras = import_keras()
     has_validation = run.validation is not None
     scored = run.validation if has_validation else run.train
-    # The defaults alone train as DropoutCNN: stopping on the loss, its
-    # schedule for "auto".
+    # The defaults alone train as DropoutCNN does (see finalist_setup):
+    # stopping on the loss, at a constant rate.
     alone = outcome["defaults_only"]
-    schedule = estimator.lr_schedule
-    if alone and schedule == "auto":
-        schedule = DROPOUT_SCHEDULE
     setup = finalist_setup(
         estimator.objective,
-        schedule,
+        estimator.lr_schedule,
         has_validation=has_validation,
         resolved=not alone and estimator._policy.resolves(len(scored[1])),
         early_stopping=estimator.early_stopping,
@@ -238,7 +211,7 @@ def _finalists(estimator, finalists, hypermodel, run, deadline, emit, outcome):
         return one_device(model, strategy), history
 
     models, histories, records, kept = train_finalists(
-        finalists,
+        choose_finalists(oracle, estimator.n_finalists),
         fit,
         setup,
         estimator._policy,
@@ -246,28 +219,25 @@ def _finalists(estimator, finalists, hypermodel, run, deadline, emit, outcome):
         clock=estimator._clock,
         emit=emit,
     )
-    chosen = records[kept]
-    model, history = models[kept], histories[kept]
+    model, history, chosen = models[kept], histories[kept], records[kept]
     if estimator.ensemble and has_validation:
-        X, y, sample_weight = run.validation
         averaged = average_finalists(
             records,
-            lambda: estimator._probabilities(models, X),
-            (y, sample_weight),
+            lambda: estimator._probabilities(models, run.validation[0]),
+            run.validation[1:],
             setup,
             estimator._policy,
         )
         if averaged is not None:
             heaviest, score = averaged
-            weights = [r["weight"] for r in records]
             chosen = {**records[heaviest], "score": score}
-            model = average_models(models, weights)
+            model = average_models(models, [r["weight"] for r in records])
             history = histories[heaviest]
     outcome["finalist"], outcome["finalists"] = chosen, records
     return model, history
 
 
-@contextlib.contextmanager
+@contextmanager
 def no_optimizer_state_warning():
     """Hyperband resumes trials from checkpoints without their optimizer
     state, and a trial's model is kept without it (keras-tuner's design);

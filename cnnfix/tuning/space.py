@@ -2,7 +2,7 @@
 
 A dict space maps builder arguments to choices (a list), a range (a
 ``(low, high)`` tuple, log scale for the learning rate) or a fixed value;
-:func:`make_hypermodel` turns it into a keras-tuner HyperModel. A space
+:func:`build_sampled` builds its samples. A space
 without ``backbone`` samples :func:`cnnfix.build_cnn` (the network of
 DropoutCNN) by its own argument names; a space naming ``backbone`` samples
 :func:`cnnfix._backbones.build_transfer_cnn` (the network of TransferCNN).
@@ -159,22 +159,20 @@ def check_search_space(space):
                 f"search_space[{name!r}] = {spec!r}: a tuple must be a (low, high) "
                 "range of numbers with low <= high; use a list for choices."
             )
-        numbers = isinstance(spec, list) and all(_is_number(v) for v in spec)
-        if isinstance(spec, list) and not numbers and _mixed(spec):
-            if name not in MIXED_NAMES:  # plain_values would not decode them
-                raise ValueError(
-                    f"search_space[{name!r}] = {spec!r} mixes None or types; "
-                    "keras-tuner takes choices of one type. Only "
-                    f"{sorted(MIXED_NAMES)} may mix them; give {name!r} choices "
-                    "of one type."
-                )
+        # plain_values decodes the mixed choices of MIXED_NAMES only.
+        if isinstance(spec, list) and _mixed(spec) and name not in MIXED_NAMES:
+            raise ValueError(
+                f"search_space[{name!r}] = {spec!r} mixes None or types; "
+                "keras-tuner takes choices of one type. Only "
+                f"{sorted(MIXED_NAMES)} may mix them; give {name!r} choices "
+                "of one type."
+            )
 
 
 def _check_sequences(name, spec):
     """Raise a clear error unless ``spec`` is a tuple of positive ints or a
     list of them."""
-    choices = spec if isinstance(spec, list) else [spec]
-    for choice in choices:
+    for choice in spec if isinstance(spec, list) else [spec]:
         if not (
             isinstance(choice, tuple | list)
             and choice
@@ -213,20 +211,6 @@ def sample(hp, name, spec, default=None):
         label = None if default is None else _sequence_label(default)
         chosen = hp.Choice(name, names, default=label if label in names else None)
         return _sequence(chosen)
-    numbers = isinstance(spec, list) and all(_is_number(v) for v in spec)
-    if numbers and len({type(v) for v in spec}) > 1:  # [0, 0.25, 0.5]: floats
-        spec = [float(v) for v in spec]
-    if isinstance(spec, list) and _mixed(spec):
-        names = [_label(v) for v in spec]
-        default = _label(default) if _label(default) in names else None
-        return _unlabel(hp.Choice(name, names, default=default))
-    if isinstance(spec, list):
-        default = _allowed(default, spec)
-        if all(isinstance(v, bool) for v in spec):  # hp.Choice would give 0/1
-            if len(set(spec)) == 2:
-                return hp.Boolean(name, default=bool(default))
-            return spec[0]
-        return hp.Choice(name, spec, default=default)
     if isinstance(spec, tuple):
         low, high = spec
         default = _allowed(default, spec)
@@ -235,7 +219,20 @@ def sample(hp, name, spec, default=None):
         scale = "log" if name in LOG_SCALE else "linear"
         default = None if default is None else float(default)
         return hp.Float(name, float(low), float(high), sampling=scale, default=default)
-    return spec  # a fixed value
+    if not isinstance(spec, list):
+        return spec  # a fixed value
+    if _mixed(spec):
+        names = [_label(v) for v in spec]
+        default = _label(default) if _label(default) in names else None
+        return _unlabel(hp.Choice(name, names, default=default))
+    if len({type(v) for v in spec}) > 1:  # numbers of several types: floats
+        spec = [float(v) for v in spec]
+    default = _allowed(default, spec)
+    if all(isinstance(v, bool) for v in spec):  # hp.Choice would give 0/1
+        if len(set(spec)) == 2:
+            return hp.Boolean(name, default=bool(default))
+        return spec[0]
+    return hp.Choice(name, spec, default=default)
 
 
 def _is_number(value):
@@ -244,7 +241,10 @@ def _is_number(value):
 
 def _mixed(choices):
     """Whether keras-tuner cannot take ``choices`` as they are: None among
-    them, or more than one type."""
+    them, or more than one type (numbers aside: they are searched as
+    floats)."""
+    if all(_is_number(v) for v in choices):
+        return False
     return any(v is None for v in choices) or len({type(v) for v in choices}) > 1
 
 
@@ -286,14 +286,26 @@ def _plain(name, value):
     return value
 
 
-def build_from_values(values, input_shape, n_classes, normalization):
-    """Compile the network for one set of search-space values: TransferCNN's
-    when they name ``backbone``, else DropoutCNN's CNN. A named backbone
-    applies its own preprocessing to 0-255 pixels, so ``normalization`` is
-    used only with a callable one."""
-    params = {**fixed_values(values), **plain_values(values)}
+def build_sampled(space, own, input_shape, n_classes, normalization, hp):
+    """Compile the network of the values keras-tuner's ``hp`` draws from
+    ``space`` (a dict): TransferCNN's when it names ``backbone``, else
+    DropoutCNN's CNN; ``hp`` comes last, for ``functools.partial``.
+
+    Each name's default is :data:`FIXED_VALUES` (or :data:`TRANSFER_VALUES`
+    for a space with ``backbone``) updated with ``own`` (the estimator's
+    ``learning_rate``, ``optimizer`` and ``augmentation``): sampled names
+    take it as their keras-tuner default (the defaults' trial and
+    finalist), the others are fixed at it. A named backbone applies its own
+    preprocessing to 0-255 pixels, so ``normalization`` is used only with a
+    callable one.
+    """
+    defaults = {**fixed_values(space), **own}
+    values = {
+        name: sample(hp, name, spec, defaults.get(name)) for name, spec in space.items()
+    }
+    params = plain_values({**defaults, **values})
     learning_rate, optimizer = params.pop("learning_rate"), params.pop("optimizer")
-    if "backbone" not in values:
+    if "backbone" not in params:
         build, params = build_cnn, {**params, "name": "tuned_cnn"}
     else:
         build = build_transfer_cnn
@@ -301,27 +313,6 @@ def build_from_values(values, input_shape, n_classes, normalization):
             normalization = None
     model = build(input_shape, n_classes, normalization=normalization, **params)
     return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
-
-
-def space_defaults(space, defaults=None):
-    """Each name's default for ``space``: :data:`FIXED_VALUES` (or
-    :data:`TRANSFER_VALUES` for a space with ``backbone``) updated with
-    ``defaults`` (the estimator's own ``learning_rate``, ``optimizer`` and
-    ``augmentation``). Sampled names take them as their keras-tuner default
-    (the defaults' trial and finalist); the others are fixed at them."""
-    return {**fixed_values(space), **(defaults or {})}
-
-
-def build_sampled(space, defaults, input_shape, n_classes, normalization, hp):
-    """The compiled network of the values keras-tuner's ``hp`` draws from
-    ``space`` (a dict), the names it does not sample at ``defaults`` (see
-    :func:`space_defaults`); ``hp`` comes last, for ``functools.partial``."""
-    values = {
-        name: sample(hp, name, spec, defaults.get(name)) for name, spec in space.items()
-    }
-    return build_from_values(
-        {**defaults, **values}, input_shape, n_classes, normalization
-    )
 
 
 def default_values(hyperparameters):
