@@ -24,8 +24,7 @@ def search_sample(run, max_samples):
     y = run.train[1]
     if max_samples is None or len(y) <= max_samples:
         return run
-    rng = check_random_state(run.seed)
-    _, sample = stratified_split(y, max_samples / len(y), rng)
+    _, sample = stratified_split(y, max_samples / len(y), check_random_state(run.seed))
     return dataclasses.replace(run, train=_rows(run.train, sample))
 
 

@@ -41,8 +41,7 @@ def ensemble_weights(probabilities, y, sample_weight, metric, *, rounds, margin)
     scored = SCORES[metric]
     singles = [scored(p, y, sample_weight) for p in probabilities]
     first = int(np.argmax(singles))
-    counts = np.zeros(len(probabilities))
-    counts[first] = 1
+    counts = np.eye(len(probabilities))[first]  # one copy of the first
     total = probabilities[first].copy()
     best, best_counts = singles[first], None
     for _ in range(rounds - 1):
@@ -51,8 +50,7 @@ def ensemble_weights(probabilities, y, sample_weight, metric, *, rounds, margin)
         added = int(np.argmax(scores))
         counts[added] += 1
         total += probabilities[added]
-        mixed = np.count_nonzero(counts) > 1
-        if mixed and scores[added] > best + margin:
+        if np.count_nonzero(counts) > 1 and scores[added] > best + margin:
             best, best_counts = scores[added], counts.copy()
     if best_counts is None:
         return None, None

@@ -28,8 +28,6 @@ from .search import no_optimizer_state_warning, search
 from .space import DEFAULT_SEARCH_SPACE, check_search_space
 from .worker import run_in_worker
 
-__all__ = ["TunedCNNClassifier"]
-
 
 @fill_doc(
     epochs="""\
@@ -274,9 +272,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
             # A short budget's trials and finalists stop before augmentation
             # pays off (see BudgetPolicy.augmentation_budget).
             short = not self._policy.searches_augmentation(self.time_budget)
-            layers = not (
-                self.augmentation is None or isinstance(self.augmentation, str)
-            )
+            layers = not isinstance(self.augmentation, str | None)
             if layers or (short and self.search_space is None):
                 space = {k: v for k, v in space.items() if k != "augmentation"}
         return space
@@ -325,7 +321,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         )
         if run.verbose and not self.overwrite and (directory / "search").exists():
             print(f"Resuming the keras-tuner search in {directory / 'search'}.")
-        progress = report = None
+        progress = None
         if run.verbose == 1:
             progress = SearchProgress(
                 self._n_trials_planned(),
@@ -334,7 +330,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
                 self.time_budget,
                 clock=self._clock,
             )
-            report = progress.update
+        report = progress.update if progress else (lambda event: None)
         try:
             if self._isolated():
                 # A fresh copy travels: not the previous fit's model.
@@ -351,8 +347,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
                     quiet=run.verbose < 2,
                 )
             else:
-                emit = report or (lambda event: None)
-                outcome = search(self, run, directory, deadline, emit=emit)
+                outcome = search(self, run, directory, deadline, emit=report)
         finally:
             if temporary:
                 shutil.rmtree(directory, ignore_errors=True)

@@ -181,8 +181,7 @@ class BudgetPolicy:
         the mean trial duration and the finalists' ``estimate`` end by it."""
         if deadline is None or not durations:
             return True
-        mean = sum(durations) / len(durations)
-        return now + mean + estimate <= deadline
+        return now + sum(durations) / len(durations) + estimate <= deadline
 
     def resolves(self, n_scored):
         """Whether an objective scored on ``n_scored`` images resolves

@@ -1,5 +1,6 @@
 """The progress line of TunedCNNClassifier's search (``verbose=1``)."""
 
+import itertools
 import math
 import sys
 import time
@@ -12,10 +13,8 @@ def hyperband_trials(max_epochs, factor):
     The same bracket sizes as ``keras_tuner.oracles.HyperbandOracle``; fewer
     trials run when a small space makes samples collide.
     """
-    n_brackets, epochs = 0, max_epochs
-    while epochs >= 1:
-        epochs /= factor
-        n_brackets += 1
+    # One bracket per power of factor up to max_epochs.
+    n_brackets = next(k for k in itertools.count(1) if factor**k > max_epochs)
     last_round_size = math.ceil(1 + math.log(max_epochs, factor))
     return sum(
         math.ceil(last_round_size / (bracket + 1) * factor ** (bracket - round_))
@@ -48,10 +47,8 @@ class SearchProgress:
         self.started, self.budget, self.clock = started, budget, clock
         self.durations, self.best, self.refit = [], None, 0.0
         self.width, self.finalists = 0, 0
-        stream = sys.stderr
-        self.dynamic = "ipykernel" in sys.modules or (
-            hasattr(stream, "isatty") and stream.isatty()
-        )
+        isatty = getattr(sys.stderr, "isatty", None)
+        self.dynamic = "ipykernel" in sys.modules or bool(isatty and isatty())
 
     def _write(self, line, end=""):
         stream = sys.stderr
@@ -67,11 +64,9 @@ class SearchProgress:
 
     def update(self, event):
         if "note" in event:  # a line of its own, under the trials' line
-            self._write(event["note"], "\n")
-            return
+            return self._write(event["note"], "\n")
         if "finalist" in event:
-            self._finalist(event)
-            return
+            return self._finalist(event)
         self.durations.append(event["duration"])
         self.best, self.refit = event["best"], event["refit"]
         elapsed = self.clock() - self.started
@@ -97,13 +92,12 @@ class SearchProgress:
         self.finalists = number
         if self.best is None or event["score"] > self.best:
             self.best = event["score"]  # for the log; the estimator compares
-        elapsed = self.clock() - self.started
         trial = event["trial_id"]
         trial = "the defaults, no trial" if trial is None else f"trial {trial}"
         self._write(
             f"Finalist {number}/{total} ({trial}): "
             f"{self.objective} {event['score']:.4f} at epoch {event['best_epoch']} "
-            f"of {event['epochs']}, {as_clock(elapsed)} elapsed"
+            f"of {event['epochs']}, {as_clock(self.clock() - self.started)} elapsed"
         )
 
     def finish(self, stopped, score=None, averaged=0):

@@ -36,14 +36,6 @@ class RemoteTraceback(Exception):
         return f'\n"""\n{self.args[0]}"""'
 
 
-def _context():
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-        return context
-    return multiprocessing.get_context("spawn")
-
-
 @contextlib.contextmanager
 def _without_main():
     """Hide ``__main__`` while a process starts, so the worker does not
@@ -54,15 +46,6 @@ def _without_main():
         yield
     finally:
         sys.modules["__main__"] = main
-
-
-def _silence_output():
-    """Point this process's stdout and stderr at /dev/null (TensorFlow's C++
-    logging included)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for fd in (1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
 
 
 class _Forward(io.TextIOBase):
@@ -84,8 +67,11 @@ def _main(connection, payload, environ, cwd, quiet):
     os.environ.clear()
     os.environ.update(environ)  # the fork server's may be older than the caller's
     os.chdir(cwd)
-    if quiet:
-        _silence_output()
+    if quiet:  # stdout and stderr to /dev/null, TensorFlow's C++ logging included
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
 
     def send(message):
         connection.send_bytes(cloudpickle.dumps(message))
@@ -130,7 +116,12 @@ def run_in_worker(function, *args, on_event=None, quiet=False):
             "in (a callback, a search space) cannot be pickled; make it "
             "picklable, or run in this process (isolate_search=False)."
         ) from exc
-    context = _context()
+    # Forked by the fork server, which imports PRELOAD once; spawned without one.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+    else:
+        context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
         target=_main,
