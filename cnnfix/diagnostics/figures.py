@@ -129,9 +129,8 @@ def plot_diagnosis(diagnosis, X=None, *, max_images=8):
         )
         axes[2].set_title(axes[2].get_title().replace("Rel", "Out-of-fold rel"))
     for sub, finding in zip(top[1:], image_findings, strict=False):
-        shown = finding.indices[:max_images]
         image_axes = sub.subplots(1, max_images, squeeze=False)[0]
-        for ax, index in zip(image_axes, shown, strict=False):
+        for ax, index in zip(image_axes, finding.indices, strict=False):
             ax.imshow(np.asarray(X)[index].squeeze(), cmap="gray")
             ax.set_title(str(index), fontsize=8)
         for ax in image_axes:
