@@ -161,9 +161,7 @@ def as_paths(X):
         return _path_array(X)
     # A pandas Series (its .values may be an extension array, not NumPy's).
     values = X.to_numpy() if hasattr(X, "to_numpy") else X
-    if not isinstance(values, np.ndarray) or values.dtype.kind not in "OUS":
-        return None
-    if values.size == 0 or not _is_path(values.flat[0]):
+    if not (isinstance(values, np.ndarray) and _is_path(next(values.flat, None))):
         return None
     if values.ndim == 1:
         return _path_array(values)

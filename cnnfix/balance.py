@@ -215,8 +215,7 @@ default="oversample"
             dtype="numeric" if smote else None,
             ensure_all_finite=False,
         )
-        values = X.data if issparse(X) else X
-        if smote and not np.isfinite(values).all():
+        if smote and not np.isfinite(X.data if issparse(X) else X).all():
             raise ValueError(
                 "strategy='smote' interpolates pixel values and cannot use "
                 "images with NaN or infinite values. Impute or drop them first, "
