@@ -220,45 +220,40 @@ class TransferCNN(BaseCNNClassifier):
 
     def _fit_keras(self, run):
         self._check_settings(run.train[0])
-        model = self._build_model(self.image_shape_, self.n_classes_, run.normalization)
-        backbone = model.get_layer(BACKBONE_NAME)
-        histories, best = [], None
-        if self._from_scratch():  # one phase: every layer, as built
-            self._compile(model, fine_tune=False)
-            history = self._train(
-                model, run, epochs=self.epochs, patience=self._patience()
-            )
-            self.phase_epochs_ = (0, len(next(iter(history.values()), [])))
-            return model, history
-
-        if self.head_epochs > 0:  # phase one: the head only
+        self.image_size_ = resized_size(
+            self.image_size, self.image_shape_[:2], self.backbone
+        )
+        model = build_transfer_cnn(
+            tuple(self.image_shape_),
+            self.n_classes_,
+            backbone=self.backbone,
+            weights=self.weights,
+            image_size=self.image_size_,
+            fine_tune_layers=None,  # each phase sets it
+            dropout=self.dropout,
+            normalization=run.normalization,
+            augmentation=self.augmentation,
+        )
+        backbone, scratch = model.get_layer(BACKBONE_NAME), self._from_scratch()
+        histories, best = [{}, {}], None  # of phase one and phase two
+        if self.head_epochs > 0 and not scratch:  # phase one: the head only
             backbone.trainable = False
-            self._compile(model, fine_tune=False)
-            histories.append(
-                self._train(
-                    model, run, epochs=self.head_epochs, patience=self._patience()
-                )
-            )
-            best = (self._best(histories[-1], run), model.get_weights())
-
-        if self.fine_tune_layers != 0:  # phase two: the top of the backbone too
-            unfreeze_top(backbone, self.fine_tune_layers)
-            self._compile(model, fine_tune=True)
-            histories.append(
-                self._train(model, run, epochs=self.epochs, patience=self._patience())
-            )
+            histories[0] = self._phase(model, run, self.head_epochs, fine_tune=False)
+            best = (self._best(histories[0], run), model.get_weights())
+        # Phase two: the top of the backbone too; from scratch, the one
+        # phase: every layer, as built.
+        if self.fine_tune_layers != 0 or scratch:
+            if not scratch:
+                unfreeze_top(backbone, self.fine_tune_layers)
+            histories[1] = self._phase(model, run, self.epochs, fine_tune=not scratch)
             # Early stopping restores each phase's best epoch; keep phase
             # one's weights when fine-tuning never did better.
-            if best is not None and self._best(histories[-1], run) > best[0]:
+            if best is not None and self._best(histories[1], run) > best[0]:
                 model.set_weights(best[1])
-
-        phases = [len(next(iter(h.values()), [])) for h in histories]
-        if self.head_epochs == 0:
-            phases.insert(0, 0)
-        self.phase_epochs_ = (*phases, 0)[:2]
+        self.phase_epochs_ = tuple(len(next(iter(h.values()), [])) for h in histories)
         history = {
             key: [value for h in histories for value in h.get(key, [])]
-            for key in histories[0]
+            for key in histories[0] or histories[1]
         }
         return model, history
 
@@ -285,8 +280,7 @@ class TransferCNN(BaseCNNClassifier):
         without early stopping, so that the last weights are kept."""
         if not self.early_stopping:
             return -np.inf
-        key = "val_loss" if run.validation is not None else "loss"
-        return float(np.min(history[key]))
+        return float(np.min(history["val_loss" if run.validation else "loss"]))
 
     def _check_settings(self, X):
         """Errors and warnings about parameters that depend on each other or
@@ -328,37 +322,19 @@ class TransferCNN(BaseCNNClassifier):
                     "writes one)."
                 )
 
-    def _compile(self, model, *, fine_tune):
-        """Compile for one phase with a fresh optimizer (a changed
-        ``trainable`` takes effect only when the model is compiled)."""
-        optimizer, learning_rate = self.optimizer, self.learning_rate
-        if not fine_tune:
-            return compile_cnn(model, optimizer=optimizer, learning_rate=learning_rate)
-        rate = self.fine_tune_learning_rate
-        if isinstance(optimizer, str):
-            rate = learning_rate / 10 if rate is None else rate
-        else:
-            config = optimizer.get_config()
-            own = config.get("learning_rate")
+    def _phase(self, model, run, epochs, *, fine_tune):
+        """Compile ``model`` for one phase with a fresh optimizer (a changed
+        ``trainable`` takes effect only when the model is compiled), then
+        train it for up to ``epochs``; return the phase's history."""
+        optimizer, rate = self.optimizer, self.learning_rate
+        if fine_tune:
+            named = isinstance(optimizer, str)
+            config = {"learning_rate": rate} if named else optimizer.get_config()
+            own, rate = config.get("learning_rate"), self.fine_tune_learning_rate
             if rate is None and isinstance(own, Real):
                 rate = own / 10
-            if rate is not None:  # else a schedule, kept as configured
+            if rate is not None and not named:  # else a schedule, kept as configured
                 config["learning_rate"] = rate
-            optimizer = type(optimizer).from_config(config)
-        return compile_cnn(model, optimizer=optimizer, learning_rate=rate)
-
-    # -- the model ---------------------------------------------------------
-
-    def _build_model(self, input_shape, n_classes, normalization):
-        self.image_size_ = resized_size(self.image_size, input_shape[:2], self.backbone)
-        return build_transfer_cnn(
-            tuple(input_shape),
-            n_classes,
-            backbone=self.backbone,
-            weights=self.weights,
-            image_size=self.image_size_,
-            fine_tune_layers=None,  # each phase sets it
-            dropout=self.dropout,
-            normalization=normalization,
-            augmentation=self.augmentation,
-        )
+                optimizer = type(optimizer).from_config(config)
+        compile_cnn(model, optimizer=optimizer, learning_rate=rate)
+        return self._train(model, run, epochs=epochs, patience=self._patience())

@@ -176,6 +176,26 @@ def test_history_holds_both_phases_in_order(images):
     assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
 
 
+@pytest.mark.parametrize(
+    ("instance", "fine_tune_learning_rate", "expected"),
+    [(False, None, 0.001), (True, None, 0.005), (True, 0.002, 0.002)],
+)
+def test_phase_two_learning_rate_is_a_tenth_unless_given(
+    images, instance, fine_tune_learning_rate, expected
+):
+    X, y = images
+    optimizer = keras.optimizers.SGD(0.05) if instance else "sgd"
+    clf = TransferCNN(
+        **{**TINY, "head_epochs": 1, "epochs": 1, "optimizer": optimizer},
+        fine_tune_learning_rate=fine_tune_learning_rate,
+    ).fit(X, y)
+    rate = keras.ops.convert_to_numpy(clf.model_.optimizer.learning_rate)
+    assert float(rate) == pytest.approx(expected)
+    if instance:  # the user's optimizer is left as it was
+        own = keras.ops.convert_to_numpy(optimizer.learning_rate)
+        assert float(own) == pytest.approx(0.05)
+
+
 def test_grey_images_of_another_size_and_string_labels(images):
     X, y = images
     settings = {**TINY, "head_epochs": 10, "epochs": 10}
