@@ -135,13 +135,6 @@ class DropoutCNN(BaseCNNClassifier):
         self._store(locals())
 
     def _fit_keras(self, run):
-        model = self._build_model(self.image_shape_, self.n_classes_, run.normalization)
-        epochs = self.epochs
-        if epochs == "auto":
-            epochs = planned_epochs(len(run.train[0]), self.batch_size)
-        return model, self._train(model, run, epochs=epochs)
-
-    def _build_model(self, input_shape, n_classes, normalization):
         if not self.conv_filters or not all(
             isinstance(f, Integral) and f >= 1 for f in self.conv_filters
         ):
@@ -152,12 +145,14 @@ class DropoutCNN(BaseCNNClassifier):
         # Every parameter named as one of build_cnn's arguments is passed on.
         builder = signature(build_cnn).parameters
         model = build_cnn(
-            input_shape,
-            n_classes,
+            self.image_shape_,
+            self.n_classes_,
             **{k: v for k, v in self.get_params(deep=False).items() if k in builder},
-            normalization=normalization,
+            normalization=run.normalization,
             name="dropout_cnn",
         )
-        return compile_cnn(
-            model, optimizer=self.optimizer, learning_rate=self.learning_rate
-        )
+        compile_cnn(model, optimizer=self.optimizer, learning_rate=self.learning_rate)
+        epochs = self.epochs
+        if epochs == "auto":
+            epochs = planned_epochs(len(run.train[0]), self.batch_size)
+        return model, self._train(model, run, epochs=epochs)
