@@ -38,10 +38,6 @@ class Backbone:
     ----------
     constructor : str
         The function's name in ``keras.applications``.
-    min_side : int
-        Smallest height and width the network accepts.
-    default_side : int
-        The side its ImageNet weights were trained at.
     preprocessing : {"inside", "caffe"}
         "inside": the network rescales 0-255 pixels itself (built with
         ``include_preprocessing=True`` where Keras offers the switch);
@@ -51,41 +47,41 @@ class Backbone:
         The file ``weights="imagenet"`` makes Keras download (without the top).
     imagenet_url : str
         Where Keras downloads it from.
+    min_side : int, default=32
+        Smallest height and width the network accepts.
+    default_side : int, default=224
+        The side its ImageNet weights were trained at.
     """
 
     constructor: str
-    min_side: int
-    default_side: int
     preprocessing: str
     imagenet_file: str
     imagenet_url: str
-
-
-def _backbone(constructor, preprocessing, imagenet_file, folder):
-    return Backbone(constructor, 32, 224, preprocessing, imagenet_file, folder)
+    min_side: int = 32
+    default_side: int = 224
 
 
 #: Backbones by name: the ``keras.applications`` networks TransferCNN knows.
 BACKBONES = {
-    "MobileNetV3Small": _backbone(
+    "MobileNetV3Small": Backbone(
         "MobileNetV3Small",
         "inside",
         "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
         _KERAS_APPLICATIONS + "mobilenet_v3/",
     ),
-    "MobileNetV3Large": _backbone(
+    "MobileNetV3Large": Backbone(
         "MobileNetV3Large",
         "inside",
         "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
         _KERAS_APPLICATIONS + "mobilenet_v3/",
     ),
-    "EfficientNetB0": _backbone(
+    "EfficientNetB0": Backbone(
         "EfficientNetB0",
         "inside",
         "efficientnetb0_notop.h5",
         "https://storage.googleapis.com/keras-applications/",
     ),
-    "ResNet50": _backbone(
+    "ResNet50": Backbone(
         "ResNet50",
         "caffe",
         "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -138,7 +134,7 @@ def build_transfer_cnn(
         leaves the backbone as built, for a caller that sets it per phase.
         Ignored for a named backbone with ``weights=None``: random weights
         have nothing to protect, so every layer trains, batch normalisation
-        in training mode (see :func:`train_from_scratch`).
+        in training mode, with :data:`SCRATCH_BN_MOMENTUM`.
     dropout : float, default=0.2
         Dropout rate before the output layer.
     normalization : tuple or None, default=None
@@ -184,8 +180,10 @@ def build_transfer_cnn(
         n_classes, activation="softmax", dtype="float32", name="probabilities"
     )(x)
     model = keras.Model(inputs, outputs, name="transfer_cnn")
-    if scratch:
-        train_from_scratch(network)
+    if scratch:  # its moving statistics must settle within a short fit
+        for layer in backbone_layers(network):
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = SCRATCH_BN_MOMENTUM
     elif fine_tune_layers == 0:
         network.trainable = False
     elif fine_tune_layers is not None:
@@ -196,12 +194,11 @@ def build_transfer_cnn(
 def make_backbone(backbone, weights, input_shape):
     """The backbone network for ``input_shape``, its ``weights`` loaded,
     named :data:`BACKBONE_NAME`."""
-    keras = import_keras()
     weights = None if weights is None else str(weights)
     named = BACKBONES.get(backbone) if isinstance(backbone, str) else None
     if named is None:
         network = backbone(tuple(input_shape))
-        if not isinstance(network, keras.Model):
+        if not isinstance(network, import_keras().Model):
             raise TypeError(
                 "A callable backbone must return a keras.Model (without a "
                 f"top); got {type(network).__name__}. Return for example "
@@ -241,8 +238,7 @@ def imagenet_backbone(backbone, input_shape, imagenet):
         When the ImageNet weights are not cached and cannot be downloaded;
         the message names the file, the cache and the URL.
     """
-    keras = import_keras()
-    constructor = getattr(keras.applications, backbone.constructor)
+    constructor = getattr(import_keras().applications, backbone.constructor)
     kwargs = dict(
         input_shape=tuple(input_shape),
         include_top=False,
@@ -313,37 +309,22 @@ def resized_size(image_size, own_size, backbone):
 def backbone_layers(network):
     """The layers of ``network`` with their own weights, in order, nested
     models opened up."""
-    found = []
-    for layer in network.layers:
-        if hasattr(layer, "layers"):
-            found.extend(backbone_layers(layer))
-        elif layer.weights:
-            found.append(layer)
-    return found
+    return [
+        inner
+        for layer in network.layers
+        for inner in (backbone_layers(layer) if hasattr(layer, "layers") else [layer])
+        if inner.weights
+    ]
 
 
 def unfreeze_top(network, n_layers):
     """Make the top ``n_layers`` weighted layers of ``network`` trainable (all
     of them for "all"); every other layer and every BatchNormalization layer
     stay frozen."""
-    keras = import_keras()
+    norm = import_keras().layers.BatchNormalization
     network.trainable = True
-    tunable = [
-        layer
-        for layer in backbone_layers(network)
-        if not isinstance(layer, keras.layers.BatchNormalization)
-    ]
+    layers = backbone_layers(network)
+    tunable = [layer for layer in layers if not isinstance(layer, norm)]
     top = set(map(id, tunable if n_layers == "all" else tunable[-n_layers:]))
-    for layer in backbone_layers(network):
+    for layer in layers:
         layer.trainable = id(layer) in top
-
-
-def train_from_scratch(network):
-    """Make every layer of ``network`` trainable, batch normalisation
-    included, with :data:`SCRATCH_BN_MOMENTUM` so that its moving statistics
-    settle within a short fit."""
-    keras = import_keras()
-    network.trainable = True
-    for layer in backbone_layers(network):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = SCRATCH_BN_MOMENTUM
