@@ -28,6 +28,7 @@ The rules users feel:
 """
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -40,6 +41,7 @@ from ._keras import import_keras
 DISTRIBUTIONS = ("mirrored",)
 
 
+@dataclass(frozen=True)
 class LeftBehind:
     """What a pickle holds in place of a ``tf.distribute`` strategy.
 
@@ -48,17 +50,10 @@ class LeftBehind:
     this, which predicts fine and whose ``fit`` raises a clear error.
     """
 
-    def __init__(self, name):
-        self.name = name
+    name: str
 
     def __repr__(self):
         return f"LeftBehind({self.name!r})"
-
-    def __eq__(self, other):
-        return isinstance(other, LeftBehind) and other.name == self.name
-
-    def __hash__(self):
-        return hash(self.name)
 
 
 def is_strategy(value):
@@ -79,8 +74,7 @@ def in_parallel_worker():
     """Whether this code runs inside a worker of a parallel joblib call
     (loky, threading, multiprocessing or dask), where other fits run at
     the same time."""
-    backend, _ = get_active_backend()
-    return (getattr(backend, "nesting_level", 0) or 0) > 0
+    return (getattr(get_active_backend()[0], "nesting_level", 0) or 0) > 0
 
 
 def distribution_strategy(distribution, *, batch_size, owner):
@@ -112,14 +106,13 @@ def distribution_strategy(distribution, *, batch_size, owner):
         strategy = mirrored_strategy(None)
     elif is_strategy(distribution):
         strategy = distribution
+        devices = list(strategy.extended.worker_devices)
+        _check_devices(devices, f"the {type(strategy).__name__}", owner)
+        _check_one_machine(strategy, owner)
     else:
         devices = tuple(str(d) for d in distribution)
         _check_devices(devices, f"distribution={list(devices)!r}", owner)
         strategy = mirrored_strategy(devices)
-    if strategy is distribution:
-        worker_devices = list(strategy.extended.worker_devices)
-        _check_devices(worker_devices, f"the {type(strategy).__name__}", owner)
-        _check_one_machine(strategy, owner)
     n_replicas = strategy.num_replicas_in_sync
     if batch_size % n_replicas:
         lower = batch_size - batch_size % n_replicas
@@ -175,18 +168,16 @@ def _check_devices(devices, named, owner):
     """Raise unless every one of ``devices`` is a logical device here."""
     import tensorflow as tf
 
-    here = tf.config.list_logical_devices()
-    known = {
-        (d.device_type, tf.DeviceSpec.from_string(d.name).device_index) for d in here
-    }
-    missing = []
-    for device in devices:
+    def key(name):  # (type, index) of a device name; None if it is not one
         try:
-            spec = tf.DeviceSpec.from_string(device)
+            spec = tf.DeviceSpec.from_string(name)
         except ValueError:
-            spec = None
-        if spec is None or (spec.device_type, spec.device_index or 0) not in known:
-            missing.append(device)
+            return None
+        return spec.device_type, spec.device_index or 0
+
+    here = tf.config.list_logical_devices()
+    known = {key(d.name) for d in here}
+    missing = [device for device in devices if key(device) not in known]
     if missing:
         available = [d.name.removeprefix("/device:") for d in here]
         raise ValueError(
@@ -226,23 +217,16 @@ def one_device(model, strategy):
     """``model`` rebuilt outside ``strategy`` (as it is for None): it then
     predicts on one device, where a mirrored model's ``predict_on_batch``
     returns each row once per replica."""
-    if strategy is None:
-        return model
-    return model_from_bytes(model_to_bytes(model))
-
-
-def n_replicas():
-    """Replicas of the strategy whose scope this is (1 outside any)."""
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy().num_replicas_in_sync
+    return model if strategy is None else model_from_bytes(model_to_bytes(model))
 
 
 def even_batches(data, validation):
     """``model.fit``'s ``data`` (a dict) and ``validation_data`` with every
     PyDataset wrapped so that its batches divide by the replicas of the
     current strategy (see the module's docstring); unchanged on one."""
-    replicas = n_replicas()
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync  # 1 outside any
     if replicas == 1:
         return data, validation
     dataset, padded = import_keras().utils.PyDataset, padded_batches_class()
