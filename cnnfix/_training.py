@@ -20,8 +20,7 @@ The ``lr_schedule`` values every CNN estimator takes:
 import math
 import time
 from dataclasses import dataclass, field
-
-import numpy as np
+from statistics import median_high as median  # always a measured value
 
 from ._keras import import_keras
 
@@ -145,14 +144,13 @@ def train(model, data, validation_data, plan, *, clock=time.time):
     history : dict of str to list of float
         Keras's per-epoch logs.
     """
-    history = model.fit(
+    return model.fit(
         **data,
         validation_data=validation_data,
         epochs=plan.epochs,
         callbacks=callbacks(plan, validation_data is not None, clock=clock),
         verbose=plan.verbose,
-    )
-    return history.history
+    ).history
 
 
 def callbacks(plan, has_validation, *, clock=time.time):
@@ -228,8 +226,7 @@ def objective_callback(objective, direction, patience):
 
     class Converged(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.wait, self.best, self.best_epoch = 0, None, 0
-            self.best_weights = None
+            self.wait, self.best, self.best_epoch, self.best_weights = 0, None, 0, None
 
         def on_epoch_end(self, epoch, logs=None):
             key = (sign * float(logs[objective]), -float(logs[loss]))
@@ -245,11 +242,6 @@ def objective_callback(objective, direction, patience):
                 self.model.set_weights(self.best_weights)
 
     return Converged()
-
-
-def median(values):
-    """The upper median of a non-empty sequence."""
-    return sorted(values)[len(values) // 2]
 
 
 def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.time):
@@ -289,7 +281,12 @@ def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.ti
             measured = 2 if deadline is not None else 1  # past the tracing
             if not self.cooling or len(self.durations) < measured:
                 return
-            left = self._epochs_left(epoch)
+            # Epochs from this one on that the plan and the deadline allow.
+            left = self.params["epochs"] - epoch
+            length = median(self.durations[1:] or self.durations)
+            ahead = end - self._longest() - self.started
+            if length > 0 and ahead < (left - 1) * length:  # the deadline first
+                left = max(int(ahead // length) + 1, 1)
             if self.last is None:
                 if left > max(1, math.ceil(share * (epoch + left))):
                     return
@@ -299,15 +296,6 @@ def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.ti
             self.base = current_learning_rate(self.model) / self.factor
             self.last, self.top = epoch + left - 1, self.factor
             self.steps, self.step = left * self.batches, 0
-
-        def _epochs_left(self, epoch):
-            """Epochs from this one on that the plan and the deadline allow."""
-            left = self.params["epochs"] - epoch
-            length = median(self.durations[1:] or self.durations)
-            ahead = end - self._longest() - self.started
-            if length > 0 and ahead < (left - 1) * length:  # the deadline first
-                left = max(int(ahead // length) + 1, 1)
-            return left
 
         def _longest(self):
             """The longest epoch, the first (its tracing) only while alone."""
@@ -339,5 +327,4 @@ def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.ti
 
 def current_learning_rate(model):
     """The optimizer's current learning rate, as a Python float."""
-    keras = import_keras()
-    return float(np.asarray(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+    return float(import_keras().ops.convert_to_numpy(model.optimizer.learning_rate))
