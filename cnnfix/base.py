@@ -240,7 +240,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             seed=seed,
             verbose=min(int(self.verbose), 2),
         )
-        self.__dict__.pop("balancer_", None)  # not a previous fit's
+        for name in ("balancer_", "model_", "history_", "n_epochs_"):
+            self.__dict__.pop(name, None)  # not a previous fit's
         strategy = self._strategy()
         with (
             _seeded(seed),
@@ -249,11 +250,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         ):
             model, history = self._fit_keras(run)
         if model is None:  # a distributed search worker; the chief has the model
-            for name in ("model_", "history_", "n_epochs_"):
-                self.__dict__.pop(name, None)  # not a previous fit's
             return self
-        model = one_device(model, strategy)
-        self.model_ = model
+        self.model_ = one_device(model, strategy)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
         return self
@@ -405,11 +403,8 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         # clones share it, since a copy's collective keys clash with it.
         if not is_strategy(self.distribution):
             return super().__sklearn_clone__()
-        params = {
-            name: value if name == "distribution" else clone(value, safe=False)
-            for name, value in self.get_params(deep=False).items()
-        }
-        return type(self)(**params)
+        params = clone(self.get_params(deep=False) | {"distribution": None}, safe=False)
+        return type(self)(**params | {"distribution": self.distribution})
 
     def __getstate__(self):
         state = super().__getstate__()
