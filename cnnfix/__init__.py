@@ -11,31 +11,22 @@ __version__ = "0.1.0"
 
 #: Public name -> the submodule that defines it.
 _LAZY = {
-    "BaseCNNClassifier": "base",
-    "ClassBalancer": "balance",
-    "Diagnosis": "diagnostics",
-    "DropoutCNN": "dropout",
-    "Finding": "diagnostics",
-    "MissingFindingError": "exceptions",
-    "TransferCNN": "transfer",
-    "TunedCNNClassifier": "tuning",
-    "UnreadableImageError": "exceptions",
-    "WorkerError": "exceptions",
-    "build_cnn": "architectures",
-    "compile_cnn": "architectures",
-    "diagnose": "diagnostics",
-    "gradcam": "diagnostics",
-    "load": "persistence",
-    "lr_find": "diagnostics",
-    "make_pipeline": "balance",
-    "most_confused": "diagnostics",
-    "plot_confusion_matrix": "plotting",
-    "plot_feature_maps": "plotting",
-    "plot_gradcam": "plotting",
-    "plot_history": "plotting",
-    "plot_reliability_diagram": "plotting",
-    "plot_top_losses": "plotting",
-    "top_losses": "diagnostics",
+    name: module
+    for module, names in (
+        ("architectures", ("build_cnn", "compile_cnn")),
+        ("balance", ("ClassBalancer", "make_pipeline")),
+        ("base", ("BaseCNNClassifier",)),
+        ("diagnostics", ("Diagnosis", "Finding", "diagnose", "gradcam", "lr_find")),
+        ("diagnostics", ("most_confused", "top_losses")),
+        ("dropout", ("DropoutCNN",)),
+        ("exceptions", ("MissingFindingError", "UnreadableImageError", "WorkerError")),
+        ("persistence", ("load",)),
+        ("plotting", ("plot_confusion_matrix", "plot_feature_maps", "plot_gradcam")),
+        ("plotting", ("plot_history", "plot_reliability_diagram", "plot_top_losses")),
+        ("transfer", ("TransferCNN",)),
+        ("tuning", ("TunedCNNClassifier",)),
+    )
+    for name in names
 }
 
 #: Public submodules, reachable as attributes (``cnnfix.datasets``) without
