@@ -158,8 +158,8 @@ def file_arguments(arguments, image_shape, seed, cache=False, policy=INPUT_POLIC
 def path_batches(paths, y, sample_weight, image_shape, batch_size, seed, cache, policy):
     """Batches ``(images, y[, sample_weight])`` of ``paths``, permuted every
     epoch unless ``seed`` is None: a :func:`png_dataset` for plain PNG files
-    without a ``cache`` dict, else ``RowBatches`` (rows sorted within each
-    batch: :func:`cnnfix._input.batches.row_batches_class`)."""
+    without a ``cache`` dict, else ``RowBatches``
+    (:func:`cnnfix._input.batches.row_batches_class`)."""
     if cache is None and plain_pngs(paths, image_shape):
         return png_dataset(paths, y, sample_weight, image_shape, batch_size, seed)
     order = np.arange if seed is None else np.random.default_rng(seed).permutation
