@@ -48,6 +48,11 @@ from .summary import ImageSummary, summarize, summarize_chunks
 #: Check groups, in the order they run.
 GROUPS = ("data", "labels", "training")
 
+#: The quick CNN trains on files decoded once, into one array, when that
+#: array takes at most this many bytes: decoding every file anew in every
+#: epoch of every fold costs more than the small model's training.
+DECODE_ONCE_BYTES = 256 * 2**20
+
 
 def quick_cnn(random_state=None, *, epochs=30, patience=5, image_size=None):
     """The CNN diagnose() trains when no estimator is given: DropoutCNN with
@@ -155,10 +160,11 @@ def diagnose(
     (``cnnfix.diagnostics.files.CHUNK_BYTES``), into what the other data
     checks need of each image (a digest, a thumbnail, a few statistics), so
     their memory does not grow with the number of files. The model checks
-    train a cnnfix CNN on the paths themselves, decoded batch by batch (the
-    quick CNN at the working size, the estimator given at its own
-    ``image_size``); any other estimator gets the files decoded at the
-    working size into one array.
+    train the quick CNN on the files decoded once at the working size into
+    one array (on the paths, decoded batch by batch, when that array would
+    exceed ``cnnfix.diagnostics.diagnose.DECODE_ONCE_BYTES``), a cnnfix CNN
+    given as ``estimator`` on the paths at its own ``image_size``, and any
+    other estimator on the files decoded at the working size into one array.
     Every finding names its files in ``Finding.paths``, with ``indices`` as
     positions in ``X``.
 
@@ -257,7 +263,7 @@ def diagnose(
         findings += _data_checks(*data_setup, details, verbose)
     if model_groups:
         if paths is not None:
-            X = _model_input(paths[kept], summary.image_shape, estimator)
+            X = training_input(paths[kept], summary.image_shape, estimator)
         if estimator is None:
             estimator = quick_cnn(random_state, image_size=image_size)
         fit_setup = (X, y, classes, y_encoded, estimator, cv, random_state)
@@ -344,11 +350,17 @@ def _read(paths, shape):
     return read_images(paths, image_size=shape[:2], color_mode=mode)
 
 
-def _model_input(paths, image_shape, estimator):
+def training_input(paths, image_shape, estimator, *, max_bytes=DECODE_ONCE_BYTES):
     """What the model checks train on when X is files: the paths themselves
-    for a cnnfix CNN (it decodes batch by batch) or the quick CNN, else the
-    files decoded into one array (what any scikit-learn estimator takes)."""
-    if estimator is None or isinstance(final_step(estimator), BaseCNNClassifier):
+    for a cnnfix CNN given as ``estimator`` (it decodes batch by batch at its
+    own size), and for the quick CNN (``estimator`` None) when the decoded
+    files would take more than ``max_bytes``; else the files decoded once at
+    ``image_shape`` into one uint8 array (what any scikit-learn estimator
+    takes)."""
+    if estimator is None:
+        if len(paths) * int(np.prod(image_shape)) > max_bytes:
+            return paths
+    elif isinstance(final_step(estimator), BaseCNNClassifier):
         return paths
     return _read(paths, image_shape)
 
