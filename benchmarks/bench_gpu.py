@@ -43,11 +43,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def input_only_seconds(clf, paths, y, epochs):
     """Seconds per epoch of the paths' input pipeline with nothing training:
     the fit arguments DropoutCNN would pass to Keras, iterated."""
-    from cnnfix._input.files import file_arguments
+    from cnnfix._input import training_arguments
 
-    codes = np.unique(y, return_inverse=True)[1].astype(np.int32)
-    arguments = file_arguments(
-        {"x": paths, "y": codes, "batch_size": clf.batch_size}, clf.image_shape_, 0
+    classes, codes = np.unique(y, return_inverse=True)
+    arguments, _ = training_arguments(
+        paths,
+        codes.astype(np.int32),
+        None,
+        classes=classes,
+        balancer=None,
+        batch_size=clf.batch_size,
+        seed=0,
+        image_shape=clf.image_shape_,
+        cache=False,
     )
     source = arguments["x"]
     times = []

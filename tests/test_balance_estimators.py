@@ -10,9 +10,24 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
 
 from cnnfix import ClassBalancer, DropoutCNN, make_pipeline
-from cnnfix._input.batches import fit_arguments
+from cnnfix._input import training_arguments
 
 from .conftest import TINY
+
+
+def fit_arguments(X, y, classes, *, sample_weight=None, balancer, random_state=None):
+    """The training arguments of images with ``balancer``, as a fit makes them."""
+    return training_arguments(
+        X,
+        y,
+        sample_weight,
+        classes=classes,
+        balancer=balancer,
+        batch_size=32,
+        seed=random_state,
+        image_shape=X.shape[1:],
+        cache=False,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
-"""Training data as ``model.fit`` arguments, balanced when asked.
+"""Balanced training data, and the batches of rows ``model.fit`` takes.
 
-:func:`fit_arguments` is where the CNN estimators' training part meets
-their ``balancer``: none, a sampler that resamples the arrays once, or a
+The CNN estimators' ``balancer``
+(:func:`cnnfix._input.pipeline.training_arguments`) is none, a sampler
+that resamples the arrays once (:func:`resample`), or a
 :class:`~cnnfix.balance.ClassBalancer` with ``stream=True``, whose
 :func:`balanced_batches` draw class-balanced mini-batches by index every
 epoch, so that data too large to hold twice are never copied.
@@ -10,76 +11,29 @@ epoch, so that data too large to hold twice are never copied.
 from functools import cache, partial
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from .._keras import import_keras
 
 
-def fit_arguments(
-    X,
-    y,
-    classes,
-    *,
-    sample_weight=None,
-    balancer=None,
-    batch_size=32,
-    random_state=None,
-):
-    """``model.fit`` data arguments for training images, balanced if asked.
+def resample(balancer, X, y, classes, sample_weight):
+    """``(X, y, sample_weight)`` resampled by a fresh ``balancer``, fitted on
+    the original labels ``classes[y]``; ``y`` comes back encoded, and the
+    weights follow the input row behind each output row.
 
-    The one place where the CNN estimators' training data meet their
-    ``balancer``: the balancer is cloned and fitted on the *original* labels
-    (so a ``sampling_strategy`` dict keyed by them works), the model gets the
-    encoded ones, and sample weights follow the rows the balancer picked.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, height, width, channels) or (n_samples,)
-        Training images, or file paths (resampled as rows; the caller
-        decodes them: :func:`~cnnfix._input.files.file_arguments`).
-    y : ndarray of shape (n_samples,)
-        Encoded labels: positions in ``classes``.
-    classes : ndarray of shape (n_classes,)
-        The original labels, sorted (the estimator's ``classes_``).
-    sample_weight : ndarray of shape (n_samples,) or None, default=None
-        Per-sample weights.
-    balancer : ClassBalancer, imbalanced-learn sampler or None, default=None
-        None trains on the data as they are. A ``ClassBalancer`` with
-        ``stream=True`` draws balanced batches by index
-        (:func:`balanced_batches`); any other sampler resamples the arrays
-        (other imbalanced-learn samplers get flat rows).
-    batch_size : int, default=32
-        Images per gradient step.
-    random_state : int or None, default=None
-        Seed of a balancer whose own ``random_state`` is None.
-
-    Returns
-    -------
-    arguments : dict
-        Keyword arguments for ``model.fit``: ``x``, ``y``, ``sample_weight``
-        and ``batch_size``, or only ``x`` (a ``keras.utils.PyDataset``) when
-        streaming.
-    fitted_balancer : ClassBalancer, sampler or None
-        The fitted clone of ``balancer``.
-    """
-    if balancer is None:
-        return dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size), None
-    balancer = clone(balancer)
-    if balancer.get_params().get("random_state", 0) is None:
-        balancer.set_params(random_state=random_state)
+    A sampler with ``source_indices`` (a :class:`~cnnfix.balance.ClassBalancer`)
+    takes the images as they are; any other gets flat rows, since
+    imbalanced-learn's take 2-D arrays only, and says which rows it drew in
+    ``sample_indices_`` if at all: a sampler that does not cannot carry
+    weights."""
     labels = classes[y]
-    if getattr(balancer, "stream", False):
-        batches = balanced_batches(
-            X,
-            labels,
-            balancer.fit(X, labels),
-            batch_size=batch_size,
-            sample_weight=sample_weight,
-            targets=y,
-        )
-        return dict(x=batches), balancer
-    X_res, y_res, rows = resample(balancer, X, labels)
+    if callable(getattr(balancer, "source_indices", None)):
+        X_res, labels_res = balancer.fit_resample(X, labels)
+        rows = balancer.source_indices()
+    else:
+        X_res, labels_res = balancer.fit_resample(X.reshape(len(X), -1), labels)
+        X_res = np.asarray(X_res).reshape(-1, *X.shape[1:])
+        rows = getattr(balancer, "sample_indices_", None)
     if sample_weight is not None:
         if rows is None:
             raise ValueError(
@@ -90,24 +44,8 @@ def fit_arguments(
             )
         sample_weight = sample_weight[rows]
     # classes is sorted, so searchsorted gives the same encoding as y's.
-    y_res = y[rows] if rows is not None else np.searchsorted(classes, y_res)
-    arguments = dict(
-        x=X_res, y=y_res, sample_weight=sample_weight, batch_size=batch_size
-    )
-    return arguments, balancer
-
-
-def resample(balancer, X, labels):
-    """Resampled images and labels, and the input row behind each output row
-    (None when the sampler does not say). A sampler with ``source_indices``
-    (a :class:`~cnnfix.balance.ClassBalancer`) takes the images as they are;
-    any other gets flat rows, since imbalanced-learn's take 2-D arrays only."""
-    if callable(getattr(balancer, "source_indices", None)):
-        X_res, labels_res = balancer.fit_resample(X, labels)
-        return X_res, labels_res, balancer.source_indices()
-    X_res, labels_res = balancer.fit_resample(X.reshape(len(X), -1), labels)
-    X_res = np.asarray(X_res).reshape(-1, *X.shape[1:])
-    return X_res, labels_res, getattr(balancer, "sample_indices_", None)
+    y_res = y[rows] if rows is not None else np.searchsorted(classes, labels_res)
+    return X_res, y_res, sample_weight
 
 
 def balanced_batches(

@@ -126,35 +126,6 @@ def normalization_sample(paths, image_shape, seed, policy=INPUT_POLICY):
     return decode(paths, image_shape)
 
 
-def file_arguments(arguments, image_shape, seed, cache=False, policy=INPUT_POLICY):
-    """Turn ``model.fit`` arguments over file paths (from
-    :func:`cnnfix._input.batches.fit_arguments`) into arguments over decoded
-    batches.
-
-    ``{"x": paths, "y": ..., "sample_weight": ..., "batch_size": ...}``
-    becomes ``{"x": RowBatches}`` of decoded files, reshuffled every epoch
-    from ``seed``; ``{"x": RowBatches}`` of paths (``stream=True``) decodes
-    them from then on. With ``cache``, each file is decoded
-    once and kept (uint8) for the later epochs. Plain PNG files
-    (:func:`cnnfix._input.headers.plain_pngs`) without ``cache`` become
-    ``{"x": tf.data.Dataset, "shuffle": False}`` (:func:`png_dataset`).
-    """
-    x = arguments["x"]
-    store = {} if cache else None
-    if not isinstance(x, np.ndarray):  # RowBatches of paths (stream=True)
-        x.load = partial(decode, image_shape=tuple(image_shape), cache=store)
-        for name, value in prefetching(policy).items():
-            setattr(x, name, value)  # its workers and queue
-        return dict(x=x)
-    weights, batch_size = arguments.get("sample_weight"), arguments["batch_size"]
-    batches = path_batches(
-        x, arguments["y"], weights, image_shape, batch_size, seed, store, policy
-    )
-    if isinstance(batches, row_batches_class()):
-        return dict(x=batches)
-    return dict(x=batches, shuffle=False)  # a tf.data pipeline shuffles itself
-
-
 def path_batches(paths, y, sample_weight, image_shape, batch_size, seed, cache, policy):
     """Batches ``(images, y[, sample_weight])`` of ``paths``, permuted every
     epoch unless ``seed`` is None: a :func:`png_dataset` for plain PNG files

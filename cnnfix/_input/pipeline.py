@@ -8,16 +8,19 @@ batch (:mod:`cnnfix._input.files`).
 """
 
 import hashlib
+from functools import partial
 
 import numpy as np
+from sklearn.base import clone
 
-from .batches import fit_arguments
+from .batches import balanced_batches, resample, row_batches_class
 from .files import (
+    decode,
     decoded_chunks,
-    file_arguments,
     is_path_array,
     normalization_sample,
     path_batches,
+    prefetching,
 )
 from .policy import INPUT_POLICY
 
@@ -37,6 +40,13 @@ def training_arguments(
 ):
     """``model.fit`` data arguments for a training part, balanced if asked.
 
+    The one place where the CNN estimators' training data meet their
+    ``balancer``: the balancer is cloned and fitted on the *original* labels
+    (so a ``sampling_strategy`` dict keyed by them works), the model gets the
+    encoded ones, and sample weights follow the rows the balancer picked.
+    File paths are resampled as rows, then decoded batch by batch
+    (:func:`~cnnfix._input.files.path_batches`).
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, height, width, channels) or (n_samples,)
@@ -48,12 +58,15 @@ def training_arguments(
         Per-sample weights (see :func:`~cnnfix._input.split.sample_weights`).
     classes : ndarray of shape (n_classes,)
         The original labels, sorted; a balancer is fitted on them.
-    balancer : sampler or None
-        The estimator's ``balancer`` (see
-        :func:`~cnnfix._input.batches.fit_arguments`); cloned, never fitted.
+    balancer : ClassBalancer, imbalanced-learn sampler or None
+        The estimator's ``balancer``, cloned, never fitted itself. None
+        trains on the data as they are. A ``ClassBalancer`` with
+        ``stream=True`` draws balanced batches by index
+        (:func:`~cnnfix._input.batches.balanced_batches`); any other sampler
+        resamples the arrays (:func:`~cnnfix._input.batches.resample`).
     batch_size : int
         Images per gradient step.
-    seed : int
+    seed : int or None
         The fit's seed: of the balancer (when its own is None) and of the
         order of decoded batches.
     image_shape : tuple of (int, int, int)
@@ -66,24 +79,44 @@ def training_arguments(
     Returns
     -------
     arguments : dict
-        Keyword arguments for ``model.fit``.
-    fitted_balancer : sampler or None
+        Keyword arguments for ``model.fit``: ``x``, ``y``, ``sample_weight``
+        and ``batch_size`` for images; only ``x`` (a
+        ``keras.utils.PyDataset``) when streaming or for file paths, with
+        ``shuffle=False`` for a ``tf.data`` pipeline of plain PNG files
+        (:func:`~cnnfix._input.files.png_dataset`), which shuffles itself.
+    fitted_balancer : ClassBalancer, sampler or None
         The fitted clone of ``balancer``.
     """
-    arguments, fitted = fit_arguments(
-        X,
-        y,
-        classes,
-        sample_weight=sample_weight,
-        balancer=balancer,
-        batch_size=batch_size,
-        random_state=seed,
-    )
-    if is_path_array(X):
-        arguments = file_arguments(
-            arguments, image_shape, seed, cache=cache, policy=policy
+    fitted = None if balancer is None else clone(balancer)
+    if fitted is not None and fitted.get_params().get("random_state", 0) is None:
+        fitted.set_params(random_state=seed)
+    store = {} if cache else None
+    if getattr(fitted, "stream", False):
+        labels = classes[y]
+        batches = balanced_batches(
+            X,
+            labels,
+            fitted.fit(X, labels),
+            batch_size=batch_size,
+            sample_weight=sample_weight,
+            targets=y,
         )
-    return arguments, fitted
+        if is_path_array(X):  # from then on, the batches decode their paths
+            batches.load = partial(decode, image_shape=tuple(image_shape), cache=store)
+            for name, value in prefetching(policy).items():
+                setattr(batches, name, value)  # its workers and queue
+        return dict(x=batches), fitted
+    if fitted is not None:
+        X, y, sample_weight = resample(fitted, X, y, classes, sample_weight)
+    if not is_path_array(X):
+        arguments = dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size)
+        return arguments, fitted
+    batches = path_batches(
+        X, y, sample_weight, image_shape, batch_size, seed, store, policy
+    )
+    if isinstance(batches, row_batches_class()):
+        return dict(x=batches), fitted
+    return dict(x=batches, shuffle=False), fitted  # tf.data shuffles itself
 
 
 def validation_data(part, *, image_shape, batch_size, cache, policy=INPUT_POLICY):
