@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._input.decode import check_on_error, read_image, read_images
+from ._input.decode import check_on_error, decode_paths, read_image, read_images
 from ._input.folder import list_image_folder
 from ._input.headers import (
     check_color_mode,
@@ -20,6 +20,7 @@ from ._input.headers import (
     inspect_images,
     read_headers,
 )
+from ._input.pixels import PIL_MODE
 from ._input.pool import check_n_jobs
 
 __all__ = [
@@ -111,14 +112,6 @@ def load_damaged_digits(random_state=0, *, minority_share=0.15, noise=0.08):
     return X_train, X_test, y_train, y_test, flipped
 
 
-def _fashion_mnist_dirs():
-    keras_home = os.environ.get("KERAS_HOME", str(Path.home() / ".keras"))
-    return [
-        Path("/usr/share/datasets/fashion-mnist"),
-        Path(keras_home) / "datasets" / "fashion-mnist",
-    ]
-
-
 def read_idx(path):
     """Read one gzipped IDX file (the MNIST format) into a uint8 array."""
     data = gzip.decompress(Path(path).read_bytes())
@@ -146,7 +139,11 @@ def load_fashion_mnist(path=None):
     (X_train, y_train), (X_test, y_test) : tuple of ndarray
         Images of shape (n, 28, 28, 1) and dtype uint8; labels 0-9.
     """
-    candidates = [Path(path)] if path is not None else _fashion_mnist_dirs()
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    candidates = [Path("/usr/share/datasets/fashion-mnist")]
+    candidates += [keras_home / "datasets" / "fashion-mnist"]
+    if path is not None:
+        candidates = [Path(path)]
     for folder in candidates:
         if all((folder / name).is_file() for name in FASHION_MNIST_FILES.values()):
             X_train, y_train, X_test, y_test = (
@@ -251,19 +248,13 @@ def load_image_folder(
     >>> Path(paths[0]).name
     '0.png'
     """
-    check_image_size(image_size)
+    size = check_image_size(image_size)
     check_color_mode(color_mode)
     check_on_error(on_error)
     check_n_jobs(n_jobs)
     paths, y = list_image_folder(path)
     if as_paths:
         return paths, y
-    X, kept = read_images(
-        paths,
-        image_size,
-        color_mode,
-        n_jobs,
-        on_error=on_error,
-        return_kept=True,
-    )
+    mode = PIL_MODE.get(color_mode)
+    X, kept = decode_paths(list(paths), size, mode, n_jobs, on_error=on_error)
     return X, y[kept]

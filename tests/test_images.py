@@ -184,9 +184,8 @@ def in_processes(paths, on_error="raise", return_kept=False):
     """``read_images(paths, n_jobs=2)`` with worker processes from 20 files."""
     policy = InputPolicy(process_files=20)
     paths = [os.fspath(p) for p in paths]
-    return decode_paths(
-        paths, None, None, 2, on_error=on_error, return_kept=return_kept, policy=policy
-    )
+    images, kept = decode_paths(paths, None, None, 2, on_error=on_error, policy=policy)
+    return (images, kept) if return_kept else images
 
 
 @pytest.fixture

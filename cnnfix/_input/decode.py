@@ -172,22 +172,20 @@ def read_images(
     check_n_jobs(n_jobs)
     paths = [os.fspath(p) for p in paths]
     mode = PIL_MODE.get(color_mode)
-    return decode_paths(
-        paths, size, mode, n_jobs, on_error=on_error, return_kept=return_kept
-    )
+    images, kept = decode_paths(paths, size, mode, n_jobs, on_error=on_error)
+    return (images, kept) if return_kept else images
 
 
-def decode_paths(
-    paths, size, mode, n_jobs, *, on_error, return_kept, policy=INPUT_POLICY
-):
+def decode_paths(paths, size, mode, n_jobs, *, on_error, policy=INPUT_POLICY):
     """:func:`read_images` on checked arguments: ``paths`` a list of str,
     ``size`` ``(height, width)`` or None, ``mode`` "L", "RGB" or None (from
-    the files), with the decoding ``policy``. Long for one function because
-    it is one algorithm: guess the size and mode from the first readable
-    file, decode, then redo the files decoded under a wrong guess."""
+    the files), with the decoding ``policy``; returns the images and the
+    indices into ``paths`` of those read (an intp array). Long for one
+    function because it is one algorithm: guess the size and mode from the
+    first readable file, decode, then redo the files decoded under a wrong
+    guess."""
     failed, first = {}, None
-    for i, path in enumerate(paths):
-        header = read_header(path)
+    for i, header in enumerate(map(read_header, paths)):
         if not isinstance(header, BaseException):
             first = header
             break
@@ -196,7 +194,7 @@ def decode_paths(
         if not paths:
             if size is not None and mode is not None:
                 empty = np.empty((0, *size, CHANNELS[mode]), np.uint8)
-                return returned(empty, [] if return_kept else None)
+                return empty, np.empty(0, np.intp)
             raise ValueError(
                 "paths is empty; there is no image to read. Pass at least one "
                 "file, or both image_size and color_mode for an empty result."
@@ -231,17 +229,10 @@ def decode_paths(
         out, _ = decode_into(
             out, paths, redo, final_mode, headers, failed, workers, False, policy
         )
-        if failed and on_error == "raise":
-            raise_unreadable(paths, failed)
     if failed:
-        if len(failed) == len(paths):
+        if on_error == "raise" or len(failed) == len(paths):
             raise_unreadable(paths, failed)
         warn_unreadable(paths, failed)
         todo = [i for i in todo if i not in failed]
         out = out[todo]
-    return returned(out, todo if return_kept else None)
-
-
-def returned(images, kept):
-    """``images``, with ``kept`` as an index array unless it is None."""
-    return images if kept is None else (images, np.asarray(kept, dtype=np.intp))
+    return out, np.asarray(todo, dtype=np.intp)
