@@ -73,13 +73,8 @@ def list_image_folder(path):
     """
     root = os.fspath(path)
     classes = class_folders(root)
-    paths, labels, empty = [], [], []
-    for name in classes:
-        files = list_class_files(os.path.join(root, name))
-        if not files:
-            empty.append(name)
-        paths += files
-        labels += [name] * len(files)
+    files = {name: list_class_files(os.path.join(root, name)) for name in classes}
+    empty = [name for name, found in files.items() if not found]
     if empty:
         raise ValueError(
             f"Class folder(s) {empty} in {root!r} hold no image files (expected "
@@ -91,6 +86,8 @@ def list_image_folder(path):
             f"{root!r} has only one class folder, {classes[0]!r}; a classifier "
             f"needs at least two. Add a folder per class ({LAYOUT})."
         )
+    paths = [file for found in files.values() for file in found]
+    labels = [name for name, found in files.items() for _ in found]
     return np.array(paths, dtype=object), np.array(labels, dtype=str)
 
 
@@ -107,8 +104,7 @@ def class_folders(root):
             f"{root!r} is a file, not a folder. Pass the folder that holds one "
             f"sub-folder per class ({LAYOUT})."
         )
-    with os.scandir(root) as entries:
-        entries = list(entries)
+    entries = list(os.scandir(root))  # exhausted, so closed
     classes = sorted(
         e.name for e in entries if e.is_dir() and not e.name.startswith(".")
     )

@@ -258,7 +258,6 @@ def plain_pngs(paths, image_shape):
     -------
     bool
     """
-    height, width, channels = image_shape
     for path in paths:
         try:
             with open(path, "rb") as file:
@@ -267,7 +266,7 @@ def plain_pngs(paths, image_shape):
                 tail = file.read()
         except OSError:
             return False
-        if not decodes_as_is(plain_png_layout(head, tail), (height, width), channels):
+        if not decodes_as_is(plain_png_layout(head, tail), image_shape):
             return False
     return True
 
@@ -276,26 +275,22 @@ def listing(paths, failed):
     """The failed files of ``paths`` and why, at most :data:`MAX_LISTED`."""
     items = [f"{paths[i]!r} ({describe(e)})" for i, e in sorted(failed.items())]
     more = len(items) - MAX_LISTED
-    shown = "; ".join(items[:MAX_LISTED])
-    return shown + (f"; and {more} more" if more > 0 else "")
+    return "; ".join(items[:MAX_LISTED]) + (f"; and {more} more" if more > 0 else "")
 
 
 def raise_unreadable(paths, failed):
     """Raise an UnreadableImageError naming the ``failed`` files of ``paths``
     (index -> exception) and what to do about them."""
-    first = failed[min(failed)]
-    all_failed = len(failed) == len(paths)
-    what = "None of the" if all_failed else f"{len(failed)} of the"
-    verb = "could be read" if all_failed else "could not be read"
-    fix = (
-        "Check that they are valid images (open one in an image viewer)."
-        if all_failed
-        else 'Remove or replace them, or pass on_error="warn" to skip them.'
-    )
+    if len(failed) == len(paths):
+        what, verb = "None of the", "could be read"
+        fix = "Check that they are valid images (open one in an image viewer)."
+    else:
+        what, verb = f"{len(failed)} of the", "could not be read"
+        fix = 'Remove or replace them, or pass on_error="warn" to skip them.'
     raise UnreadableImageError(
         f"{what} {len(paths)} image files {verb}: {listing(paths, failed)}. " + fix,
         [paths[i] for i in sorted(failed)],
-    ) from first
+    ) from failed[min(failed)]
 
 
 def warn_unreadable(paths, failed):

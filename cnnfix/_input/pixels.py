@@ -14,6 +14,7 @@ pixels, so pyspng or TensorFlow may decode them in Pillow's place.
 """
 
 import os
+from contextlib import suppress
 from functools import cache
 
 import numpy as np
@@ -57,10 +58,8 @@ def open_image(path):
     path = os.fspath(path)
     hint = FORMAT_BY_EXTENSION.get(os.path.splitext(path)[1].lower())
     if hint is not None:
-        try:
+        with suppress(Image.UnidentifiedImageError):
             return Image.open(path, formats=[hint])
-        except Image.UnidentifiedImageError:
-            pass
     return Image.open(path)
 
 
@@ -77,12 +76,10 @@ def spng():
 
 def is_grey(image):
     """Whether the open ``image`` is stored grey (a palette of greys counts)."""
-    if image.mode in GREY_MODES or image.mode in SIXTEEN_BIT_MODES:
-        return True
     if image.mode in PALETTE_MODES:
         rgb = np.asarray(image.getpalette("RGB") or [], dtype=np.uint8).reshape(-1, 3)
         return bool((rgb == rgb[:, :1]).all())
-    return False
+    return image.mode in GREY_MODES or image.mode in SIXTEEN_BIT_MODES
 
 
 def pil_mode(color_mode, grey):
@@ -135,12 +132,12 @@ def plain_png_layout(head, tail):
     return height, width, head[25] == 0
 
 
-def decodes_as_is(layout, size, channels):
+def decodes_as_is(layout, shape):
     """Whether a file of ``layout`` (from :func:`plain_png_layout`) gives
-    ``size`` (height, width) and ``channels`` with no resizing or colour
+    ``shape`` (height, width, channels) with no resizing or colour
     conversion but repeating grey: grey for 1 channel, grey or RGB for 3."""
     return (
         layout is not None
-        and layout[:2] == tuple(size)
-        and (layout[2] or channels == 3)
+        and layout[:2] == tuple(shape[:2])
+        and (layout[2] or shape[2] == 3)
     )

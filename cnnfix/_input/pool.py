@@ -20,7 +20,6 @@ import numpy as np
 
 from .headers import is_int
 from .pixels import (
-    CHANNELS,
     PNG_END,
     PNG_START,
     convert,
@@ -66,9 +65,11 @@ def decode_into(
     memory in its place: see :func:`decode_in_processes`) and the indices
     of colour files skipped because ``out`` is grey and the mode a guess."""
     n_processes, n_threads = workers
-    shape = out.shape[1:]
-
-    if n_processes > 1 and len(indices) >= policy.process_files and at_top_level():
+    # Processes only from the main thread of the main process: not in a joblib
+    # or multiprocessing worker (whose cores are already shared out) nor a thread.
+    top = multiprocessing.current_process().name == "MainProcess"
+    top = top and threading.current_thread() is threading.main_thread()
+    if n_processes > 1 and len(indices) >= policy.process_files and top:
         return decode_in_processes(
             out, paths, indices, mode, headers, failed, n_processes, guessing
         )
@@ -76,7 +77,7 @@ def decode_into(
     chunks = [indices[i : i + step] for i in range(0, len(indices), step)]
 
     def decode(chunk):
-        return decode_files([paths[i] for i in chunk], shape, mode, guessing)
+        return decode_files([paths[i] for i in chunk], out.shape[1:], mode, guessing)
 
     if n_threads == 1 or len(chunks) <= 1:
         return out, collect(out, chunks, map(decode, chunks), headers, failed)
@@ -152,16 +153,6 @@ def shared_folder(nbytes):
     return "/dev/shm" if stat.f_bavail * stat.f_frsize >= 2 * nbytes else None
 
 
-def at_top_level():
-    """Whether this is the main thread of the main process: not a joblib or
-    multiprocessing worker (whose cores are already shared out) nor a
-    thread, the only place where read_images starts worker processes."""
-    return (
-        multiprocessing.current_process().name == "MainProcess"
-        and threading.current_thread() is threading.main_thread()
-    )
-
-
 def collect(out, chunks, results, headers, failed):
     """Put each chunk's result from :func:`decode_files` in place: pixels
     into ``out`` (unless None: written there already), headers, failures;
@@ -192,7 +183,6 @@ def decode_files(paths, shape, mode, guessing, into=None):
     guess. With ``into`` (a ``.npy`` file and a row), the pixels go into
     that file's rows from that one and None is returned in their place. A
     module-level function: worker processes run it."""
-    size = shape[:2][::-1]  # Pillow's (width, height)
     if into is None:
         out = np.empty((len(paths), *shape), np.uint8)
     else:
@@ -208,17 +198,12 @@ def decode_files(paths, shape, mode, guessing, into=None):
                     head = file.read(26)  # all of it only for a PNG file
                     data = head + file.read() if head.startswith(PNG_START) else b""
                 layout = plain_png_layout(head, data[-len(PNG_END) :])
-            if layout is not None:
-                height, width, grey = layout
-                headers[i] = ((height, width), grey)
-                if mode == "L" and not grey and guessing:
-                    colour.append(i)
-                    continue
-                if decodes_as_is(layout, shape[:2], CHANNELS[mode]):
-                    # Plain PNG, no conversion but repeating grey: the same
-                    # pixels as Pillow's, several times faster.
-                    out[i] = decoder.load(data).reshape(height, width, -1)
-                    continue
+            if decodes_as_is(layout, shape):
+                # Plain PNG, no conversion but repeating grey: the same
+                # pixels as Pillow's, several times faster.
+                headers[i] = (layout[:2], layout[2])
+                out[i] = decoder.load(data).reshape(*layout[:2], -1)
+                continue
             # Any other file (read again: Pillow's errors name the path).
             with open_image(path) as image:
                 grey = is_grey(image)
@@ -226,9 +211,9 @@ def decode_files(paths, shape, mode, guessing, into=None):
                 if mode == "L" and not grey and guessing:
                     colour.append(i)
                     continue
-                out[i] = convert(image, size, mode).reshape(shape)
+                # Pillow's size is (width, height).
+                out[i] = convert(image, shape[:2][::-1], mode).reshape(shape)
         except (OSError, ValueError, SyntaxError) as error:
             errors[i] = error
-    if into is not None:  # the shared mapping already shows the pixels
-        out = None
-    return out, headers, errors, colour
+    # With into, the shared mapping already shows the pixels.
+    return None if into else out, headers, errors, colour

@@ -18,8 +18,7 @@ def stratified_split(y, fraction, rng):
         n_val = min(int(np.floor(fraction * len(idx) + 0.5)), len(idx) - 1)
         val.append(idx[:n_val])
         train.append(idx[n_val:])
-    train, val = np.concatenate(train), np.concatenate(val)
-    return rng.permutation(train), rng.permutation(val)
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(val))
 
 
 def subset(idx, X, y, weights):
