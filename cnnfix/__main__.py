@@ -18,13 +18,10 @@ def demo(args):
     from .demo import run_demo
 
     result = run_demo(epochs=args.epochs, cv=args.cv, random_state=args.random_state)
-    print(
-        "\n                   before   after\n"
-        f"accuracy           {result['accuracy_before']:.4f}   "
-        f"{result['accuracy_after']:.4f}\n"
-        f"balanced accuracy  {result['balanced_accuracy_before']:.4f}   "
-        f"{result['balanced_accuracy_after']:.4f}"
-    )
+    print("\n                   before   after")
+    for key in ("accuracy", "balanced_accuracy"):
+        before, after = result[f"{key}_before"], result[f"{key}_after"]
+        print(f"{key.replace('_', ' '):<19}{before:.4f}   {after:.4f}")
     return 0
 
 
@@ -40,8 +37,7 @@ def diagnose_file(args):
         if os.path.isdir(args.path):
             from .datasets import list_image_folder
 
-            X, y = list_image_folder(args.path)
-            X_test = None
+            (X, y), X_test = list_image_folder(args.path), None
         elif args.path.endswith(".npz"):
             X, y, X_test = _read_npz(args.path)
         else:
@@ -52,15 +48,9 @@ def diagnose_file(args):
     except (OSError, ValueError) as error:
         print(f"cnnfix diagnose: {error}", file=sys.stderr)
         return 2
+    options = ("image_size", "checks", "cv", "random_state")
     report = diagnose(
-        X,
-        y,
-        X_test=X_test,
-        image_size=args.image_size,
-        checks=args.checks,
-        cv=args.cv,
-        random_state=args.random_state,
-        verbose=1,
+        X, y, X_test=X_test, verbose=1, **{k: getattr(args, k) for k in options}
     )
     print(report.to_json(indent=2) if args.json else report.summary())
     if args.html:
@@ -85,15 +75,6 @@ def image_size(text):
             f"got {text!r}"
         )
     return sides if len(sides) == 2 else sides[0]
-
-
-def interruptible(command, args):
-    """``command(args)``, or one line and status 130 when Ctrl-C stops it."""
-    try:
-        return command(args)
-    except KeyboardInterrupt:
-        print("cnnfix: interrupted (Ctrl-C)", file=sys.stderr)
-        return 130
 
 
 def _read_npz(path):
@@ -160,7 +141,11 @@ def main(argv=None):
     )
     p.set_defaults(run=diagnose_file)
     args = parser.parse_args(argv)
-    return interruptible(args.run, args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:  # one line and status 130, no traceback
+        print("cnnfix: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
