@@ -18,7 +18,6 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._convert import to_python
 from .._keras import import_keras
 from .._validation import check_labels, validate_images
 from ..architectures import ensemble_members
@@ -103,8 +102,24 @@ def gradcam(estimator, X, *, y=None, layer=None, batch_size=256):
     import tensorflow as tf
 
     _check_positive_int(batch_size, "batch_size", 256)
-    cnn, images = _cnn_and_images(estimator, X)
-    classes = _explained_classes(cnn, images, y)
+    check_is_fitted(estimator)
+    cnn = final_step(estimator)
+    if not hasattr(cnn, "model_"):
+        raise TypeError(
+            "gradcam needs a fitted cnnfix CNN (DropoutCNN, TunedCNNClassifier) "
+            f"or a Pipeline ending in one; got {type(cnn).__name__}, which has "
+            "no Keras model_. Fit a cnnfix estimator and pass it."
+        )
+    for _, step in getattr(estimator, "steps", [])[:-1]:
+        if hasattr(step, "transform"):  # resamplers act in fit only, as in predict
+            X = step.transform(X)
+    images = validate_images(cnn, X, reset=False)
+    # The column of the class to explain for each image.
+    if y is None:
+        classes = cnn.predict_proba(images).argmax(axis=1)
+    else:
+        y = np.full(len(images), y) if np.ndim(y) == 0 else y  # one label for all
+        classes = _encode(check_labels(y, n_samples=len(images)), cnn.classes_)
     # An ensemble (TunedCNNClassifier's finalists): its heaviest CNN.
     model = ensemble_members(cnn.model_)[0]
     target = _feature_layer(model, layer)
@@ -117,55 +132,21 @@ def gradcam(estimator, X, *, y=None, layer=None, batch_size=256):
     probe = import_keras().Model(model.inputs, [target.output, head])
     maps = []
     for start in range(0, len(images), batch_size):
-        batch = tf.convert_to_tensor(images[start : start + batch_size])
-        chosen = tf.convert_to_tensor(classes[start : start + batch_size])
+        batch = slice(start, start + batch_size)
         with tf.GradientTape() as tape:
-            features, last = probe(batch, training=False)
+            features, last = probe(images[batch], training=False)
             if softmax_dense:  # the logit: a softmax near 1 has no gradient
                 scores = tf.matmul(last, output.kernel) + output.bias
             else:
                 scores = tf.math.log(last + 1e-12)
-            score = tf.gather(scores, chosen, axis=1, batch_dims=1)
-        grads = tape.gradient(score, features)
-        cam = tf.nn.relu(tf.reduce_sum(grads * features, axis=-1))
-        maps.append(_to_input_size(cam, images.shape[1:3]))
-    return np.concatenate(maps).astype(np.float32)
-
-
-def _to_input_size(cam, size):
-    """Heat maps (n, h', w') resized to ``size`` and scaled to [0, 1] each."""
-    import tensorflow as tf
-
-    cam = tf.image.resize(cam[..., None], size, method="bilinear")[..., 0]
-    cam = np.maximum(np.asarray(cam), 0.0)
-    peak = cam.max(axis=(1, 2), keepdims=True)
-    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
-
-
-def _cnn_and_images(estimator, X):
-    """The fitted cnnfix CNN at the end of ``estimator`` and X as its input
-    images (through a Pipeline's earlier transforms)."""
-    check_is_fitted(estimator)
-    cnn = final_step(estimator)
-    if not hasattr(cnn, "model_"):
-        raise TypeError(
-            "gradcam needs a fitted cnnfix CNN (DropoutCNN, TunedCNNClassifier) "
-            f"or a Pipeline ending in one; got {type(cnn).__name__}, which has "
-            "no Keras model_. Fit a cnnfix estimator and pass it."
-        )
-    for _, step in getattr(estimator, "steps", [])[:-1]:
-        if hasattr(step, "transform"):  # resamplers act in fit only, as in predict
-            X = step.transform(X)
-    return cnn, validate_images(cnn, X, reset=False)
-
-
-def _explained_classes(cnn, images, y):
-    """Column of the class to explain for each image (encoded labels)."""
-    if y is None:
-        return cnn.predict_proba(images).argmax(axis=1)
-    y = np.full(len(images), y) if np.ndim(y) == 0 else y  # one label for all
-    y = check_labels(y, n_samples=len(images))
-    return _encode(y, cnn.classes_)
+            score = tf.gather(scores, classes[batch], axis=1, batch_dims=1)
+        cam = tf.nn.relu(tf.reduce_sum(tape.gradient(score, features) * features, -1))
+        # Resized to the input, then scaled to [0, 1] per image.
+        cam = tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")
+        maps.append(np.maximum(np.asarray(cam)[..., 0], 0.0))
+    maps = np.concatenate(maps).astype(np.float32)
+    peak = maps.max(axis=(1, 2), keepdims=True)
+    return np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
 
 
 def _encode(y, classes):
@@ -305,9 +286,9 @@ def most_confused(estimator, X, y, *, min_count=1):
         raise ValueError(f"min_count must be an int; got {min_count!r}.")
     check_is_fitted(estimator)
     y = check_labels(y, n_samples=len(X))
-    predicted = np.asarray(estimator.predict(X))
-    wrong = np.flatnonzero(predicted != y)
-    counts = Counter((to_python(y[i]), to_python(predicted[i])) for i in wrong)
+    # tolist: the labels as plain Python values, for the table.
+    pairs = zip(y.tolist(), np.asarray(estimator.predict(X)).tolist(), strict=True)
+    counts = Counter((true, guess) for true, guess in pairs if true != guess)
     table = [
         {"true": true, "predicted": guess, "count": n}
         for (true, guess), n in sorted(counts.items())
