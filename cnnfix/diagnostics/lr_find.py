@@ -85,16 +85,6 @@ def lr_find(
     >>> 1e-5 < result.suggestion < 1.0
     True
     """
-    _check_arguments(estimator, start_lr, end_lr)
-    record = {"lr": [], "loss": []}
-    factor = (end_lr / start_lr) ** (1 / num_steps)
-    callback = _range_test(record, start_lr, factor, num_steps, smoothing, diverge)
-    _probe(estimator, len(X), num_steps, callback).fit(X, y)
-    learning_rates, losses = np.asarray(record["lr"]), np.asarray(record["loss"])
-    return LRFinderResult(learning_rates, losses, _suggest(learning_rates, losses))
-
-
-def _check_arguments(estimator, start_lr, end_lr):
     if not isinstance(estimator, DropoutCNN):
         raise TypeError(
             "lr_find tests one architecture, so it needs a DropoutCNN (tune "
@@ -105,6 +95,20 @@ def _check_arguments(estimator, start_lr, end_lr):
         raise ValueError(
             f"Expected 0 < start_lr < end_lr; got start_lr={start_lr}, end_lr={end_lr}."
         )
+    record = {"lr": [], "loss": []}
+    factor = (end_lr / start_lr) ** (1 / num_steps)
+    callback = _range_test(record, start_lr, factor, num_steps, smoothing, diverge)
+    # A clone that trains on all of X for at least num_steps batches.
+    probe = clone(estimator)
+    probe.set_params(
+        epochs=math.ceil(num_steps / max(1, math.ceil(len(X) / probe.batch_size))),
+        validation_split=0.0,
+        early_stopping=False,
+        callbacks=[*(probe.callbacks or []), callback],
+        verbose=0,
+    ).fit(X, y)
+    learning_rates, losses = np.asarray(record["lr"]), np.asarray(record["loss"])
+    return LRFinderResult(learning_rates, losses, _suggest(learning_rates, losses))
 
 
 def _range_test(record, start_lr, factor, num_steps, smoothing, diverge):
@@ -112,12 +116,9 @@ def _range_test(record, start_lr, factor, num_steps, smoothing, diverge):
     ``start_lr * factor**i``, appends the learning rate and the smoothed
     (bias-corrected moving average) loss of each step to ``record``, and
     stops training after ``num_steps`` steps or once the loss diverges."""
-    keras = import_keras()
 
-    class RangeTest(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.step, self.average, self.best = 0, 0.0, math.inf
+    class RangeTest(import_keras().callbacks.Callback):
+        step, average, best = 0, 0.0, math.inf  # per instance once assigned
 
         def on_train_batch_begin(self, batch, logs=None):
             self.model.optimizer.learning_rate.assign(start_lr * factor**self.step)
@@ -140,29 +141,13 @@ def _range_test(record, start_lr, factor, num_steps, smoothing, diverge):
     return RangeTest()
 
 
-def _probe(estimator, n_samples, num_steps, callback):
-    """A clone of ``estimator`` that trains on all ``n_samples`` for at
-    least ``num_steps`` batches, with ``callback`` and no early stopping."""
-    probe = clone(estimator)
-    steps_per_epoch = max(1, math.ceil(n_samples / probe.batch_size))
-    return probe.set_params(
-        epochs=math.ceil(num_steps / steps_per_epoch),
-        validation_split=0.0,
-        early_stopping=False,
-        callbacks=[*(probe.callbacks or []), callback],
-        verbose=0,
-    )
-
-
 def _suggest(learning_rates, losses):
     """The learning rate of the steepest fall of the loss before its minimum,
     skipping the first tenth of the steps (the moving average settling)."""
     finite = np.isfinite(losses)
-    lr, loss = learning_rates[finite], losses[finite]
-    skip = len(loss) // 10
-    lr, loss = lr[skip:], loss[skip:]
+    skip = finite.sum() // 10
+    lr, loss = learning_rates[finite][skip:], losses[finite][skip:]
     end = int(np.argmin(loss)) + 1 if len(loss) else 0
     if end < 3:
         return float(lr[0]) if len(lr) else float("nan")
-    slope = np.gradient(loss[:end], np.log(lr[:end]))
-    return float(lr[int(np.argmin(slope))])
+    return float(lr[int(np.argmin(np.gradient(loss[:end], np.log(lr[:end]))))])
