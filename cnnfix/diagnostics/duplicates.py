@@ -21,15 +21,6 @@ from .summary import summarized
 from .thresholds import DATA_THRESHOLDS
 
 
-def _exact_groups(hashes):
-    """Groups (lists of indices, more than one each) of byte-identical images,
-    from their digests."""
-    groups = defaultdict(list)
-    for i, digest in enumerate(hashes):
-        groups[digest].append(i)
-    return [g for g in groups.values() if len(g) > 1]
-
-
 def _near_threshold(nearest, ratio):
     """``ratio`` of the median positive nearest-neighbour distance (0 when
     every image has an exact copy)."""
@@ -57,9 +48,8 @@ def _near_pairs(thumbs, exact_of, ratio):
     pairs = set()
     for i in candidates[~blank[candidates]]:
         for j in tree.query_radius(reduced[i : i + 1], threshold)[0]:
-            if j == i or blank[j] or exact_of[i] == exact_of[j]:
-                continue
-            if np.linalg.norm(thumbs[i] - thumbs[j]) < threshold:
+            skip = j == i or blank[j] or exact_of[i] == exact_of[j]
+            if not skip and np.linalg.norm(thumbs[i] - thumbs[j]) < threshold:
                 pairs.add((min(i, j), max(i, j)))
     return sorted(pairs), threshold
 
@@ -69,29 +59,27 @@ def check_duplicates(X, y, *, thresholds=DATA_THRESHOLDS):
     images or their :class:`ImageSummary`; the rules' numbers:
     ``thresholds``)."""
     summary = summarized(X)
-    groups = _exact_groups(summary.hashes)
-    findings = _exact_findings(groups, np.asarray(y), len(summary), thresholds)
+    findings = _exact_findings(summary.hashes, np.asarray(y), thresholds)
     if len(summary) >= 3:
         findings += _near_findings(summary.thumbs, summary.hashes, thresholds)
     return findings
 
 
-def _severity(share, thresholds):
-    """A warning from ``warn_fraction`` of the dataset on, info below."""
-    return "warning" if share >= thresholds.warn_fraction else "info"
-
-
-def _exact_findings(groups, y, n, thresholds):
-    """exact_duplicates for the copies in ``groups`` of byte-identical
-    images (all but the first of each), conflicting_labels for the groups
+def _exact_findings(hashes, y, thresholds):
+    """exact_duplicates for the copies among images of equal ``hashes``
+    (all but the first of each group), conflicting_labels for the groups
     whose labels differ."""
+    by_digest = defaultdict(list)
+    for i, digest in enumerate(hashes):
+        by_digest[digest].append(i)
+    groups = [g for g in by_digest.values() if len(g) > 1]
     if not groups:
         return []
-    extra = [i for g in groups for i in g[1:]]
+    extra, n = [i for g in groups for i in g[1:]], len(hashes)
     findings = [
         Finding(
             "exact_duplicates",
-            _severity(len(extra) / n, thresholds),
+            "warning" if len(extra) / n >= thresholds.warn_fraction else "info",
             counted(
                 len(extra),
                 "image is an exact copy of another",
@@ -150,7 +138,7 @@ def _near_findings(thumbs, hashes, thresholds):
     return [
         Finding(
             "near_duplicates",
-            _severity(len(involved) / n, thresholds),
+            "warning" if len(involved) / n >= thresholds.warn_fraction else "info",
             f"{counted(len(pairs), 'pair')} of images "
             f"{'is a near copy' if len(pairs) == 1 else 'are near copies'}, in "
             f"{counted(len(groups), 'group')} (differing only in noise, "
@@ -188,8 +176,7 @@ def check_leakage(X, X_test, *, thresholds=DATA_THRESHOLDS):
     set's own near-duplicate threshold, measured on a sample of
     ``thresholds.leakage_sample`` training images."""
     train, test = summarized(X), summarized(X_test)
-    train_hashes = set(train.hashes)
-    exact = np.array([h in train_hashes for h in test.hashes], dtype=bool)
+    exact = np.isin(test.hashes, train.hashes)
     index = NearestNeighbors(n_neighbors=2).fit(train.thumbs)
     order = np.random.default_rng(0).permutation(len(train))
     sample = train.thumbs[order[: thresholds.leakage_sample]]
