@@ -162,11 +162,9 @@ def _percentile_of_counts(counts, q):
     """``np.percentile`` (linear interpolation) of the values 0, 1, ...
     occurring ``counts`` times."""
     position = q / 100 * (counts.sum() - 1)
-    below, frac = int(np.floor(position)), position - np.floor(position)
-    cumulative = np.cumsum(counts)
-    lo = int(np.searchsorted(cumulative, below, side="right"))
-    hi = int(np.searchsorted(cumulative, below + 1, side="right")) if frac else lo
-    return lo + frac * (hi - lo)
+    below = np.floor(position)
+    lo, hi = np.searchsorted(np.cumsum(counts), [below, below + 1], side="right")
+    return float(lo + (position - below) * (hi - lo))
 
 
 def _row_hashes(X):
@@ -236,17 +234,11 @@ def _raw_statistics(grey):
         if grey.shape[axis] >= 2:
             squared += np.square(np.diff(grey, axis=axis)).mean(axis=(1, 2))
             terms += 1
+    laplacian = np.full(n, np.nan)  # undefined for images under 3x3 pixels
     if grey.shape[1] >= 3 and grey.shape[2] >= 3:
-        lap = (
-            4 * grey[:, 1:-1, 1:-1]
-            - grey[:, :-2, 1:-1]
-            - grey[:, 2:, 1:-1]
-            - grey[:, 1:-1, :-2]
-            - grey[:, 1:-1, 2:]
-        )
+        # The Laplacian: the second differences down and across, summed.
+        lap = np.diff(grey, 2, axis=1)[:, :, 1:-1] + np.diff(grey, 2, axis=2)[:, 1:-1]
         laplacian = np.abs(lap).mean(axis=(1, 2), dtype=np.float64)
-    else:
-        laplacian = np.full(n, np.nan)
     return {
         "p1": p1.astype(np.float64),
         "p99": p99.astype(np.float64),
@@ -266,11 +258,10 @@ def _scaled_statistics(raw, low, high):
     variance = np.square(std)
     ok = (variance > 1e-12) & np.isfinite(raw["neighbour_msd"])
     msd = np.where(ok, raw["neighbour_msd"], 0) / span**2
-    correlation = np.where(ok, 1 - msd / (2 * np.where(ok, variance, 1)), 1.0)
     return {
         "p1": (raw["p1"] - low) / span,
         "p99": (raw["p99"] - low) / span,
         "std": std,
-        "correlation": correlation,
+        "correlation": np.where(ok, 1 - msd / (2 * np.where(ok, variance, 1)), 1.0),
         "sharpness": raw["laplacian"] / span / np.maximum(std, 1e-6),
     }
