@@ -38,13 +38,12 @@ def reliability(proba, y_encoded, n_bins=15):
     with np.errstate(invalid="ignore"):
         mean_conf = np.bincount(bins, confidence, n_bins) / count
         accuracy = np.bincount(bins, correct, n_bins) / count
-    gaps = np.where(count > 0, np.abs(accuracy - mean_conf), 0.0)
     return {
         "confidence": mean_conf,
         "accuracy": accuracy,
         "count": count,
         "edges": edges,
-        "ece": float(np.sum(gaps * count) / len(proba)),
+        "ece": float(np.nansum(np.abs(accuracy - mean_conf) * count) / len(proba)),
         "mean_confidence": float(confidence.mean()),
         "accuracy_overall": float(correct.mean()),
     }

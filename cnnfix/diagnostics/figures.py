@@ -74,8 +74,7 @@ def plot_reliability_diagram(y, proba, *, classes=None, n_bins=15, ax=None):
             f"y holds labels that are not among classes {classes.tolist()}. "
             "Pass classes= the estimator's classes_."
         )
-    encoded = np.array([np.flatnonzero(classes == label)[0] for label in y])
-    result = reliability(proba, encoded, n_bins=n_bins)
+    result = reliability(proba, (y[:, None] == classes).argmax(axis=1), n_bins=n_bins)
     ax = axes_for(ax)
     edges, filled = result["edges"], result["count"] > 0
     ax.bar(

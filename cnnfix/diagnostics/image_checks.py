@@ -49,11 +49,10 @@ def check_scale(X, normalizes, *, thresholds=DATA_THRESHOLDS):
         return []
     evidence = {k: moments[k] for k in ("min", "max", "mean", "std")}
     low, high, mean, std = evidence.values()
-    least_std, most_std = thresholds.std_range
     if (
         max(-low, high) <= thresholds.max_abs_pixel
         and abs(mean) <= thresholds.max_abs_mean
-        and least_std <= std <= most_std
+        and thresholds.std_range[0] <= std <= thresholds.std_range[1]
     ):
         return []
     return [

@@ -258,15 +258,11 @@ class Diagnosis:
             lines += _fix_lines(f)
         return "\n".join(lines)
 
-    def __str__(self):
-        return self.summary()
+    __str__ = summary
 
     def __repr__(self):
         codes = ", ".join(f.code for f in self.findings) or "none"
         return f"<Diagnosis: {len(self.findings)} findings ({codes})>"
-
-    def _repr_html_(self):
-        return self.to_html()
 
     def to_html(self, X=None, *, max_images=8, page=False):
         """The report as an HTML table (what a notebook shows), with the
@@ -336,6 +332,8 @@ default=None
             f"<body>{fragment}</body></html>\n"
         )
 
+    _repr_html_ = to_html  # the notebook view
+
     def to_dict(self):
         """JSON-serialisable form of the report."""
         return {
@@ -385,10 +383,9 @@ def _file_thumbnail(path):
     when the file cannot be read."""
     name = html.escape(os.path.basename(path), quote=True)
     try:
-        pixels = read_image(path)
+        return _img(read_image(path), name)
     except UnreadableImageError:
         return f"<span class='unreadable' title='{name}'>[{name}: unreadable]</span> "
-    return _img(pixels, name)
 
 
 def _file_list(paths, shown):
@@ -413,9 +410,8 @@ def _img(pixels, title):
     smaller = height > THUMBNAIL_SIZE
     resample = Image.Resampling.BILINEAR if smaller else Image.Resampling.NEAREST
     picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] != 3 else pixels)
-    picture = picture.resize(size, resample)
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    picture.resize(size, resample).save(buffer, format="PNG")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     title = html.escape(title, quote=True)
     return (
