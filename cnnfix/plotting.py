@@ -205,8 +205,7 @@ def _image_grid(images, maps, titles, *, ncols, alpha, fig):
     nrows = max(1, -(-len(images) // ncols))
     if fig is None:
         fig = pyplot().figure(figsize=(1.6 * ncols, 1.9 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for i, ax in enumerate(axes):
+    for i, ax in enumerate(fig.subplots(nrows, ncols, squeeze=False).ravel()):
         ax.set_xticks([]), ax.set_yticks([])
         if i >= len(images):
             ax.set_axis_off()
