@@ -198,14 +198,24 @@ default="oversample"
             # Strings in a shape the CNNs refuse as paths (a 2-D array of
             # categories, say) are still rows to repeat or drop.
             paths = None
-        if paths is not None:
-            return self._check_paths(paths, y), y, binarize_y
+        smote = self.strategy == "smote"
+        if paths is not None and smote:
+            raise ValueError(
+                "strategy='smote' interpolates pixel values and cannot resample "
+                "file paths. Use strategy='oversample' (or 'undersample', "
+                "'hybrid'), which repeats or drops paths, or decode the files "
+                "first with cnnfix.datasets.read_images(paths, image_size=64)."
+            )
+        if paths is not None:  # rows to repeat or drop, like any other
+            column, _ = validate_data(
+                self, paths[:, None], y, reset=True, dtype=None, ensure_all_finite=False
+            )
+            return column[:, 0], y, binarize_y
         if not hasattr(X, "shape"):
             X = np.asarray(X)
         sample_shape = tuple(X.shape[1:])
         if X.ndim > 2:
             X = np.reshape(X, (X.shape[0], int(np.prod(sample_shape))))
-        smote = self.strategy == "smote"
         X, y = validate_data(
             self,
             X,
@@ -224,20 +234,6 @@ default="oversample"
         if len(sample_shape) > 1:
             X = X.reshape((X.shape[0], *sample_shape))
         return X, y, binarize_y
-
-    def _check_paths(self, paths, y):
-        """Validate file paths as X: rows to repeat or drop, like any other."""
-        if self.strategy == "smote":
-            raise ValueError(
-                "strategy='smote' interpolates pixel values and cannot resample "
-                "file paths. Use strategy='oversample' (or 'undersample', "
-                "'hybrid'), which repeats or drops paths, or decode the files "
-                "first with cnnfix.datasets.read_images(paths, image_size=64)."
-            )
-        column, y = validate_data(
-            self, paths[:, None], y, reset=True, dtype=None, ensure_all_finite=False
-        )
-        return column[:, 0]
 
     def fit_resample(self, X, y):
         """Resample X and y.
@@ -343,11 +339,10 @@ default="oversample"
         parts = []
         for label, target in self._targets(y).items():
             idx = np.flatnonzero(y == label)
-            if target >= len(idx):
-                extra = rng.choice(idx, size=target - len(idx), replace=True)
-                parts.append(np.concatenate([idx, extra]))
-            else:
+            if target < len(idx):
                 parts.append(rng.choice(idx, size=target, replace=False))
+            else:  # every sample once, the rest drawn with replacement
+                parts += [idx, rng.choice(idx, size=target - len(idx))]
         indices = np.concatenate(parts)
         return rng.permutation(indices) if self.shuffle else indices
 
@@ -370,18 +365,12 @@ default="oversample"
                     f"class {to_python(label)!r} has {len(idx)}. Lower k_neighbors "
                     f"(to at most {len(idx) - 1}) or use strategy='oversample'."
                 )
-            neighbours = (
-                NearestNeighbors(n_neighbors=self.k_neighbors + 1)
-                .fit(flat[idx])
-                .kneighbors(flat[idx], return_distance=False)[:, 1:]
-            )
+            nn = NearestNeighbors(n_neighbors=self.k_neighbors + 1).fit(flat[idx])
+            neighbours = nn.kneighbors(flat[idx], return_distance=False)[:, 1:]
             base = rng.randint(len(idx), size=n_new)
             partner = neighbours[base, rng.randint(self.k_neighbors, size=n_new)]
-            new_rows.append(
-                _interpolate(
-                    flat[idx[base]], flat[idx[partner]], rng.uniform(size=n_new)
-                )
-            )
+            step = rng.uniform(size=n_new)
+            new_rows.append(_interpolate(flat[idx[base]], flat[idx[partner]], step))
             sources.append(idx[base])
         sources = np.concatenate(sources)
         order = rng.permutation(len(sources)) if self.shuffle else slice(None)
@@ -416,12 +405,9 @@ def gather(X, indices, *, parallel_bytes=PARALLEL_GATHER_BYTES, workers=None):
     halves the time on two cores (``benchmarks/bench_balance.py``). Sparse
     matrices and DataFrames fall back to plain indexing.
     """
-    if not isinstance(X, np.ndarray):
-        return X[indices]
-    row_bytes = X.itemsize * int(np.prod(X.shape[1:]))
-    if workers is None:
-        workers = min(4, os.cpu_count() or 1)
-    if workers == 1 or row_bytes * len(indices) < parallel_bytes:
+    workers = min(4, os.cpu_count() or 1) if workers is None else workers
+    dense = isinstance(X, np.ndarray)
+    if not dense or workers == 1 or X[:1].nbytes * len(indices) < parallel_bytes:
         return X[indices]
     out = np.empty((len(indices), *X.shape[1:]), dtype=X.dtype)
     block = -(-len(indices) // (4 * workers))
