@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._convert import to_python
 from ._keras import import_keras
 from ._warnings import warn
 
@@ -57,7 +56,7 @@ def _encode(value):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, np.generic):
-        return to_python(value)
+        return value.item()
     if isinstance(value, os.PathLike):  # a weights file, say: kept as its str
         return os.fspath(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biufUS":

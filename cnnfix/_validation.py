@@ -428,9 +428,7 @@ def _stack(images):
 
 def _holds_text(values):
     """Whether a 1-D array holds strings (file paths, most likely)."""
-    if values.dtype.kind in "US":
-        return True
-    return values.dtype.kind == "O" and len(values) > 0 and isinstance(values[0], str)
+    return values.dtype.kind in "US" or isinstance(next(iter(values), None), str)
 
 
 def _as_numeric(X, name="X"):

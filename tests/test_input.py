@@ -11,7 +11,6 @@ from PIL import Image
 from cnnfix._input import (
     INPUT_POLICY,
     InputPolicy,
-    channel_stats,
     content_order,
     normalization,
     prediction_chunks,
@@ -19,6 +18,7 @@ from cnnfix._input import (
     validation_data,
     working_size,
 )
+from cnnfix._input.pipeline import channel_stats
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ The user-facing readers are public through :mod:`cnnfix.datasets`.
 """
 
 from .files import is_path_array, named, unreadable_in_X
-from .headers import check_image_size, fit_size, inspect_images, working_size
+from .headers import check_image_size, fit_size, working_size
 from .pipeline import (
-    channel_stats,
     content_order,
     normalization,
     prediction_chunks,
@@ -29,11 +28,9 @@ from .split import sample_weights, stratified_split, subset
 __all__ = [
     "INPUT_POLICY",
     "InputPolicy",
-    "channel_stats",
     "check_image_size",
     "content_order",
     "fit_size",
-    "inspect_images",
     "is_path_array",
     "named",
     "normalization",
