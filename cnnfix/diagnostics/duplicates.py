@@ -133,7 +133,13 @@ def _near_findings(thumbs, hashes, thresholds):
     pairs, threshold = _near_pairs(thumbs, exact_of, thresholds.near_duplicate_ratio)
     if not pairs:
         return []
-    groups = _connected(pairs)
+    # The groups the pairs link, directly or through other members (sorted
+    # lists of indices, by their first).
+    nodes, ends = np.unique(pairs, return_inverse=True)
+    i, j = ends.reshape(-1, 2).T
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(nodes),) * 2)
+    labels = connected_components(graph, directed=False)[1]
+    groups = sorted(nodes[labels == label].tolist() for label in np.unique(labels))
     involved = sorted(i for g in groups for i in g[1:])
     return [
         Finding(
@@ -156,16 +162,6 @@ def _near_findings(thumbs, hashes, thresholds):
             involved,
         )
     ]
-
-
-def _connected(pairs):
-    """The groups (sorted lists of indices, by their first) that ``pairs``
-    link, directly or through other members."""
-    nodes, ends = np.unique(pairs, return_inverse=True)
-    i, j = ends.reshape(-1, 2).T
-    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(nodes),) * 2)
-    labels = connected_components(graph, directed=False)[1]
-    return sorted(nodes[labels == label].tolist() for label in np.unique(labels))
 
 
 def check_leakage(X, X_test, *, thresholds=DATA_THRESHOLDS):

@@ -156,8 +156,7 @@ def check_files(
         )
     ok = np.setdiff1d(np.arange(len(paths)), list(failed))
     findings += _odd_sizes(sizes, ok, decoded_size, thresholds)
-    findings += _grey_images(grey, ok)
-    return findings
+    return findings + _grey_images(grey, ok)
 
 
 def _odd_sizes(sizes, ok, decoded, thresholds):

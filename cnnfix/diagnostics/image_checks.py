@@ -141,9 +141,8 @@ def lighting_flags(stats, y=None, *, thresholds=DATA_THRESHOLDS):
     """
     lo, hi = stats["p1"], stats["p99"]
     ratio, other = thresholds.lighting_ratio, thresholds.other_end_share
-    blank = (stats["std"] < thresholds.flat_std) | (
-        stats["correlation"] < thresholds.blank_correlation
-    )
+    flat = stats["std"] < thresholds.flat_std  # a constant image
+    blank = flat | (stats["correlation"] < thresholds.blank_correlation)
     rest = ~blank
     low_ref, high_ref = _median_ends(lo, hi, rest)
     low_end, high_end = np.full(len(lo), low_ref), np.full(len(hi), high_ref)

@@ -367,12 +367,11 @@ def _sample_thumbnails(X):
     the index, grey levels scaled by X's range."""
     X = as_images(X)
     finite = X[np.isfinite(X)]
-    low = float(finite.min()) if finite.size else 0.0
-    span = float(finite.max()) - low if finite.size else 0.0
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0, 0)
 
     def tag(index):
         image = np.nan_to_num(X[index], nan=low, posinf=low)
-        scaled = (image - low) / span if span > 0 else image * 0
+        scaled = (image - low) / (high - low) if high > low else image * 0
         return _img((np.clip(scaled, 0, 1) * 255).astype(np.uint8), f"sample {index}")
 
     return tag
