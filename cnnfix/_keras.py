@@ -15,13 +15,13 @@ QUIET_LOG_LEVEL = "3"
 
 #: A line of TensorFlow's C++ (absl) logging, and its severity letter:
 #: ``I0000 00:00:1795898821.450737    8713 port.cc:153] oneDNN custom ...``
-#: and the older ``2025-09-17 14:44:05.157831: I external/.../x.cc:32] ...``.
+#: and the older ``2025-09-17 14:44:05.157831: I external/.../x.cc:32] ...``;
+#: or absl's note that introduces them, without a severity (dropped with them).
 _LOG_LINE = re.compile(
     rb"^(?:(?P<new>[IWE])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
-    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: (?P<old>[IWE]) \S+:\d+\] )"
+    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: (?P<old>[IWE]) \S+:\d+\] "
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called)"
 )
-_ABSL_NOTE = b"WARNING: All log messages before absl::InitializeLog() is called"
-_SEVERITY = {b"I": 0, b"W": 1, b"E": 2}
 
 
 def _no_retracing_note(record):
@@ -43,12 +43,11 @@ def import_keras():
     ``TF_CPP_MIN_LOG_LEVEL`` themselves (their value is never changed), and
     its retracing note is filtered (see :func:`_no_retracing_note`).
     """
-    if "keras" in sys.modules:
-        import keras
-    else:
+    if "keras" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_LOG_LEVEL)
         with _start_up_lines_below(os.environ["TF_CPP_MIN_LOG_LEVEL"]):
             import keras
+    import keras
 
     logger = logging.getLogger("tensorflow")
     if _no_retracing_note not in logger.filters:
@@ -71,11 +70,8 @@ def _start_up_lines_below(level):
     """
     try:
         threshold = min(int(level), 3)
-    except ValueError:
-        threshold = 0
-    try:
         saved = os.dup(2) if threshold > 0 else None
-    except OSError:  # no file descriptor 2 (pythonw on Windows)
+    except (ValueError, OSError):  # not a number; no descriptor 2 (pythonw)
         saved = None
     if saved is None:
         yield
@@ -101,10 +97,9 @@ def _start_up_lines_below(level):
 
 
 def _is_log_line_below(line, threshold):
-    if line.startswith(_ABSL_NOTE):  # introduces the lines dropped here
-        return True
     match = _LOG_LINE.match(line)
-    return match is not None and _SEVERITY[match["new"] or match["old"]] < threshold
+    severity = match and (match["new"] or match["old"] or b"I")  # the note: I
+    return match is not None and b"IWE".index(severity) < threshold
 
 
 def _flush_stderr():
