@@ -173,20 +173,18 @@ def callbacks(plan, has_validation, *, clock=time.time):
         # The objective named for the data at hand; a loss stops as Keras does.
         metric, direction = plan.objective or ("loss", "min")
         metric = ("val_" if has_validation else "") + metric.removeprefix("val_")
-        if metric.endswith("loss"):
-            found.append(
-                keras.callbacks.EarlyStopping(
-                    monitor=monitor, patience=plan.patience, restore_best_weights=True
-                )
+        found.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=plan.patience, restore_best_weights=True
             )
-        else:
-            found.append(objective_callback(metric, direction, plan.patience))
-    cooldown = plan.lr_schedule == "cooldown"
-    if cooldown or plan.deadline is not None:
+            if metric.endswith("loss")
+            else objective_callback(metric, direction, plan.patience)
+        )
+    if plan.lr_schedule == "cooldown" or plan.deadline is not None:
         found.append(
             deadline_callback(
                 plan.deadline,
-                cooldown=cooldown,
+                cooldown=plan.lr_schedule == "cooldown",
                 share=plan.policy.cooldown_share,
                 clock=clock,
             )
@@ -209,7 +207,7 @@ def best_epoch(history, objective=None):
     losses = history.get(loss, [0.0] * len(history[metric]))
     pairs = zip(history[metric], losses, strict=True)
     keys = [(sign * float(value), -float(tie)) for value, tie in pairs]
-    return int(max(range(len(keys)), key=lambda i: (keys[i], -i)))
+    return keys.index(max(keys))  # the first of equal epochs
 
 
 def objective_callback(objective, direction, patience):
@@ -270,8 +268,8 @@ def deadline_callback(deadline=None, *, cooldown=False, share=0.2, clock=time.ti
 
     class Deadline(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.durations, self.batches = [], 0
-            self.last = None  # the last epoch of a cooldown, once planned
+            # `last`: the last epoch of a cooldown, once planned.
+            self.durations, self.batches, self.last = [], 0, None
             # A schedule (or a callable) computes the rate: not settable.
             rate = self.model.optimizer.learning_rate
             self.cooling = cooldown and isinstance(rate, keras.Variable)
