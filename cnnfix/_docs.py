@@ -177,20 +177,18 @@ def _parameters(cls, descriptions):
     signature = inspect.signature(cls.__init__).parameters
     blocks = []
     for name, (kind, text) in _PARAMETERS.items():
-        if name not in signature:  # a shared parameter this class lacks (yet)
-            continue
-        override = descriptions.get(name, text)
-        if isinstance(override, tuple):  # (type, description)
-            kind, override = override
-        text = textwrap.dedent(override).strip()
-        blocks.append(
-            f"    {name} : {kind}, default={_default(signature[name].default)}\n"
-            + textwrap.indent(text, " " * 8)
-        )
+        if name in signature:  # else a shared parameter this class lacks (yet)
+            override = descriptions.get(name, text)
+            if isinstance(override, tuple):  # (type, description)
+                kind, override = override
+            blocks.append(
+                f"    {name} : {kind}, default={_default(signature[name].default)}\n"
+                + textwrap.indent(textwrap.dedent(override).strip(), " " * 8)
+            )
     return "\n".join(blocks)
 
 
-def fill_doc(cls=None, /, **descriptions):
+def fill_doc(**descriptions):
     """Class decorator: substitute ``%(name)s`` fields of the shared text.
 
     ``%(training_parameters)s`` becomes the shared parameters with the
@@ -199,8 +197,7 @@ def fill_doc(cls=None, /, **descriptions):
     tuple, both. A field stands indented in the
     docstring, so its first line comes without the text's own indentation.
     """
-    unknown = set(descriptions) - set(_PARAMETERS)
-    if unknown:
+    if unknown := set(descriptions) - set(_PARAMETERS):
         raise ValueError(f"fill_doc: no shared parameters {sorted(unknown)}.")
 
     def fill(cls):
@@ -210,4 +207,4 @@ def fill_doc(cls=None, /, **descriptions):
         }
         return cls
 
-    return fill if cls is None else fill(cls)
+    return fill
