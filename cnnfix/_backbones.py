@@ -193,7 +193,15 @@ def build_transfer_cnn(
 
 def make_backbone(backbone, weights, input_shape):
     """The backbone network for ``input_shape``, its ``weights`` loaded,
-    named :data:`BACKBONE_NAME`."""
+    named :data:`BACKBONE_NAME`: the callable's network, or the
+    ``keras.applications`` one without its top.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the ImageNet weights are not cached and cannot be downloaded;
+        the message names the file, the cache and the URL.
+    """
     weights = None if weights is None else str(weights)
     named = BACKBONES.get(backbone) if isinstance(backbone, str) else None
     if named is None:
@@ -213,7 +221,35 @@ def make_backbone(backbone, weights, input_shape):
             )
         network.name = BACKBONE_NAME
     else:
-        network = imagenet_backbone(named, input_shape, weights == "imagenet")
+        constructor = getattr(import_keras().applications, named.constructor)
+        kwargs = dict(
+            input_shape=tuple(input_shape),
+            include_top=False,
+            weights="imagenet" if weights == "imagenet" else None,
+            name=BACKBONE_NAME,
+        )
+        if named.constructor.startswith("MobileNetV3"):
+            kwargs["include_preprocessing"] = True
+        try:
+            with warnings.catch_warnings():
+                # MobileNetV3 notes that weights trained at 224 pixels are
+                # loaded at another size: expected, and input_size documents it.
+                warnings.filterwarnings("ignore", message=".*Weights for input shape")
+                network = constructor(**kwargs)
+        except Exception as exc:
+            # Keras's cache of downloaded weights: $KERAS_HOME/models.
+            home = os.environ.get("KERAS_HOME", str(Path.home() / ".keras"))
+            cached = Path(home).expanduser() / "models" / named.imagenet_file
+            if weights != "imagenet" or cached.is_file():
+                raise
+            raise FileNotFoundError(
+                f'weights="imagenet": Keras could not download the ImageNet '
+                f"weights of {named.constructor} ({exc}). Expected the file "
+                f"{named.imagenet_file} in {cached.parent} or at "
+                f"{named.imagenet_url}{named.imagenet_file}. Download it on a "
+                "machine with a connection and pass weights=<path to the file>, "
+                f"copy it to {cached}, or use weights=None for random weights."
+            ) from exc
     if weights not in (None, "imagenet"):
         try:
             network.load_weights(weights)
@@ -226,52 +262,6 @@ def make_backbone(backbone, weights, input_shape):
                 "model_.get_layer('backbone').save_weights(path)."
             ) from exc
     return network
-
-
-def imagenet_backbone(backbone, input_shape, imagenet):
-    """A ``keras.applications`` network without its top, named "backbone",
-    with ImageNet weights when ``imagenet``.
-
-    Raises
-    ------
-    FileNotFoundError
-        When the ImageNet weights are not cached and cannot be downloaded;
-        the message names the file, the cache and the URL.
-    """
-    constructor = getattr(import_keras().applications, backbone.constructor)
-    kwargs = dict(
-        input_shape=tuple(input_shape),
-        include_top=False,
-        weights="imagenet" if imagenet else None,
-        name=BACKBONE_NAME,
-    )
-    if backbone.constructor.startswith("MobileNetV3"):
-        kwargs["include_preprocessing"] = True
-    try:
-        with warnings.catch_warnings():
-            # MobileNetV3 notes that weights trained at 224 pixels are loaded
-            # at another size: expected, and input_size documents it.
-            warnings.filterwarnings("ignore", message=".*Weights for input shape")
-            return constructor(**kwargs)
-    except Exception as exc:
-        cached = imagenet_cache() / backbone.imagenet_file
-        if not imagenet or cached.is_file():
-            raise
-        raise FileNotFoundError(
-            f'weights="imagenet": Keras could not download the ImageNet weights '
-            f"of {backbone.constructor} ({exc}). Expected the file "
-            f"{backbone.imagenet_file} in {cached.parent} or at "
-            f"{backbone.imagenet_url}{backbone.imagenet_file}. Download it on a "
-            f"machine with a connection and pass weights=<path to the file>, "
-            f"copy it to {cached}, or use weights=None for random weights."
-        ) from exc
-
-
-def imagenet_cache():
-    """Keras's cache folder of downloaded weights: ``$KERAS_HOME/models``,
-    by default ``~/.keras/models``."""
-    home = os.environ.get("KERAS_HOME", str(Path.home() / ".keras"))
-    return Path(home).expanduser() / "models"
 
 
 def caffe_preprocessing(keras):
