@@ -229,26 +229,27 @@ class TransferCNN(BaseCNNClassifier):
             backbone=self.backbone,
             weights=self.weights,
             image_size=self.image_size_,
-            fine_tune_layers=None,  # each phase sets it
+            fine_tune_layers=0,  # the backbone frozen; phase two unfreezes it
             dropout=self.dropout,
             normalization=run.normalization,
             augmentation=self.augmentation,
         )
-        backbone, scratch = model.get_layer(BACKBONE_NAME), self._from_scratch()
+        scratch = self._from_scratch()
+        loss = "val_loss" if run.validation else "loss"  # what early stopping saw
         histories, best = [{}, {}], None  # of phase one and phase two
         if self.head_epochs > 0 and not scratch:  # phase one: the head only
-            backbone.trainable = False
             histories[0] = self._phase(model, run, self.head_epochs, fine_tune=False)
-            best = (self._best(histories[0], run), model.get_weights())
+            if self.early_stopping:  # else the last weights are kept
+                best = (float(np.min(histories[0][loss])), model.get_weights())
         # Phase two: the top of the backbone too; from scratch, the one
         # phase: every layer, as built.
         if self.fine_tune_layers != 0 or scratch:
             if not scratch:
-                unfreeze_top(backbone, self.fine_tune_layers)
+                unfreeze_top(model.get_layer(BACKBONE_NAME), self.fine_tune_layers)
             histories[1] = self._phase(model, run, self.epochs, fine_tune=not scratch)
             # Early stopping restores each phase's best epoch; keep phase
             # one's weights when fine-tuning never did better.
-            if best is not None and self._best(histories[1], run) > best[0]:
+            if best is not None and float(np.min(histories[1][loss])) > best[0]:
                 model.set_weights(best[1])
         self.phase_epochs_ = tuple(len(next(iter(h.values()), [])) for h in histories)
         history = {
@@ -275,13 +276,6 @@ class TransferCNN(BaseCNNClassifier):
         cap = INPUT_POLICY.working_side
         return cap if named is None else min(named.default_side, cap)
 
-    def _best(self, history, run):
-        """The monitored loss of the weights early stopping left; -inf
-        without early stopping, so that the last weights are kept."""
-        if not self.early_stopping:
-            return -np.inf
-        return float(np.min(history["val_loss" if run.validation else "loss"]))
-
     def _check_settings(self, X):
         """Errors and warnings about parameters that depend on each other or
         on the data, before anything is built."""
@@ -307,7 +301,7 @@ class TransferCNN(BaseCNNClassifier):
                     f"backbone={self.backbone!r} expects 0-255 pixels (it "
                     "rescales them itself). Multiply the images by 255."
                 )
-        elif self.weights is not None and str(self.weights) == "imagenet":
+        elif str(self.weights) == "imagenet":
             raise ValueError(
                 'weights="imagenet" needs a named backbone (one of '
                 f"{sorted(BACKBONES)}); got a callable backbone. Pass "
