@@ -72,9 +72,8 @@ def _seeded(seed):
     """Seed Keras, TensorFlow, NumPy and Python for the block, then restore the
     global NumPy and Python random states so ``fit`` has no side effect on the
     caller's own random numbers."""
-    keras = import_keras()
     np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
-    keras.utils.set_random_seed(seed)
+    import_keras().utils.set_random_seed(seed)
     try:
         yield
     finally:

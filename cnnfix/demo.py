@@ -4,6 +4,7 @@
 """
 
 import time
+from functools import partial
 
 import numpy as np
 from sklearn.base import clone
@@ -43,9 +44,7 @@ def run_demo(*, epochs=100, cv=3, random_state=0, verbose=1):
     start = time.perf_counter()
     X_train, X_test, y_train, y_test, flipped = load_damaged_digits(random_state)
 
-    def say(message):
-        if verbose:
-            print(message, flush=True)
+    say = partial(print, flush=True) if verbose else lambda message: None
 
     def step(message):
         say(f"[{time.perf_counter() - start:5.1f} s] {message}")
@@ -54,12 +53,11 @@ def run_demo(*, epochs=100, cv=3, random_state=0, verbose=1):
         y_pred = clf.predict(X_test)
         return accuracy_score(y_test, y_pred), balanced_accuracy_score(y_test, y_pred)
 
-    counts = np.bincount(y_train, minlength=10)
     say(
         "cnnfix demo: scikit-learn's digits, training part damaged: classes 5-9 "
-        f"kept at ~15% (counts {counts.tolist()}), {len(flipped)} labels "
-        f"({len(flipped) / len(y_train):.0%}) flipped; {len(X_test)} clean test "
-        "images.\n"
+        f"kept at ~15% (counts {np.bincount(y_train, minlength=10).tolist()}), "
+        f"{len(flipped)} labels ({len(flipped) / len(y_train):.0%}) flipped; "
+        f"{len(X_test)} clean test images.\n"
     )
     cnn = DropoutCNN(epochs=epochs, random_state=random_state)
     step("1/4 training DropoutCNN on the damaged data")
