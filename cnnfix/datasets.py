@@ -12,16 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._input.decode import check_on_error, decode_paths, read_image, read_images
+from ._input.decode import checked_arguments, decode_paths, read_image, read_images
 from ._input.folder import list_image_folder
-from ._input.headers import (
-    check_color_mode,
-    check_image_size,
-    inspect_images,
-    read_headers,
-)
-from ._input.pixels import PIL_MODE
-from ._input.pool import check_n_jobs
+from ._input.headers import inspect_images, read_headers
 
 __all__ = [
     "inspect_images",
@@ -139,16 +132,14 @@ def load_fashion_mnist(path=None):
     (X_train, y_train), (X_test, y_test) : tuple of ndarray
         Images of shape (n, 28, 28, 1) and dtype uint8; labels 0-9.
     """
-    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    candidates = [Path("/usr/share/datasets/fashion-mnist")]
-    candidates += [keras_home / "datasets" / "fashion-mnist"]
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    candidates = [Path("/usr/share/datasets/fashion-mnist"), home / "fashion-mnist"]
     if path is not None:
         candidates = [Path(path)]
     for folder in candidates:
-        if all((folder / name).is_file() for name in FASHION_MNIST_FILES.values()):
-            X_train, y_train, X_test, y_test = (
-                read_idx(folder / name) for name in FASHION_MNIST_FILES.values()
-            )
+        files = [folder / name for name in FASHION_MNIST_FILES.values()]
+        if all(file.is_file() for file in files):
+            X_train, y_train, X_test, y_test = map(read_idx, files)
             return (X_train[..., None], y_train), (X_test[..., None], y_test)
     raise FileNotFoundError(
         f"Fashion-MNIST files {sorted(FASHION_MNIST_FILES.values())} not found in "
@@ -248,13 +239,9 @@ def load_image_folder(
     >>> Path(paths[0]).name
     '0.png'
     """
-    size = check_image_size(image_size)
-    check_color_mode(color_mode)
-    check_on_error(on_error)
-    check_n_jobs(n_jobs)
+    size, mode = checked_arguments(image_size, color_mode, on_error, n_jobs)
     paths, y = list_image_folder(path)
     if as_paths:
         return paths, y
-    mode = PIL_MODE.get(color_mode)
     X, kept = decode_paths(list(paths), size, mode, n_jobs, on_error=on_error)
     return X, y[kept]

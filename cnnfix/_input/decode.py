@@ -37,13 +37,19 @@ from .pool import check_n_jobs, decode_into, pool_sizes
 ON_ERROR = ("raise", "warn")
 
 
-def check_on_error(on_error):
-    """Raise a clear error unless ``on_error`` is "raise" or "warn"."""
+def checked_arguments(image_size, color_mode, on_error, n_jobs):
+    """``(size, mode)`` for :func:`decode_paths` from the arguments of
+    :func:`read_images`, each checked in turn: ``size`` ``(height, width)``
+    or None, ``mode`` "L", "RGB" or None (from the files)."""
+    size = check_image_size(image_size)
+    check_color_mode(color_mode)
     if not (isinstance(on_error, str) and on_error in ON_ERROR):
         raise ValueError(
             f"on_error must be one of {list(ON_ERROR)}; got {on_error!r}. "
             '"warn" skips unreadable files with one warning that lists them.'
         )
+    check_n_jobs(n_jobs)
+    return size, PIL_MODE.get(color_mode)
 
 
 def read_image(path, image_size=None, color_mode="auto"):
@@ -166,12 +172,8 @@ def read_images(
     read_image : One file.
     list_image_folder : The paths and labels of a class-folder tree.
     """
-    size = check_image_size(image_size)
-    check_color_mode(color_mode)
-    check_on_error(on_error)
-    check_n_jobs(n_jobs)
+    size, mode = checked_arguments(image_size, color_mode, on_error, n_jobs)
     paths = [os.fspath(p) for p in paths]
-    mode = PIL_MODE.get(color_mode)
     images, kept = decode_paths(paths, size, mode, n_jobs, on_error=on_error)
     return (images, kept) if return_kept else images
 
@@ -184,6 +186,13 @@ def decode_paths(paths, size, mode, n_jobs, *, on_error, policy=INPUT_POLICY):
     function because it is one algorithm: guess the size and mode from the
     first readable file, decode, then redo the files decoded under a wrong
     guess."""
+    if not paths:
+        if size is None or mode is None:
+            raise ValueError(
+                "paths is empty; there is no image to read. Pass at least one "
+                "file, or both image_size and color_mode for an empty result."
+            )
+        return np.empty((0, *size, CHANNELS[mode]), np.uint8), np.empty(0, np.intp)
     failed, first = {}, None
     for i, header in enumerate(map(read_header, paths)):
         if not isinstance(header, BaseException):
@@ -191,14 +200,6 @@ def decode_paths(paths, size, mode, n_jobs, *, on_error, policy=INPUT_POLICY):
             break
         failed[i] = header
     if first is None:
-        if not paths:
-            if size is not None and mode is not None:
-                empty = np.empty((0, *size, CHANNELS[mode]), np.uint8)
-                return empty, np.empty(0, np.intp)
-            raise ValueError(
-                "paths is empty; there is no image to read. Pass at least one "
-                "file, or both image_size and color_mode for an empty result."
-            )
         raise_unreadable(paths, failed)
     workers = pool_sizes(n_jobs, first[0], policy)
     todo = [i for i in range(len(paths)) if i not in failed]
