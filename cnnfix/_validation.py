@@ -18,13 +18,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._input import (
-    INPUT_POLICY,
-    check_image_size,
-    fit_size,
-    named,
-    unreadable_in_X,
-)
+from ._input import INPUT_POLICY, check_image_size
+from ._input.files import named, unreadable_in_X
+from ._input.headers import fit_size
 from .exceptions import UnreadableImageError
 
 #: Files whose headers set the image size and colour of a fit on file
@@ -107,8 +103,7 @@ def validate_images(
         )
     if y is not None and not isinstance(y, str):  # "no_validation": no y
         check_labels(y)
-    X = _as_numeric(X)
-    out = validate_data(estimator, X, y, reset=reset, dtype=np.float32)
+    out = validate_data(estimator, _as_numeric(X), y, reset=reset, dtype=np.float32)
     X, y = (out, None) if isinstance(y, str) else out
     if reset:
         estimator.image_shape_ = sample_shape or infer_image_shape(
@@ -265,9 +260,8 @@ def _refuse_single_image(X, image_shape):
     the fitted per-image shape (or (height, width) for grey images) is one
     image, which would otherwise be read as a batch of rows of it."""
     shape = tuple(np.shape(X)) if hasattr(X, "shape") else ()
-    single = {tuple(image_shape)}
-    if image_shape[2] == 1:
-        single.add(tuple(image_shape[:2]))
+    grey = image_shape[2] == 1
+    single = {tuple(image_shape), tuple(image_shape[:2] if grey else image_shape)}
     if shape in single and shape[0] != 1:  # (1, ...) is a valid batch of one
         expected = ", ".join(str(side) for side in image_shape)
         raise ValueError(

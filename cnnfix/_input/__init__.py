@@ -13,8 +13,8 @@ statistics and prediction chunks. Its constants are one
 The user-facing readers are public through :mod:`cnnfix.datasets`.
 """
 
-from .files import is_path_array, named, unreadable_in_X
-from .headers import check_image_size, fit_size, working_size
+from .files import is_path_array
+from .headers import check_image_size, working_size
 from .pipeline import (
     content_order,
     normalization,
@@ -30,16 +30,13 @@ __all__ = [
     "InputPolicy",
     "check_image_size",
     "content_order",
-    "fit_size",
     "is_path_array",
-    "named",
     "normalization",
     "prediction_chunks",
     "sample_weights",
     "stratified_split",
     "subset",
     "training_arguments",
-    "unreadable_in_X",
     "validation_data",
     "working_size",
 ]
