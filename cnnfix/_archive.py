@@ -44,11 +44,10 @@ def model_to_bytes(model):
 def model_from_bytes(data):
     """The Keras model in ``data`` (from :func:`model_to_bytes`), loaded in
     Keras's safe mode."""
-    keras = import_keras()
     with tempfile.TemporaryDirectory(prefix="cnnfix-") as tmp:
         path = Path(tmp) / "model.keras"
         path.write_bytes(data)
-        return keras.saving.load_model(path, safe_mode=True)
+        return import_keras().saving.load_model(path, safe_mode=True)
 
 
 def _encode(value):

@@ -23,7 +23,6 @@ from imblearn.base import BaseSampler
 from imblearn.pipeline import make_pipeline
 from imblearn.utils import check_target_type
 from scipy import sparse
-from scipy.sparse import issparse
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -225,7 +224,7 @@ default="oversample"
             dtype="numeric" if smote else None,
             ensure_all_finite=False,
         )
-        if smote and not np.isfinite(X.data if issparse(X) else X).all():
+        if smote and not np.isfinite(X.data if sparse.issparse(X) else X).all():
             raise ValueError(
                 "strategy='smote' interpolates pixel values and cannot use "
                 "images with NaN or infinite values. Impute or drop them first, "
@@ -351,7 +350,7 @@ default="oversample"
     def _smote(self, X, y):
         # A refit after set_params(strategy="smote") must not keep old indices.
         self.__dict__.pop("sample_indices_", None)
-        flat = X if issparse(X) else X.reshape(len(X), -1)
+        flat = X if sparse.issparse(X) else X.reshape(len(X), -1)
         rng = check_random_state(self.random_state)
         sources, new_rows = [np.arange(len(y))], []
         for label, n_new in self.sampling_strategy_.items():
@@ -374,7 +373,7 @@ default="oversample"
             sources.append(idx[base])
         sources = np.concatenate(sources)
         order = rng.permutation(len(sources)) if self.shuffle else slice(None)
-        if issparse(flat):
+        if sparse.issparse(flat):
             X_res = sparse.vstack([flat, *new_rows], format=flat.format)
         else:
             X_res = np.concatenate([flat, *new_rows]).reshape(-1, *X.shape[1:])
@@ -424,7 +423,7 @@ def gather(X, indices, *, parallel_bytes=PARALLEL_GATHER_BYTES, workers=None):
 
 def _interpolate(a, b, step):
     """Rows ``a + step * (b - a)``, in the dtype of ``a`` (rounded for ints)."""
-    if issparse(a):
+    if sparse.issparse(a):
         return a + sparse.diags(step) @ (b - a)
     out = a + step[:, None] * (b.astype(np.float64) - a)
     if np.issubdtype(a.dtype, np.integer):

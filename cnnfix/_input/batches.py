@@ -121,8 +121,7 @@ def row_batches_class():
             return -(-len(self.indices) // self.batch_size)
 
         def __getitem__(self, i):
-            size = self.batch_size
-            rows = self.indices[i * size : (i + 1) * size]
+            rows = self.indices[i * self.batch_size : (i + 1) * self.batch_size]
             rows = np.sort(rows) if self.sort_rows else rows
             batch = (self.load(self.X.take(rows, axis=0)), self.y[rows])
             if self.sample_weight is not None:

@@ -149,12 +149,11 @@ def decoded_chunks(paths, image_shape, policy=INPUT_POLICY):
     rows = max(1, min(policy.predict_rows, policy.predict_bytes // per_image))
     chunks = [paths[i : i + rows] for i in range(0, len(paths), rows)]
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(decode, chunks[0], image_shape) if chunks else None
-        for following in [*chunks[1:], None]:
-            current = pending.result()
-            if following is not None:
-                pending = pool.submit(decode, following, image_shape)
+        pending = pool.submit(decode, chunks[0], image_shape)
+        for chunk in chunks[1:]:
+            current, pending = pending.result(), pool.submit(decode, chunk, image_shape)
             yield current
+        yield pending.result()
 
 
 def png_dataset(paths, y, sample_weight, image_shape, batch_size, seed):

@@ -126,5 +126,4 @@ def list_class_files(folder):
         found += [os.path.join(parent, f) for f in files if is_image_file(f)]
     # Sort on the parts after the class folder, so that "a/x.png" < "a.png/"
     # never depends on the path separator.
-    start = len(folder) + 1
-    return sorted(found, key=lambda p: p[start:].split(os.sep))
+    return sorted(found, key=lambda p: p[len(folder) + 1 :].split(os.sep))

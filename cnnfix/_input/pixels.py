@@ -96,8 +96,7 @@ def convert(image, size, mode):
         image = Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
     # Resize in as few channels as possible: grey sources are resized before
     # they become RGB; palettes and colour sources are converted first.
-    grey_source = image.mode == "L"
-    if image.mode != mode and not (grey_source and mode == "RGB"):
+    if image.mode != mode and not (image.mode == "L" and mode == "RGB"):
         image = image.convert(mode)
     if size is not None and image.size != tuple(size):
         image = image.resize(size, Image.Resampling.BILINEAR)
