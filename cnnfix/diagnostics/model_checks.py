@@ -183,12 +183,9 @@ def check_learning_rate(histories, n_classes, *, thresholds=MODEL_THRESHOLDS):
     evidence = _loss_evidence(losses, n_classes)
     chance = evidence["chance_loss"]
     diverged = [not np.all(np.isfinite(loss)) for loss in losses]
-    peak, swing, end = (
-        np.asarray(evidence[k]) for k in ("peak_loss", "relative_swing", "end_loss")
-    )
-    exploded = peak > thresholds.exploded_loss * chance
-    unstable = exploded | (swing > thresholds.max_swing)
-    failing = unstable & (end >= chance)  # unstable, and no better than chance
+    exploded = evidence["peak_loss"] > thresholds.exploded_loss * chance
+    unstable = exploded | (evidence["relative_swing"] > thresholds.max_swing)
+    failing = unstable & (evidence["end_loss"] >= chance)  # and no better than chance
     drop = np.median(evidence["relative_drop"])
     if any(diverged) or 2 * sum(failing) > len(losses):
         code, severity, verb = "learning_rate_too_high", "error", "Lower"
@@ -226,12 +223,12 @@ def _loss_evidence(losses, n_classes):
         float(np.mean(np.abs(f - s)) / np.mean(np.abs(s))) if len(f) > 2 else 0.0
         for f, s in zip(finite, smooth, strict=True)
     ]
-    return {
-        "first_loss": [float(loss[0]) for loss in losses],
-        "last_loss": [float(loss[-1]) for loss in losses],
-        "end_loss": [float(s[-1]) if len(s) else float("nan") for s in smooth],
-        "peak_loss": [float(f.max()) if len(f) else float("nan") for f in finite],
-        "relative_drop": [float(d) for d in drops],
-        "relative_swing": swings,
+    return {  # arrays for the rules; the Finding makes them lists
+        "first_loss": np.array([loss[0] for loss in losses]),
+        "last_loss": np.array([loss[-1] for loss in losses]),
+        "end_loss": np.array([s[-1] if len(s) else np.nan for s in smooth]),
+        "peak_loss": np.array([f.max() if len(f) else np.nan for f in finite]),
+        "relative_drop": np.array(drops, dtype=float),
+        "relative_swing": np.array(swings),
         "chance_loss": float(np.log(n_classes)),
     }
