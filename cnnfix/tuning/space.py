@@ -147,8 +147,18 @@ def check_search_space(space):
     for name, spec in space.items():
         if isinstance(spec, list) and not spec:
             raise ValueError(f"search_space[{name!r}] is an empty list of choices.")
-        if name in SEQUENCE_NAMES:
-            _check_sequences(name, spec)
+        if name in SEQUENCE_NAMES:  # a tuple of positive ints, or a list of them
+            for choice in spec if isinstance(spec, list) else [spec]:
+                if not (
+                    isinstance(choice, tuple | list)
+                    and choice
+                    and all(_is_integer(v) and v >= 1 for v in choice)
+                ):
+                    raise ValueError(
+                        f"search_space[{name!r}] = {spec!r}: give a tuple of positive "
+                        "ints, one per block, or a list of such tuples to choose "
+                        f"from; for example [(16,), (32, 64)]. Got {choice!r}."
+                    )
             continue
         if isinstance(spec, tuple) and (
             len(spec) != 2
@@ -169,30 +179,11 @@ def check_search_space(space):
             )
 
 
-def _check_sequences(name, spec):
-    """Raise a clear error unless ``spec`` is a tuple of positive ints or a
-    list of them."""
-    for choice in spec if isinstance(spec, list) else [spec]:
-        if not (
-            isinstance(choice, tuple | list)
-            and choice
-            and all(
-                _is_number(v) and isinstance(v, Integral) and v >= 1 for v in choice
-            )
-        ):
-            raise ValueError(
-                f"search_space[{name!r}] = {spec!r}: give a tuple of positive "
-                "ints, one per block, or a list of such tuples to choose from; "
-                f"for example [(16,), (32, 64)]. Got {choice!r}."
-            )
-
-
 def _allowed(value, spec):
     """``value`` where ``spec`` (a list or a range) can take it, else None."""
     if isinstance(spec, list):
         # Compared with its type: True == 1, but True is no filter count.
-        same = [v for v in spec if type(v) is type(value) and v == value]
-        return same[0] if same else None
+        return next((v for v in spec if type(v) is type(value) and v == value), None)
     low, high = spec
     return value if _is_number(value) and low <= value <= high else None
 
@@ -204,27 +195,22 @@ def sample(hp, name, spec, default=None):
     when ``spec`` includes it; otherwise keras-tuner's own default: the
     first choice, the low end of a range.
     """
-    if name in SEQUENCE_NAMES:
-        if not isinstance(spec, list):
-            return tuple(spec)  # a fixed value
-        names = [_sequence_label(v) for v in spec]
-        label = None if default is None else _sequence_label(default)
-        chosen = hp.Choice(name, names, default=label if label in names else None)
-        return _sequence(chosen)
+    if name in SEQUENCE_NAMES and not isinstance(spec, list):
+        return tuple(spec)  # a fixed value
     if isinstance(spec, tuple):
         low, high = spec
         default = _allowed(default, spec)
-        if all(isinstance(v, Integral) and not isinstance(v, bool) for v in spec):
+        if all(_is_integer(v) for v in spec):
             return hp.Int(name, low, high, default=default)
         scale = "log" if name in LOG_SCALE else "linear"
         default = None if default is None else float(default)
         return hp.Float(name, float(low), float(high), sampling=scale, default=default)
     if not isinstance(spec, list):
         return spec  # a fixed value
-    if _mixed(spec):
-        names = [_label(v) for v in spec]
-        default = _label(default) if _label(default) in names else None
-        return _unlabel(hp.Choice(name, names, default=default))
+    if name in SEQUENCE_NAMES or _mixed(spec):  # searched as strings
+        labels, label = [_label(name, v) for v in spec], _label(name, default)
+        chosen = hp.Choice(name, labels, default=label if label in labels else None)
+        return _plain(name, chosen)
     if len({type(v) for v in spec}) > 1:  # numbers of several types: floats
         spec = [float(v) for v in spec]
     default = _allowed(default, spec)
@@ -239,6 +225,10 @@ def _is_number(value):
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
+def _is_integer(value):
+    return _is_number(value) and isinstance(value, Integral)
+
+
 def _mixed(choices):
     """Whether keras-tuner cannot take ``choices`` as they are: None among
     them, or more than one type (numbers aside: they are searched as
@@ -248,28 +238,12 @@ def _mixed(choices):
     return any(v is None for v in choices) or len({type(v) for v in choices}) > 1
 
 
-def _label(value):
-    """A choice as keras-tuner's string: None as "none", 20 as "20"."""
+def _label(name, value):
+    """A choice as keras-tuner's string: None as "none", 20 as "20", a tuple
+    of :data:`SEQUENCE_NAMES` as "32-64"."""
+    if name in SEQUENCE_NAMES and value is not None:
+        return "-".join(str(int(v)) for v in value)
     return NO_AUGMENTATION if value is None else str(value)
-
-
-def _unlabel(label):
-    """A string choice back to its value (the inverse of :func:`_label`)."""
-    if not isinstance(label, str):
-        return label
-    if label == NO_AUGMENTATION:
-        return None
-    return int(label) if label.isdigit() else label
-
-
-def _sequence_label(value):
-    """A tuple of ints as keras-tuner's string: (32, 64) as "32-64"."""
-    return "-".join(str(int(v)) for v in value)
-
-
-def _sequence(label):
-    """A string of :func:`_sequence_label` back to its tuple."""
-    return tuple(int(v) for v in label.split("-"))
 
 
 def plain_values(values):
@@ -279,11 +253,15 @@ def plain_values(values):
 
 
 def _plain(name, value):
-    if name in MIXED_NAMES:
-        return _unlabel(value)
-    if name in SEQUENCE_NAMES and isinstance(value, str):
-        return _sequence(value)
-    return value
+    """A value searched as a string back to its own (the inverse of
+    :func:`_label`)."""
+    if not isinstance(value, str) or name not in MIXED_NAMES | SEQUENCE_NAMES:
+        return value
+    if name in SEQUENCE_NAMES:
+        return tuple(int(v) for v in value.split("-"))
+    if value == NO_AUGMENTATION:
+        return None
+    return int(value) if value.isdigit() else value
 
 
 def build_sampled(space, own, input_shape, n_classes, normalization, hp):
