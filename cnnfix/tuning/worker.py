@@ -13,7 +13,6 @@ and its arguments travel with cloudpickle, so functions defined in a script
 or notebook work.
 """
 
-import contextlib
 import io
 import multiprocessing
 import os
@@ -34,18 +33,6 @@ class RemoteTraceback(Exception):
 
     def __str__(self):
         return f'\n"""\n{self.args[0]}"""'
-
-
-@contextlib.contextmanager
-def _without_main():
-    """Hide ``__main__`` while a process starts, so the worker does not
-    import the caller's script again."""
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
 
 
 class _Forward(io.TextIOBase):
@@ -80,12 +67,9 @@ def _main(connection, payload, environ, cwd, quiet):
     # where the caller's does: in a notebook cell, or under pytest's capture.
     sys.stdout, sys.stderr = _Forward(send, "stdout"), _Forward(send, "stderr")
 
-    def emit(event):
-        send(("event", event))
-
     try:
         function, args = cloudpickle.loads(payload)
-        message = ("result", function(*args, emit=emit))
+        message = ("result", function(*args, emit=lambda e: send(("event", e))))
     except BaseException as exc:  # sent back and raised in the caller
         message = ("error", exc, traceback.format_exc())
     try:
@@ -128,8 +112,14 @@ def run_in_worker(function, *args, on_event=None, quiet=False):
         args=(sender, payload, dict(os.environ), os.getcwd(), quiet),
         name="cnnfix-worker",
     )
-    with _without_main():
+    # __main__ hidden while the process starts: the worker must not import
+    # the caller's script again.
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
         process.start()
+    finally:
+        sys.modules["__main__"] = main
     sender.close()
     try:
         while True:
@@ -152,8 +142,7 @@ def run_in_worker(function, *args, on_event=None, quiet=False):
                 return content[0]
             else:
                 exc, text = content
-                if text:
-                    exc.__cause__ = RemoteTraceback(text)
+                exc.__cause__ = RemoteTraceback(text) if text else None
                 raise exc
     finally:
         receiver.close()
