@@ -100,7 +100,25 @@ def distribution_strategy(distribution, *, batch_size, owner):
     """
     if distribution is None:
         return None
-    _check_allowed(distribution, owner)
+    # Where distribution cannot be used in this process: inside a parallel
+    # joblib call, or a strategy left behind by a pickle.
+    if in_parallel_worker():
+        raise ValueError(
+            f"{owner}(distribution={_shown(distribution)}) spreads one fit over "
+            "several devices, but this fit runs in a worker of a parallel "
+            "joblib call (n_jobs > 1, as in GridSearchCV or cross_val_score), "
+            "where other fits claim the same devices. Either keep "
+            "distribution and run the fits one after another (n_jobs=1), or "
+            "run them in parallel on one device each (distribution=None)."
+        )
+    if isinstance(distribution, LeftBehind):
+        raise ValueError(
+            f"{owner}'s distribution is a {distribution.name} left behind in "
+            "the process that pickled this estimator (a strategy holds that "
+            "process's devices and cannot be pickled). To fit here, pass a "
+            "new one: set_params(distribution='mirrored'), a strategy made in "
+            "this process, or None for one device."
+        )
     import_keras()  # TensorFlow's logging quieted first
     if isinstance(distribution, str):
         strategy = mirrored_strategy(None)
@@ -108,7 +126,21 @@ def distribution_strategy(distribution, *, batch_size, owner):
         strategy = distribution
         devices = list(strategy.extended.worker_devices)
         _check_devices(devices, f"the {type(strategy).__name__}", owner)
-        _check_one_machine(strategy, owner)
+        # Keras 3's model.fit cannot reduce its metrics across machines.
+        resolver = getattr(strategy, "cluster_resolver", None)
+        spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
+        machines = sum(len(tasks) for tasks in spec.values())
+        if machines > 1:
+            raise ValueError(
+                f"{owner}'s distribution is a {type(strategy).__name__} over "
+                f"{machines} machines (TF_CONFIG), and Keras "
+                f"{import_keras().__version__}'s model.fit cannot train under "
+                "one: it reduces each step's metrics across workers on axis 0 "
+                "of a scalar and fails "
+                "(keras-team/keras#20585). Train on the devices of one machine "
+                "(distribution='mirrored'), or spread many fits over machines "
+                "with joblib's dask backend instead (see the parallel page)."
+            )
     else:
         devices = tuple(str(d) for d in distribution)
         _check_devices(devices, f"distribution={list(devices)!r}", owner)
@@ -142,28 +174,6 @@ def _shown(distribution):
     return repr(distribution)
 
 
-def _check_allowed(distribution, owner):
-    """Raise where ``distribution`` cannot be used in this process: inside
-    a parallel joblib call, or a strategy left behind by a pickle."""
-    if in_parallel_worker():
-        raise ValueError(
-            f"{owner}(distribution={_shown(distribution)}) spreads one fit over "
-            "several devices, but this fit runs in a worker of a parallel "
-            "joblib call (n_jobs > 1, as in GridSearchCV or cross_val_score), "
-            "where other fits claim the same devices. Either keep "
-            "distribution and run the fits one after another (n_jobs=1), or "
-            "run them in parallel on one device each (distribution=None)."
-        )
-    if isinstance(distribution, LeftBehind):
-        raise ValueError(
-            f"{owner}'s distribution is a {distribution.name} left behind in "
-            "the process that pickled this estimator (a strategy holds that "
-            "process's devices and cannot be pickled). To fit here, pass a "
-            "new one: set_params(distribution='mirrored'), a strategy made in "
-            "this process, or None for one device."
-        )
-
-
 def _check_devices(devices, named, owner):
     """Raise unless every one of ``devices`` is a logical device here."""
     import tensorflow as tf
@@ -185,25 +195,6 @@ def _check_devices(devices, named, owner):
             f"have: {missing}. Available: {available}. Name some of those "
             '("/gpu:0", "/cpu:0"), or pass distribution=\'mirrored\' for '
             "every GPU."
-        )
-
-
-def _check_one_machine(strategy, owner):
-    """Raise for a strategy over several machines: Keras 3's ``model.fit``
-    cannot reduce its metrics across workers."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
-    machines = sum(len(tasks) for tasks in spec.values())
-    if machines > 1:
-        keras = import_keras()
-        raise ValueError(
-            f"{owner}'s distribution is a {type(strategy).__name__} over "
-            f"{machines} machines (TF_CONFIG), and Keras {keras.__version__}'s "
-            "model.fit cannot train under one: it reduces each step's metrics "
-            "across workers on axis 0 of a scalar and fails "
-            "(keras-team/keras#20585). Train on the devices of one machine "
-            "(distribution='mirrored'), or spread many fits over machines "
-            "with joblib's dask backend instead (see the parallel page)."
         )
 
 
@@ -230,11 +221,11 @@ def even_batches(data, validation):
     if replicas == 1:
         return data, validation
     dataset, padded = import_keras().utils.PyDataset, padded_batches_class()
-    if isinstance(data.get("x"), dataset):
-        data = {**data, "x": padded(data["x"], replicas)}
-    if isinstance(validation, dataset):
-        validation = padded(validation, replicas)
-    return data, validation
+
+    def even(source):
+        return padded(source, replicas) if isinstance(source, dataset) else source
+
+    return {**data, "x": even(data["x"])}, even(validation)
 
 
 def pad_batch(batch, replicas):
