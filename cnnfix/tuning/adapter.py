@@ -16,6 +16,7 @@ imports it when a search starts, in the search's worker process.
 import copy
 import os
 import time
+from itertools import pairwise
 
 import keras_tuner as kt
 
@@ -68,6 +69,8 @@ class DefaultsFirst:
     #: Whether the oracle places the defaults itself (Hyperband's last
     #: bracket) rather than as its first trial.
     places_defaults = False
+    #: The attributes kept in the oracle's saved state.
+    saved = ("durations", "refit_estimates")
 
     def __init__(
         self,
@@ -121,16 +124,13 @@ class DefaultsFirst:
         super().end_trial(trial)
 
     def get_state(self):
-        return {
-            **super().get_state(),
-            "cnnfix_durations": self.durations,
-            "cnnfix_refit_estimates": self.refit_estimates,
-        }
+        saved = {f"cnnfix_{name}": getattr(self, name) for name in self.saved}
+        return {**super().get_state(), **saved}
 
     def set_state(self, state):
         super().set_state(state)
-        self.durations = dict(state.get("cnnfix_durations", {}))
-        self.refit_estimates = dict(state.get("cnnfix_refit_estimates", {}))
+        for name in self.saved:
+            setattr(self, name, dict(state.get(f"cnnfix_{name}", {})))
 
 
 class DefaultsFirstRandomSearch(DefaultsFirst, kt.oracles.RandomSearchOracle):
@@ -242,44 +242,38 @@ class SearchTuner(kt.Tuner):
 
     def on_epoch_begin(self, trial, model, epoch, logs=None):
         super().on_epoch_begin(trial, model, epoch, logs=logs)
-        self.epoch_started = self.step_started = self.clock()
-        self.steps = []
+        self.stamps = [self.clock()]  # the epoch's start, then each batch's end
 
     def on_batch_end(self, trial, model, batch, logs=None):
         super().on_batch_end(trial, model, batch, logs)
-        now = self.clock()
-        self.steps.append(now - self.step_started)
-        self.step_started = now
+        self.stamps.append(self.clock())
 
     def on_epoch_end(self, trial, model, epoch, logs=None):
         super().on_epoch_end(trial, model, epoch, logs=logs)
-        seconds = self.clock() - self.epoch_started
+        seconds = self.clock() - self.stamps[0]
         first = model is not self.timed_model  # a new model's first epoch
         self.timed_model = model
-        self.times.add(configuration_key(trial), seconds, self.steps if first else None)
-
-    def finalists_seconds(self):
-        """What the finalists, as the trials so far rank them, will take
-        (:meth:`BudgetPolicy.finalists_estimate`: 0 before any epoch)."""
-        if distributed_worker():
-            # Its oracle client cannot list the trials, and the chief's
-            # oracle keeps the deadline: every finalist counts the median.
-            keys = [None] * self.n_finalists
-        else:
-            finalists = choose_finalists(self.oracle, self.n_finalists)
-            keys = [configuration_key(t) for t in finalists]
-        return self.policy.finalists_estimate(
-            self.times, keys, self.epochs, self.scale, self.time_budget
-        )
+        steps = [end - start for start, end in pairwise(self.stamps)]
+        self.times.add(configuration_key(trial), seconds, steps if first else None)
 
     def on_trial_end(self, trial):
         duration = self.clock() - self.trial_started
         super().on_trial_end(trial)
         best = self.oracle.get_best_trials(1)
         score = float(best[0].score) if best and best[0].score is not None else None
-        # What the deadline's rules need: the finalists' estimate, and one
-        # finalist's at the median epoch.
-        refit = self.oracle.refit_seconds = self.finalists_seconds()
+        # What the deadline's rules need: the finalists' estimate (as the
+        # trials so far rank them), and one finalist's at the median epoch.
+        # A distributed worker's oracle client cannot list the trials, and
+        # the chief's oracle keeps the deadline: every finalist counts the
+        # median.
+        if distributed_worker():
+            keys = [None] * self.n_finalists
+        else:
+            finalists = choose_finalists(self.oracle, self.n_finalists)
+            keys = [configuration_key(t) for t in finalists]
+        refit = self.oracle.refit_seconds = self.policy.finalists_estimate(
+            self.times, keys, self.epochs, self.scale, self.time_budget
+        )
         self.oracle.finalist_seconds = self.policy.finalists_estimate(
             self.times, [None], self.epochs, self.scale
         )
@@ -295,21 +289,20 @@ class SearchTuner(kt.Tuner):
         built and trained from scratch for the trial's epochs; keras-tuner
         averages their best-epoch metrics, as it does executions, and each
         fold's objective is kept as a metric of its own."""
+        callbacks = kwargs.pop("callbacks", [])
         if self.deadline is not None:
             share = self.policy.search_deadline(
                 self.deadline, self.oracle.refit_seconds
             )
-            kwargs["callbacks"] = [
-                *kwargs.get("callbacks", []),
-                deadline_callback(share, clock=self.clock),
-            ]
+            callbacks = [*callbacks, deadline_callback(share, clock=self.clock)]
         if self.folds is None:
-            return super()._build_and_fit_model(trial, *args, **kwargs)
+            return super()._build_and_fit_model(
+                trial, *args, callbacks=callbacks, **kwargs
+            )
         fresh = copy.copy(trial)  # no Hyperband warm start
         fresh.hyperparameters = trial.hyperparameters.copy()
         fresh.hyperparameters.values.pop("tuner/trial_id", None)
         kwargs["initial_epoch"] = 0
-        callbacks = kwargs.pop("callbacks", [])
         name = self.oracle.objective.name
         results = []
         for number, (arguments, validation) in enumerate(self.folds):
@@ -354,9 +347,9 @@ class InPrecision(kt.HyperModel):
             return getattr(self.hypermodel, "build", self.hypermodel)(hp)
 
     def fit(self, hp, model, *args, **kwargs):
-        if isinstance(self.hypermodel, kt.HyperModel):  # its own fit, if any
-            return self.hypermodel.fit(hp, model, *args, **kwargs)
-        return model.fit(*args, **kwargs)
+        # A HyperModel's own fit; keras-tuner's (model.fit) for a callable.
+        own = self.hypermodel if isinstance(self.hypermodel, kt.HyperModel) else super()
+        return own.fit(hp, model, *args, **kwargs)
 
 
 def distributed_worker():
