@@ -43,23 +43,18 @@ def in_creation_order(oracle):
     return sorted(oracle.trials.values(), key=lambda t: (len(t.trial_id), t.trial_id))
 
 
-def _defaults_trial(oracle, trials):
-    """The first of ``trials`` that ran the defaults, or them without a trial
-    (a ``trial_id`` of None: a ``time_budget`` ended the search first)."""
+def choose_finalists(oracle, n):
+    """The ``n`` configurations trained to convergence after the search: the
+    defaults' (the first trial that ran them, or them without a trial, a
+    ``trial_id`` of None, when a ``time_budget`` ended the search first),
+    then the best other ones by score, each configuration once (Hyperband
+    continues a configuration in a new trial)."""
+    trials = in_creation_order(oracle)
     hyperparameters = oracle.hyperparameters.copy()
     hyperparameters.values = default_values(oracle.hyperparameters)
     defaults = SimpleNamespace(trial_id=None, hyperparameters=hyperparameters)
     wanted = trial_values(defaults)
-    return next((t for t in trials if trial_values(t) == wanted), defaults)
-
-
-def choose_finalists(oracle, n):
-    """The ``n`` configurations trained to convergence after the search: the
-    defaults' (see :func:`_defaults_trial`), then the best other ones by
-    score, each configuration once (Hyperband continues a configuration in
-    a new trial)."""
-    trials = in_creation_order(oracle)
-    defaults = _defaults_trial(oracle, trials)
+    defaults = next((t for t in trials if trial_values(t) == wanted), defaults)
     kept = {configuration_key(defaults): defaults}
     for trial in oracle.get_best_trials(len(trials)):
         if trial.score is not None:
