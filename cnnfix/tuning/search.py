@@ -10,7 +10,6 @@ travel back from a worker process.
 import copy
 import functools
 import io
-import sys
 import warnings
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
@@ -52,12 +51,6 @@ def search(estimator, run, directory, deadline, emit):
     else:
         arguments, validation = estimator._fold_arguments(sample)
         folds, data = None, {**arguments, "validation_data": validation}
-    stdout = sys.stdout
-
-    def report(event):  # the progress line prints past the silencing below
-        with redirect_stdout(stdout):
-            emit(event)
-
     # verbose=2 shows keras-tuner's own report of each trial; below that
     # it is silenced (verbose=1 has the progress line over trials).
     quiet = redirect_stdout(io.StringIO()) if run.verbose < 2 else nullcontext()
@@ -72,7 +65,7 @@ def search(estimator, run, directory, deadline, emit):
             directory=str(directory),
             deadline=deadline,
             folds=folds,
-            emit=report,
+            emit=emit,
             scale=len(run.train[1]) / len(sample.train[1]),
         )
         trial_schedule = "plateau" if estimator.lr_schedule == "plateau" else None
@@ -98,12 +91,12 @@ def search(estimator, run, directory, deadline, emit):
                 f"Search: time_budget={estimator.time_budget:g} s leaves room for "
                 "the defaults alone; they train as DropoutCNN would, to convergence."
             )
-            report({"note": line})
+            emit({"note": line})
             if run.verbose == 2:  # no progress line to carry it
                 print(line)
         if estimator.train_finalists or oracle.defaults_only:
             model, history = _finalists(
-                estimator, oracle, hypermodel, run, deadline, report, outcome
+                estimator, oracle, hypermodel, run, deadline, emit, outcome
             )
         else:
             model, history = tuner.load_model(best), trial_history(best)
