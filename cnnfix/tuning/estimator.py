@@ -314,11 +314,9 @@ class TunedCNNClassifier(BaseCNNClassifier):
         started = self._clock()
         deadline = None if self.time_budget is None else started + self.time_budget
         temporary = self.directory is None
-        directory = (
-            Path(tempfile.mkdtemp(prefix="cnnfix-tuner-"))
-            if temporary
-            else Path(self.directory).resolve()
-        )
+        directory = Path(
+            tempfile.mkdtemp(prefix="cnnfix-tuner-") if temporary else self.directory
+        ).resolve()
         if run.verbose and not self.overwrite and (directory / "search").exists():
             print(f"Resuming the keras-tuner search in {directory / 'search'}.")
         progress = None

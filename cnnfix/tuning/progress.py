@@ -27,9 +27,7 @@ def as_clock(seconds):
     """Seconds as ``m:ss`` (``h:mm:ss`` from an hour)."""
     minutes, seconds = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
-    return (
-        f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-    )
+    return (f"{hours}:{minutes:02d}" if hours else f"{minutes}") + f":{seconds:02d}"
 
 
 class SearchProgress:
@@ -70,13 +68,13 @@ class SearchProgress:
         self.durations.append(event["duration"])
         self.best, self.refit = event["best"], event["refit"]
         elapsed = self.clock() - self.started
-        mean = sum(self.durations) / len(self.durations)
         done = len(self.durations)
         left = max(self.budget - elapsed, 0.0) if self.budget is not None else None
         if self.n_trials is None:  # the budget decides how many
             trials = f"trial {done}"
         else:
             trials = f"trial {min(done, self.n_trials)}/{self.n_trials}"
+            mean = sum(self.durations) / done
             planned = mean * max(self.n_trials - done, 0) + self.refit
             left = planned if left is None else min(planned, left)
         self._write(
