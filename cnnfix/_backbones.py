@@ -127,11 +127,11 @@ def build_transfer_cnn(
         (height, width) the backbone sees: images are resized to it inside
         the model. None keeps their size, each side raised to the
         backbone's minimum (see :func:`resized_size`).
-    fine_tune_layers : int, "all" or None, default=0
+    fine_tune_layers : int or "all", default=0
         Backbone layers (with weights, counted from the top, batch
         normalisation not counted) that train from the start: 0 the head
-        only (what a one-phase search trial trains), "all" every one. None
-        leaves the backbone as built, for a caller that sets it per phase.
+        only (what a one-phase search trial and TransferCNN's phase one
+        train), "all" every one.
         Ignored for a named backbone with ``weights=None``: random weights
         have nothing to protect, so every layer trains, batch normalisation
         in training mode, with :data:`SCRATCH_BN_MOMENTUM`.
@@ -186,7 +186,7 @@ def build_transfer_cnn(
                 layer.momentum = SCRATCH_BN_MOMENTUM
     elif fine_tune_layers == 0:
         network.trainable = False
-    elif fine_tune_layers is not None:
+    else:
         unfreeze_top(network, fine_tune_layers)
     return model
 
