@@ -102,13 +102,12 @@ class SearchProgress:
         """The closing line: the trials run, why the search ended early if it
         did, the finalists trained and the chosen score (of an average of
         ``averaged`` finalists, when more than one)."""
-        elapsed = as_clock(self.clock() - self.started)
         line = f"Search: {len(self.durations)} trials"
         if self.finalists:
             line += f" and {self.finalists} finalists"
         if score is not None:
             self.best = score
-        line += f" in {elapsed}{self._best()}"
+        line += f" in {as_clock(self.clock() - self.started)}{self._best()}"
         if averaged > 1:
             line += f" (their average over {averaged} finalists)"
         if stopped:
