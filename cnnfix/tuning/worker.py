@@ -82,7 +82,7 @@ def _main(connection, payload, environ, cwd, quiet):
     connection.close()
 
 
-def run_in_worker(function, *args, on_event=None, quiet=False):
+def run_in_worker(function, *args, on_event=lambda event: None, quiet=False):
     """``function(*args, emit=...)`` in a fresh process; return its result.
 
     ``emit(event)`` in the worker calls ``on_event(event)`` here (progress
@@ -136,8 +136,7 @@ def run_in_worker(function, *args, on_event=None, quiet=False):
             if kind in ("stdout", "stderr"):
                 print(content[0], end="", file=getattr(sys, kind), flush=True)
             elif kind == "event":
-                if on_event is not None:
-                    on_event(content[0])
+                on_event(content[0])
             elif kind == "result":
                 return content[0]
             else:
