@@ -87,16 +87,16 @@ def training_arguments(
     fitted_balancer : ClassBalancer, sampler or None
         The fitted clone of ``balancer``.
     """
-    fitted = None if balancer is None else clone(balancer)
-    if fitted is not None and fitted.get_params().get("random_state", 0) is None:
-        fitted.set_params(random_state=seed)
+    balancer = None if balancer is None else clone(balancer)
+    if balancer is not None and balancer.get_params().get("random_state", 0) is None:
+        balancer.set_params(random_state=seed)
     store = {} if cache else None
-    if getattr(fitted, "stream", False):
+    if getattr(balancer, "stream", False):
         labels = classes[y]
         batches = balanced_batches(
             X,
             labels,
-            fitted.fit(X, labels),
+            balancer.fit(X, labels),
             batch_size=batch_size,
             sample_weight=sample_weight,
             targets=y,
@@ -105,18 +105,17 @@ def training_arguments(
             batches.load = partial(decode, image_shape=tuple(image_shape), cache=store)
             for name, value in prefetching(policy).items():
                 setattr(batches, name, value)  # its workers and queue
-        return dict(x=batches), fitted
-    if fitted is not None:
-        X, y, sample_weight = resample(fitted, X, y, classes, sample_weight)
-    if not is_path_array(X):
-        arguments = dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size)
-        return arguments, fitted
-    batches = path_batches(
-        X, y, sample_weight, image_shape, batch_size, seed, store, policy
-    )
-    if isinstance(batches, row_batches_class()):
-        return dict(x=batches), fitted
-    return dict(x=batches, shuffle=False), fitted  # tf.data shuffles itself
+        return dict(x=batches), balancer
+    if balancer is not None:
+        X, y, sample_weight = resample(balancer, X, y, classes, sample_weight)
+    if is_path_array(X):
+        batches = path_batches(
+            X, y, sample_weight, image_shape, batch_size, seed, store, policy
+        )
+        if isinstance(batches, row_batches_class()):
+            return dict(x=batches), balancer
+        return dict(x=batches, shuffle=False), balancer  # tf.data shuffles itself
+    return dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size), balancer
 
 
 def validation_data(part, *, image_shape, batch_size, cache, policy=INPUT_POLICY):
