@@ -36,17 +36,15 @@ from ._distribute import (
     one_device,
     strategy_scope,
 )
-from ._input import (
-    INPUT_POLICY,
+from ._input import INPUT_POLICY, stratified_split
+from ._input.pipeline import (
     content_order,
     normalization,
     prediction_chunks,
-    sample_weights,
-    stratified_split,
-    subset,
     training_arguments,
     validation_data,
 )
+from ._input.split import sample_weights, subset
 from ._keras import import_keras
 from ._training import LR_SCHEDULES, Plan, train
 from ._validation import (
@@ -274,7 +272,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _fit_arguments(self, data, run):
         """``model.fit`` arguments for ``data`` = ``(X, y, sample_weight)``,
-        balanced by ``balancer`` (:func:`cnnfix._input.training_arguments`);
+        balanced by ``balancer`` (:func:`cnnfix._input.pipeline.training_arguments`);
         the fitted balancer becomes ``balancer_``."""
         arguments, balancer = training_arguments(
             *data,
@@ -347,7 +345,7 @@ class BaseCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def _probabilities(self, models, X, policy=INPUT_POLICY):
         """Each of ``models``' class probabilities (float64, rows summing to
         1) for validated images or file paths ``X``, in the chunks of
-        ``policy`` (:func:`cnnfix._input.prediction_chunks`): each chunk is
+        ``policy`` (:func:`cnnfix._input.pipeline.prediction_chunks`): each chunk is
         decoded once for all the models."""
         # predict_on_batch skips model.predict's per-call set-up, which
         # dominates on small batches. Rows go in an order of their contents,
