@@ -43,7 +43,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def input_only_seconds(clf, paths, y, epochs):
     """Seconds per epoch of the paths' input pipeline with nothing training:
     the fit arguments DropoutCNN would pass to Keras, iterated."""
-    from cnnfix._input import training_arguments
+    from cnnfix._input.pipeline import training_arguments
 
     classes, codes = np.unique(y, return_inverse=True)
     arguments, _ = training_arguments(

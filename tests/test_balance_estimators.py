@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
 
 from cnnfix import ClassBalancer, DropoutCNN, make_pipeline
-from cnnfix._input import training_arguments
+from cnnfix._input.pipeline import training_arguments
 
 from .conftest import TINY
 

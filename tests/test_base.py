@@ -10,7 +10,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from cnnfix import DropoutCNN
-from cnnfix._input import InputPolicy, sample_weights, stratified_split
+from cnnfix._input import InputPolicy, stratified_split
+from cnnfix._input.split import sample_weights
 
 from .conftest import TINY
 

@@ -8,17 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnfix._input import (
-    INPUT_POLICY,
-    InputPolicy,
+from cnnfix._input import INPUT_POLICY, InputPolicy, working_size
+from cnnfix._input.pipeline import (
+    channel_stats,
     content_order,
     normalization,
     prediction_chunks,
     training_arguments,
     validation_data,
-    working_size,
 )
-from cnnfix._input.pipeline import channel_stats
 
 
 @pytest.fixture

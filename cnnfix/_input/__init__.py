@@ -10,33 +10,22 @@ statistics and prediction chunks. Its constants are one
 :class:`~.policy.InputPolicy`. Checks of what users pass live in
 :mod:`cnnfix._validation`, which calls this package, never the reverse.
 
-The user-facing readers are public through :mod:`cnnfix.datasets`.
+The user-facing readers are public through :mod:`cnnfix.datasets`. The
+estimators import their entry points from :mod:`.pipeline` and
+:mod:`.split`; the package itself exports the names that several modules
+share.
 """
 
 from .files import is_path_array
 from .headers import check_image_size, working_size
-from .pipeline import (
-    content_order,
-    normalization,
-    prediction_chunks,
-    training_arguments,
-    validation_data,
-)
 from .policy import INPUT_POLICY, InputPolicy
-from .split import sample_weights, stratified_split, subset
+from .split import stratified_split
 
 __all__ = [
     "INPUT_POLICY",
     "InputPolicy",
     "check_image_size",
-    "content_order",
     "is_path_array",
-    "normalization",
-    "prediction_chunks",
-    "sample_weights",
     "stratified_split",
-    "subset",
-    "training_arguments",
-    "validation_data",
     "working_size",
 ]

@@ -51,7 +51,7 @@ def sample_weights(y, classes, class_weight=None, sample_weight=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from cnnfix._input import sample_weights
+    >>> from cnnfix._input.split import sample_weights
     >>> sample_weights(np.array([0, 0, 0, 1]), np.array(["cat", "dog"]), "balanced")
     array([0.6666667, 0.6666667, 0.6666667, 2.       ], dtype=float32)
     """
