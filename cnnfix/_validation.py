@@ -320,8 +320,7 @@ def check_labels(y, n_samples=None):
     if y.ndim == 0 or y.size == 0:
         return y
     missing = np.flatnonzero(_missing(y).reshape(len(y), -1).any(axis=1))
-    if len(missing):
-        count = len(missing)
+    if count := len(missing):
         rows = [int(row) for row in missing[:_ROWS_SHOWN]]
         first = f" (the first {_ROWS_SHOWN} of {count})" if count > _ROWS_SHOWN else ""
         raise ValueError(
