@@ -123,10 +123,8 @@ def row_batches_class():
         def __getitem__(self, i):
             rows = self.indices[i * self.batch_size : (i + 1) * self.batch_size]
             rows = np.sort(rows) if self.sort_rows else rows
-            batch = (self.load(self.X.take(rows, axis=0)), self.y[rows])
-            if self.sample_weight is not None:
-                batch += (self.sample_weight[rows],)
-            return batch
+            weights = () if self.sample_weight is None else (self.sample_weight[rows],)
+            return (self.load(self.X.take(rows, axis=0)), self.y[rows], *weights)
 
         def on_epoch_end(self):
             self.indices = self.draw()
