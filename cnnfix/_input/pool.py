@@ -138,8 +138,7 @@ def mapped(file, offset, shape):
     flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
     with open(file, "r+b") as handle:
         memory = mmap.mmap(handle.fileno(), 0, flags=flags)
-    count = int(np.prod(shape))
-    return np.frombuffer(memory, np.uint8, count=count, offset=offset).reshape(shape)
+    return np.ndarray(shape, np.uint8, buffer=memory, offset=offset)
 
 
 def shared_folder(nbytes):
