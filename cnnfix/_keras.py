@@ -15,7 +15,7 @@ QUIET_LOG_LEVEL = "3"
 
 #: A line of TensorFlow's C++ (absl) logging, and its severity letter:
 #: ``I0000 00:00:1795898821.450737    8713 port.cc:153] oneDNN custom ...``
-#: and the older ``2025-09-17 14:44:05.157831: I external/.../x.cc:32] ...``;
+#: and the older ``YYYY-MM-DD hh:mm:ss.ffffff: I external/.../x.cc:32] ...``;
 #: or absl's note that introduces them, without a severity (dropped with them).
 _LOG_LINE = re.compile(
     rb"^(?:(?P<new>[IWE])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
