@@ -19,7 +19,7 @@ import numpy as np
 
 from ._input import check_image_size
 from ._keras import import_keras
-from .architectures import input_stem
+from .architectures import BATCH_NORM_MOMENTUM, input_stem
 
 #: Where Keras downloads ImageNet weights from (the applications' own URLs).
 _KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -92,11 +92,6 @@ BACKBONES = {
 #: The name of the backbone inside the model (``model.get_layer("backbone")``).
 BACKBONE_NAME = "backbone"
 
-#: Batch-norm momentum of a named backbone trained from random weights: a
-#: short fit must move the moving statistics to the data's, or inference
-#: sees unnormalised activations (keras.applications builds a slower one).
-SCRATCH_BN_MOMENTUM = 0.9
-
 
 def build_transfer_cnn(
     input_shape,
@@ -134,7 +129,7 @@ def build_transfer_cnn(
         train), "all" every one.
         Ignored for a named backbone with ``weights=None``: random weights
         have nothing to protect, so every layer trains, batch normalisation
-        in training mode, with :data:`SCRATCH_BN_MOMENTUM`.
+        in training mode, with :data:`cnnfix.architectures.BATCH_NORM_MOMENTUM`.
     dropout : float, default=0.2
         Dropout rate before the output layer.
     normalization : tuple or None, default=None
@@ -183,7 +178,7 @@ def build_transfer_cnn(
     if scratch:  # its moving statistics must settle within a short fit
         for layer in backbone_layers(network):
             if isinstance(layer, layers.BatchNormalization):
-                layer.momentum = SCRATCH_BN_MOMENTUM
+                layer.momentum = BATCH_NORM_MOMENTUM
     elif fine_tune_layers == 0:
         network.trainable = False
     else:

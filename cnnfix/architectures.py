@@ -25,6 +25,13 @@ __all__ = [
     "precision_policy",
 ]
 
+#: Batch-norm momentum of every network cnnfix builds from random weights
+#: (PyTorch's default; Keras's is 0.99): the moving statistics that
+#: inference and early stopping see settle within a few dozen steps, where
+#: a few hundred images make only a few steps an epoch
+#: (``benchmarks/run_all.py --only photos``).
+BATCH_NORM_MOMENTUM = 0.9
+
 #: Accepted values of ``build_cnn(head=...)``.
 HEADS = ("auto", "flatten", "global_average")
 
@@ -214,7 +221,8 @@ def build_cnn(
     pool_size : int, default=2
         Side of the max-pooling window after each block.
     batch_norm : bool, default=True
-        Batch normalisation after each convolution.
+        Batch normalisation after each convolution, with momentum
+        ``BATCH_NORM_MOMENTUM`` (0.9).
     residual : bool, default=False
         A shortcut around each block's convolutions (see above), named
         ``add{i}``, with ``shortcut{i}`` (and ``shortcut_bn{i}``) where it
@@ -271,7 +279,9 @@ def build_cnn(
             kernel_regularizer=regularizer,
             name=name,
         )(x)
-        return layers.BatchNormalization(name=bn_name)(x) if batch_norm else x
+        if not batch_norm:
+            return x
+        return layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=bn_name)(x)
 
     inputs, x = input_stem(input_shape, normalization, augmentation)
     for i, filters in enumerate(conv_filters):

@@ -23,30 +23,31 @@ __all__ = ["DropoutCNN"]
     ``lr_schedule="cooldown"`` the learning rate falls to 0 over the last
     fifth of them and training ends there; early stopping is then a guard
     that ends a run whose validation loss stalls for ``patience`` epochs.
-    Without a schedule ``epochs`` is only a ceiling. "auto" is not the
-    default: its 30-epoch cap undertrains a few hundred images (the CNN
-    guide compares it with the defaults).""",
+    Without a schedule ``epochs`` is only a ceiling.""",
     ),
 )
 class DropoutCNN(BaseCNNClassifier):
     """A regularised convolutional network classifier for images.
 
-    Convolutional blocks (convolution, batch normalisation, ReLU, max pooling,
-    optional spatial dropout) feed a dense layer and dropout before the output.
-    Inputs are normalised inside the model, validation data for early stopping
-    come from a stratified shuffle, and the Keras model is built in ``fit``.
-    ``DropoutCNN()`` needs no arguments: it reaches about 99%% test accuracy on
-    scikit-learn's 8x8 digits in well under a minute on two CPU cores.
+    Convolutional blocks (two convolutions, each with batch normalisation
+    and ReLU, then max pooling and optional spatial dropout) feed a dense
+    layer and dropout before the output. Inputs are normalised inside the
+    model, validation data for early stopping come from a stratified
+    shuffle, and the Keras model is built in ``fit``. ``DropoutCNN()``
+    needs no arguments: it trains for a planned number of steps and cools
+    its learning rate down to 0 at the end, and reaches about 99%% test
+    accuracy on scikit-learn's 8x8 digits in well under a minute on two CPU
+    cores.
 
     Parameters
     ----------
     conv_filters : tuple of int, default=(32, 64)
         Filters of each convolutional block; the number of blocks is its
         length.
-    convs_per_block : int, default=1
+    convs_per_block : int, default=2
         Convolutions (each with its batch normalisation and ReLU) in each
-        block before its pooling; 2 is VGG's pattern, at about twice the
-        compute.
+        block before its pooling: VGG's pattern; 1 costs about a quarter of
+        the compute on 28x28 images.
     kernel_size : int, default=3
         Side of the square convolution kernels.
     pool_size : int, default=2
@@ -103,7 +104,7 @@ class DropoutCNN(BaseCNNClassifier):
         self,
         *,
         conv_filters=(32, 64),
-        convs_per_block=1,
+        convs_per_block=2,
         kernel_size=3,
         pool_size=2,
         batch_norm=True,
@@ -111,14 +112,14 @@ class DropoutCNN(BaseCNNClassifier):
         dense_units=128,
         dropout=0.5,
         weight_decay=None,
-        epochs=100,
-        batch_size=32,
+        epochs="auto",
+        batch_size=64,
         optimizer="adam",
         learning_rate=1e-3,
         validation_split=0.1,
         early_stopping=True,
         patience=10,
-        lr_schedule=None,
+        lr_schedule="cooldown",
         normalize=True,
         augmentation=None,
         class_weight=None,

@@ -62,7 +62,7 @@ def test_defaults_reach_98_5_percent_on_digits(digits):
     )
     clf = DropoutCNN(random_state=0).fit(X_train, y_train)
     assert accuracy_score(y_test, clf.predict(X_test)) >= 0.985
-    assert clf.n_epochs_ <= clf.epochs
+    assert clf.n_epochs_ <= planned_epochs(len(X_train), clf.batch_size)
 
 
 @pytest.mark.slow

@@ -495,7 +495,8 @@ def test_build_transfer_cnn_trains_the_top_layers_from_the_start():
 
 
 def test_a_named_backbone_with_random_weights_trains_whole_in_training_mode():
-    from cnnfix._backbones import SCRATCH_BN_MOMENTUM, build_transfer_cnn
+    from cnnfix._backbones import build_transfer_cnn
+    from cnnfix.architectures import BATCH_NORM_MOMENTUM
 
     model = build_transfer_cnn((32, 32, 3), 3, weights=None, fine_tune_layers=0)
     backbone = model.get_layer("backbone")
@@ -505,7 +506,7 @@ def test_a_named_backbone_with_random_weights_trains_whole_in_training_mode():
         if isinstance(layer, keras.layers.BatchNormalization)
     ]
     assert norms and all(layer.trainable for layer in backbone.layers)
-    assert {layer.momentum for layer in norms} == {SCRATCH_BN_MOMENTUM}
+    assert {layer.momentum for layer in norms} == {BATCH_NORM_MOMENTUM}
     # Training mode updates the moving statistics; inference mode does not.
     images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3))
     before = keras.ops.convert_to_numpy(norms[0].moving_mean)

@@ -216,7 +216,7 @@ def test_augmentation_is_searched_from_the_estimators_preset(small_digits):
 #: weight_decay, None, is not a choice: the first choice, 0, is taken).
 DEFAULTS = {
     "conv_filters": (32, 64),
-    "convs_per_block": 1,
+    "convs_per_block": 2,
     "residual": False,
     "kernel_size": 3,
     "batch_norm": True,

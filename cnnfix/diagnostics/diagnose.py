@@ -56,11 +56,16 @@ DECODE_ONCE_BYTES = 256 * 2**20
 
 def quick_cnn(random_state=None, *, epochs=30, patience=5, image_size=None):
     """The CNN diagnose() trains when no estimator is given: DropoutCNN with
-    a short budget, ``epochs`` at most and early stopping after
-    ``patience`` epochs without progress, so the ``cv`` fits of a diagnosis
-    take a fraction of one full fit each. Files are decoded at
-    ``image_size`` (diagnose passes its working size)."""
+    one convolution per block, batches of 32 and a constant learning rate
+    (a quarter of the defaults' compute, as ``benchmarks/run_all.py --only
+    diagnose`` measures the label checks), ``epochs`` at most and early
+    stopping after ``patience`` epochs without progress, so the ``cv`` fits
+    of a diagnosis take a fraction of one full fit each. Files are decoded
+    at ``image_size`` (diagnose passes its working size)."""
     return DropoutCNN(
+        convs_per_block=1,
+        batch_size=32,
+        lr_schedule=None,
         epochs=epochs,
         patience=patience,
         random_state=random_state,

@@ -241,7 +241,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         isolate_search="auto",
         keep_checkpoints=False,
         epochs=100,
-        batch_size=32,
+        batch_size=64,
         optimizer="adam",
         learning_rate=1e-3,
         validation_split=0.1,
