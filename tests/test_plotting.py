@@ -37,6 +37,21 @@ def test_lr_find_sweeps_and_suggests(small_digits):
     assert result.plot().get_xscale() == "log"
 
 
+def test_lr_find_alone_sets_the_learning_rate_under_a_schedule(small_digits):
+    # The estimator's cooldown would lower the rate in the last epochs.
+    import keras
+
+    used = []
+
+    class Used(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            used.append(float(self.model.optimizer.learning_rate.numpy()))
+
+    estimator = DropoutCNN(**TINY, lr_schedule="cooldown", callbacks=[Used()])
+    result = lr_find(estimator, *small_digits, num_steps=40, end_lr=1.0)
+    np.testing.assert_allclose(used, result.learning_rates, rtol=1e-5)
+
+
 def test_plot_lr_find_draws_the_curve_and_the_suggestion():
     import matplotlib.pyplot as plt
 

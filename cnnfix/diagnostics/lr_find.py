@@ -98,12 +98,14 @@ def lr_find(
     record = {"lr": [], "loss": []}
     factor = (end_lr / start_lr) ** (1 / num_steps)
     callback = _range_test(record, start_lr, factor, num_steps, smoothing, diverge)
-    # A clone that trains on all of X for at least num_steps batches.
+    # A clone that trains on all of X for at least num_steps batches, its
+    # learning rate set by the range test alone (no schedule).
     probe = clone(estimator)
     probe.set_params(
         epochs=math.ceil(num_steps / max(1, math.ceil(len(X) / probe.batch_size))),
         validation_split=0.0,
         early_stopping=False,
+        lr_schedule=None,
         callbacks=[*(probe.callbacks or []), callback],
         verbose=0,
     ).fit(X, y)
