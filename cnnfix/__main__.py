@@ -14,6 +14,11 @@ import os
 import sys
 
 
+def epochs(value):
+    """``--epochs``: "auto" or an int (argparse names this in its error)."""
+    return value if value == "auto" else int(value)
+
+
 def demo(args):
     from .demo import run_demo
 
@@ -101,7 +106,10 @@ def main(argv=None):
         "fix, and print accuracy before and after",
     )
     p.add_argument(
-        "--epochs", type=int, default=100, help="maximum epochs per fit (default 100)"
+        "--epochs",
+        type=epochs,
+        default="auto",
+        help='epochs of each fit, as DropoutCNN\'s epochs (default "auto")',
     )
     p.add_argument("--cv", type=int, default=3, help="diagnosis folds (default 3)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")

@@ -17,13 +17,13 @@ from .dropout import DropoutCNN
 __all__ = ["run_demo"]
 
 
-def run_demo(*, epochs=100, cv=3, random_state=0, verbose=1):
+def run_demo(*, epochs="auto", cv=3, random_state=0, verbose=1):
     """Damage the digits, train, diagnose, apply the fixes, train again.
 
     Parameters
     ----------
-    epochs : int, default=100
-        Maximum epochs of each fit.
+    epochs : int or "auto", default="auto"
+        DropoutCNN's ``epochs`` in each fit.
     cv : int, default=3
         Folds of the diagnosis.
     random_state : int, default=0
