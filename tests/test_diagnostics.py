@@ -1063,6 +1063,19 @@ def test_every_code_has_steps_and_a_snippet_that_runs_on_known_names():
     assert snippet_names("model = DropoutCNN()") == {"DropoutCNN"}
 
 
+def test_the_fixes_file_names_only_known_keys_and_codes():
+    import tomllib
+    from importlib.resources import files
+
+    text = files("cnnfix.diagnostics").joinpath("fixes.toml").read_text("utf-8")
+    table = tomllib.loads(text)
+    assert set(table) == set(CODES)
+    for code, entry in table.items():
+        assert set(entry) <= {"steps", "snippet", "same_as"}, code
+        assert ("same_as" in entry) != ("steps" in entry), code
+        assert table.get(entry.get("same_as"), {}).get("same_as") is None, code
+
+
 @pytest.fixture(scope="module")
 def faulty(digits):
     """Digits labelled 10..100 with 30 dark images and 40 copies; its report."""

@@ -1,14 +1,17 @@
 """The fixes of a diagnosis: the steps a person follows, and applying them.
 
-- :data:`HOW_TO_FIX` and :func:`how_to_fix`: for every finding code, the
-  numbered steps a person follows and the Python that does it; the text
-  report, the HTML report and the command line all show them
-  (:attr:`Finding.steps <cnnfix.diagnostics.Finding.steps>`).
+- :data:`HOW_TO_FIX` (read from ``fixes.toml``) and :func:`how_to_fix`:
+  for every finding code, the numbered steps a person follows and the
+  Python that does it; the text report, the HTML report and the command
+  line all show them (:attr:`Finding.steps
+  <cnnfix.diagnostics.Finding.steps>`).
 - :func:`apply_fixes`: what :meth:`Diagnosis.apply
   <cnnfix.diagnostics.Diagnosis.apply>` does (drop the flagged samples,
   balance the classes).
 """
 
+import tomllib
+from importlib.resources import files
 from typing import NamedTuple
 
 import numpy as np
@@ -49,217 +52,24 @@ _LOOK = {
 }
 
 
-def _fix(*steps, snippet=""):
-    """The :class:`FixSteps` of ``steps`` (sentences, in order) and ``snippet``."""
-    return FixSteps(steps, snippet)
+def _read_fixes():
+    """:data:`HOW_TO_FIX` from ``fixes.toml``, next to this module: the
+    texts live there, so that they read as the person sees them."""
+    text = files(__package__).joinpath("fixes.toml").read_text(encoding="utf-8")
+    table = tomllib.loads(text)
+    entries = {code: table[entry.get("same_as", code)] for code, entry in table.items()}
+    return {
+        code: FixSteps(tuple(entry["steps"]), entry.get("snippet", "").strip("\n"))
+        for code, entry in entries.items()
+    }
 
 
-def _drop(code, data="X, y"):
-    """The snippet that drops a finding's samples from ``data``."""
-    first, second = data.split(", ")
-    return (
-        f'idx = report["{code}"].indices\n'
-        f"{data} = np.delete({first}, idx, axis=0), np.delete({second}, idx)"
-    )
-
-
-def _learning_rate_fix(verb):
-    """The fix of a learning rate too high ("Lower") or too low ("Raise")."""
-    return _fix(
-        f"{verb} the learning rate ten times, or find a good one with the "
-        "learning-rate range test (below).",
-        "Diagnose again with the new rate.",
-        snippet="from cnnfix import DropoutCNN, lr_find\n"
-        "model = DropoutCNN(learning_rate=lr_find(DropoutCNN(), X, y).suggestion)",
-    )
-
-
-#: The fix of dark, bright and low-contrast images.
-_LIGHTING = _fix(
-    "{look}.",
-    "Recapture or delete those in which the object cannot be made out.",
-    "If images lit like these will also come at prediction time, keep them and "
-    "stretch every image's grey levels to its own range, for training and "
-    "prediction alike (below, for images in an array X).",
-    snippet="low, high = np.percentile(X, [1, 99], axis=(1, 2, 3), keepdims=True)\n"
-    "X = np.clip((X - low) / np.maximum(high - low, 1e-6), 0, 1)",
-)
-
-#: For every finding code, what a person does about it.
-HOW_TO_FIX = {
-    "class_imbalance": _fix(
-        "Find the small classes: minority_classes in the evidence, with class_counts.",
-        "Collect more images of them if you can.",
-        "Otherwise balance the training data: oversample the small classes "
-        "with ClassBalancer (or weigh them with class_weight='balanced').",
-        "Judge the model by balanced accuracy: plain accuracy stays high "
-        "when the small classes are ignored.",
-        snippet="from cnnfix import ClassBalancer, DropoutCNN, make_pipeline\n"
-        "model = make_pipeline(ClassBalancer(random_state=0), DropoutCNN())\n"
-        '# score it with scoring="balanced_accuracy"',
-    ),
-    "too_few_samples": _fix(
-        "Find the classes with too few images: classes in the evidence; the "
-        "flagged samples are their images.",
-        "Collect more images of these classes (at least the minimum in the "
-        "evidence each).",
-        "Until then, augment and oversample them while training.",
-        snippet="from cnnfix import ClassBalancer, DropoutCNN\n"
-        'model = DropoutCNN(augmentation="standard", '
-        "balancer=ClassBalancer(random_state=0))",
-    ),
-    "small_dataset_from_scratch": _fix(
-        "Train a pretrained network instead of one from scratch: TransferCNN "
-        "fine-tunes a network that already knows edges, textures and shapes.",
-        "Its ImageNet weights download once; on a machine without internet, "
-        "download the file elsewhere and pass weights=<path to the file>.",
-        "Compare the two by cross-validation on your data.",
-        snippet="from cnnfix import TransferCNN\nmodel = TransferCNN()",
-    ),
-    "exact_duplicates": _fix(
-        "{look}: each is a copy of an earlier image (the groups, every "
-        "member of each, are in the evidence; the first of each group is "
-        "not flagged).",
-        "Delete the copies.",
-        "Split into training and test data only after that, so that no "
-        "image lands on both sides.",
-        snippet=_drop("exact_duplicates"),
-    ),
-    "near_duplicates": _fix(
-        "{look}: each is nearly a copy of an earlier image (the groups, "
-        "every member of each, are in the evidence), differing only in "
-        "noise, brightness or contrast.",
-        "Delete the flagged images of each group that show the same picture again.",
-        "Keep pairs that are genuinely two pictures (two shots of one "
-        "object), but split by group (GroupKFold) so that they never "
-        "straddle training and test data.",
-        snippet=_drop("near_duplicates"),
-    ),
-    "conflicting_labels": _fix(
-        "{look}: identical images with different labels (the groups are "
-        "examples in the evidence).",
-        "Decide the right label of each and correct it (move the file to "
-        "the right class folder, or fix y).",
-        "Delete the images that belong to no class, and keep one copy of each.",
-        snippet=_drop("conflicting_labels"),
-    ),
-    "train_test_leakage": _fix(
-        "Look at the flagged test samples (their positions in X_test): they "
-        "also appear in the training data.",
-        "Delete them from the test data, so that test accuracy measures "
-        "images the model has not seen.",
-        "Next time, delete duplicates before splitting the data.",
-        snippet=_drop("train_test_leakage", "X_test, y_test"),
-    ),
-    "blurry_images": _fix(
-        "{look}.",
-        "Recapture or delete those in which the object cannot be made out.",
-        "If images will be blurry at prediction time too, keep them and "
-        "train with augmentation (below).",
-        snippet="from cnnfix import DropoutCNN\n"
-        'model = DropoutCNN(augmentation="standard")',
-    ),
-    "dark_images": _LIGHTING,
-    "bright_images": _LIGHTING,
-    "low_contrast_images": _LIGHTING,
-    "low_information_images": _fix(
-        "{look}: they are blank (constant, or noise without structure).",
-        "Find out how they were made (a failed capture, a placeholder "
-        "file, a conversion that lost the picture) and fix that.",
-        "Delete them from the data.",
-        snippet=_drop("low_information_images"),
-    ),
-    "unnormalized_input": _fix(
-        "Scale the pixel values inside the model: DropoutCNN(normalize=True) "
-        "learns each channel's mean and spread in fit.",
-        "Or divide the images by their maximum (255 for 8-bit images) before "
-        "training and prediction alike.",
-        snippet="from cnnfix import DropoutCNN\nmodel = DropoutCNN(normalize=True)",
-    ),
-    "invalid_values": _fix(
-        "{look}: they contain NaN or infinite pixels.",
-        "Find where these come from (a failed conversion, a division by "
-        "zero) and repair them at the source.",
-        "Or delete those images before training.",
-        snippet="keep = np.isfinite(X).all(axis=(1, 2, 3))\nX, y = X[keep], y[keep]",
-    ),
-    "unreadable_files": _fix(
-        "{look}: the errors in the evidence say why each cannot be read.",
-        "Replace the corrupt files with good copies, or delete them; move "
-        "files that are not images out of the folder.",
-        "To train before that, load the folder without them (below).",
-        snippet="from cnnfix.datasets import load_image_folder\n"
-        'X, y = load_image_folder(path, on_error="warn")  # skips them',
-    ),
-    "odd_image_sizes": _fix(
-        "{look}: they are tiny, or much longer than wide (or wider than "
-        "long), compared with the rest of the files (median_size in the "
-        "evidence), so resizing blurs or stretches them.",
-        "Crop the extreme aspect ratios, and replace thumbnails with full-size files.",
-        "Delete images that are not of the same kind as the rest.",
-    ),
-    "grey_images": _fix(
-        "{look}: they are grey in a colour dataset.",
-        "Check that they belong. If they are mostly of one class, the network "
-        "can learn 'grey' instead of the object: add colour images of that "
-        "class.",
-        "Or read every image as grey (below).",
-        snippet="from cnnfix.datasets import load_image_folder\n"
-        'X, y = load_image_folder(path, color_mode="grayscale")',
-    ),
-    "label_noise": _fix(
-        "{look}. The most suspect come first; suggested_labels in the "
-        "evidence gives the class the model prefers for each, in that order.",
-        "Correct the labels that are wrong (move the file to the right class "
-        "folder, or fix y).",
-        "Delete the images that belong to no class; leave the correct ones.",
-        "Diagnose again to see what is left.",
-        snippet=_drop("label_noise"),
-    ),
-    "overfitting": _fix(
-        "Regularise the model: dropout, augmentation, weight decay and early "
-        "stopping (below).",
-        "Collect more training images if you can.",
-        "Diagnose again and compare training and held-out accuracy in the evidence.",
-        snippet="from cnnfix import DropoutCNN\n"
-        'model = DropoutCNN(dropout=0.5, augmentation="standard", '
-        "weight_decay=1e-4, early_stopping=True)",
-    ),
-    "underfitting": _fix(
-        "Rule out wrong labels and the learning rate first: see label_noise "
-        "and learning-rate findings in this report.",
-        "Give the model more capacity and epochs, or let a search choose them (below).",
-        snippet="from cnnfix import TunedCNNClassifier\n"
-        "model = TunedCNNClassifier(max_epochs=20)",
-    ),
-    "learning_rate_too_high": _learning_rate_fix("Lower"),
-    "learning_rate_too_low": _learning_rate_fix("Raise"),
-    "majority_class_collapse": _fix(
-        "Balance the classes, so that predicting the largest one no longer "
-        "pays (below).",
-        "Check the learning rate: one too high often collapses a network "
-        "onto one class.",
-        "Diagnose again.",
-        snippet="from cnnfix import ClassBalancer, DropoutCNN\n"
-        "model = DropoutCNN(balancer=ClassBalancer(random_state=0))",
-    ),
-    "overconfident": _fix(
-        "Nothing to do for accuracy; do this before you use the "
-        "probabilities (thresholds, rankings, costs).",
-        "Wrap the model in temperature scaling, calibrated on held-out folds (below).",
-        "With integer labels other than 0..k-1, encode them first: "
-        "scikit-learn 1.9 misreads them there.",
-        snippet="from cnnfix import DropoutCNN\n"
-        "from sklearn.calibration import CalibratedClassifierCV\n"
-        "from sklearn.preprocessing import LabelEncoder\n"
-        'model = CalibratedClassifierCV(DropoutCNN(), method="temperature", cv=3)\n'
-        "y_encoded = LabelEncoder().fit_transform(y)  # fit model on these",
-    ),
-}
+#: For every finding code, what a person does about it (``fixes.toml``).
+HOW_TO_FIX = _read_fixes()
 
 #: unnormalized_input when the estimator already scales its input.
-_NOTHING_TO_DO = _fix(
-    "Nothing to do: the estimator scales its input itself (normalize=True)."
+_NOTHING_TO_DO = FixSteps(
+    ("Nothing to do: the estimator scales its input itself (normalize=True).",), ""
 )
 
 
