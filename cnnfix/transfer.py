@@ -32,6 +32,10 @@ __all__ = ["TransferCNN"]
     Maximum number of epochs of the fine-tuning phase (phase two); the
     head-only phase has ``head_epochs``. With ``early_stopping=True`` each
     phase usually stops sooner.""",
+    batch_size="""\
+    Number of images per gradient step: 32, half DropoutCNN's 64, as a
+    backbone sees larger images (up to its native side), so each batch
+    takes more memory.""",
     patience=(
         'int or "auto"',
         """\

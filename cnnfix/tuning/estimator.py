@@ -99,8 +99,8 @@ class TunedCNNClassifier(BaseCNNClassifier):
         alone (the search's quarter holds fewer than five trials as long as
         theirs, or one more trial and a second finalist would not fit:
         ``BudgetPolicy.defaults_only``), the search stops there and the
-        defaults train as DropoutCNN would, to convergence, with all the
-        time left, also with ``train_finalists=False``
+        defaults train to convergence (stopping on the loss, at a constant
+        rate) with all the time left, also with ``train_finalists=False``
         (``defaults_only_``; ``verbose=1`` says so).
     max_epochs : int, default=3
         Most epochs one trial trains.
@@ -160,7 +160,7 @@ class TunedCNNClassifier(BaseCNNClassifier):
         Number of trials run.
     defaults_only_ : bool
         Whether the ``time_budget`` left room for the defaults alone, which
-        then trained as DropoutCNN would (see ``time_budget``).
+        then trained to convergence (see ``time_budget``).
     finalists_ : list of dict
         One record per finalist trained, the defaults first: "trial_id",
         "params", "score", "best_epoch", "epochs", "duration" and "weight"

@@ -111,8 +111,7 @@ def finalist_setup(
     its (None, "plateau" or "auto"). On data that resolve the objective,
     early stopping watches it (a tie going to the lower loss) and "auto"
     is the plateau schedule, cooled down before a deadline; on fewer, the
-    finalists train as DropoutCNN does: stopping on the loss, at a constant
-    rate.
+    finalists stop on the loss, at a constant rate.
     """
     prefix = "val_" if has_validation else ""
     metric = prefix + objective.removeprefix("val_")

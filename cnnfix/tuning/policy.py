@@ -71,8 +71,8 @@ class BudgetPolicy:
         Images the objective must be scored on for the finalists to stop on
         it and get ``lr_schedule="auto"``'s schedule, and for ``ensemble``:
         an accuracy on n images moves in steps of 1/n, and on fewer these
-        fit noise; below it the finalists train as DropoutCNN does
-        (``benchmarks/bench_tuned.py --splits``).
+        fit noise; below it the finalists stop on the loss, at a constant
+        rate (``benchmarks/bench_tuned.py --splits``).
     finalist_epochs : int, default=40
         Epochs a finalist is assumed to train to converge, for the
         finalists' estimate (at most ``epochs``): DropoutCNN's defaults stop

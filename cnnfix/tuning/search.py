@@ -89,7 +89,7 @@ def search(estimator, run, directory, deadline, emit):
         if oracle.defaults_only:
             line = (
                 f"Search: time_budget={estimator.time_budget:g} s leaves room for "
-                "the defaults alone; they train as DropoutCNN would, to convergence."
+                "the defaults alone; they train to convergence."
             )
             emit({"note": line})
             if run.verbose == 2:  # no progress line to carry it
@@ -173,8 +173,8 @@ def _finalists(estimator, oracle, hypermodel, run, deadline, emit, outcome):
     keras = import_keras()
     has_validation = run.validation is not None
     scored = run.validation if has_validation else run.train
-    # The defaults alone train as DropoutCNN does (see finalist_setup):
-    # stopping on the loss, at a constant rate.
+    # The defaults alone train as unresolved finalists do (see
+    # finalist_setup): stopping on the loss, at a constant rate.
     alone = outcome["defaults_only"]
     setup = finalist_setup(
         estimator.objective,
