@@ -2,6 +2,7 @@
 
     python benchmarks/bench_defaults.py [--new '{"epochs": 20}']
     python benchmarks/bench_defaults.py --explore old new ... [--explore-train 15000]
+        [--no-fashion] [--no-digits] [--photos FOLDER]
 
 Without ``--explore``, in one run, ``DropoutCNN()`` (the defaults, amended
 by ``--new``) against ``DropoutCNN(**OLD_DEFAULTS)`` with build_cnn's
@@ -21,7 +22,9 @@ defaults with one factor changed from the best so far) are fitted on
 ``--explore-train`` images of a stratified 20,000-image subset of the
 Fashion-MNIST training images and scored on the other 5,000: a
 validation part, never the test set. The digits' three splits are reported
-for each candidate too.
+for each candidate too, and with ``--photos FOLDER`` (a folder written by
+make_photo_folder.py) each candidate's accuracy on a validation part of
+bench_photos.py's training files.
 
 Prints Markdown tables for docs/benchmarks.md.
 """
@@ -31,6 +34,7 @@ import json
 import os
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -39,7 +43,7 @@ from sklearn.model_selection import train_test_split
 
 import cnnfix.architectures
 from cnnfix import DropoutCNN
-from cnnfix.datasets import load_digit_images, load_fashion_mnist
+from cnnfix.datasets import load_digit_images, load_fashion_mnist, load_image_folder
 
 #: DropoutCNN's defaults before the issue on its defaults, where they differ.
 OLD_DEFAULTS = {
@@ -80,7 +84,7 @@ _NEW = {
     "lr_schedule": "cooldown",
 }
 CANDIDATES = {
-    "old": OLD_DEFAULTS,
+    "old": {**OLD_DEFAULTS, "batch_norm_momentum": OLD_BATCH_NORM_MOMENTUM},
     "new": _NEW,
     "new_1conv": {**_NEW, "convs_per_block": 1},
     "new_lr1e-3": {**_NEW, "learning_rate": 1e-3},
@@ -93,15 +97,22 @@ CANDIDATES = {
     "new_epochs20": {**_NEW, "epochs": 20},
     "new_epochs10": {**_NEW, "epochs": 10},
     "defaults": {},  # DropoutCNN() as it is
+    "defaults_momentum0.99": {"batch_norm_momentum": OLD_BATCH_NORM_MOMENTUM},
+    "defaults_epochs100": {"epochs": 100},
+    "defaults_1conv": {"convs_per_block": 1},
+    "defaults_batch32": {"batch_size": 32},
 }
 
 
 def fit_scored(params, X, y, X_test, y_test, seed=0):
-    """(test accuracy, fit seconds, epochs run, the fitted estimator)."""
-    clf = DropoutCNN(**params).set_params(random_state=seed)
-    start = time.perf_counter()
-    clf.fit(X, y)
-    seconds = time.perf_counter() - start
+    """(test accuracy, fit seconds, epochs run, the fitted estimator);
+    ``params`` may name build_cnn's ``batch_norm_momentum`` too."""
+    params = dict(params)
+    with batch_norm_momentum(params.pop("batch_norm_momentum", None)):
+        clf = DropoutCNN(**params).set_params(random_state=seed)
+        start = time.perf_counter()
+        clf.fit(X, y)
+        seconds = time.perf_counter() - start
     epochs = len(next(iter(clf.history_.values())))
     return clf.score(X_test, y_test), seconds, epochs, clf
 
@@ -118,7 +129,24 @@ def digits(params):
     return scores
 
 
-def explore(names, n_train, with_digits=True, with_fashion=True):
+def photo_parts(folder):
+    """The training part of bench_photos.py's split of ``folder`` (70%,
+    the planted unreadable files left out), split again 75/25: (paths,
+    labels) to fit on and to validate on. Its test part is never seen."""
+    paths, y = load_image_folder(folder, as_paths=True)
+    planted = json.loads((Path(folder) / "planted.json").read_text())
+    corrupt = {str(Path(folder) / p) for p in planted["corrupt"]}
+    keep = np.array([p not in corrupt for p in paths])
+    X_tr, _, y_tr, _ = train_test_split(
+        paths[keep], y[keep], test_size=0.3, stratify=y[keep], random_state=0
+    )
+    X_fit, X_val, y_fit, y_val = train_test_split(
+        X_tr, y_tr, test_size=0.25, stratify=y_tr, random_state=0
+    )
+    return (X_fit, y_fit), (X_val, y_val)
+
+
+def explore(names, n_train, with_digits=True, with_fashion=True, photos=None):
     (X, y), _ = load_fashion_mnist()
     X, _, y, _ = train_test_split(X, y, train_size=20000, stratify=y, random_state=0)
     X_tr, X_val, y_tr, y_val = train_test_split(
@@ -130,9 +158,16 @@ def explore(names, n_train, with_digits=True, with_fashion=True):
         f"{len(X_val):,} other training images (validation); digits: mean of "
         "three 75/25 splits.\n"
     )
+    if photos:
+        photo_fit, photo_val = photo_parts(photos)
+        print(
+            f"Photos: {len(photo_fit[0])} files of {photos} fitted, scored on "
+            f"{len(photo_val[0])} others of its training part (validation).\n"
+        )
     print(
         "| candidate | changed | validation accuracy | fit (s) | epochs | "
-        "val_loss best epoch | digits mean |\n|---|---|---|---|---|---|---|"
+        "val_loss best epoch | digits mean | photos validation (fit s, epochs) |"
+        "\n|---|---|---|---|---|---|---|---|"
     )
     for name in names:
         params = CANDIDATES[name]
@@ -142,24 +177,24 @@ def explore(names, n_train, with_digits=True, with_fashion=True):
             best = int(np.argmin(clf.history_["val_loss"])) + 1
         changed = {k: v for k, v in params.items() if _NEW.get(k) != v}
         digit_mean = np.mean(digits(params)) if with_digits else float("nan")
+        photo = "-"
+        if photos:
+            p_score, p_seconds, p_epochs, _ = fit_scored(params, *photo_fit, *photo_val)
+            photo = f"{p_score:.4f} ({p_seconds:.0f}, {p_epochs})"
         print(
             f"| {name} | {changed or '-'} | {score:.4f} | {seconds:.0f} | {epochs} "
-            f"| {best} | {digit_mean:.4f} |",
+            f"| {best} | {digit_mean:.4f} | {photo} |",
             flush=True,
         )
 
 
 def compare(new):
     (X, y), (X_test, y_test) = load_fashion_mnist()
-    sides = (
-        ("old defaults", OLD_DEFAULTS, OLD_BATCH_NORM_MOMENTUM),
-        ("new defaults", new, None),
-    )
+    sides = (("old defaults", CANDIDATES["old"]), ("new defaults", new))
     rows = []
-    for name, params, momentum in sides:
-        with batch_norm_momentum(momentum):
-            score, seconds, epochs, _ = fit_scored(params, X, y, X_test, y_test)
-            rows.append((name, score, seconds, epochs, digits(params)))
+    for name, params in sides:
+        score, seconds, epochs, _ = fit_scored(params, X, y, X_test, y_test)
+        rows.append((name, score, seconds, epochs, digits(params)))
         print(f"# {name}: {score:.4f} in {seconds:.0f} s", flush=True)
     print(
         "Fashion-MNIST: 60,000 training images (10% held out by each estimator "
@@ -198,12 +233,19 @@ def main():
     parser.add_argument("--explore-train", type=int, default=15000)
     parser.add_argument("--no-digits", action="store_true", help="explore: skip them")
     parser.add_argument(
-        "--no-fashion", action="store_true", help="explore: digits only"
+        "--no-fashion", action="store_true", help="explore: skip Fashion-MNIST"
+    )
+    parser.add_argument(
+        "--photos", metavar="FOLDER", help="explore on make_photo_folder.py's folder"
     )
     args = parser.parse_args()
     if args.explore:
         explore(
-            args.explore, args.explore_train, not args.no_digits, not args.no_fashion
+            args.explore,
+            args.explore_train,
+            not args.no_digits,
+            not args.no_fashion,
+            args.photos,
         )
         return
     defaults = DropoutCNN().get_params()
