@@ -18,8 +18,8 @@ __all__ = ["DropoutCNN"]
         'int or "auto"',
         """\
     The planned number of passes over the training data. "auto" plans
-    about 5,000 gradient steps (``ceil(5000 / steps per epoch)`` epochs, at
-    most 30): 6 epochs of 54,000 images, 30 of 1,200. With
+    about 6,000 gradient steps (``ceil(6000 / steps per epoch)`` epochs, at
+    most 30): 8 epochs of 54,000 images, 30 of 1,200. With
     ``lr_schedule="cooldown"`` the learning rate falls to 0 over the last
     fifth of them and training ends there; early stopping is then a guard
     that ends a run whose validation loss stalls for ``patience`` epochs.

@@ -115,9 +115,9 @@ def test_auto_epochs_are_planned_from_the_training_part_s_size(small_digits):
     seen = _PlannedEpochs()
     clf = DropoutCNN(**dict(TINY, epochs="auto", batch_size=1), callbacks=[seen])
     clf.fit(X, y)
-    # 270 training images, one a step: 19 epochs make the planned 5,000
-    # steps (all 300 images would plan 17).
-    assert seen.planned == planned_epochs(270, 1) == 19
+    # 270 training images, one a step: 23 epochs make the planned 6,000
+    # steps (all 300 images would plan 20).
+    assert seen.planned == planned_epochs(270, 1) == 23
     assert clf.n_epochs_ == 1
 
 
