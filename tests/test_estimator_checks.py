@@ -33,6 +33,7 @@ TUNED_CNN = TunedCNNClassifier(
     max_epochs=20,
     search_space={"conv_filters": [(8,)], "dense_units": 32},
     learning_rate=0.01,
+    batch_size=32,  # the steps check_class_weight_classifiers was met with
     early_stopping=False,
     train_finalists=False,  # keep the trial's model: one training per fit, not two
     isolate_search=False,  # the worker path has its own tests in test_tuned

@@ -95,7 +95,10 @@ def test_plot_confusion_matrix(fitted, small_digits):
 def test_plot_feature_maps(fitted, small_digits):
     X, _ = small_digits
     fig = plot_feature_maps(fitted, X[0], max_channels=4)
-    assert len(fig.axes) == 1 * 5  # one conv layer: the input and 4 channels
+    # One row per convolution (two in the one block): the input and 4 channels.
+    rows = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert rows == ["conv0", "conv0_1"]
+    assert len(fig.axes) == len(rows) * 5
 
 
 def test_plot_diagnosis(digits):
