@@ -34,7 +34,6 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -43,7 +42,7 @@ from sklearn.model_selection import train_test_split
 
 import cnnfix.architectures
 from cnnfix import DropoutCNN
-from cnnfix.datasets import load_digit_images, load_fashion_mnist, load_image_folder
+from cnnfix.datasets import load_digit_images, load_fashion_mnist
 
 #: DropoutCNN's defaults before the issue on its defaults, where they differ.
 OLD_DEFAULTS = {
@@ -133,13 +132,9 @@ def photo_parts(folder):
     """The training part of bench_photos.py's split of ``folder`` (70%,
     the planted unreadable files left out), split again 75/25: (paths,
     labels) to fit on and to validate on. Its test part is never seen."""
-    paths, y = load_image_folder(folder, as_paths=True)
-    planted = json.loads((Path(folder) / "planted.json").read_text())
-    corrupt = {str(Path(folder) / p) for p in planted["corrupt"]}
-    keep = np.array([p not in corrupt for p in paths])
-    X_tr, _, y_tr, _ = train_test_split(
-        paths[keep], y[keep], test_size=0.3, stratify=y[keep], random_state=0
-    )
+    from bench_photos import split
+
+    X_tr, _, y_tr, _ = split(folder)
     X_fit, X_val, y_fit, y_val = train_test_split(
         X_tr, y_tr, test_size=0.25, stratify=y_tr, random_state=0
     )

@@ -83,9 +83,9 @@ def _estimator(name, time_budget):
     return TransferCNN(weights=None, random_state=0)
 
 
-def _child_fit(folder, name, time_budget):
-    """Run in the child: fit ``name`` with its defaults on 70% of the
-    readable files, score it on the rest."""
+def split(folder):
+    """(X_train, X_test, y_train, y_test): the folder's files but the
+    planted unreadable ones, 70/30, stratified, seed 0."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
@@ -95,9 +95,17 @@ def _child_fit(folder, name, time_budget):
     planted = json.loads((Path(folder) / "planted.json").read_text())
     corrupt = {str(Path(folder) / p) for p in planted["corrupt"]}
     keep = np.array([p not in corrupt for p in paths])
-    X_train, X_test, y_train, y_test = train_test_split(
+    return train_test_split(
         paths[keep], y[keep], test_size=0.3, stratify=y[keep], random_state=0
     )
+
+
+def _child_fit(folder, name, time_budget):
+    """Run in the child: fit ``name`` with its defaults on 70% of the
+    readable files, score it on the rest."""
+    import numpy as np
+
+    X_train, X_test, y_train, y_test = split(folder)
     estimator = _estimator(name, time_budget)
     start = time.perf_counter()
     estimator.fit(X_train, y_train)
