@@ -84,7 +84,7 @@ SECTIONS = [
         "autokeras",
         "AutoKeras 3 against TunedCNNClassifier at the same time budgets",
         "bench_autokeras.py",
-        ("--budgets", "240"),
+        ("--budgets", "240", "1200"),
         long=True,
         notes=(
             "Target: TunedCNNClassifier ahead at both budgets (about 4 and "
