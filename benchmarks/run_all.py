@@ -440,10 +440,10 @@ def run(section):
     shown = " ".join(["python", f"benchmarks/{section.script}", *section.args])
     print(f"run_all: {shown}", flush=True)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    # The report is the script's stdout; its progress (stderr) shows live.
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        sys.stderr.write(done.stderr[-3000:])
         raise SystemExit(f"run_all: {shown} failed with status {done.returncode}")
     header = (
         f"<!-- command: {shown} -->\n"
