@@ -24,7 +24,7 @@ of ``--budgets`` (seconds):
   With ``validation_data`` and no ``epochs`` AutoKeras keeps the best
   trial's model and does not refit it;
 - ``TunedCNNClassifier(time_budget=...)`` given the time AutoKeras took
-  (its whole ``fit``, search and refit).
+  (its whole ``fit``).
 
 Prints a Markdown table for docs/benchmarks.md.
 """
