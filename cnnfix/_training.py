@@ -50,7 +50,8 @@ class TrainingPolicy:
         gradient steps (see :func:`planned_epochs`): a length in steps
         suits data sets of any size, where a length in epochs starves
         small ones (batch normalisation's moving averages need a few
-        hundred steps to settle).
+        hundred steps to settle). Chosen on a validation part by
+        ``benchmarks/bench_defaults.py --explore``.
     max_planned_epochs : int, default=30
         The most epochs ``epochs="auto"`` plans: small data sets train
         longer in steps than large ones, within a bounded time.
