@@ -93,16 +93,25 @@ def test_content_order_follows_the_rows_not_their_positions(pngs):
     )
 
 
-def test_validation_data_pass_arrays_through_and_decode_files(pngs):
+def epoch(dataset):
+    """One pass over a ``tf.data`` pipeline: its columns, concatenated."""
+    batches = [[np.asarray(column) for column in batch] for batch in dataset]
+    return [np.concatenate(column) for column in zip(*batches, strict=True)]
+
+
+def test_validation_data_batch_arrays_in_order_and_decode_files(pngs):
     paths, pixels = pngs
     y = np.arange(10) % 2
     assert (
         validation_data(None, image_shape=(6, 5, 1), batch_size=4, cache=False) is None
     )
-    part = (pixels, y, None)
-    assert (
-        validation_data(part, image_shape=(6, 5, 1), batch_size=4, cache=False) is part
+    weights = np.linspace(0.5, 1.5, 10, dtype=np.float32)
+    dataset = validation_data(
+        (pixels, y, weights), image_shape=(6, 5, 1), batch_size=4, cache=False
     )
+    assert [len(batch[1]) for batch in dataset] == [4, 4, 2]
+    for got, given in zip(epoch(dataset), (pixels, y, weights), strict=True):
+        np.testing.assert_array_equal(got, given)  # in order, every epoch
     batches = validation_data(
         (paths, y, None), image_shape=(6, 5, 1), batch_size=4, cache=True
     )
@@ -110,23 +119,59 @@ def test_validation_data_pass_arrays_through_and_decode_files(pngs):
     np.testing.assert_array_equal(images, pixels)  # in order, once each
 
 
-def test_training_arguments_without_a_balancer_are_the_arrays():
-    X, y = np.zeros((6, 4, 4, 1)), np.array([0, 1, 0, 1, 0, 1])
-    weights = np.arange(6, dtype=np.float32)
-    arguments, fitted = training_arguments(
+def arguments_of(X, y, weights, seed):
+    return training_arguments(
         X,
         y,
         weights,
         classes=np.array(["a", "b"]),
         balancer=None,
         batch_size=3,
-        seed=0,
-        image_shape=(4, 4, 1),
+        seed=seed,
+        image_shape=X.shape[1:],
         cache=False,
     )
+
+
+def test_training_arguments_without_a_balancer_reshuffle_the_rows_every_epoch():
+    X = np.arange(40, dtype=np.float32).reshape(10, 2, 2, 1)
+    y, weights = np.arange(10) % 2, np.arange(10, dtype=np.float32)
+    arguments, fitted = arguments_of(X, y, weights, seed=3)
     assert fitted is None
-    assert arguments["x"] is X and arguments["y"] is y
-    assert arguments["sample_weight"] is weights and arguments["batch_size"] == 3
+    assert set(arguments) == {"x", "shuffle"} and arguments["shuffle"] is False
+    first, second = epoch(arguments["x"]), epoch(arguments["x"])
+    for images, labels, w in (first, second):
+        order = w.astype(int)  # every row once, with its label and weight
+        np.testing.assert_array_equal(np.sort(order), np.arange(10))
+        np.testing.assert_array_equal(images, X[order])
+        np.testing.assert_array_equal(labels, y[order])
+    assert not np.array_equal(first[2], second[2])  # a new order each epoch
+    again = epoch(arguments_of(X, y, weights, seed=3)[0]["x"])
+    np.testing.assert_array_equal(again[2], first[2])  # the seed's orders
+
+
+def test_pipelines_handed_to_keras_run_without_autotuning(pngs):
+    """tf.data's autotuning thread makes dropping an iterator wait for its
+    next round (up to a minute), and Keras drops one every epoch."""
+    paths, pixels = pngs
+    y = np.arange(10) % 2
+    training, _ = arguments_of(pixels.astype(np.float32), y, None, seed=0)
+    validation = validation_data(
+        (pixels, y, None), image_shape=(6, 5, 1), batch_size=4, cache=False
+    )
+    plain_pngs = training_arguments(
+        paths,
+        y,
+        None,
+        classes=np.array(["a", "b"]),
+        balancer=None,
+        batch_size=4,
+        seed=0,
+        image_shape=(6, 5, 1),
+        cache=False,
+    )[0]["x"]
+    for dataset in (training["x"], validation, plain_pngs):
+        assert dataset.options().autotune.enabled is False
 
 
 def test_working_size_keeps_the_median_aspect_and_caps_the_longer_side():

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..exceptions import UnreadableImageError
 from .batches import row_batches_class
+from .datasets import finished, parallel_calls
 from .decode import read_images
 from .headers import plain_pngs
 from .policy import INPUT_POLICY
@@ -182,8 +183,5 @@ def png_dataset(paths, y, sample_weight, image_shape, batch_size, seed):
         image = tf.ensure_shape(tf.cast(image, tf.float32), image_shape)
         return (image, *(column[i] for column in columns))
 
-    return (
-        rows.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    loaded = rows.map(load, num_parallel_calls=parallel_calls(), deterministic=True)
+    return finished(loaded.batch(batch_size))

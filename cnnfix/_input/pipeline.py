@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .batches import balanced_batches, resample, row_batches_class
+from .datasets import array_dataset
 from .files import (
     decode,
     decoded_chunks,
@@ -79,11 +80,12 @@ def training_arguments(
     Returns
     -------
     arguments : dict
-        Keyword arguments for ``model.fit``: ``x``, ``y``, ``sample_weight``
-        and ``batch_size`` for images; only ``x`` (a
-        ``keras.utils.PyDataset``) when streaming or for file paths, with
-        ``shuffle=False`` for a ``tf.data`` pipeline of plain PNG files
-        (:func:`~cnnfix._input.files.png_dataset`), which shuffles itself.
+        Keyword arguments for ``model.fit``: ``x`` only, a ``tf.data``
+        pipeline that shuffles itself every epoch for images
+        (:func:`~cnnfix._input.datasets.array_dataset`) and for plain PNG
+        files (:func:`~cnnfix._input.files.png_dataset`), with
+        ``shuffle=False``; a ``keras.utils.PyDataset`` when streaming or
+        for other file paths.
     fitted_balancer : ClassBalancer, sampler or None
         The fitted clone of ``balancer``.
     """
@@ -115,15 +117,21 @@ def training_arguments(
         if isinstance(batches, row_batches_class()):
             return dict(x=batches), balancer
         return dict(x=batches, shuffle=False), balancer  # tf.data shuffles itself
-    return dict(x=X, y=y, sample_weight=sample_weight, batch_size=batch_size), balancer
+    dataset = array_dataset(
+        X, y, sample_weight, batch_size=batch_size, shuffle=True, seed=seed
+    )
+    return dict(x=dataset, shuffle=False), balancer  # tf.data shuffles itself
 
 
 def validation_data(part, *, image_shape, batch_size, cache, policy=INPUT_POLICY):
     """``validation_data`` for ``model.fit`` from ``part`` = ``(X, y,
-    sample_weight)`` or None: as it is for images, batches decoded in order
-    for file paths (each file once, with ``cache``)."""
-    if part is None or not is_path_array(part[0]):
-        return part
+    sample_weight)`` or None: batches in order, of the images
+    (:func:`~cnnfix._input.datasets.array_dataset`) or decoded from the file
+    paths (each file once, with ``cache``)."""
+    if part is None:
+        return None
+    if not is_path_array(part[0]):
+        return array_dataset(*part, batch_size=batch_size, shuffle=False)
     store = {} if cache else None
     return path_batches(*part, image_shape, batch_size, None, store, policy)
 

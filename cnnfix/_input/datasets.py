@@ -1,0 +1,83 @@
+"""The ``tf.data`` pipelines cnnfix hands to ``model.fit``, and their options.
+
+Keras makes a new ``tf.data`` iterator for every epoch (and for every
+validation pass) and drops the old one. A pipeline with autotuning on has
+a background thread that re-tunes it, sleeping longer and longer between
+rounds, up to a minute; dropping the iterator waits for that thread to
+wake. So arrays handed to Keras as they are lose up to a minute of idle
+time per epoch on long epochs (``benchmarks/bench_throughput.py``'s fits
+on Fashion-MNIST; a ``tf.data``-only check is in the changelog).
+
+Every pipeline cnnfix makes therefore ends in :func:`finished`: autotuning
+off, with the parallelism and the prefetch buffer set explicitly, which
+on these pipelines costs no input speed (the same benchmark). Arrays go
+through :func:`array_dataset` rather than Keras's own adapter, which turns
+autotuning on.
+"""
+
+import os
+
+import numpy as np
+
+#: Batches prepared ahead of the training step: one being consumed, one
+#: ready, one in the making.
+PREFETCH_BATCHES = 2
+
+
+def parallel_calls():
+    """Threads of a ``tf.data`` map that decodes files: one per CPU."""
+    return max(1, os.cpu_count() or 1)
+
+
+def finished(dataset):
+    """``dataset`` prefetching :data:`PREFETCH_BATCHES` batches, with
+    autotuning and the static graph rewrites off (the rewrites serialise
+    the pipeline's graph, and with it any array it holds)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = False
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.prefetch(PREFETCH_BATCHES).with_options(options)
+
+
+def array_dataset(X, y, sample_weight, *, batch_size, shuffle, seed=None):
+    """A ``tf.data`` pipeline of batches ``(X, y[, sample_weight])`` of
+    arrays in memory, gathered by index, so the arrays are held once.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Images.
+    y : ndarray of shape (n_samples,)
+        Targets.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Per-sample weights; None leaves them out of the batches.
+    batch_size : int
+        Rows per batch; the last batch holds the rest.
+    shuffle : bool
+        Permute the rows anew every epoch (training data), or keep their
+        order (validation data).
+    seed : int or None, default=None
+        The seed of the permutations; None draws one.
+
+    Returns
+    -------
+    dataset : tf.data.Dataset
+        Finished by :func:`finished`.
+    """
+    import tensorflow as tf
+
+    columns = [X, y] + ([] if sample_weight is None else [sample_weight])
+    columns = tuple(tf.convert_to_tensor(np.asarray(column)) for column in columns)
+    rows = tf.data.Dataset.range(len(X))
+    if shuffle:
+        rows = rows.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
+
+    def gather(indices):
+        return tuple(tf.gather(column, indices) for column in columns)
+
+    return finished(rows.batch(batch_size).map(gather))
