@@ -112,7 +112,7 @@ def test_weights_and_labels_follow_the_resampled_rows(skewed, strategy):
     )
     rows = np.sort(balancer.source_indices())
     batches = [[np.asarray(column) for column in batch] for batch in data["x"]]
-    _, labels, drawn = (np.concatenate(column) for column in zip(*batches))
+    _, labels, drawn = (np.concatenate(column) for column in zip(*batches, strict=True))
     order = np.argsort(drawn, kind="stable")  # the weights name the input rows
     np.testing.assert_array_equal(drawn[order], weights[rows])
     np.testing.assert_array_equal(labels[order], y[rows])
