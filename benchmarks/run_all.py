@@ -81,6 +81,16 @@ SECTIONS = [
         ),
     ),
     Section(
+        "input",
+        "Idle time in model.fit on arrays: Keras's adapter against cnnfix's",
+        "bench_input.py",
+        notes=(
+            "Keras drops a tf.data iterator every epoch; with autotuning on "
+            "(Keras's adapter) that waits for the tuning thread. Target: no "
+            "idle time beyond the epochs, and epochs no slower than Keras's."
+        ),
+    ),
+    Section(
         "autokeras",
         "AutoKeras 3 against TunedCNNClassifier at the same time budgets",
         "bench_autokeras.py",

@@ -3,7 +3,8 @@
 This package owns the stratified validation split and the per-sample
 weights (:mod:`.split`), reading image files (:mod:`.folder`,
 :mod:`.headers`, :mod:`.pixels`, :mod:`.decode`, :mod:`.pool`), batches
-of files decoded on the fly and their cache (:mod:`.files`), balanced
+of files decoded on the fly and their cache (:mod:`.files`), the
+``tf.data`` pipelines handed to Keras (:mod:`.datasets`), balanced
 ``model.fit`` arguments (:mod:`.batches`), and the estimators' entry points
 (:mod:`.pipeline`): training arguments, validation data, normalisation
 statistics and prediction chunks. Its constants are one

@@ -5,8 +5,8 @@ validation pass) and drops the old one. A pipeline with autotuning on has
 a background thread that re-tunes it, sleeping longer and longer between
 rounds, up to a minute; dropping the iterator waits for that thread to
 wake. So arrays handed to Keras as they are lose up to a minute of idle
-time per epoch on long epochs (``benchmarks/bench_throughput.py``'s fits
-on Fashion-MNIST; a ``tf.data``-only check is in the changelog).
+time per epoch on long epochs, and once more after the fit
+(``benchmarks/bench_input.py``).
 
 Every pipeline cnnfix makes therefore ends in :func:`finished`: autotuning
 off, with the parallelism and the prefetch buffer set explicitly, which
