@@ -19,8 +19,8 @@ import os
 
 import numpy as np
 
-#: Batches prepared ahead of the training step: one being consumed, one
-#: ready, one in the making.
+#: Batches a pipeline keeps ready ahead of the training step: enough to
+#: hide one batch's gathering or decoding behind the step.
 PREFETCH_BATCHES = 2
 
 
