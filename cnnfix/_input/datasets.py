@@ -9,8 +9,9 @@ time per epoch on long epochs, and once more after the fit
 (``benchmarks/bench_input.py``).
 
 Every pipeline cnnfix makes therefore ends in :func:`finished`: autotuning
-off, with the parallelism and the prefetch buffer set explicitly, which
-on these pipelines costs no input speed (the same benchmark). Arrays go
+off, with the parallelism and the prefetch buffer set explicitly (on
+arrays the epochs were no slower for it, the same benchmark; on plain PNG
+files ``benchmarks/bench_paths.py`` measures it). Arrays go
 through :func:`array_dataset` rather than Keras's own adapter, which turns
 autotuning on.
 """
