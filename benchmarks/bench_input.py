@@ -1,4 +1,4 @@
-"""Idle time in ``model.fit`` on arrays: Keras's own adapter against cnnfix's.
+"""Idle time in ``model.fit`` on arrays: Keras's own adapters against cnnfix's.
 
     python benchmarks/bench_input.py [--images 54000] [--epochs 3]
 
@@ -12,7 +12,12 @@ validation data, for ``--epochs`` epochs, each fit in a fresh process:
 
 - **Keras arrays**: ``model.fit(X, y, validation_data=(X_val, y_val))``;
 - **cnnfix pipeline**: the same fit on ``array_dataset`` pipelines, as
-  DropoutCNN makes them.
+  DropoutCNN makes them;
+- **streamed balancing, Keras PyDataset**: the batches of
+  ``ClassBalancer(stream=True)`` (``balanced_batches``, a
+  ``keras.utils.PyDataset``) given to ``model.fit`` as they are;
+- **streamed balancing, cnnfix pipeline**: the same batches through
+  ``batch_dataset``, as DropoutCNN gives them.
 
 Reported: each epoch's wall time, and the time of the whole ``fit`` beyond
 its epochs (the iterator dropped after the last epoch). The wait appears
@@ -31,7 +36,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-MODES = {"keras": "Keras arrays", "cnnfix": "cnnfix pipeline"}
+MODES = {
+    "keras": "Keras arrays",
+    "cnnfix": "cnnfix pipeline",
+    "pydataset": "streamed balancing, Keras PyDataset",
+    "stream": "streamed balancing, cnnfix pipeline",
+}
 VALIDATION = 2000
 
 
@@ -41,8 +51,9 @@ def one_fit(mode, n_images, epochs):
     from bench_paths import EpochTimer
     from bench_throughput import plain_model
 
-    from cnnfix import DropoutCNN
-    from cnnfix._input.datasets import array_dataset
+    from cnnfix import ClassBalancer, DropoutCNN
+    from cnnfix._input.batches import balanced_batches
+    from cnnfix._input.datasets import array_dataset, batch_dataset
     from cnnfix.datasets import load_fashion_mnist
 
     (X, y), _ = load_fashion_mnist()
@@ -57,26 +68,17 @@ def one_fit(mode, n_images, epochs):
     timer = EpochTimer()
     start = time.perf_counter()
     if mode == "keras":
-        model.fit(
-            X,
-            y,
-            batch_size=batch,
-            epochs=epochs,
-            validation_data=(X_val, y_val),
-            callbacks=[timer],
-            verbose=0,
-        )
+        data = dict(x=X, y=y, batch_size=batch, validation_data=(X_val, y_val))
     else:
-        model.fit(
-            array_dataset(X, y, None, batch_size=batch, shuffle=True, seed=0),
-            epochs=epochs,
-            shuffle=False,  # the pipeline shuffles itself
-            validation_data=array_dataset(
-                X_val, y_val, None, batch_size=batch, shuffle=False
-            ),
-            callbacks=[timer],
-            verbose=0,
-        )
+        validation = array_dataset(X_val, y_val, None, batch_size=batch, shuffle=False)
+        data = dict(shuffle=False, validation_data=validation)  # they order rows
+    if mode == "cnnfix":
+        data["x"] = array_dataset(X, y, None, batch_size=batch, shuffle=True, seed=0)
+    elif mode != "keras":
+        balancer = ClassBalancer(stream=True, random_state=0).fit(X, y)
+        batches = balanced_batches(X, y, balancer, batch_size=batch)
+        data["x"] = batches if mode == "pydataset" else batch_dataset(batches)
+    model.fit(**data, epochs=epochs, callbacks=[timer], verbose=0)
     del model  # dropping the fit's last iterators counts as the fit's time
     return {"epochs": timer.times, "fit": time.perf_counter() - start}
 
@@ -116,8 +118,15 @@ def main():
     for name, epochs, beyond, fit in rows:
         print(f"| {name} | {epochs} | {beyond:.1f} | {fit:.1f} |")
     print()
-    keras_fit, cnnfix_fit = rows[0][3], rows[1][3]
-    print(f"cnnfix pipeline / Keras arrays, fit time: {cnnfix_fit / keras_fit:.3f}")
+    fits = {mode: row[3] for mode, row in zip(MODES, rows, strict=True)}
+    print(
+        "cnnfix pipeline / Keras arrays, fit time: "
+        f"{fits['cnnfix'] / fits['keras']:.3f}"
+    )
+    print(
+        "streamed balancing, cnnfix pipeline / Keras PyDataset, fit time: "
+        f"{fits['stream'] / fits['pydataset']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -82,12 +82,14 @@ SECTIONS = [
     ),
     Section(
         "input",
-        "Idle time in model.fit on arrays: Keras's adapter against cnnfix's",
+        "Idle time in model.fit: Keras's adapters against cnnfix's pipelines",
         "bench_input.py",
         notes=(
             "Keras drops a tf.data iterator every epoch; with autotuning on "
-            "(Keras's adapter) that waits for the tuning thread. Target: no "
-            "idle time beyond the epochs, and epochs no slower than Keras's."
+            "(Keras's adapters, for arrays and for a PyDataset) that waits for "
+            "the tuning thread. Target: no idle time beyond the epochs, and "
+            "epochs no slower than Keras's, on arrays and on streamed "
+            "balanced batches."
         ),
     ),
     Section(

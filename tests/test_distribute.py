@@ -211,6 +211,16 @@ with tempfile.TemporaryDirectory() as folder:
         balancer=ClassBalancer(stream=True), distribution="mirrored",
     ).fit(np.array(paths), y[:75])
     out["files_epochs"] = files.n_epochs_
+# Streamed balanced batches of arrays (a tf.data pipeline of the drawn
+# batches): 3 classes oversampled to 17 rows each leave a last batch of 3.
+counts = {"zero": 17, "one": 10, "two": 10}
+rows = np.concatenate([np.flatnonzero(y == c)[:n] for c, n in counts.items()])
+streamed = DropoutCNN(
+    conv_filters=(4,), convs_per_block=1, dense_units=8, epochs=2,
+    batch_size=8, random_state=0, validation_split=0.0,
+    balancer=ClassBalancer(stream=True), distribution="mirrored",
+).fit(X[rows], y[rows])
+out["streamed_epochs"] = streamed.n_epochs_
 try:
     DropoutCNN(batch_size=33, distribution="mirrored").fit(X[:50], y[:50])
 except ValueError as error:
@@ -249,7 +259,7 @@ def test_mirrored_on_two_logical_cpus():
     assert out["predict_shape"] == [5, 10]
     assert out["one_device"] == 1
     assert out["pickled"] == ["mirrored", True] and out["loaded"]
-    assert out["files_epochs"] == 2
+    assert out["files_epochs"] == 2 and out["streamed_epochs"] == 2
     assert "batch_size=33 does not split evenly over the 2 replicas" in out["odd_batch"]
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnfix import ClassBalancer
 from cnnfix._input import INPUT_POLICY, InputPolicy, working_size
 from cnnfix._input.pipeline import (
     channel_stats,
@@ -119,13 +120,13 @@ def test_validation_data_batch_arrays_in_order_and_decode_files(pngs):
     np.testing.assert_array_equal(images, pixels)  # in order, once each
 
 
-def arguments_of(X, y, weights, seed):
+def arguments_of(X, y, weights, seed, balancer=None):
     return training_arguments(
         X,
         y,
         weights,
         classes=np.array(["a", "b"]),
-        balancer=None,
+        balancer=balancer,
         batch_size=3,
         seed=seed,
         image_shape=X.shape[1:],
@@ -150,6 +151,26 @@ def test_training_arguments_without_a_balancer_reshuffle_the_rows_every_epoch():
     np.testing.assert_array_equal(again[2], first[2])  # the seed's orders
 
 
+def test_streamed_balancing_of_arrays_draws_every_epoch_anew():
+    X = np.arange(48, dtype=np.float32).reshape(12, 2, 2, 1)
+    y = (np.arange(12) >= 9).astype(int)  # 9 of "a", 3 of "b"
+    weights = np.arange(12, dtype=np.float32)
+    stream = ClassBalancer(strategy="oversample", stream=True)
+    arguments, fitted = arguments_of(X, y, weights, seed=3, balancer=stream)
+    assert set(arguments) == {"x", "shuffle"} and arguments["shuffle"] is False
+    assert fitted is not stream and fitted.random_state == 3
+    draws = [epoch(arguments["x"]) for _ in range(3)]
+    for images, labels, w in draws:
+        rows = w.astype(int)  # the drawn rows, with their labels and weights
+        np.testing.assert_array_equal(images, X[rows])
+        np.testing.assert_array_equal(labels, y[rows])
+        np.testing.assert_array_equal(np.bincount(labels), [9, 9])
+        assert set(rows[labels == 1]) == {9, 10, 11}
+    assert not np.array_equal(draws[0][2], draws[1][2])  # a new draw each epoch
+    again = arguments_of(X, y, weights, seed=3, balancer=stream)[0]["x"]
+    np.testing.assert_array_equal(epoch(again)[2], draws[0][2])  # the seed's
+
+
 def test_pipelines_handed_to_keras_run_without_autotuning(pngs):
     """tf.data's autotuning thread makes dropping an iterator wait for its
     next round (up to a minute), and Keras drops one every epoch."""
@@ -170,7 +191,10 @@ def test_pipelines_handed_to_keras_run_without_autotuning(pngs):
         image_shape=(6, 5, 1),
         cache=False,
     )[0]["x"]
-    for dataset in (training["x"], validation, plain_pngs):
+    streamed, _ = arguments_of(
+        pixels.astype(np.float32), y, None, seed=0, balancer=ClassBalancer(stream=True)
+    )
+    for dataset in (training["x"], validation, plain_pngs, streamed["x"]):
         assert dataset.options().autotune.enabled is False
 
 

@@ -82,3 +82,35 @@ def array_dataset(X, y, sample_weight, *, batch_size, shuffle, seed=None):
         return tuple(tf.gather(column, indices) for column in columns)
 
     return finished(rows.batch(batch_size).map(gather))
+
+
+def batch_dataset(batches):
+    """A ``tf.data`` pipeline of the batches of ``batches``, a ``RowBatches``
+    (:func:`~cnnfix._input.batches.row_batches_class`) of arrays in memory:
+    every epoch yields ``batches[0]``, ..., ``batches[len - 1]``, and every
+    epoch after the first starts with ``batches.on_epoch_end()`` (a new
+    draw of its rows). The batches are gathered in numpy, one ahead of the
+    training step, so the arrays are never copied.
+
+    Returns
+    -------
+    dataset : tf.data.Dataset
+        Finished by :func:`finished`.
+    """
+    import tensorflow as tf
+
+    signature = tuple(
+        tf.TensorSpec((None, *np.shape(column)[1:]), tf.as_dtype(column.dtype))
+        for column in map(np.asarray, batches[0])
+    )
+    started = []
+
+    def epoch():
+        if started:  # the first epoch takes the draw the batches were made with
+            batches.on_epoch_end()
+        started.append(True)
+        yield from (batches[i] for i in range(len(batches)))
+
+    dataset = tf.data.Dataset.from_generator(epoch, output_signature=signature)
+    cardinality = tf.data.experimental.assert_cardinality(len(batches))
+    return finished(dataset.apply(cardinality))

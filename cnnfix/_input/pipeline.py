@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .batches import balanced_batches, resample, row_batches_class
-from .datasets import array_dataset
+from .datasets import array_dataset, batch_dataset
 from .files import (
     decode,
     decoded_chunks,
@@ -107,7 +107,8 @@ def training_arguments(
             batches.load = partial(decode, image_shape=tuple(image_shape), cache=store)
             for name, value in prefetching(policy).items():
                 setattr(batches, name, value)  # its workers and queue
-        return dict(x=batches), balancer
+            return dict(x=batches), balancer
+        return dict(x=batch_dataset(batches), shuffle=False), balancer
     if balancer is not None:
         X, y, sample_weight = resample(balancer, X, y, classes, sample_weight)
     if is_path_array(X):
