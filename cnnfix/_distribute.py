@@ -18,7 +18,7 @@ The rules users feel:
   ``learning_rate`` by the same factor (the linear scaling rule; warm up
   for large factors). Batch normalisation computes its statistics per
   replica, on ``batch_size / n_replicas`` images.
-- Batches from a PyDataset (file paths, streamed balanced batches) whose
+- Batches from a PyDataset (file paths, streamed balanced batches of them) whose
   size does not divide by the replicas (the last of an epoch) are padded
   with repeated rows of weight 0, because TensorFlow fails on such
   batches from Python; arrays and ``tf.data`` pipelines split unevenly by

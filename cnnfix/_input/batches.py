@@ -56,7 +56,8 @@ def balanced_batches(
     Returns a ``keras.utils.PyDataset`` that every epoch draws the row
     indices of a resampled epoch (:meth:`ClassBalancer.resample_indices`)
     and gathers one batch at a time, so peak memory is the input plus a few
-    batches, whatever the imbalance.
+    batches, whatever the imbalance. Of arrays in memory, Keras gets its
+    batches through :func:`~cnnfix._input.datasets.batch_dataset`.
 
     Parameters
     ----------

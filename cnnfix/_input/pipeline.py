@@ -84,8 +84,11 @@ def training_arguments(
         pipeline that shuffles itself every epoch for images
         (:func:`~cnnfix._input.datasets.array_dataset`) and for plain PNG
         files (:func:`~cnnfix._input.files.png_dataset`), with
-        ``shuffle=False``; a ``keras.utils.PyDataset`` when streaming or
-        for other file paths.
+        ``shuffle=False``; for streamed balanced batches of images, a
+        ``tf.data`` pipeline of them
+        (:func:`~cnnfix._input.datasets.batch_dataset`), also with
+        ``shuffle=False``; a ``keras.utils.PyDataset`` for streamed file
+        paths and other file paths.
     fitted_balancer : ClassBalancer, sampler or None
         The fitted clone of ``balancer``.
     """
