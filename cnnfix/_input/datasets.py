@@ -89,8 +89,9 @@ def batch_dataset(batches):
     (:func:`~cnnfix._input.batches.row_batches_class`) of arrays in memory:
     every epoch yields ``batches[0]``, ..., ``batches[len - 1]``, and every
     epoch after the first starts with ``batches.on_epoch_end()`` (a new
-    draw of its rows). The batches are gathered in numpy, one ahead of the
-    training step, so the arrays are never copied.
+    draw of its rows). The batches are gathered in numpy,
+    :data:`PREFETCH_BATCHES` ahead of the training step, so the arrays are
+    never copied.
 
     Returns
     -------
