@@ -362,7 +362,7 @@ def test_time_budget_stops_the_search_early(digits, capsys):
     assert 1 < clf.n_trials_ < 50
     assert all(d > 0 for d in durations)
     assert elapsed <= budget + max(durations)
-    assert f"stopped by time_budget={budget:g} s" in capsys.readouterr().err
+    assert f"trials stopped by time_budget={budget:g} s" in capsys.readouterr().err
     # The finalists' estimate each trial started under: none before the first
     # trial ended; then one, within the finalists' part of the budget.
     share = clf._policy.search_share

@@ -524,7 +524,7 @@ def test_progress_counts_trials_without_a_plan_under_a_budget(capsys):
     progress.finish(stopped=True)
     err = capsys.readouterr().err
     assert "Search: 1 trials in 10:50" in err
-    assert "(stopped by time_budget=600 s)" in err
+    assert "(trials stopped by time_budget=600 s)" in err
 
 
 def test_progress_plans_the_trials_and_finalists_without_a_budget(capsys):

@@ -99,9 +99,10 @@ class SearchProgress:
         )
 
     def finish(self, stopped, score=None, averaged=0):
-        """The closing line: the trials run, why the search ended early if it
-        did, the finalists trained and the chosen score (of an average of
-        ``averaged`` finalists, when more than one)."""
+        """The closing line: the trials run, the finalists trained, the
+        chosen score (of an average of ``averaged`` finalists, when more
+        than one) and, if ``stopped``, that the budget ended the trials (not
+        the fit: the finalists may end before the budget does)."""
         line = f"Search: {len(self.durations)} trials"
         if self.finalists:
             line += f" and {self.finalists} finalists"
@@ -111,5 +112,5 @@ class SearchProgress:
         if averaged > 1:
             line += f" (their average over {averaged} finalists)"
         if stopped:
-            line += f" (stopped by time_budget={self.budget:g} s)"
+            line += f" (trials stopped by time_budget={self.budget:g} s)"
         self._write(line, end="\n")
