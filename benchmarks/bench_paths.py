@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_images import measure
+from bench_throughput import ARCHITECTURE
 from make_image_folder import write_tree
 
 from cnnfix import DropoutCNN
@@ -107,17 +108,23 @@ def keras_directory_fit(root, epochs, normalization, timer, shape, seed):
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
+    params = DropoutCNN().get_params()  # the model and batch DropoutCNN trains
     dataset = keras.utils.image_dataset_from_directory(
         root,
         color_mode="grayscale" if shape[2] == 1 else "rgb",
         image_size=shape[:2],
-        batch_size=32,
+        batch_size=params["batch_size"],
         shuffle=True,
         seed=seed,
         verbose=False,
     ).prefetch(tf.data.AUTOTUNE)
+    architecture = {k: params[k] for k in ARCHITECTURE}
     model = compile_cnn(
-        build_cnn(shape, 10, normalization=normalization, name="dropout_cnn")
+        build_cnn(
+            shape, 10, normalization=normalization, name="dropout_cnn", **architecture
+        ),
+        optimizer=params["optimizer"],
+        learning_rate=params["learning_rate"],
     )
     # shuffle=False: the dataset shuffles itself (Keras would warn).
     model.fit(dataset, epochs=epochs, callbacks=[timer], shuffle=False, verbose=0)
