@@ -37,6 +37,7 @@ for memory and SMALL for the throughput.
 """
 
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -48,7 +49,6 @@ from pathlib import Path
 
 import numpy as np
 from bench_images import measure
-from bench_throughput import ARCHITECTURE
 from make_image_folder import write_tree
 
 from cnnfix import DropoutCNN
@@ -118,7 +118,8 @@ def keras_directory_fit(root, epochs, normalization, timer, shape, seed):
         seed=seed,
         verbose=False,
     ).prefetch(tf.data.AUTOTUNE)
-    architecture = {k: params[k] for k in ARCHITECTURE}
+    names = inspect.signature(build_cnn).parameters
+    architecture = {k: v for k, v in params.items() if k in names}
     model = compile_cnn(
         build_cnn(
             shape, 10, normalization=normalization, name="dropout_cnn", **architecture
