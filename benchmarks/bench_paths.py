@@ -55,6 +55,13 @@ from cnnfix import DropoutCNN
 from cnnfix.architectures import build_cnn, compile_cnn
 from cnnfix.datasets import list_image_folder, read_image
 
+#: The DropoutCNN parameters that shape its network (build_cnn's keywords).
+ARCHITECTURE = tuple(
+    name
+    for name in inspect.signature(build_cnn).parameters
+    if name in DropoutCNN().get_params()
+)
+
 #: Fashion-MNIST's first test image: files numbered from here are the test set.
 FIRST_TEST = 60_000
 
@@ -118,8 +125,7 @@ def keras_directory_fit(root, epochs, normalization, timer, shape, seed):
         seed=seed,
         verbose=False,
     ).prefetch(tf.data.AUTOTUNE)
-    names = inspect.signature(build_cnn).parameters
-    architecture = {k: v for k, v in params.items() if k in names}
+    architecture = {k: params[k] for k in ARCHITECTURE}
     model = compile_cnn(
         build_cnn(
             shape, 10, normalization=normalization, name="dropout_cnn", **architecture

@@ -27,7 +27,6 @@ Prints a Markdown table for docs/benchmarks.md.
 """
 
 import argparse
-import inspect
 import json
 import os
 import statistics
@@ -39,18 +38,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import tensorflow as tf
-from bench_paths import EpochTimer
+from bench_paths import ARCHITECTURE, EpochTimer
 
 from cnnfix import DropoutCNN
 from cnnfix.architectures import build_cnn, compile_cnn
 from cnnfix.datasets import load_fashion_mnist
-
-#: The DropoutCNN parameters that shape its network (build_cnn's keywords).
-ARCHITECTURE = tuple(
-    name
-    for name in inspect.signature(build_cnn).parameters
-    if name in DropoutCNN().get_params()
-)
 
 
 def matmul_peak(n=2048, repeats=5):
